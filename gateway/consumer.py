@@ -1,0 +1,109 @@
+"""The ingest shell: MQTT in, batched SQLite commits, acknowledgements out.
+
+paho's network thread only enqueues messages. The ingest thread takes up to ``batch_max`` of them (waiting
+at most ``batch_wait_ms`` after the first), classifies them, commits them in one transaction, and only then
+sends each message's PUBACK (paho's manual acknowledgement). A crash before the commit means the broker
+redelivers the whole batch to our persistent session; the event id makes the redelivery harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+
+from gateway.ingest import Accepted, Rejected, classify
+from gateway.settings import GatewaySettings
+from gateway.store import BatchResult, Store
+from onestop import topics
+from onestop.mqtt import Message, MqttClient, Received
+
+log = logging.getLogger(__name__)
+
+
+class Consumer:
+    """Subscribes to the site's events and makes them durable before acknowledging them."""
+
+    def __init__(self, settings: GatewaySettings, store: Store, *,
+                 will: Message | None = None, birth: Callable[[], list[Message]] | None = None,
+                 on_batch: Callable[[BatchResult], None] | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self._on_batch = on_batch
+        self._queue: queue.SimpleQueue[Received] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.client = MqttClient(
+            settings.broker, client_id=settings.broker.username or f"{settings.site}-gateway",
+            will=will, birth=birth,
+            subscriptions=[(topics.events_filter(settings.site), 1)],
+            on_message=self._queue.put, persistent_session=True, manual_ack=True,
+            receive_maximum=settings.ingest.receive_maximum)
+
+    def start(self) -> None:
+        """Start the ingest thread, then connect."""
+        self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
+        self._thread.start()
+        self.client.start()
+
+    def stop(self) -> None:
+        """Disconnect first (no new messages), then let the ingest thread commit what it holds."""
+        self.client.stop()
+        self._stopping.set()
+        if self._thread:
+            self._thread.join(10)
+
+    def _next_batch(self) -> list[Received]:
+        cfg = self.settings.ingest
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + cfg.batch_wait_ms / 1000
+        while len(batch) < cfg.batch_max:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(self._queue.get(timeout=remaining))
+                except queue.Empty:
+                    break
+        return batch
+
+    def _run(self) -> None:
+        while not (self._stopping.is_set() and self._queue.empty()):
+            batch = self._next_batch()
+            if batch:
+                self._ingest(batch)
+
+    def _ingest(self, batch: list[Received]) -> None:
+        now = time.time()
+        accepted: list[Accepted] = []
+        rejected: list[Rejected] = []
+        for msg in batch:
+            verdict = classify(msg.topic, msg.payload, now, self.settings.site)
+            (accepted if isinstance(verdict, Accepted) else rejected).append(verdict)
+        while True:
+            try:
+                result = self.store.write_batch(accepted, rejected)
+                break
+            except sqlite3.Error as exc:
+                # Not acknowledged, so nothing is lost: keep trying while the disk or lock recovers.
+                log.error("could not commit a batch of %d messages: %s; retrying", len(batch), exc)
+                if self._stopping.wait(1.0):
+                    return
+        for msg in batch:
+            if msg.qos > 0:
+                self.client.ack(msg.mid, msg.qos)
+        for bad in rejected:
+            # Reason and topic only: the payload may hold a card number or vital signs.
+            log.warning("quarantined message on %s: %s", bad.topic[:200], bad.reason)
+        if self._on_batch:
+            self._on_batch(result)

@@ -1,0 +1,59 @@
+"""Ingest decisions, free of I/O: is this MQTT message a valid event for this site, and how urgent is it?
+
+A message becomes either ``Accepted`` (a valid envelope whose device and type match its topic) or
+``Rejected`` with a stable reason slug, which the store counts and keeps in quarantine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from dataclasses import dataclass
+
+from onestop import topics
+from onestop.errors import EnvelopeError, TopicError
+from onestop.events import Envelope, parse_event
+
+# Sync order: lower goes first. Urgent health data, then presence, then telemetry.
+PRIORITY = {"screening": 0, "fault": 1, "checkin": 1, "checkout": 1, "attendance": 1, "reading": 2, "heartbeat": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A valid event, with the raw payload as received and the gateway's receive time."""
+
+    envelope: Envelope
+    payload: bytes
+    received: float
+
+    @property
+    def priority(self) -> int:
+        return PRIORITY.get(self.envelope.type, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A message that broke the contract; kept in quarantine with its reason."""
+
+    topic: str
+    payload: bytes
+    reason: str
+    detail: str
+    received: float
+
+
+def classify(topic: str, payload: bytes, received: float, site: str,
+             known_devices: Container[str] | None = None) -> Accepted | Rejected:
+    """Validate one message from the events subscription."""
+    try:
+        parsed = topics.parse(topic)
+    except TopicError as exc:
+        return Rejected(topic, payload, "topic", str(exc), received)
+    if parsed.kind != "event" or parsed.site != site:
+        return Rejected(topic, payload, "topic", "not an event topic of this site", received)
+    if known_devices is not None and parsed.device not in known_devices:
+        return Rejected(topic, payload, "unknown-device", f"device {parsed.device} is not registered", received)
+    try:
+        envelope = parse_event(payload, parsed)
+    except EnvelopeError as exc:
+        return Rejected(topic, payload, exc.reason, exc.detail, received)
+    return Accepted(envelope, payload, received)

@@ -1,0 +1,94 @@
+"""Bearer-token authentication with roles, shared by the gateway and central HTTP APIs.
+
+Tokens are configured by their SHA-256 digest, so a configuration file never holds a usable secret.
+Roles (CONTRACT.md): ``gateway``, ``staff``, ``clinic``, ``counselling``, ``facilities``, ``technician``,
+``admin``. ``admin`` may do everything except read screenings, which only ``clinic`` and ``counselling`` may.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from fastapi import Depends, HTTPException, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import Field
+
+from onestop.settings import Section
+
+
+class Role(StrEnum):
+    """What a token holder is allowed to do."""
+
+    GATEWAY = "gateway"
+    STAFF = "staff"
+    CLINIC = "clinic"
+    COUNSELLING = "counselling"
+    FACILITIES = "facilities"
+    TECHNICIAN = "technician"
+    ADMIN = "admin"
+
+
+HEALTH_ROLES = frozenset({Role.CLINIC, Role.COUNSELLING})
+
+
+class TokenEntry(Section):
+    """One API token: who holds it, its role, and the SHA-256 hex digest of the secret."""
+
+    name: str = Field(min_length=1, max_length=64, description="holder, for audit logs")
+    role: Role
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the bearer token")
+
+
+def digest(token: str) -> str:
+    """SHA-256 hex digest of a token, as stored in configuration."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token(name: str, role: Role) -> tuple[str, TokenEntry]:
+    """A fresh random token and the configuration entry that admits it."""
+    token = secrets.token_urlsafe(32)
+    return token, TokenEntry(name=name, role=role, sha256=digest(token))
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller."""
+
+    name: str
+    role: Role
+
+
+class Authenticator:
+    """Turns bearer tokens into principals; ``require`` builds FastAPI dependencies per route."""
+
+    def __init__(self, entries: Iterable[TokenEntry]) -> None:
+        self._by_digest = {e.sha256: Principal(e.name, e.role) for e in entries}
+        self._bearer = HTTPBearer(auto_error=False)
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal for ``token``, or ``None``."""
+        wanted = digest(token)
+        for known, principal in self._by_digest.items():
+            if hmac.compare_digest(known, wanted):
+                return principal
+        return None
+
+    def require(self, *roles: Role) -> Callable[..., Principal]:
+        """A dependency admitting only the given roles: 401 without a valid token, 403 with another role."""
+        allowed = frozenset(roles)
+
+        def dependency(creds: HTTPAuthorizationCredentials | None = Depends(self._bearer)) -> Principal:  # noqa: B008
+            principal = self.authenticate(creds.credentials) if creds else None
+            if principal is None:
+                raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid bearer token",
+                                    headers={"WWW-Authenticate": "Bearer"})
+            if principal.role not in allowed:
+                raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this")
+            return principal
+
+        return dependency

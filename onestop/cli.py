@@ -1,0 +1,108 @@
+"""The ``onestop`` command line: one entry point, one group per component (CONTRACT.md)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from onestop.errors import ConfigError, OnestopError
+
+app = typer.Typer(name="onestop", help="onestop-edge: kiosks, health stations, building gateways, campus service.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+gateway_app = typer.Typer(help="The building gateway.", no_args_is_help=True)
+central_app = typer.Typer(help="The central campus service.", no_args_is_help=True)
+kiosk_app = typer.Typer(help="Kiosks and health stations.", no_args_is_help=True)
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(central_app, name="central")
+app.add_typer(kiosk_app, name="kiosk")
+
+err = Console(stderr=True)
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="TOML configuration file.", exists=True,
+                                            dir_okay=False, readable=True)]
+
+
+@app.callback()
+def _root(ctx: typer.Context,
+          log_level: Annotated[str | None, typer.Option(help="Logging level: DEBUG, INFO, WARNING, ERROR "
+                                                              "(default INFO; WARNING for the demo).")] = None
+          ) -> None:
+    """Set up logging once for every command."""
+    default = "WARNING" if ctx.invoked_subcommand == "demo" else "INFO"
+    logging.basicConfig(level=(log_level or default).upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _fail(exc: OnestopError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    return typer.Exit(2 if isinstance(exc, ConfigError) else 1)
+
+
+@gateway_app.command("run")
+def gateway_run(config: ConfigOption) -> None:
+    """Run a building gateway until interrupted."""
+    from gateway.service import run
+
+    try:
+        run(config)
+    except OnestopError as exc:
+        raise _fail(exc) from exc
+
+
+@central_app.command("run")
+def central_run(config: ConfigOption) -> None:
+    """Run the central service until interrupted."""
+    from central.service import run
+
+    try:
+        run(config)
+    except OnestopError as exc:
+        raise _fail(exc) from exc
+
+
+@kiosk_app.command("run")
+def kiosk_run(config: ConfigOption,
+              headless: Annotated[bool, typer.Option(help="Run without a screen.")] = False) -> None:
+    """Run a kiosk or health station."""
+    from kiosk.headless import run
+
+    try:
+        run(config, headless=headless)
+    except OnestopError as exc:
+        raise _fail(exc) from exc
+
+
+@app.command()
+def demo(duration: Annotated[float | None, typer.Option(help="Stop after this many seconds (default: run "
+                                                              "until Ctrl-C).", min=1)] = None,
+         data_dir: Annotated[Path | None, typer.Option(help="Keep the demo's data here (default: a fresh "
+                                                            "temporary directory).", file_okay=False)] = None,
+         ) -> None:
+    """The whole system on this machine: broker, central, gateway and simulated kiosks."""
+    from onestop.demo import run_demo
+
+    try:
+        run_demo(duration=duration, data_dir=data_dir)
+    except OnestopError as exc:
+        raise _fail(exc) from exc
+
+
+def _mount_optional_groups() -> None:
+    # Each component package contributes its own group; a package's commands live beside its code.
+    try:
+        from firmware_bridge.cli import app as bridge_app
+    except ImportError:  # pragma: no cover - only while a package is being developed
+        return
+    app.add_typer(bridge_app, name="bridge", help="Device drivers and sensor nodes.")
+
+
+_mount_optional_groups()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

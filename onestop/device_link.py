@@ -1,0 +1,146 @@
+"""A device's link to its building: drains the outbox to the broker, announces itself, listens for its
+configuration and for occupancy.
+
+The publisher hands paho at most ``window`` events at a time, in sequence order, and deletes each from the
+outbox only when its PUBACK arrives. paho resends unacknowledged QoS 1 messages itself after a reconnect;
+after a restart everything still in the outbox is sent again, and the event id makes that harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from onestop import topics
+from onestop.errors import TopicError
+from onestop.ids import boot_id
+from onestop.mqtt import BrokerSettings, Message, MqttClient, Received
+from onestop.outbox import Outbox
+from onestop.payloads import DeviceState
+
+log = logging.getLogger(__name__)
+
+
+class DeviceLink:
+    """Birth / Will / heartbeat plus the outbox publisher for one device."""
+
+    def __init__(self, broker: BrokerSettings, site: str, outbox: Outbox, *, kind: str, fw: str,
+                 heartbeat_s: float = 30.0, window: int = 100,
+                 on_config: Callable[[dict], None] | None = None,
+                 on_occupancy: Callable[[dict], None] | None = None) -> None:
+        self.site = site
+        self.device = outbox.device
+        self.outbox = outbox
+        self.boot = boot_id()
+        self._kind, self._fw = kind, fw
+        self._started = datetime.now(UTC)
+        self._t0 = time.monotonic()
+        self._heartbeat_s = heartbeat_s
+        self._window = window
+        self._on_config, self._on_occupancy = on_config, on_occupancy
+        self._inflight: dict[int, int] = {}  # mid -> seq
+        self._acked: list[int] = []
+        self._handed_upto = 0
+        self._wake = threading.Condition()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        will = Message(topics.state(site, self.device),
+                       DeviceState(online=False, boot=self.boot).model_dump_json(exclude_none=True).encode(),
+                       qos=1, retain=True)
+        self.client = MqttClient(
+            broker, client_id=self.device, will=will, birth=self._birth,
+            subscriptions=[(topics.cfg(site, self.device), 1), (topics.occupancy_filter(site), 1)],
+            on_message=self._message, on_published=self._published, on_connection=lambda _up: self.notify())
+
+    def _birth(self) -> list[Message]:
+        state = DeviceState(online=True, boot=self.boot, kind=self._kind, fw=self._fw,  # type: ignore[arg-type]
+                            started=self._started)
+        return [Message(topics.state(self.site, self.device), state.model_dump_json(exclude_none=True).encode(),
+                        qos=1, retain=True)]
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect and start publishing in the background."""
+        self.client.start()
+        self._thread = threading.Thread(target=self._pump, name=f"outbox-{self.device}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop publishing, say goodbye, disconnect; whatever is unacknowledged stays in the outbox."""
+        self._stopping.set()
+        self.notify()
+        if self._thread:
+            self._thread.join(5)
+        self._flush_acked()
+        self.client.stop()
+
+    def notify(self) -> None:
+        """Wake the publisher (call after ``outbox.append``)."""
+        with self._wake:
+            self._wake.notify()
+
+    @property
+    def connected(self) -> bool:
+        return self.client.connected
+
+    @property
+    def uptime_s(self) -> float:
+        return time.monotonic() - self._t0
+
+    # -- the publisher thread --------------------------------------------------------------------------
+    def _pump(self) -> None:
+        next_heartbeat = time.monotonic() + self._heartbeat_s
+        while not self._stopping.is_set():
+            with self._wake:
+                self._wake.wait(timeout=0.5)
+            if self._stopping.is_set():
+                break
+            self._flush_acked()
+            if time.monotonic() >= next_heartbeat:
+                next_heartbeat = time.monotonic() + self._heartbeat_s
+                self.outbox.append("heartbeat", {"uptime_s": round(self.uptime_s, 1), "outbox": self.outbox.depth(),
+                                                 "boot": self.boot})
+            if self.client.connected:
+                self._hand_over()
+
+    def _hand_over(self) -> None:
+        room = self._window - len(self._inflight)
+        if room <= 0:
+            return
+        for item in self.outbox.pending(after_seq=self._handed_upto, limit=room):
+            topic = topics.event(self.site, self.device, item.type)
+            with self._wake:  # the PUBACK may arrive before we have recorded the mid
+                mid = self.client.publish(Message(topic, item.payload, qos=1))
+                self._inflight[mid] = item.seq
+            self._handed_upto = item.seq
+
+    def _flush_acked(self) -> None:
+        with self._wake:
+            acked, self._acked = self._acked, []
+        self.outbox.remove(acked)
+
+    # -- paho callbacks (network thread) ---------------------------------------------------------------
+    def _published(self, mid: int) -> None:
+        with self._wake:
+            seq = self._inflight.pop(mid, None)
+            if seq is not None:
+                self._acked.append(seq)
+                self._wake.notify()
+
+    def _message(self, msg: Received) -> None:
+        try:
+            parsed = topics.parse(msg.topic)
+            body = json.loads(msg.payload) if msg.payload else None
+        except (ValueError, TopicError) as exc:
+            log.warning("ignored malformed message on %s: %s", msg.topic, exc.__class__.__name__)
+            return
+        if not isinstance(body, dict):
+            return
+        if parsed.kind == "cfg" and self._on_config:
+            self._on_config(body)
+        elif parsed.kind == "occupancy" and self._on_occupancy:
+            self._on_occupancy(body)

@@ -1,0 +1,225 @@
+"""The event envelope and the ``data`` model of every event type (CONTRACT.md, "Event envelope").
+
+An event is created once on a device, given a UUIDv7 ``id`` and the device's next ``seq``, and keeps that id
+from the device's outbox through the gateway to the central service; the id is the deduplication key.
+
+Example::
+
+    {"v": 1, "id": "0193f6c4-7d2a-7c1e-9a51-3f0b2d9e4c11", "device": "kiosk-b3-lobby", "seq": 1842,
+     "ts": "2026-11-22T13:05:07.214Z", "type": "checkin",
+     "data": {"space": "study-24h-2f", "card": "922E5832", "via": "tap", "reservation": null}}
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from onestop.errors import EnvelopeError
+from onestop.ids import CARD_PATTERN, DEVICE_PATTERN, SLUG_PATTERN, uuid7
+from onestop.topics import Topic
+
+MAX_PAYLOAD_BYTES = 16 * 1024
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+Card = Annotated[str, Field(pattern=CARD_PATTERN, description="normalised card id (personal data)")]
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
+Number = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CheckData(_Data):
+    """``checkin`` / ``checkout``: a card entering or leaving a space."""
+
+    space: Slug
+    card: Card
+    via: Literal["tap", "auto", "staff"] = "tap"
+    reservation: str | None = None
+
+
+class AttendanceData(_Data):
+    """``attendance``: a card registered at an activity."""
+
+    activity: Slug
+    card: Card
+
+
+class Measurement(_Data):
+    """One vital-sign measurement: LOINC code, value, UCUM unit."""
+
+    code: str = Field(pattern=r"^[0-9]{1,7}-[0-9]$", description="LOINC code")
+    value: Number
+    unit: str = Field(min_length=1, max_length=16, description="UCUM unit")
+    device_model: str | None = Field(default=None, max_length=64)
+
+
+class Questionnaire(_Data):
+    """A completed PHQ-9 or GAD-7 questionnaire."""
+
+    instrument: Literal["PHQ-9", "GAD-7"]
+    answers: list[Annotated[int, Field(ge=0, le=3)]]
+    score: int = Field(ge=0, le=27)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Questionnaire:
+        expected = 9 if self.instrument == "PHQ-9" else 7
+        if len(self.answers) != expected:
+            raise ValueError(f"{self.instrument} has {expected} answers, got {len(self.answers)}")
+        if sum(self.answers) != self.score:
+            raise ValueError(f"score {self.score} is not the sum of the answers ({sum(self.answers)})")
+        return self
+
+
+class ScreeningData(_Data):
+    """``screening``: one health-station session's measurements and questionnaires."""
+
+    subject: Card
+    session: str = Field(pattern=UUID_PATTERN)
+    complete: bool
+    measurements: list[Measurement] = Field(default_factory=list, max_length=64)
+    questionnaires: list[Questionnaire] = Field(default_factory=list, max_length=4)
+
+
+class ReadingData(_Data):
+    """``reading``: a sensor node's reading (LOINC code where one exists, else a short name)."""
+
+    sensor: str = Field(min_length=1, max_length=64)
+    code: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    value: Number
+    unit: str = Field(min_length=1, max_length=16)
+    space: Slug | None = None
+
+
+class HeartbeatData(BaseModel):
+    """``heartbeat``: at least once a minute; extra diagnostic fields are allowed."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    uptime_s: float = Field(ge=0)
+    outbox: int = Field(ge=0)
+
+
+class FaultData(_Data):
+    """``fault``: a component of the device failed (for example a card reader unplugged)."""
+
+    component: str = Field(min_length=1, max_length=64)
+    error: str = Field(min_length=1, max_length=500)
+
+
+EventType = Literal["checkin", "checkout", "attendance", "screening", "reading", "heartbeat", "fault"]
+DATA_MODELS: dict[str, type[BaseModel]] = {
+    "checkin": CheckData,
+    "checkout": CheckData,
+    "attendance": AttendanceData,
+    "screening": ScreeningData,
+    "reading": ReadingData,
+    "heartbeat": HeartbeatData,
+    "fault": FaultData,
+}
+EventData = CheckData | AttendanceData | ScreeningData | ReadingData | HeartbeatData | FaultData
+
+
+def utcnow() -> datetime:
+    """The current UTC time (the single clock read used for timestamps)."""
+    return datetime.now(UTC)
+
+
+def format_ts(ts: datetime) -> str:
+    """RFC 3339 UTC with milliseconds and ``Z``, as the contract shows."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+class Envelope(BaseModel):
+    """The event envelope; ``data`` is validated against the model of ``type``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = 1
+    id: str = Field(pattern=UUID_PATTERN, description="UUIDv7, the deduplication key")
+    device: str = Field(pattern=DEVICE_PATTERN)
+    seq: int = Field(ge=0, lt=2**63, description="per-device counter, strictly increasing")
+    ts: datetime = Field(description="device clock, UTC RFC 3339; may be wrong")
+    type: EventType
+    data: EventData
+
+    @model_validator(mode="before")
+    @classmethod
+    def _data_by_type(cls, values: Any) -> Any:
+        if isinstance(values, dict) and isinstance(values.get("data"), dict):
+            model = DATA_MODELS.get(values.get("type"))  # type: ignore[arg-type]
+            if model is not None:
+                values = {**values, "data": model.model_validate(values["data"])}
+        return values
+
+    @field_validator("ts")
+    @classmethod
+    def _aware(cls, ts: datetime) -> datetime:
+        if ts.tzinfo is None:
+            raise ValueError("timestamp must carry a UTC offset")
+        return ts.astimezone(UTC)
+
+    @field_serializer("ts")
+    def _ts(self, ts: datetime) -> str:
+        return format_ts(ts)
+
+    def to_json(self) -> bytes:
+        """The wire form: compact UTF-8 JSON."""
+        return self.model_dump_json(exclude_none=False).encode()
+
+
+def new_event(device: str, seq: int, event_type: str, data: dict[str, Any] | BaseModel,
+              ts: datetime | None = None) -> Envelope:
+    """Create an event with a fresh UUIDv7 id; raises ``EnvelopeError`` if it breaks the contract."""
+    raw = data.model_dump() if isinstance(data, BaseModel) else data
+    try:
+        return Envelope.model_validate({"id": str(uuid7()), "device": device, "seq": seq,
+                                        "ts": ts or utcnow(), "type": event_type, "data": raw})
+    except ValidationError as exc:
+        raise EnvelopeError("schema", _summarise(exc)) from exc
+
+
+def _summarise(exc: ValidationError) -> str:
+    # Field paths and messages only: input values may be personal data and must not reach logs.
+    parts = [f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()[:5]]
+    return "; ".join(parts)
+
+
+def parse_event(payload: bytes, topic: Topic | None = None) -> Envelope:
+    """Validate a raw MQTT payload as an envelope, checking it against its topic when given.
+
+    Raises ``EnvelopeError`` with a ``reason`` of ``too-large``, ``invalid-json``, ``version``, ``schema``,
+    ``device-mismatch`` or ``type-mismatch``.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise EnvelopeError("too-large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    try:
+        obj = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EnvelopeError("invalid-json", str(exc.__class__.__name__)) from exc
+    if not isinstance(obj, dict):
+        raise EnvelopeError("schema", "payload is not a JSON object")
+    if obj.get("v") != 1:
+        raise EnvelopeError("version", f"unsupported envelope version {obj.get('v')!r}")
+    try:
+        envelope = Envelope.model_validate(obj)
+    except ValidationError as exc:
+        raise EnvelopeError("schema", _summarise(exc)) from exc
+    if topic is not None:
+        if topic.device != envelope.device:
+            raise EnvelopeError("device-mismatch", "envelope device differs from the topic's device")
+        if topic.event_type != envelope.type:
+            raise EnvelopeError("type-mismatch", "envelope type differs from the topic's type segment")
+    return envelope

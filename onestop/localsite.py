@@ -1,0 +1,164 @@
+"""A whole building on one machine: broker, central, gateway and kiosks, configured with fresh credentials.
+
+The demo and the test fixtures build their sites with this, so both run the same code paths as a
+deployment: real Mosquitto with passwords and ACL, real services in their own processes, real config files.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import tomli_w
+
+from onestop.auth import Role, new_token
+from onestop.broker import BrokerProcess, Credentials, local_layout
+from onestop.errors import OnestopError
+from provisioning.mosquitto_files import write_private
+
+
+class ServiceError(OnestopError):
+    """A service process did not come up."""
+
+
+@dataclass
+class KioskPlan:
+    """One simulated kiosk of the site."""
+
+    device: str
+    space: str
+    capacity: int | None = None
+    mode: str = "kiosk"
+
+
+@dataclass
+class LocalSite:
+    """Paths, ports and credentials of a one-machine site; ``write`` puts every config file on disk."""
+
+    root: Path
+    site: str
+    broker_port: int
+    gateway_port: int
+    central_port: int
+    kiosks: list[KioskPlan] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict, repr=False)  # role -> bearer token
+
+    def __post_init__(self) -> None:
+        self.root = self.root.resolve()
+        self.gateway_user = Credentials(f"{self.site}-gateway")
+        self.device_users = {k.device: Credentials(k.device) for k in self.kiosks}
+        self.broker = BrokerProcess(local_layout(self.root / "broker", self.broker_port), self.site,
+                                    self.gateway_user, list(self.device_users.values()))
+        self._entries = []
+        for role in Role:
+            token, entry = new_token(f"local-{role.value}", role)
+            self.tokens[role.value] = token
+            self._entries.append(entry.model_dump(mode="json"))
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def central_url(self) -> str:
+        return f"http://127.0.0.1:{self.central_port}"
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def broker_section(self, cred: Credentials) -> dict[str, object]:
+        return {"host": "127.0.0.1", "port": self.broker_port, "username": cred.username,
+                "password": cred.password}
+
+    def write(self) -> None:
+        """Write broker files and every component's TOML (secret-bearing files are mode 0600)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.broker.write_files()
+        central = {"database_url": f"sqlite:///{self.root / 'central' / 'central.db'}",
+                   "http": {"host": "127.0.0.1", "port": self.central_port}, "tokens": self._entries}
+        gateway = {"site": self.site, "data_dir": str(self.root / "gateway"),
+                   "broker": self.broker_section(self.gateway_user),
+                   "http": {"host": "127.0.0.1", "port": self.gateway_port},
+                   "central": {"url": self.central_url, "token": self.tokens["gateway"]},
+                   "tokens": self._entries}
+        write_private(self.path("central.toml"), tomli_w.dumps(central))
+        write_private(self.path("gateway.toml"), tomli_w.dumps(gateway))
+        for kiosk in self.kiosks:
+            cfg: dict[str, object] = {"site": self.site, "device": kiosk.device, "mode": kiosk.mode,
+                                      "space": kiosk.space, "data_dir": str(self.root / "kiosks"),
+                                      "broker": self.broker_section(self.device_users[kiosk.device])}
+            if kiosk.capacity is not None:
+                cfg["capacity"] = kiosk.capacity
+            write_private(self.path(f"kiosk-{kiosk.device}.toml"), tomli_w.dumps(cfg))
+
+
+class ServiceProcess:
+    """A component started as ``python -m onestop ...`` in its own process, ready when /healthz answers."""
+
+    def __init__(self, name: str, args: list[str], health_url: str, log_path: Path,
+                 env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.args = args
+        self.health_url = health_url
+        self.log_path = log_path
+        self.env = {**os.environ, **(env or {})}
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start and wait until healthy."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self._proc = subprocess.Popen([sys.executable, "-m", "onestop", *self.args], stdout=log,
+                                      stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise ServiceError(f"{self.name} exited with {self._proc.returncode}; see {self.log_path}")
+            try:
+                if httpx.get(self.health_url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise ServiceError(f"{self.name} not healthy after {timeout:.0f}s; see {self.log_path}")
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM and wait (SIGKILL if it hangs); returns the exit status."""
+        if self._proc and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+            try:
+                self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        return self._proc.returncode if self._proc else None
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, as in a power cut."""
+        if self._proc and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._proc and self._proc.poll() is None)
+
+
+def central_process(site: LocalSite) -> ServiceProcess:
+    """The central service of ``site`` as a process."""
+    return ServiceProcess("central", ["central", "run", "--config", str(site.path("central.toml"))],
+                          f"{site.central_url}/healthz", site.path("logs/central.log"))
+
+
+def gateway_process(site: LocalSite) -> ServiceProcess:
+    """The gateway of ``site`` as a process."""
+    return ServiceProcess("gateway", ["gateway", "run", "--config", str(site.path("gateway.toml"))],
+                          f"{site.gateway_url}/healthz", site.path("logs/gateway.log"))

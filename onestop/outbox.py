@@ -1,0 +1,110 @@
+"""The device-side durable outbox, shared by kiosks, health stations and sensor nodes.
+
+Chain of custody, first link: ``append`` allocates the device's next sequence number and writes the event in
+one SQLite transaction with ``synchronous=FULL``, so when it returns the event survives a power cut and the
+caller may show "done". The publisher removes an event only after the broker's PUBACK.
+
+The sequence counter lives in the same database and is advanced in the same transaction as the insert: a
+number is never reused and never skipped, across restarts and crashes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from onestop.events import Envelope, new_event
+from onestop.sqlite import open_database
+
+MIGRATIONS = [
+    ("0001-outbox", """
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            created REAL NOT NULL
+        );
+        CREATE TABLE sequence (device TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
+    """),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An event waiting in the outbox for its PUBACK."""
+
+    seq: int
+    type: str
+    payload: bytes
+
+
+class Outbox:
+    """Durable queue of a device's events, with its persistent sequence counter."""
+
+    def __init__(self, path: str | Path, device: str) -> None:
+        self.device = device
+        self._db = open_database(path, MIGRATIONS, synchronous="FULL")
+        self._conn = self._db.conn
+        self._lock = threading.Lock()
+
+    def append(self, event_type: str, data: dict[str, Any] | BaseModel, ts: datetime | None = None) -> Envelope:
+        """Create the event and make it durable; returns it (raises ``EnvelopeError`` if invalid)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._conn.execute("SELECT last_seq FROM sequence WHERE device = ?", (self.device,)).fetchone()
+                seq = (row[0] if row else 0) + 1
+                envelope = new_event(self.device, seq, event_type, data, ts)
+                self._conn.execute(
+                    "INSERT INTO outbox (seq, id, type, payload, created) VALUES (?, ?, ?, ?, ?)",
+                    (seq, envelope.id, event_type, envelope.to_json(), time.time()))
+                self._conn.execute(
+                    "INSERT INTO sequence (device, last_seq) VALUES (?, ?) "
+                    "ON CONFLICT(device) DO UPDATE SET last_seq = excluded.last_seq", (self.device, seq))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return envelope
+
+    def pending(self, after_seq: int = 0, limit: int = 100) -> list[Pending]:
+        """Events not yet acknowledged, oldest first, with ``seq > after_seq``."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, type, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+            ).fetchall()
+        return [Pending(seq, kind, bytes(payload)) for seq, kind, payload in rows]
+
+    def remove(self, seqs: Iterable[int]) -> None:
+        """Forget acknowledged events (one transaction for the lot)."""
+        batch = [(s,) for s in seqs]
+        if not batch:
+            return
+        with self._lock:
+            self._conn.execute("BEGIN")
+            self._conn.executemany("DELETE FROM outbox WHERE seq = ?", batch)
+            self._conn.execute("COMMIT")
+
+    def depth(self) -> int:
+        """How many events wait for their PUBACK."""
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+    def last_seq(self) -> int:
+        """The last sequence number this device has used."""
+        with self._lock:
+            row = self._conn.execute("SELECT last_seq FROM sequence WHERE device = ?", (self.device,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,65 @@
+"""Payloads of the contract's non-event topics: device state (birth / Will), configuration, occupancy,
+alerts and gateway state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from onestop.events import Slug, format_ts
+
+DeviceKind = Literal["kiosk", "health-station", "sensor", "gateway"]
+
+
+class DeviceState(BaseModel):
+    """``dev/{device}/state``: birth (``online: true``) or Last Will (``online: false``).
+
+    ``boot`` is fresh per process start, so a late Will from an old connection can be told from the
+    current birth.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    online: bool
+    boot: str = Field(min_length=1, max_length=64)
+    kind: DeviceKind | None = None
+    fw: str | None = None
+    started: datetime | None = None
+
+    @field_serializer("started")
+    def _started(self, ts: datetime | None) -> str | None:
+        return format_ts(ts) if ts else None
+
+
+class Occupancy(BaseModel):
+    """``space/{space}/occupancy`` (retained)."""
+
+    space: Slug
+    count: int = Field(ge=0)
+    capacity: int | None = Field(default=None, ge=0)
+    ts: datetime
+
+    @field_serializer("ts")
+    def _ts(self, ts: datetime) -> str:
+        return format_ts(ts)
+
+
+class DeviceConfig(BaseModel):
+    """``dev/{device}/cfg`` (retained): what the gateway tells a device about its place."""
+
+    model_config = ConfigDict(extra="allow")
+    device: str
+    space: Slug | None = None
+    display_name: str | None = None
+    mode: Literal["kiosk", "health-station", "sensor"] | None = None
+
+
+class GatewayState(BaseModel):
+    """``gateway/state`` (retained): the gateway's birth / Will and whether central is reachable."""
+
+    model_config = ConfigDict(extra="allow")
+    online: bool
+    boot: str
+    central: Literal["reachable", "unreachable", "unknown"] = "unknown"
+    backlog: int | None = None

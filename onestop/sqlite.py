@@ -1,0 +1,61 @@
+"""SQLite conventions shared by every store: WAL mode, one writer, migrations recorded in the database.
+
+Migrations are ``(name, sql)`` pairs applied in order; each applied name is recorded in ``_migrations`` so
+a database opened by a newer version is brought forward exactly once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import sqlite_utils
+
+Migration = tuple[str, str]
+Synchronous = Literal["OFF", "NORMAL", "FULL"]
+
+
+def open_database(path: str | Path, migrations: Sequence[Migration], *,
+                  synchronous: Synchronous = "NORMAL") -> sqlite_utils.Database:
+    """Open (creating if needed) a WAL-mode database and apply pending migrations.
+
+    ``NORMAL`` in WAL mode never corrupts the database and loses at most the last commits on power loss;
+    stores whose commit is a promise to someone else (a kiosk's outbox before it says "done") use ``FULL``.
+    """
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+    db = sqlite_utils.Database(conn)
+    db.enable_wal()
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    for name, sql in migrations:
+        if name in applied:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return db
+
+
+def _statements(script: str) -> list[str]:
+    # executescript() would commit our transaction; split on complete statements instead.
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out

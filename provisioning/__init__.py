@@ -1,0 +1,1 @@
+"""Provisioning: device registry, credentials, Mosquitto password and ACL files, certificates, bundles."""
