@@ -9,14 +9,24 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import onestop
 from kiosk.controller import Decision, TapController
 from kiosk.settings import KioskSettings
 from onestop.device_link import DeviceLink
+from onestop.events import Envelope
 from onestop.outbox import Outbox
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Tap:
+    """What one tap did: the decision shown, and the event recorded (if any)."""
+
+    decision: Decision
+    event: Envelope | None
 
 
 class KioskRuntime:
@@ -38,17 +48,18 @@ class KioskRuntime:
             with self._lock:
                 self.controller.occupancy_update(body["count"])
 
-    def handle_card(self, card: str) -> Decision:
+    def handle_card(self, card: str) -> Tap:
         """A card was read: decide, record durably, then give feedback."""
+        event = None
         with self._lock:
             decision = self.controller.tap(card)
             if decision.event_type and decision.data is not None:
-                self.outbox.append(decision.event_type, decision.data)
+                event = self.outbox.append(decision.event_type, decision.data)
         self.link.notify()
         log.info("tap at %s: %s", self.settings.device, decision.feedback)  # never the card number
         if self._on_feedback:
             self._on_feedback(decision)
-        return decision
+        return Tap(decision, event)
 
     def start(self) -> None:
         """Connect and start publishing."""

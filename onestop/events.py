@@ -169,7 +169,8 @@ class Envelope(BaseModel):
     def _aware(cls, ts: datetime) -> datetime:
         if ts.tzinfo is None:
             raise ValueError("timestamp must carry a UTC offset")
-        return ts.astimezone(UTC)
+        # The wire form has millisecond precision; keep the same here so an event equals its wire form.
+        return ts.astimezone(UTC).replace(microsecond=ts.microsecond // 1000 * 1000)
 
     @field_serializer("ts")
     def _ts(self, ts: datetime) -> str:

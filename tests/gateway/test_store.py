@@ -1,0 +1,53 @@
+import time
+
+from gateway.ingest import Accepted, Rejected
+from gateway.store import Store
+from onestop.events import new_event
+from tests.helpers import query
+
+
+def accepted(seq: int) -> Accepted:
+    env = new_event("kiosk-1", seq, "checkin", {"space": "s1", "card": "AB12"})
+    return Accepted(env, env.to_json(), time.time())
+
+
+def test_redelivered_events_are_stored_once_and_counted(tmp_path):
+    store = Store(tmp_path / "g.db")
+    batch = [accepted(i) for i in range(10)]
+    first = store.write_batch(batch, [])
+    again = store.write_batch(batch[:4] + [accepted(10)], [])
+    assert len(first.new) == 10 and first.duplicates == 0
+    assert len(again.new) == 1 and again.duplicates == 4
+    stats = store.stats()
+    assert stats["events"] == 11 and stats["duplicates"] == 4
+
+
+def test_quarantine_is_bounded_but_every_rejection_is_counted(tmp_path):
+    store = Store(tmp_path / "g.db", quarantine_max=100)
+    for _ in range(3):
+        store.write_batch([], [Rejected("t", b"x" * 20_000, "invalid-json", "", 1.0) for _ in range(60)])
+    assert store.stats()["quarantined_by_reason"] == {"invalid-json": 180}
+    rows = query(tmp_path / "g.db", "SELECT count(*), max(length(payload)), max(size) FROM quarantine")
+    assert rows == [(100, 16 * 1024, 20_000)]
+
+
+def test_counts_survive_a_restart(tmp_path):
+    store = Store(tmp_path / "g.db")
+    one = accepted(1)
+    store.write_batch([one, one], [Rejected("t", b"{", "invalid-json", "", 1.0)])
+    store.close()
+    stats = Store(tmp_path / "g.db").stats()
+    assert (stats["events"], stats["duplicates"], stats["quarantined"]) == (1, 1, 1)
+
+
+def test_unsynced_events_come_most_urgent_first_and_leave_once_synced(tmp_path):
+    store = Store(tmp_path / "g.db")
+    hb = new_event("kiosk-1", 1, "heartbeat", {"uptime_s": 1, "outbox": 0})
+    sc = new_event("hs-1-x", 1, "screening", {"subject": "AB12", "session": "0193f6c4-7d2a-7c1e-9a51-3f0b2d9e4c11",
+                                            "complete": False})
+    store.write_batch([Accepted(hb, hb.to_json(), 1.0), accepted(2), Accepted(sc, sc.to_json(), 3.0)], [])
+    order = [row[0] for row in store.unsynced(10)]
+    assert order[0] == sc.id and order[-1] == hb.id
+    store.mark_synced(order[:2])
+    assert [row[0] for row in store.unsynced(10)] == [hb.id]
+    assert store.stats()["backlog"] == 1

@@ -1,0 +1,44 @@
+import json
+
+import pytest
+
+from onestop.errors import EnvelopeError
+
+from onestop.outbox import Outbox
+
+
+def test_sequence_numbers_survive_a_restart(tmp_path):
+    box = Outbox(tmp_path / "o.db", "kiosk-1")
+    seqs = [box.append("checkin", {"space": "s1", "card": "AA11"}).seq for _ in range(3)]
+    box.close()
+    again = Outbox(tmp_path / "o.db", "kiosk-1")
+    assert seqs == [1, 2, 3]
+    assert again.append("checkout", {"space": "s1", "card": "AA11"}).seq == 4
+
+
+def test_removed_events_do_not_return_and_numbers_are_not_reused(tmp_path):
+    box = Outbox(tmp_path / "o.db", "kiosk-1")
+    for _ in range(5):
+        box.append("checkin", {"space": "s1", "card": "AA11"})
+    box.remove([1, 2, 3, 4, 5])
+    assert box.depth() == 0
+    box.close()
+    again = Outbox(tmp_path / "o.db", "kiosk-1")
+    assert again.append("checkin", {"space": "s1", "card": "BB22"}).seq == 6
+    assert [p.seq for p in again.pending()] == [6]
+
+
+def test_pending_returns_the_stored_wire_payload_in_order(tmp_path):
+    box = Outbox(tmp_path / "o.db", "kiosk-1")
+    made = [box.append("checkin", {"space": "s1", "card": f"AA{i:02d}"}) for i in range(4)]
+    pending = box.pending(after_seq=1, limit=2)
+    assert [p.seq for p in pending] == [2, 3]
+    assert [json.loads(p.payload)["id"] for p in pending] == [made[1].id, made[2].id]
+
+
+def test_an_invalid_event_is_refused_and_uses_no_sequence_number(tmp_path):
+    box = Outbox(tmp_path / "o.db", "kiosk-1")
+    with pytest.raises(EnvelopeError):
+        box.append("checkin", {"space": "s1"})
+    assert box.depth() == 0
+    assert box.append("checkin", {"space": "s1", "card": "AA11"}).seq == 1
