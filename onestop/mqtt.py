@@ -47,6 +47,8 @@ class BrokerSettings(Section):
     username: str = Field("", description="MQTT user name (a device's user name is its device id)")
     password: SecretStr = Field(SecretStr(""), description="MQTT password")
     tls_ca: Path | None = Field(None, description="CA certificate; when set, connect with TLS")
+    tls_cert: Path | None = Field(None, description="client certificate (optional, with tls_key)")
+    tls_key: Path | None = Field(None, description="client private key for tls_cert")
     keepalive: int = Field(30, ge=5, le=600, description="MQTT keep-alive in seconds")
 
 
@@ -101,7 +103,10 @@ class MqttClient:
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password.get_secret_value())
         if broker.tls_ca:
-            self._client.tls_set(ca_certs=str(broker.tls_ca), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            self._client.tls_set(ca_certs=str(broker.tls_ca),
+                                 certfile=str(broker.tls_cert) if broker.tls_cert else None,
+                                 keyfile=str(broker.tls_key) if broker.tls_key else None,
+                                 tls_version=ssl.PROTOCOL_TLS_CLIENT)
         if will:
             self._client.will_set(will.topic, will.payload, will.qos, will.retain)
         self._client.reconnect_delay_set(RETRY_MIN_S, RETRY_MAX_S)

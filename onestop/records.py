@@ -1,0 +1,83 @@
+"""Records the gateway keeps and syncs to central besides events: alerts and device health.
+
+These travel gateway → central in ``POST /api/v1/alerts/sync`` and ``POST /api/v1/fleet/sync`` (role
+``gateway``); both are upserts keyed by id (alerts) or device id (fleet), the newer ``updated_at`` winning,
+so resending is harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from onestop.events import UUID_PATTERN, Card, format_ts
+from onestop.ids import DEVICE_PATTERN, SITE_PATTERN, SLUG_PATTERN
+
+Severity = Literal["urgent", "follow-up", "notice"]
+Team = Literal["clinic", "counselling", "facilities", "technicians"]
+AlertStatus = Literal["open", "acknowledged", "resolved"]
+HEALTH_TEAMS = frozenset({"clinic", "counselling"})
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @field_serializer("*", when_used="json")
+    def _times(self, value: object) -> object:
+        return format_ts(value) if isinstance(value, datetime) else value
+
+
+class AlertRecord(_Record):
+    """An alert raised at a gateway, with its lifecycle.
+
+    ``subject`` (the card of the student concerned) is set only for health alerts and is shown only to the
+    ``clinic`` and ``counselling`` roles; ``summary`` never contains measured values or answers.
+    """
+
+    id: str = Field(pattern=UUID_PATTERN)
+    site: str = Field(pattern=SITE_PATTERN)
+    rule: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="e.g. bp-crisis, phq9-item9, over-capacity")
+    severity: Severity
+    team: Team
+    status: AlertStatus = "open"
+    summary: str = Field(max_length=300)
+    raised_at: datetime
+    updated_at: datetime
+    device: str | None = Field(None, pattern=DEVICE_PATTERN)
+    space: str | None = Field(None, pattern=SLUG_PATTERN)
+    event_id: str | None = Field(None, pattern=UUID_PATTERN, description="the event that raised it")
+    subject: Card | None = None
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+
+
+class DeviceHealth(_Record):
+    """What the gateway knows about one device right now."""
+
+    device: str = Field(pattern=DEVICE_PATTERN)
+    kind: str | None = None
+    online: bool
+    fw: str | None = None
+    boot: str | None = None
+    space: str | None = None
+    last_seen: datetime | None = None
+    outbox: int | None = None
+    updated_at: datetime
+
+
+class AlertSync(BaseModel):
+    """Body of ``POST /api/v1/alerts/sync``."""
+
+    site: str = Field(pattern=SITE_PATTERN)
+    alerts: list[AlertRecord] = Field(max_length=10_000)
+
+
+class FleetSync(BaseModel):
+    """Body of ``POST /api/v1/fleet/sync``."""
+
+    site: str = Field(pattern=SITE_PATTERN)
+    devices: list[DeviceHealth] = Field(max_length=10_000)

@@ -1,0 +1,91 @@
+"""A building's configuration: spaces, opening hours, devices, reservations.
+
+The same model is the gateway's local ``[[spaces]]`` / ``[[devices]]`` configuration and the downlink the
+gateway pulls from central (``GET /api/v1/gateways/{site}/config``, role ``gateway``), which it keeps as its
+last good copy for offline use.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from onestop.events import Card
+from onestop.ids import DEVICE_PATTERN, SLUG_PATTERN
+from onestop.settings import Section
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ALL_DAYS: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class OpeningHours(Section):
+    """When a space is open (local time of the building). ``open == close`` means open all day."""
+
+    open: time = Field(time(0, 0), description="opening time, HH:MM")
+    close: time = Field(time(0, 0), description="closing time, HH:MM; 00:00 = midnight")
+    days: list[Weekday] = Field(default_factory=lambda: list(ALL_DAYS), description="days the space opens")
+
+    @property
+    def always(self) -> bool:
+        return self.open == self.close and len(self.days) == 7
+
+
+class SpaceConfig(Section):
+    """One space students check into."""
+
+    id: str = Field(pattern=SLUG_PATTERN)
+    name: str = Field("", max_length=80, description="display name")
+    capacity: int = Field(ge=0, description="people allowed at once")
+    hours: OpeningHours = Field(default_factory=OpeningHours)
+    max_stay_h: float = Field(12.0, gt=0, le=72, description="sessions longer than this are closed (via auto)")
+
+
+class DeviceEntry(Section):
+    """A device the building expects, and what it is told on its retained ``cfg`` topic."""
+
+    device: str = Field(pattern=DEVICE_PATTERN)
+    kind: Literal["kiosk", "health-station", "sensor"]
+    space: str | None = Field(None, pattern=SLUG_PATTERN)
+    display_name: str | None = Field(None, max_length=80)
+    activity: str | None = Field(None, pattern=SLUG_PATTERN, description="attendance mode: the activity id")
+
+
+class Reservation(Section):
+    """A booked slot that a card may claim at the space's kiosk."""
+
+    id: str = Field(min_length=1, max_length=64)
+    space: str = Field(pattern=SLUG_PATTERN)
+    card: Card
+    start: datetime
+    end: datetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Reservation:
+        if self.end <= self.start:
+            raise ValueError("reservation ends before it starts")
+        return self
+
+
+class SiteConfig(Section):
+    """Everything about a building that central may manage and the gateway applies."""
+
+    spaces: list[SpaceConfig] = Field(default_factory=list)
+    devices: list[DeviceEntry] = Field(default_factory=list)
+    reservations: list[Reservation] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> SiteConfig:
+        ids = [s.id for s in self.spaces]
+        if len(ids) != len(set(ids)):
+            raise ValueError("space ids must be unique")
+        devices = [d.device for d in self.devices]
+        if len(devices) != len(set(devices)):
+            raise ValueError("device ids must be unique")
+        known = set(ids)
+        bad = sorted({d.space for d in self.devices if d.space and d.space not in known} |
+                     {r.space for r in self.reservations if r.space not in known})
+        if known and bad:
+            raise ValueError(f"unknown spaces referenced: {', '.join(bad)}")
+        return self
