@@ -51,12 +51,23 @@ class StreamParser:
         self._scan()
         return self._take()
 
+    def flush(self) -> list[Event]:
+        """The line went quiet: a frame still waiting for bytes will not be completed.
+
+        Reports it as ``incomplete`` and looks for frames in what it held: a false start (say a start
+        code inside a damaged frame, with a plausible length) must not hide the good frames behind it.
+        Conversations call this on a time-out; ``finish`` calls it at end of stream.
+        """
+        while self._buffer:
+            self._reject("incomplete", len(self._buffer), consume=1)
+            self._scan()
+        return self._take()
+
     def finish(self) -> list[Event]:
         """End of stream: report a frame cut short and any trailing garbage."""
-        if self._buffer:
-            self._reject("incomplete", len(self._buffer), consume=len(self._buffer))
+        events = self.flush()
         self._flush_garbage()
-        return self._take()
+        return events + self._take()
 
     # -- for subclasses -------------------------------------------------------------------------------
 
@@ -137,13 +148,16 @@ class LineParser(StreamParser):
     def max_buffer(self) -> int:
         return self.max_line
 
-    def finish(self) -> list[Event]:
+    def flush(self) -> list[Event]:
+        # A line cannot hide another line (it would contain a line end), so the rest is simply reported.
         if self._discarding:
             self._emit(FrameRejected("overlong", self._discarding + len(self._buffer)))
             self._reported_until = self._offset + len(self._buffer)
             self._drop(len(self._buffer))
             self._discarding = 0
-        return super().finish()
+        elif self._buffer:
+            self._reject("incomplete", len(self._buffer), consume=len(self._buffer))
+        return self._take()
 
     def _scan(self) -> None:
         while self._buffer:

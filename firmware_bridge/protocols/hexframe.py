@@ -1,8 +1,8 @@
 """Fixed-length frames of ASCII hex between a start and an end byte (EM4100 and Parallax readers).
 
-Invariants: a frame is ``START`` + exactly ``digits`` ASCII hex characters + ``END``. The scan rejects a
-candidate at the first byte that breaks this shape and resumes *at* that byte, so a frame cut short by a
-new start byte is reported as ``incomplete`` and the new frame is still read.
+Invariants: a frame is ``START`` + exactly ``digits`` uppercase ASCII hex characters + ``END``. The scan
+rejects a candidate at the first byte that breaks this shape and resumes *at* that byte, so a frame cut
+short by a new start byte is reported as ``incomplete`` and the new frame is still read.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 from firmware_bridge.protocols.framing import StreamParser
 from firmware_bridge.readings import CardRead
 
-HEX_DIGITS = frozenset(b"0123456789ABCDEFabcdef")
+# Uppercase only, as the readers send it: accepting "a" for "A" would let a flipped bit (0x20) pass unseen.
+HEX_DIGITS = frozenset(b"0123456789ABCDEF")
 
 
 class HexFrameParser(StreamParser):
@@ -44,7 +45,7 @@ class HexFrameParser(StreamParser):
                 if buffer[size - 1] != self.end:
                     self._reject("malformed", size - 1, consume=size - 1)
                     continue
-                text = bytes(buffer[1 : size - 1]).decode("ascii").upper()
+                text = bytes(buffer[1 : size - 1]).decode("ascii")
                 self._consume(size)
                 self._frame(text, size)
 

@@ -51,8 +51,11 @@ def _fit(value: float, decimals: int, mantissa_limit: int, exponent_range: range
     exponent = -decimals
     mantissa = round(value * 10**decimals)
     # Avoid the top of the range: its largest magnitudes are the special values.
-    while abs(mantissa) > mantissa_limit - 3:
+    while abs(mantissa) > mantissa_limit - 2:
         mantissa = round(mantissa / 10)
+        exponent += 1
+    while mantissa and mantissa % 10 == 0 and exponent < 0:  # the shortest form: 120 is 120e0, not 1200e-1
+        mantissa //= 10
         exponent += 1
     if exponent not in exponent_range:
         raise EncodeError(f"{value} does not fit an IEEE-11073 number")

@@ -25,7 +25,7 @@ class ParallaxParser(HexFrameParser):
 
 def encode_parallax(card: str) -> bytes:
     """The frame a Parallax reader sends for ``card`` (10 hex chars)."""
-    raw = card.encode("ascii", "replace")
+    raw = card.upper().encode("ascii", "replace")
     if len(raw) != 10 or any(c not in HEX_DIGITS for c in raw):
         raise EncodeError(f"Parallax card must be 10 hex characters, got {card!r}")
-    return bytes([START]) + raw.upper() + bytes([END])
+    return bytes([START]) + raw + bytes([END])

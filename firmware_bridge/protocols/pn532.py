@@ -115,11 +115,12 @@ class Pn532FrameParser(StreamParser):
 
     def _scan(self) -> None:
         buffer = self._buffer
-        while len(buffer) >= 2:
+        while buffer:
             begin = buffer.find(START_CODE)
             if begin < 0:
-                # keep a trailing 00: it may be the first half of a start code
-                self._skip(len(buffer) - 1 if buffer[-1] == 0x00 else len(buffer))
+                # Keep trailing zeros (at most two): the start of a start code and its preamble.
+                keep = 2 if buffer.endswith(b"\x00\x00") else 1 if buffer[-1] == 0x00 else 0
+                self._skip(len(buffer) - keep)
                 return
             if begin and buffer[begin - 1] == 0x00:
                 self._skip(begin - 1)
@@ -167,7 +168,7 @@ class Pn532FrameParser(StreamParser):
             self._consume(size)
             self._emit(ErrorFrame())  # type: ignore[arg-type]
         elif body[0] not in (HOST_TO_PN532, PN532_TO_HOST) or len(body) < 2:
-            self._reject("malformed", size, consume=size)
+            self._reject("malformed", size, consume=2)
         else:
             self._consume(size)
             self._emit(InformationFrame(body[0], body[1], body[2:]))  # type: ignore[arg-type]

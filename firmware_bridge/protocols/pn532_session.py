@@ -101,20 +101,7 @@ class Pn532Session:
 
     def feed(self, data: bytes, now: float) -> list[Event]:
         """Bytes from the reader; returns card reads, statuses and rejected frames (also from time-outs)."""
-        for item in self._frames.feed(data) if data else []:
-            if isinstance(item, Ack):
-                self._on_ack(now)
-            elif isinstance(item, Nack):
-                self._resend(now)
-            elif isinstance(item, ErrorFrame):
-                self._events.append(DeviceStatus("reader-error", "PN532 application error frame"))
-                self._idle(now + self._poll_interval)
-            elif isinstance(item, InformationFrame):
-                self._on_information(item, now)
-            elif isinstance(item, FrameRejected):
-                self._events.append(item)
-                if self.phase is Phase.AWAIT_RESPONSE and item.reason != "garbage":
-                    self._out += NACK  # ask the PN532 to send its response again
+        self._handle(self._frames.feed(data) if data else [], now)
         events, self._events = self._events, []
         return events
 
@@ -127,10 +114,31 @@ class Pn532Session:
                 self._retries = 0
                 self._send(SAM_CONFIGURATION, now, prefix=WAKE_UP)
         elif self.phase is not Phase.IDLE and now >= self._deadline:
-            self._on_timeout(now)
+            # The line is quiet: a frame still waiting for bytes is broken; what it hid may be the answer.
+            self._handle(self._frames.flush(), now, nack=False)
+            if self.phase is not Phase.IDLE and now >= self._deadline:
+                self._on_timeout(now)
         return self._take_output()
 
     # -- transitions -------------------------------------------------------------------------------------
+
+    def _handle(self, items: list, now: float, *, nack: bool = True) -> None:
+        for item in items:
+            if isinstance(item, Ack):
+                self._on_ack(now)
+            elif isinstance(item, Nack):
+                self._resend(now)
+            elif isinstance(item, ErrorFrame):
+                self._events.append(DeviceStatus("reader-error", "PN532 application error frame"))
+                self._idle(now + self._poll_interval)
+            elif isinstance(item, InformationFrame):
+                self._on_information(item, now)
+            elif isinstance(item, FrameRejected):
+                self._events.append(item)
+                if nack and self.phase is Phase.AWAIT_RESPONSE and item.reason != "garbage":
+                    self._retries += 1
+                    if self._retries <= self._max_retries:
+                        self._out += NACK  # ask the PN532 to send its response again
 
     def _send(self, command: int, now: float, *, prefix: bytes = b"") -> None:
         self._command = command

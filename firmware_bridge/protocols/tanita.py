@@ -24,6 +24,7 @@ OPEN, CLOSE = ord("{"), ord("}")
 MAX_FRAME = 1024  # an MC-780 frame with segmental analysis is about 600 bytes
 QUANTITIES = {"Wk": BODY_WEIGHT, "Hm": BODY_HEIGHT, "MI": BMI}
 _BETWEEN_FRAMES = frozenset(b"\r\n \t")
+_CHECKSUM = re.compile(rb"[0-9A-F]{2}")
 _RUN = re.compile(rb"[\r\n \t]+|[^\r\n \t]+")
 
 
@@ -75,11 +76,11 @@ class TanitaParser(StreamParser):
         if marker < 0 or len(frame) != marker + 7:
             self._emit_rejected("malformed", len(frame))
             return
-        try:
-            expected = int(frame[marker + 4 : marker + 6], 16)
-        except ValueError:
+        digits = frame[marker + 4 : marker + 6]
+        if not _CHECKSUM.fullmatch(digits):  # uppercase only: "d9" for "D9" would hide a flipped bit
             self._emit_rejected("malformed", len(frame))
             return
+        expected = int(digits, 16)
         if sum(frame[: marker + 1]) & 0xFF != expected:
             self._emit_rejected("bad-checksum", len(frame))
             return
