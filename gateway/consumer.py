@@ -15,9 +15,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from gateway.ingest import Accepted, Rejected, classify
+from gateway.ingest import Accepted, Rejected, StateSeen, classify
 from gateway.settings import GatewaySettings
-from gateway.store import BatchResult, Store
+from gateway.store import BatchResult, Derive, Store
 from onestop import topics
 from onestop.mqtt import Message, MqttClient, Received
 
@@ -29,17 +29,21 @@ class Consumer:
 
     def __init__(self, settings: GatewaySettings, store: Store, *,
                  will: Message | None = None, birth: Callable[[], list[Message]] | None = None,
-                 on_batch: Callable[[BatchResult], None] | None = None) -> None:
+                 derive: Derive | None = None,
+                 on_batch: Callable[[BatchResult, list[StateSeen]], None] | None = None,
+                 known_devices: Callable[[], set[str] | None] | None = None) -> None:
         self.settings = settings
         self.store = store
+        self._derive = derive
         self._on_batch = on_batch
+        self._known = known_devices or (lambda: None)
         self._queue: queue.SimpleQueue[Received] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.client = MqttClient(
             settings.broker, client_id=settings.broker.username or f"{settings.site}-gateway",
             will=will, birth=birth,
-            subscriptions=[(topics.events_filter(settings.site), 1)],
+            subscriptions=[(topics.events_filter(settings.site), 1), (topics.states_filter(settings.site), 1)],
             on_message=self._queue.put, persistent_session=True, manual_ack=True,
             receive_maximum=settings.ingest.receive_maximum)
 
@@ -87,12 +91,19 @@ class Consumer:
         now = time.time()
         accepted: list[Accepted] = []
         rejected: list[Rejected] = []
+        states: list[StateSeen] = []
+        known = self._known()
         for msg in batch:
-            verdict = classify(msg.topic, msg.payload, now, self.settings.site)
-            (accepted if isinstance(verdict, Accepted) else rejected).append(verdict)
+            verdict = classify(msg.topic, msg.payload, now, self.settings.site, known)
+            if isinstance(verdict, Accepted):
+                accepted.append(verdict)
+            elif isinstance(verdict, StateSeen):
+                states.append(verdict)
+            else:
+                rejected.append(verdict)
         while True:
             try:
-                result = self.store.write_batch(accepted, rejected)
+                result = self.store.write_batch(accepted, rejected, self._derive)
                 break
             except sqlite3.Error as exc:
                 # Not acknowledged, so nothing is lost: keep trying while the disk or lock recovers.
@@ -106,4 +117,4 @@ class Consumer:
             # Reason and topic only: the payload may hold a card number or vital signs.
             log.warning("quarantined message on %s: %s", bad.topic[:200], bad.reason)
         if self._on_batch:
-            self._on_batch(result)
+            self._on_batch(result, states)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from onestop import topics
 from onestop.errors import EnvelopeError, TopicError
 from onestop.events import Envelope, parse_event
+from onestop.payloads import DeviceState
 
 # Sync order: lower goes first. Urgent health data, then presence, then telemetry.
 PRIORITY = {"screening": 0, "fault": 1, "checkin": 1, "checkout": 1, "attendance": 1, "reading": 2, "heartbeat": 2}
@@ -41,15 +42,29 @@ class Rejected:
     received: float
 
 
+@dataclass(frozen=True, slots=True)
+class StateSeen:
+    """A device's birth or Will."""
+
+    device: str
+    state: DeviceState
+    received: float
+
+
 def classify(topic: str, payload: bytes, received: float, site: str,
-             known_devices: Container[str] | None = None) -> Accepted | Rejected:
-    """Validate one message from the events subscription."""
+             known_devices: Container[str] | None = None) -> Accepted | Rejected | StateSeen:
+    """Validate one message from the gateway's subscriptions (device events and device states)."""
     try:
         parsed = topics.parse(topic)
     except TopicError as exc:
         return Rejected(topic, payload, "topic", str(exc), received)
-    if parsed.kind != "event" or parsed.site != site:
-        return Rejected(topic, payload, "topic", "not an event topic of this site", received)
+    if parsed.site != site or parsed.kind not in ("event", "state"):
+        return Rejected(topic, payload, "topic", "not a device topic of this site", received)
+    if parsed.kind == "state":
+        try:
+            return StateSeen(parsed.device or "", DeviceState.model_validate_json(payload), received)
+        except ValueError:
+            return Rejected(topic, payload, "schema", "not a device state", received)
     if known_devices is not None and parsed.device not in known_devices:
         return Rejected(topic, payload, "unknown-device", f"device {parsed.device} is not registered", received)
     try:
@@ -57,3 +72,19 @@ def classify(topic: str, payload: bytes, received: float, site: str,
     except EnvelopeError as exc:
         return Rejected(topic, payload, exc.reason, exc.detail, received)
     return Accepted(envelope, payload, received)
+
+
+@dataclass
+class SequenceTracker:
+    """Per-device sequence numbers: counts gaps (events the gateway has not seen)."""
+
+    last: dict[str, int]
+
+    def observe(self, device: str, seq: int) -> int:
+        """Record ``seq``; returns how many numbers were skipped since the last one seen (0 if none)."""
+        last = self.last.get(device)
+        if last is None or seq > last:
+            self.last[device] = seq
+            return 0 if last is None else seq - last - 1
+        return 0
+

@@ -1,13 +1,16 @@
-"""Wires a gateway together: store, MQTT consumer, sync, local API; runs until stopped."""
+"""Wires a gateway together: store, building state, MQTT consumer, sync, local API; runs until stopped."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
+from gateway.alert_store import AlertStore
 from gateway.api import create_app
+from gateway.building import Building
 from gateway.consumer import Consumer
 from gateway.settings import GatewaySettings, load
 from gateway.store import Store
@@ -20,6 +23,9 @@ from onestop.payloads import GatewayState
 
 log = logging.getLogger(__name__)
 
+TICK_S = 1.0
+SAVE_DEVICES_EVERY = 10  # ticks
+
 
 class Gateway:
     """One building gateway."""
@@ -27,13 +33,27 @@ class Gateway:
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
         self.boot = boot_id()
+        self.started = datetime.now(UTC)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.database, settings.ingest.quarantine_max)
+        self.alerts = AlertStore(self.store)
+        self.building = Building(settings, self.store, self._publish)
         will = Message(topics.gateway_state(settings.site),
                        GatewayState(online=False, boot=self.boot).model_dump_json().encode(), retain=True)
-        self.consumer = Consumer(settings, self.store, will=will, birth=self._birth)
+        self.consumer = Consumer(settings, self.store, will=will, birth=self._birth,
+                                 derive=self.building.derive, on_batch=self.building.after_batch,
+                                 known_devices=self._known_devices)
         self.syncer = Syncer(settings.site, settings.central, self.store, on_reachability=self._reachability)
         self.http = HttpServer(create_app(self), settings.http)
+        self._stopping = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def _publish(self, message: Message) -> None:
+        self.consumer.client.publish(message)
+
+    def _known_devices(self) -> set[str] | None:
+        listed = {d.device for d in self.building.config.devices}
+        return (listed | {self.settings.device_id}) if listed else None
 
     @property
     def central_state(self) -> str:
@@ -47,23 +67,48 @@ class Gateway:
         return Message(topics.gateway_state(self.settings.site), state.model_dump_json().encode(), retain=True)
 
     def _birth(self) -> list[Message]:
-        return [self._state()]
+        # On every (re)connect: our state, then every retained cfg and occupancy message we own.
+        return [self._state(), *self.building.retained_messages()]
 
     def _reachability(self, _reachable: bool) -> None:
-        if self.consumer.client.connected:
-            self.consumer.client.publish(self._state())
+        self._publish(self._state())
+
+    def _tick_loop(self) -> None:
+        ticks = 0
+        while not self._stopping.wait(TICK_S):
+            ticks += 1
+            try:
+                self.building.tick()
+                if ticks % SAVE_DEVICES_EVERY == 0:
+                    self.save_devices()
+            except Exception:  # the ticker must survive anything one tick runs into; it is logged and counted
+                log.exception("gateway tick failed")
+
+    def save_devices(self) -> None:
+        """Persist every device's health."""
+        now = datetime.now(UTC)
+        with self.building._lock:
+            records = [s.health(now, self.building.device_space(s.device))
+                       for s in self.building.devices.devices.values()]
+        self.store.save_devices(records)
 
     def start(self) -> None:
         """Start every part; returns once the HTTP API listens."""
         self.consumer.start()
         self.syncer.start()
+        self._ticker = threading.Thread(target=self._tick_loop, name="tick", daemon=True)
+        self._ticker.start()
         self.http.start()
         log.info("gateway %s listening on http://%s:%d", self.settings.site, self.settings.http.host,
                  self.settings.http.port)
 
     def stop(self) -> None:
         """Stop in dependency order: stop taking messages, commit, stop sync, stop serving."""
+        self._stopping.set()
+        if self._ticker:
+            self._ticker.join(5)
         self.consumer.stop()
+        self.save_devices()
         self.syncer.stop()
         self.http.stop()
         self.store.close()

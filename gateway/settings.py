@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, HttpUrl, SecretStr, field_validator
+from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 
 from onestop.auth import TokenEntry
+from onestop.clinical import Thresholds
+from onestop.http import HttpSettings
 from onestop.ids import SITE_PATTERN
 from onestop.mqtt import BrokerSettings
 from onestop.settings import Section, load_settings
-from onestop.http import HttpSettings
+from onestop.site import DeviceEntry, Reservation, SiteConfig, SpaceConfig
 
 
 class IngestSettings(Section):
@@ -32,6 +35,14 @@ class CentralLinkSettings(Section):
     interval_s: float = Field(1.0, gt=0, description="pause between sync rounds when the backlog is empty")
 
 
+class HealthSettings(Section):
+    """When the gateway calls a device offline, and when it tells the technicians."""
+
+    offline_after_s: float = Field(150, ge=10, description="silence (no event, no heartbeat) before offline")
+    offline_alert_min: float = Field(10, ge=0, description="minutes offline before technicians are alerted")
+    clock_tolerance_s: float = Field(300, ge=1, description="device clock this far off the gateway's is flagged")
+
+
 class GatewaySettings(Section):
     """Everything a building gateway needs."""
 
@@ -42,6 +53,36 @@ class GatewaySettings(Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     central: CentralLinkSettings = Field(default_factory=CentralLinkSettings)
     tokens: list[TokenEntry] = Field(default_factory=list, description="API tokens (SHA-256 digests)")
+    timezone: str = Field("UTC", description="the building's time zone (IANA name), for opening hours")
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    thresholds: Thresholds = Field(default_factory=Thresholds, description="screening thresholds (CLINICAL.md)")
+    spaces: list[SpaceConfig] = Field(default_factory=list, description="spaces, capacities and opening hours")
+    devices: list[DeviceEntry] = Field(default_factory=list,
+                                       description="expected devices; when listed, unknown devices are rejected")
+    reservations: list[Reservation] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _site_consistent(self) -> GatewaySettings:
+        self.site_config()  # spaces referenced by devices and reservations must exist
+        return self
+
+    def site_config(self) -> SiteConfig:
+        """The building configuration from this file (central's copy replaces it when online)."""
+        return SiteConfig(spaces=self.spaces, devices=self.devices, reservations=self.reservations)
+
+    @property
+    def device_id(self) -> str:
+        """The gateway's own device id (its MQTT user), used for the events it creates itself."""
+        return self.broker.username or f"{self.site}-gateway"
 
     @field_validator("data_dir")
     @classmethod

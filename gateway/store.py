@@ -2,19 +2,22 @@
 
 One writer owns the write connection (the ingest thread); readers (API, sync) use their own connections
 through ``reader()``. Each ingest batch is one transaction: after ``write_batch`` returns, every event in it
-is durable and its MQTT message may be acknowledged.
+— and every alert it raised — is durable, and its MQTT message may be acknowledged.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.ingest import Accepted, Rejected
+from onestop.events import new_event
+from onestop.records import AlertRecord, DeviceHealth
 from onestop.sqlite import open_database
 
 QUARANTINE_PAYLOAD_MAX = 16 * 1024  # keep the start of an oversized payload, not all of it
@@ -45,6 +48,23 @@ MIGRATIONS = [
         );
         CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     """),
+    ("0002-alerts-devices", """
+        CREATE TABLE alerts (
+            id TEXT PRIMARY KEY,
+            key TEXT NOT NULL,
+            status TEXT NOT NULL,
+            urgency INTEGER NOT NULL,
+            team TEXT NOT NULL,
+            raised_at TEXT NOT NULL,
+            record TEXT NOT NULL,
+            published INTEGER NOT NULL DEFAULT 0,
+            synced INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX alerts_open_key ON alerts (key) WHERE status != 'resolved';
+        CREATE INDEX alerts_unsynced ON alerts (urgency, raised_at) WHERE synced = 0;
+        CREATE TABLE devices (device TEXT PRIMARY KEY, record TEXT NOT NULL);
+        CREATE TABLE sequence (device TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
+    """),
 ]
 
 
@@ -55,17 +75,33 @@ class BatchResult:
     new: list[Accepted]
     duplicates: int
     quarantined: int
+    alerts: list[AlertRecord]
+
+
+Derive = Callable[[sqlite3.Connection, list[Accepted]], list[AlertRecord]]
 
 
 class Store:
-    """The gateway database. ``write_batch`` and ``mark_synced`` are for the single writer thread each."""
+    """The gateway database. Writers take turns on one connection through ``transaction()``."""
 
     def __init__(self, path: str | Path, quarantine_max: int = 10_000) -> None:
         self.path = Path(path)
         self.quarantine_max = quarantine_max
         self._db = open_database(self.path, MIGRATIONS, synchronous="NORMAL")
         self._conn = self._db.conn
-        self._lock = threading.Lock()  # the write connection is shared by ingest and sync: one at a time
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The write connection inside ``BEGIN IMMEDIATE`` … ``COMMIT`` (rolled back on error)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     @contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
@@ -76,44 +112,65 @@ class Store:
         finally:
             conn.close()
 
-    def _bump(self, name: str, by: int) -> None:
+    @staticmethod
+    def bump(conn: sqlite3.Connection, name: str, by: int = 1) -> None:
+        """Add to a persistent counter (inside a transaction)."""
         if by:
-            self._conn.execute("INSERT INTO counters (name, value) VALUES (?, ?) "
-                               "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (name, by))
+            conn.execute("INSERT INTO counters (name, value) VALUES (?, ?) "
+                         "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (name, by))
 
-    def write_batch(self, accepted: Sequence[Accepted], rejected: Sequence[Rejected]) -> BatchResult:
-        """Store a batch in one transaction; duplicates (by event id) are counted and dropped."""
-        new: list[Accepted] = []
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for item in accepted:
-                    env = item.envelope
-                    cur = conn.execute(
-                        "INSERT OR IGNORE INTO events (id, device, seq, type, ts, received, priority, payload) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (env.id, env.device, env.seq, env.type, env.ts.isoformat(), item.received,
-                         item.priority, item.payload))
-                    if cur.rowcount == 1:
-                        new.append(item)
-                for bad in rejected:
-                    conn.execute(
-                        "INSERT INTO quarantine (topic, reason, detail, size, payload, received) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (bad.topic[:512], bad.reason, bad.detail[:500], len(bad.payload),
-                         bad.payload[:QUARANTINE_PAYLOAD_MAX], bad.received))
-                    self._bump(f"quarantined:{bad.reason}", 1)
-                if rejected:
-                    conn.execute("DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ?",
-                                 (self.quarantine_max,))
-                duplicates = len(accepted) - len(new)
-                self._bump("duplicates", duplicates)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        return BatchResult(new, duplicates, len(rejected))
+    # -- events --------------------------------------------------------------------------------------
+    @staticmethod
+    def _insert_event(conn: sqlite3.Connection, item: Accepted) -> bool:
+        env = item.envelope
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO events (id, device, seq, type, ts, received, priority, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (env.id, env.device, env.seq, env.type, env.ts.isoformat(), item.received, item.priority,
+             item.payload))
+        return cur.rowcount == 1
+
+    def write_batch(self, accepted: Sequence[Accepted], rejected: Sequence[Rejected],
+                    derive: Derive | None = None) -> BatchResult:
+        """Store a batch in one transaction; duplicates (by event id) are counted and dropped.
+
+        ``derive`` sees the new events and returns the alerts they raise, which commit with them.
+        """
+        with self.transaction() as conn:
+            new = [item for item in accepted if self._insert_event(conn, item)]
+            for bad in rejected:
+                conn.execute(
+                    "INSERT INTO quarantine (topic, reason, detail, size, payload, received) VALUES (?, ?, ?, ?, ?, ?)",
+                    (bad.topic[:512], bad.reason, bad.detail[:500], len(bad.payload),
+                     bad.payload[:QUARANTINE_PAYLOAD_MAX], bad.received))
+                self.bump(conn, f"quarantined:{bad.reason}")
+            if rejected:
+                conn.execute("DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ?",
+                             (self.quarantine_max,))
+            duplicates = len(accepted) - len(new)
+            self.bump(conn, "duplicates", duplicates)
+            alerts = insert_alerts(conn, derive(conn, new)) if derive and new else []
+        return BatchResult(new, duplicates, len(rejected), alerts)
+
+    def append_own_event(self, device: str, event_type: str, data: dict, received: float) -> Accepted:
+        """Record an event the gateway itself creates (e.g. an automatic check-out), with its own sequence."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT last_seq FROM sequence WHERE device = ?", (device,)).fetchone()
+            seq = (row[0] if row else 0) + 1
+            env = new_event(device, seq, event_type, data)
+            item = Accepted(env, env.to_json(), received)
+            self._insert_event(conn, item)
+            conn.execute("INSERT INTO sequence (device, last_seq) VALUES (?, ?) "
+                         "ON CONFLICT(device) DO UPDATE SET last_seq = excluded.last_seq", (device, seq))
+        return item
+
+    def presence_events(self, since: float) -> Iterator[tuple[str, dict, float]]:
+        """Check-ins and check-outs received after ``since``, in receive order, for replay."""
+        with self.reader() as conn:
+            for kind, payload, received in conn.execute(
+                    "SELECT type, payload, received FROM events WHERE type IN ('checkin', 'checkout') "
+                    "AND received > ? ORDER BY received, rowid", (since,)):
+                yield kind, json.loads(payload)["data"], received
 
     def unsynced(self, limit: int) -> list[tuple[str, float, bytes]]:
         """The next events to sync: most urgent first, then oldest: ``(id, received, payload)``."""
@@ -124,18 +181,35 @@ class Store:
 
     def mark_synced(self, ids: Sequence[str]) -> None:
         """Record that central has confirmed these events."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany("UPDATE events SET synced = 1 WHERE id = ?", [(i,) for i in ids])
-            self._bump("synced", len(ids))
-            self._conn.execute("COMMIT")
+        with self.transaction() as conn:
+            conn.executemany("UPDATE events SET synced = 1 WHERE id = ?", [(i,) for i in ids])
+            self.bump(conn, "synced", len(ids))
+
+    # -- devices -------------------------------------------------------------------------------------
+    def save_devices(self, records: Sequence[DeviceHealth]) -> None:
+        """Persist device health (so a restarted gateway knows last-seen times and firmware)."""
+        with self.transaction() as conn:
+            conn.executemany("INSERT INTO devices (device, record) VALUES (?, ?) "
+                             "ON CONFLICT(device) DO UPDATE SET record = excluded.record",
+                             [(r.device, r.model_dump_json()) for r in records])
+
+    def load_devices(self) -> list[DeviceHealth]:
+        """Every device's last saved health."""
+        with self.reader() as conn:
+            return [DeviceHealth.model_validate_json(r[0]) for r in conn.execute("SELECT record FROM devices")]
+
+    # -- counts --------------------------------------------------------------------------------------
+    def counters(self) -> dict[str, int]:
+        """Every persistent counter."""
+        with self.reader() as conn:
+            return dict(conn.execute("SELECT name, value FROM counters").fetchall())
 
     def stats(self) -> dict[str, int | dict[str, int]]:
         """Counts for ``/api/v1/stats`` and ``/metrics``."""
         with self.reader() as conn:
             events, backlog = conn.execute(
                 "SELECT count(*), coalesce(sum(synced = 0), 0) FROM events").fetchone()
-            counters = dict(conn.execute("SELECT name, value FROM counters").fetchall())
+        counters = self.counters()
         by_reason = {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("quarantined:")}
         return {
             "events": int(events),
@@ -150,3 +224,26 @@ class Store:
         """Close the write connection."""
         with self._lock:
             self._conn.close()
+
+
+# -- alerts ------------------------------------------------------------------------------------------
+URGENCY = {"urgent": 0, "follow-up": 1, "notice": 2}
+
+
+def insert_alerts(conn: sqlite3.Connection, records: Sequence[AlertRecord]) -> list[AlertRecord]:
+    """Insert alerts inside a transaction, skipping any whose key already has an unresolved alert."""
+    from gateway.alerts import alert_key
+
+    raised = []
+    for record in records:
+        key = alert_key(record)
+        if conn.execute("SELECT 1 FROM alerts WHERE key = ? AND status != 'resolved'", (key,)).fetchone():
+            continue
+        conn.execute("INSERT INTO alerts (id, key, status, urgency, team, raised_at, record) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (record.id, key, record.status, URGENCY[record.severity], record.team,
+                      record.raised_at.isoformat(), record.model_dump_json()))
+        raised.append(record)
+    return raised
+
+

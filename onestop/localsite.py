@@ -82,7 +82,13 @@ class LocalSite:
         self.broker.write_files()
         central = {"database_url": f"sqlite:///{self.root / 'central' / 'central.db'}",
                    "http": {"host": "127.0.0.1", "port": self.central_port}, "tokens": self._entries}
+        spaces: dict[str, dict[str, object]] = {}
+        for kiosk in self.kiosks:
+            spaces.setdefault(kiosk.space, {"id": kiosk.space, "name": kiosk.space.replace("-", " ").title(),
+                                            "capacity": kiosk.capacity or 100})
         gateway = {"site": self.site, "data_dir": str(self.root / "gateway"),
+                   "spaces": list(spaces.values()),
+                   "devices": [{"device": k.device, "kind": k.mode, "space": k.space} for k in self.kiosks],
                    "broker": self.broker_section(self.gateway_user),
                    "http": {"host": "127.0.0.1", "port": self.gateway_port},
                    "central": {"url": self.central_url, "token": self.tokens["gateway"]},

@@ -39,6 +39,7 @@ class Occupancy(BaseModel):
     count: int = Field(ge=0)
     capacity: int | None = Field(default=None, ge=0)
     ts: datetime
+    sensor_count: float | None = Field(default=None, description="people counted by a sensor node, if any")
 
     @field_serializer("ts")
     def _ts(self, ts: datetime) -> str:
@@ -53,6 +54,10 @@ class DeviceConfig(BaseModel):
     space: Slug | None = None
     display_name: str | None = None
     mode: Literal["kiosk", "health-station", "sensor"] | None = None
+    space_name: str | None = None
+    capacity: int | None = None
+    activity: str | None = Field(default=None, description="attendance mode: the activity being registered")
+    reservations: list[dict] = Field(default_factory=list, description="reservations for the device's space")
 
 
 class GatewayState(BaseModel):

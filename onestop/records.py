@@ -66,6 +66,7 @@ class DeviceHealth(_Record):
     space: str | None = None
     last_seen: datetime | None = None
     outbox: int | None = None
+    clock_skew_s: float | None = Field(None, description="device clock minus gateway clock, when implausible")
     updated_at: datetime
 
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from gateway.ingest import Accepted, Rejected, classify
+from gateway.ingest import Accepted, Rejected, SequenceTracker, StateSeen, classify
 from onestop.events import new_event
 
 SITE = "north-b3"
@@ -24,7 +24,8 @@ def test_a_valid_event_is_accepted_with_its_raw_payload_and_receive_time():
 
 @pytest.mark.parametrize(("topic", "reason"), [
     ("onestop/v1/other-site/dev/kiosk-b3-lobby/evt/checkin", "topic"),   # another site's tree
-    ("onestop/v1/north-b3/dev/kiosk-b3-lobby/state", "topic"),           # not an event topic
+    ("onestop/v1/north-b3/dev/kiosk-b3-lobby/cfg", "topic"),             # not a device's own topic
+    ("onestop/v1/north-b3/dev/kiosk-b3-lobby/state", "schema"),          # an event is not a state
     ("garbage", "topic"),
     ("onestop/v1/north-b3/dev/kiosk-spoofed/evt/checkin", "device-mismatch"),
     ("onestop/v1/north-b3/dev/kiosk-b3-lobby/evt/checkout", "type-mismatch"),
@@ -51,3 +52,14 @@ def test_screenings_sync_before_presence_and_presence_before_heartbeats():
         verdict = classify(f"onestop/v1/{SITE}/dev/hs-lobby/evt/{kind}", env.to_json(), 1.0, SITE)
         priorities[kind] = verdict.priority
     assert priorities["screening"] < priorities["checkin"] < priorities["heartbeat"]
+
+
+def test_births_and_wills_are_recognised_on_state_topics():
+    verdict = classify(f"onestop/v1/{SITE}/dev/kiosk-1/state", b'{"online": false, "boot": "b1"}', 2.0, SITE)
+    assert isinstance(verdict, StateSeen) and verdict.device == "kiosk-1" and verdict.state.online is False
+
+
+def test_sequence_gaps_are_counted_once_and_late_arrivals_do_not_count():
+    tracker = SequenceTracker({})
+    assert [tracker.observe("k", s) for s in (1, 2, 5, 3, 6, 10)] == [0, 0, 2, 0, 0, 3]
+    assert tracker.observe("other", 7) == 0  # the first number seen from a device is not a gap

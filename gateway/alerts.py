@@ -1,0 +1,81 @@
+"""Alert rules and lifecycle, decided without I/O.
+
+Health rules come from ``onestop.clinical`` (thresholds are configuration, CLINICAL.md's defaults); the
+gateway evaluates them on every ``screening`` event so they work while the WAN is down. Building rules:
+a space over capacity (facilities), a device offline too long or reporting a fault (technicians).
+
+An alert's ``key`` says which alerts are "the same": while one is open, the same key raises nothing new.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from onestop.clinical import Thresholds, screening_findings
+from onestop.errors import OnestopError
+from onestop.events import Envelope, ScreeningData
+from onestop.ids import uuid7
+from onestop.records import AlertRecord
+
+URGENT_FIRST = {"urgent": 0, "follow-up": 1, "notice": 2}
+
+
+class AlertError(OnestopError):
+    """An alert operation that cannot be done (unknown alert, wrong state)."""
+
+
+def alert_key(record: AlertRecord) -> str:
+    """Identity for de-duplication: per event for health alerts, per place or device for the rest."""
+    return f"{record.rule}:{record.event_id or record.space or record.device or ''}"
+
+
+def _new(site: str, at: datetime, **fields: object) -> AlertRecord:
+    return AlertRecord(id=str(uuid7()), site=site, raised_at=at, updated_at=at, **fields)  # type: ignore[arg-type]
+
+
+def screening_alerts(site: str, event: Envelope, thresholds: Thresholds, at: datetime,
+                     space: str | None = None) -> list[AlertRecord]:
+    """Alerts a screening raises (none for a normal one)."""
+    if not isinstance(event.data, ScreeningData):
+        return []
+    return [_new(site, at, rule=f.rule, severity=f.severity, team=f.team, summary=f.summary,
+                 device=event.device, space=space, event_id=event.id, subject=event.data.subject)
+            for f in screening_findings(event.data, thresholds) if f.severity in URGENT_FIRST]
+
+
+def over_capacity_alert(site: str, space: str, count: int, capacity: int, at: datetime) -> AlertRecord | None:
+    """A notice for facilities when a space holds more people than its capacity."""
+    if count <= capacity:
+        return None
+    return _new(site, at, rule="over-capacity", severity="notice", team="facilities", space=space,
+                summary=f"Space {space} is over capacity ({count} of {capacity})")
+
+
+def device_offline_alert(site: str, device: str, minutes: float, at: datetime) -> AlertRecord:
+    """A notice for technicians about a device silent for too long."""
+    return _new(site, at, rule="device-offline", severity="notice", team="technicians", device=device,
+                summary=f"Device {device} offline for {minutes:.0f} min")
+
+
+def device_fault_alert(site: str, device: str, component: str, at: datetime) -> AlertRecord:
+    """A notice for technicians when a device reports a fault (e.g. a card reader unplugged)."""
+    return _new(site, at, rule="device-fault", severity="notice", team="technicians", device=device,
+                summary=f"Device {device}: {component[:60]} fault")
+
+
+def acknowledge(record: AlertRecord, who: str, at: datetime) -> AlertRecord:
+    """Someone has seen the alert and is on it."""
+    if record.status != "open":
+        raise AlertError(f"alert is {record.status}, not open")
+    return record.model_copy(update={"status": "acknowledged", "acknowledged_by": who, "acknowledged_at": at,
+                                     "updated_at": at})
+
+
+def resolve(record: AlertRecord, who: str, at: datetime) -> AlertRecord:
+    """The matter is dealt with (an unacknowledged alert may be resolved directly)."""
+    if record.status == "resolved":
+        raise AlertError("alert is already resolved")
+    return record.model_copy(update={"status": "resolved", "resolved_by": who, "resolved_at": at,
+                                     "updated_at": at})
+
+

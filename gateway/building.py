@@ -1,0 +1,206 @@
+"""What the gateway knows about its building right now, kept current from ingested events.
+
+``derive`` runs inside each ingest batch's transaction: it updates occupancy and device health and returns
+the alerts the batch raises, so alerts commit together with the events that caused them. ``after_batch``
+runs after the commit and publishes what changed. ``tick`` runs every second: it notices silent devices,
+closes forgotten sessions, and raises or clears the alerts that time alone causes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from gateway import alerts as rules
+from gateway.devices import DeviceBook
+from gateway.ingest import Accepted, SequenceTracker, StateSeen
+from gateway.occupancy import OccupancyBook
+from gateway.settings import GatewaySettings
+from gateway.store import BatchResult, Store, insert_alerts
+from onestop import topics
+from onestop.events import CheckData, FaultData, HeartbeatData, ReadingData
+from onestop.mqtt import Message
+from onestop.payloads import DeviceConfig, Occupancy
+from onestop.records import AlertRecord
+from onestop.site import SiteConfig
+
+log = logging.getLogger(__name__)
+
+PEOPLE_COUNT = "people_count"
+
+
+def _at(received: float) -> datetime:
+    return datetime.fromtimestamp(received, UTC)
+
+
+class Building:
+    """Occupancy, device health and alerts for one site."""
+
+    def __init__(self, settings: GatewaySettings, store: Store, publish: Callable[[Message], None]) -> None:
+        self.settings = settings
+        self.store = store
+        self._publish = publish
+        self.device_id = settings.device_id
+        self._lock = threading.RLock()
+        self.config: SiteConfig = settings.site_config()
+        self.occupancy = OccupancyBook({s.id: s for s in self.config.spaces}, ZoneInfo(settings.timezone))
+        self.devices = DeviceBook(timedelta(seconds=settings.health.offline_after_s))
+        self.sequences = SequenceTracker(self._last_seqs())
+        self._changed: set[str] = set()
+        self._restore()
+
+    # -- start-up ----------------------------------------------------------------------------------------
+    def _last_seqs(self) -> dict[str, int]:
+        with self.store.reader() as conn:
+            return dict(conn.execute("SELECT device, max(seq) FROM events GROUP BY device").fetchall())
+
+    def _restore(self) -> None:
+        """Rebuild occupancy by replaying recent presence events, and device health from the store."""
+        longest = max((s.max_stay_h for s in self.config.spaces), default=12.0)
+        since = datetime.now(UTC) - timedelta(hours=longest + 24)
+        replay = OccupancyBook(self.occupancy.spaces, self.occupancy.timezone)
+        for kind, data, received in self.store.presence_events(since.timestamp()):
+            replay.apply(kind, data["space"], data["card"], _at(received))
+        replay.anomalies.clear()  # counted when they first happened
+        self.occupancy = replay
+        for health in self.store.load_devices():
+            status = self.devices._get(health.device)
+            status.kind, status.fw, status.boot = health.kind, health.fw, health.boot
+            status.last_seen, status.outbox, status.online = health.last_seen, health.outbox, False
+            status.offline_since = datetime.now(UTC)
+
+    def apply_config(self, config: SiteConfig) -> None:
+        """A new site configuration (from central or the local file): spaces, devices, reservations."""
+        with self._lock:
+            self.config = config
+            sessions = self.occupancy.sessions
+            self.occupancy = OccupancyBook({s.id: s for s in config.spaces}, self.occupancy.timezone,
+                                           {k: v for k, v in sessions.items() if k in {s.id for s in config.spaces}})
+        for message in self.retained_messages():
+            self._publish(message)
+
+    def device_space(self, device: str) -> str | None:
+        """The space a configured device serves, if any."""
+        return next((d.space for d in self.config.devices if d.device == device), None)
+
+    # -- messages to publish -------------------------------------------------------------------------
+    def occupancy_message(self, space: str) -> Message:
+        config = self.occupancy.spaces[space]
+        sensor = self.occupancy.sensor_counts.get(space)
+        body = Occupancy(space=space, count=self.occupancy.count(space), capacity=config.capacity,
+                         ts=datetime.now(UTC), sensor_count=sensor[0] if sensor else None)
+        return Message(topics.occupancy(self.settings.site, space),
+                       body.model_dump_json(exclude_none=True).encode(), retain=True)
+
+    def config_message(self, device: str) -> Message:
+        entry = next(d for d in self.config.devices if d.device == device)
+        space = self.occupancy.spaces.get(entry.space or "")
+        body = DeviceConfig(device=device, space=entry.space, display_name=entry.display_name, mode=entry.kind,
+                            capacity=space.capacity if space else None, space_name=space.name if space else None,
+                            activity=entry.activity,
+                            reservations=[r.model_dump(mode="json") for r in self.config.reservations
+                                          if r.space == entry.space])
+        return Message(topics.cfg(self.settings.site, device), body.model_dump_json(exclude_none=True).encode(),
+                       retain=True)
+
+    def retained_messages(self) -> list[Message]:
+        """Every retained message the gateway owns: each device's cfg and each space's occupancy."""
+        with self._lock:
+            return ([self.config_message(d.device) for d in self.config.devices] +
+                    [self.occupancy_message(s) for s in self.occupancy.spaces])
+
+    @staticmethod
+    def alert_message(site: str, record: AlertRecord) -> Message:
+        return Message(topics.alert(site, record.team), record.model_dump_json(exclude_none=True).encode())
+
+    # -- per batch -----------------------------------------------------------------------------------
+    def derive(self, conn: sqlite3.Connection, new: list[Accepted]) -> list[AlertRecord]:
+        """Update the books from new events (inside the batch's transaction); returns raised alerts."""
+        raised: list[AlertRecord] = []
+        counts: Counter[str] = Counter()
+        with self._lock:
+            before = Counter(self.occupancy.anomalies)
+            for item in new:
+                raised += self._derive_one(item, counts)
+            for space in self._changed:
+                alert = rules.over_capacity_alert(self.settings.site, space, self.occupancy.count(space),
+                                                  self.occupancy.spaces[space].capacity, datetime.now(UTC))
+                if alert:
+                    raised.append(alert)
+            counts.update(self.occupancy.anomalies - before)
+        for name, value in counts.items():
+            Store.bump(conn, name, value)
+        return raised
+
+    def _derive_one(self, item: Accepted, counts: Counter[str]) -> list[AlertRecord]:
+        env, at = item.envelope, _at(item.received)
+        data = env.data
+        counts["seq-gaps"] += self.sequences.observe(env.device, env.seq)
+        skew = (env.ts - at).total_seconds()
+        if abs(skew) > self.settings.health.clock_tolerance_s:
+            counts["clock-implausible"] += 1
+            self.devices._get(env.device).clock_skew_s = round(skew, 1)
+        self.devices.seen(env.device, at, data.outbox if isinstance(data, HeartbeatData) else None)
+        if isinstance(data, CheckData):
+            self._changed |= self.occupancy.apply(env.type, data.space, data.card, at)
+        elif isinstance(data, ReadingData) and data.code == PEOPLE_COUNT and data.space in self.occupancy.spaces:
+            if self.occupancy.sensor_reading(data.space, data.value, at):
+                self._changed.add(data.space)
+        elif isinstance(data, FaultData):
+            return [rules.device_fault_alert(self.settings.site, env.device, data.component, at)]
+        elif env.type == "screening":
+            return rules.screening_alerts(self.settings.site, env, self.settings.thresholds, at,
+                                          self.device_space(env.device))
+        return []
+
+    def after_batch(self, result: BatchResult, states: list[StateSeen]) -> None:
+        """Publish what the committed batch changed."""
+        with self._lock:
+            for seen in states:
+                self.devices.state_message(seen.device, seen.state, _at(seen.received))
+            changed, self._changed = self._changed, set()
+            messages = [self.occupancy_message(space) for space in sorted(changed)]
+        for message in messages:
+            self._publish(message)
+        self.publish_alerts(result.alerts)
+
+    def publish_alerts(self, records: list[AlertRecord]) -> None:
+        """Send alerts to their teams' topics (urgent first) and remember they went out."""
+        for record in sorted(records, key=lambda r: rules.URGENT_FIRST[r.severity]):
+            self._publish(self.alert_message(self.settings.site, record))
+            # Rule and team only: the summary may name a space, the subject is personal data.
+            log.warning("alert %s raised for team %s (%s)", record.rule, record.team, record.severity)
+        if records:
+            with self.store.transaction() as conn:
+                conn.executemany("UPDATE alerts SET published = 1 WHERE id = ?", [(r.id,) for r in records])
+
+    # -- every second ----------------------------------------------------------------------------------
+    def tick(self, now: datetime | None = None) -> None:
+        """Silence, forgotten sessions, and alerts that time causes."""
+        now = now or datetime.now(UTC)
+        with self._lock:
+            for device in self.devices.silent(now):
+                log.info("device %s is offline (silent)", device)
+            due = self.occupancy.due_checkouts(now)
+        for auto in due:
+            item = self.store.append_own_event(self.device_id, "checkout", {
+                "space": auto.space, "card": auto.card, "via": "auto", "reservation": None}, now.timestamp())
+            with self._lock:
+                self._changed |= self.occupancy.apply("checkout", auto.space, auto.card, _at(item.received))
+        late = timedelta(minutes=self.settings.health.offline_alert_min)
+        raised = []
+        with self._lock:
+            for device in list(self.devices.devices):
+                away = self.devices.offline_for(device, now)
+                if away is not None and away > late:
+                    raised.append(rules.device_offline_alert(self.settings.site, device, away.total_seconds() / 60,
+                                                             now))
+        if raised:
+            with self.store.transaction() as conn:
+                raised = insert_alerts(conn, raised)
+        self.after_batch(BatchResult([], 0, 0, raised), [])
