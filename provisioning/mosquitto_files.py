@@ -71,6 +71,9 @@ class BrokerLayout:
     certfile: Path | None = None
     keyfile: Path | None = None
     run_as: str | None = None  # Mosquitto started as root drops to this user ("mosquitto" by default)
+    tls_bind: str | None = None  # None: the TLS listener accepts on every interface (the building's LAN)
+    pid_file: Path | None = None  # where Mosquitto writes its pid, so provisioning can send it SIGHUP
+    require_certificate: bool = False  # TLS clients must also present a certificate signed by ``cafile``
 
     @property
     def passwd(self) -> Path:
@@ -128,29 +131,59 @@ def render_conf(layout: BrokerLayout) -> str:
         "log_timestamp_format %Y-%m-%dT%H:%M:%S",
         "connection_messages true",
         *([f"user {layout.run_as}"] if layout.run_as else []),
+        *([f"pid_file {layout.pid_file}"] if layout.pid_file else []),
         "",
         f"listener {layout.port} {layout.bind}",
     ]
     if layout.tls_port and layout.cafile and layout.certfile and layout.keyfile:
         lines += [
             "",
-            f"listener {layout.tls_port}",
+            f"listener {layout.tls_port}" + (f" {layout.tls_bind}" if layout.tls_bind else ""),
             f"cafile {layout.cafile}",
             f"certfile {layout.certfile}",
             f"keyfile {layout.keyfile}",
             "tls_version tlsv1.2",
-            "require_certificate false",
+            f"require_certificate {'true' if layout.require_certificate else 'false'}",
         ]
     return "\n".join(lines) + "\n"
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` atomically with mode 0600 (the file may hold secrets or their hashes)."""
+def write_private(path: Path, text: str | bytes, *, mode: int = 0o600,
+                  owner: tuple[int, int] | None = None) -> None:
+    """Write ``text`` atomically with mode 0600 (the file may hold secrets or their hashes).
+
+    A reader (Mosquitto re-reading its password file on SIGHUP) sees the old file or the new one, never a
+    half-written one: the content goes to a uniquely named temporary file in the same directory, is synced,
+    given its mode and ``owner`` (uid, gid) and only then renamed over ``path``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)  # O_CREAT's mode is filtered by the umask
+        if owner is not None:
+            os.chown(tmp, *owner)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # The rename is durable only once the directory entry is on disk (a power cut on a Pi is routine).
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on a directory; the rename is still atomic
+    finally:
+        os.close(fd)

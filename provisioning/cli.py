@@ -1,0 +1,355 @@
+"""``onestop provision``: the technicians' commands (see docs/provisioning.md for the workflow).
+
+Each command is a thin shell over ``provisioning.site`` / ``bundle`` / ``status``: parse options, call one
+operation, print the result. Errors derived from ``ProvisioningError`` become one red line and exit 1.
+Secrets are printed only where the workflow needs them once (the gateway API token); device passwords are
+never printed, they go into the device's bundle only.
+
+Bundles (qrcode, the kiosk's settings model) and tokens (FastAPI via ``onestop.auth``) are
+imported inside their commands: every ``onestop`` invocation imports this module, and should stay quick.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from onestop.errors import OnestopError
+from provisioning import pki, status
+from provisioning.errors import BrokerReloadError, GatewayQueryError, InvalidInputError
+from provisioning.registry import Device
+from provisioning.site import InitOptions, Site, SitePaths, init_site
+from provisioning.validation import DeviceKind, site_id
+
+app = typer.Typer(help="Technicians' tools: device registry, broker credentials and ACL, site CA and "
+                       "certificates, device bundles with QR codes.", no_args_is_help=True)
+device_app = typer.Typer(help="Register, inspect, rotate, revoke and bundle devices.", no_args_is_help=True)
+space_app = typer.Typer(help="The site's spaces (once any is declared, devices must use a declared one).",
+                        no_args_is_help=True)
+gateway_app = typer.Typer(help="The building gateway's credentials for the central service.",
+                          no_args_is_help=True)
+app.add_typer(device_app, name="device")
+app.add_typer(space_app, name="space")
+app.add_typer(gateway_app, name="gateway")
+
+# soft_wrap: long paths, fingerprints and the QR payload stay on one line, whole, so they can be copied.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DEFAULT_DIR = Path("/var/lib/onestop/provision")
+DirOption = Annotated[Path, typer.Option("--dir", envvar="ONESTOP_PROVISION_DIR", file_okay=False,
+                                         help="The site's provisioning directory (registry, CA, broker files).")]
+PidOption = Annotated[int | None, typer.Option("--broker-pid", min=2,
+                                               help="Signal this Mosquitto pid instead of the one in the pid "
+                                                    "file the generated configuration names.")]
+DeviceArg = Annotated[str, typer.Argument(help="Device id (also its MQTT user name and client id).",
+                                          show_default=False)]
+OutOption = Annotated[Path | None, typer.Option("--out", help="Write the device's bundle here right away: a "
+                                                              "directory, or a file name ending in .zip.")]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _reports_errors(command: F) -> F:
+    """Turn our errors into one red line and exit status 1 (never a traceback)."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except OnestopError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            raise typer.Exit(1) from exc
+    return wrapper  # type: ignore[return-value]
+
+
+def _reload(site: Site, broker_pid: int | None) -> None:
+    try:
+        outcome = site.reload(broker_pid)
+    except BrokerReloadError:
+        err.print("[yellow]the registry and the broker's files are updated, but the broker was not told[/]")
+        raise
+    out.print(outcome.message)
+
+
+def _bundle(site: Site, device: str, target: Path, broker_host: str | None = None,
+            install_dir: Path | None = None, qr: bool = True) -> None:
+    from provisioning import bundle as bundles
+
+    made = bundles.issue(site, device, target, broker_host, install_dir)
+    out.print(f"bundle for {device} written to {target} ({', '.join(f.name for f in made.files)})")
+    out.print("it holds the device's password: move it to the device, then delete it here")
+    if qr:
+        text = [f for f in made.files if f.name == "pairing.json"][0].data.decode().strip()
+        typer.echo(bundles.qr_terminal(text))
+        out.print(f"QR (also pairing.png): {text}", markup=False)
+
+
+# -- init -----------------------------------------------------------------------------------------------
+@app.command()
+@_reports_errors
+def init(site: Annotated[str, typer.Option(help="Site slug, e.g. north-b3.", show_default=False)],
+         directory: DirOption = DEFAULT_DIR,
+         hostname: Annotated[list[str] | None, typer.Option(
+             help="Name or address devices use to reach the broker (repeatable; the first goes into bundles). "
+                  "localhost and 127.0.0.1 are always in the certificate.")] = None,
+         port: Annotated[int, typer.Option(help="Plain MQTT listener (loopback, for the gateway).")] = 1883,
+         tls_port: Annotated[int, typer.Option(help="TLS MQTT listener for devices.")] = 8883,
+         bind: Annotated[str, typer.Option(help="Address of the plain listener.")] = "127.0.0.1",
+         tls_bind: Annotated[str | None, typer.Option(help="Address of the TLS listener (default: all).")] = None,
+         broker_user: Annotated[str, typer.Option(help="User Mosquitto runs as; it must own the broker's "
+                                                       "files.")] = "mosquitto",
+         require_client_cert: Annotated[bool, typer.Option(help="TLS clients must also present a "
+                                                                "certificate from the site CA.")] = False,
+         force: Annotated[bool, typer.Option(help="Move an existing registry and CA aside and start over "
+                                                  "(every existing bundle stops working).")] = False) -> None:
+    """Create the registry, site CA, broker certificate, gateway credentials and Mosquitto files."""
+    options = InitOptions(site, hostname or [], port, tls_port, bind, tls_bind, broker_user, require_client_cert)
+    with init_site(directory, options, force=force) as made:
+        layout = made.layout
+        out.print(f"site {made.name} initialised in {directory}")
+        fingerprint = pki.fingerprint(made.paths.ca_cert.read_bytes())
+        out.print(f"  CA certificate   {made.paths.ca_cert} (sha256 {fingerprint})")
+        out.print(f"  Mosquitto config {layout.conf} (plain {layout.bind}:{layout.port}, TLS :{layout.tls_port})")
+        out.print(f"  gateway MQTT     {made.paths.gateway_credentials} (user {made.gateway_user})")
+        if not hostname:
+            err.print("[yellow]warning:[/] no --hostname given: bundles will point devices at localhost unless "
+                      "`device bundle --broker-host` says otherwise")
+        if made.broker_owner() is None and layout.run_as:
+            err.print(f"[yellow]note:[/] files are not owned by {layout.run_as!r} (not root, or no such user); "
+                      "see deploy/mosquitto/README.md")
+
+
+# -- spaces ---------------------------------------------------------------------------------------------
+@space_app.command("add")
+@_reports_errors
+def space_add(space: Annotated[str, typer.Argument(help="Space id, e.g. study-24h-2f.", show_default=False)],
+              capacity: Annotated[int | None, typer.Option(help="How many people fit.")] = None,
+              display_name: Annotated[str | None, typer.Option(help="Name shown to people.")] = None,
+              directory: DirOption = DEFAULT_DIR) -> None:
+    """Declare a space; once any space exists, devices may only be placed in declared ones."""
+    with Site.open(directory) as site:
+        added = site.add_space(space, capacity, display_name)
+        out.print(f"space {added.id} added (capacity {added.capacity if added.capacity is not None else '-'})")
+
+
+@space_app.command("list")
+@_reports_errors
+def space_list(directory: DirOption = DEFAULT_DIR) -> None:
+    """List the declared spaces."""
+    with Site.open(directory) as site:
+        table = Table("space", "capacity", "name", title=f"spaces of {site.name}")
+        for space in site.registry.spaces():
+            table.add_row(space.id, "-" if space.capacity is None else str(space.capacity), space.display_name or "")
+        out.print(table)
+
+
+# -- devices --------------------------------------------------------------------------------------------
+def _device_table(title: str, *columns: str) -> Table:
+    table = Table(title=title)
+    table.add_column("device", no_wrap=True)  # an id is never cut short: it is what the technician types
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _secret_state(device: Device) -> str:
+    if not device.active:
+        return "-"
+    return "awaiting bundle" if device.secret_pending else f"delivered {device.bundled}"
+
+
+@device_app.command("add")
+@_reports_errors
+def device_add(device: DeviceArg,
+               kind: Annotated[DeviceKind, typer.Option(help="What the device is.", show_default=False)],
+               space: Annotated[str, typer.Option(help="Space the device serves.", show_default=False)],
+               display_name: Annotated[str | None, typer.Option(help="Name shown on the device.")] = None,
+               cert: Annotated[bool, typer.Option(help="Also issue a client certificate from the site CA.")] = False,
+               bundle_out: OutOption = None,
+               directory: DirOption = DEFAULT_DIR, broker_pid: PidOption = None) -> None:
+    """Register a device with a fresh random password (never shown: it goes into the bundle)."""
+    with Site.open(directory) as site:
+        added = site.add_device(device, kind.value, space, display_name, cert)
+        out.print(f"device {added.id} added ({added.kind} in {added.space}"
+                  f"{', certificate ' + (added.cert_serial or '') if added.cert_pem else ''})")
+        _reload(site, broker_pid)
+        if bundle_out:
+            _bundle(site, added.id, bundle_out)
+        else:
+            out.print(f"next: onestop provision device bundle {added.id} --out DIR|FILE.zip")
+
+
+@device_app.command("list")
+@_reports_errors
+def device_list(directory: DirOption = DEFAULT_DIR) -> None:
+    """List every device, revoked ones included."""
+    with Site.open(directory) as site:
+        table = _device_table(f"devices of {site.name}", "kind", "space", "status", "credentials",
+                              "certificate until")
+        for device in site.registry.devices():
+            table.add_row(device.id, device.kind, device.space,
+                          device.status if device.active else f"[red]revoked {device.revoked}[/]",
+                          _secret_state(device), device.cert_not_after or "-")
+        out.print(table)
+
+
+@device_app.command("show")
+@_reports_errors
+def device_show(device: DeviceArg, directory: DirOption = DEFAULT_DIR) -> None:
+    """Everything the registry knows about one device (no secrets)."""
+    with Site.open(directory) as site:
+        found = site.registry.device(device)
+        table = Table.grid(padding=(0, 2))
+        for label, value in [("device", found.id), ("site", site.name), ("kind", found.kind),
+                             ("space", found.space), ("display name", found.display_name or "-"),
+                             ("status", found.status), ("created", found.created),
+                             ("credentials issued", found.credentials_issued),
+                             ("credentials", _secret_state(found)), ("revoked", found.revoked or "-"),
+                             ("certificate serial", found.cert_serial or "-"),
+                             ("certificate until", found.cert_not_after or "-")]:
+            table.add_row(label, value)
+        out.print(table)
+
+
+@device_app.command("rotate")
+@_reports_errors
+def device_rotate(device: DeviceArg,
+                  cert: Annotated[bool | None, typer.Option("--cert/--no-cert", help="Issue (or drop) a client "
+                                                            "certificate; default: as before.")] = None,
+                  bundle_out: OutOption = None,
+                  directory: DirOption = DEFAULT_DIR, broker_pid: PidOption = None) -> None:
+    """Issue a new password (and certificate); the old ones stop working at once."""
+    with Site.open(directory) as site:
+        site.rotate(device, cert)
+        out.print(f"new credentials for {device}; the old password no longer works")
+        _reload(site, broker_pid)
+        if bundle_out:
+            _bundle(site, device, bundle_out)
+        else:
+            out.print(f"next: onestop provision device bundle {device} --out DIR|FILE.zip")
+
+
+@device_app.command("revoke")
+@_reports_errors
+def device_revoke(device: DeviceArg, directory: DirOption = DEFAULT_DIR, broker_pid: PidOption = None) -> None:
+    """Remove a device's broker access for good: new connections are refused, a live one is dropped."""
+    with Site.open(directory) as site:
+        site.revoke(device)
+        out.print(f"device {device} revoked")
+        _reload(site, broker_pid)
+
+
+@device_app.command("bundle")
+@_reports_errors
+def device_bundle(device: DeviceArg,
+                  bundle_out: Annotated[Path, typer.Option("--out", help="A new directory, or a file name ending "
+                                                           "in .zip.", show_default=False)],
+                  broker_host: Annotated[str | None, typer.Option(help="Host the device dials (default: the "
+                                                                  "first --hostname given to init).")] = None,
+                  install_dir: Annotated[Path | None, typer.Option(help="Where the files will be on the device "
+                                         "(default: --out for a directory, /etc/onestop/DEVICE for a zip).")] = None,
+                  qr: Annotated[bool, typer.Option(help="Draw the pairing QR code in the terminal.")] = True,
+                  directory: DirOption = DEFAULT_DIR) -> None:
+    """Write the device's config, CA certificate and credentials, with a pairing QR code (once per password)."""
+    with Site.open(directory) as site:
+        _bundle(site, device, bundle_out, broker_host, install_dir, qr)
+
+
+@device_app.command("import")
+@_reports_errors
+def device_import(file: Annotated[Path, typer.Argument(help="CSV with columns device,kind,space[,display_name].",
+                                                       exists=True, dir_okay=False, show_default=False)],
+                  cert: Annotated[bool, typer.Option(help="Also issue a client certificate to each.")] = False,
+                  directory: DirOption = DEFAULT_DIR, broker_pid: PidOption = None) -> None:
+    """Add many devices from a CSV: every row is checked first; any bad row and nothing is added."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"cannot read {file}: {exc}") from exc
+    rows = max(sum(1 for line in text.splitlines() if line.strip()) - 1, 1)
+    with Site.open(directory) as site:
+        with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                      console=err) as progress:
+            task = progress.add_task("", total=rows)
+
+            def step(device: str) -> None:
+                progress.update(task, advance=1, description=device)
+            added = site.import_devices(text, str(file), cert=cert, on_row=step)
+            progress.update(task, total=len(added), completed=len(added), description="")
+        out.print(f"{len(added)} devices added from {file}")
+        _reload(site, broker_pid)
+
+
+# -- gateway --------------------------------------------------------------------------------------------
+@gateway_app.command("register")
+@_reports_errors
+def gateway_register(site: Annotated[str, typer.Option(help="Site slug of the gateway.", show_default=False)],
+                     name: Annotated[str | None, typer.Option(help="Token name in central's audit log "
+                                                              "(default gateway-SITE).")] = None,
+                     directory: DirOption = DEFAULT_DIR) -> None:
+    """Create the gateway's API token for the central service (shown once) and central's config entry."""
+    from onestop.auth import Role, new_token
+
+    site_id(site)
+    token_name = name or f"gateway-{site}"
+    token, entry = new_token(token_name, Role.GATEWAY)
+    if SitePaths(directory).registry.is_file():
+        with Site.open(directory) as opened:
+            if opened.name != site:
+                raise InvalidInputError(f"{directory} is the registry of site {opened.name}, not {site}")
+            opened.registry.add_token(entry.name, entry.role.value, entry.sha256)
+    else:
+        err.print(f"[yellow]note:[/] no registry in {directory}; the token is not recorded there")
+    typer.echo("# gateway.toml ([central] section); this token is shown only now:")
+    typer.echo(f'[central]\ntoken = "{token}"\n')
+    typer.echo("# central's configuration:")
+    typer.echo(f'[[tokens]]\nname = "{entry.name}"\nrole = "{entry.role.value}"\nsha256 = "{entry.sha256}"')
+
+
+# -- status ---------------------------------------------------------------------------------------------
+@app.command("status")
+@_reports_errors
+def status_command(gateway_url: Annotated[str | None, typer.Option(envvar="ONESTOP_GATEWAY_URL",
+                                                                   help="Gateway base URL, e.g. "
+                                                                        "http://127.0.0.1:8080.")] = None,
+                   token: Annotated[str | None, typer.Option(envvar="ONESTOP_GATEWAY_TOKEN",
+                                                             help="Bearer token with role technician or admin.")
+                                    ] = None,
+                   directory: DirOption = DEFAULT_DIR) -> None:
+    """The registry joined with what the gateway has seen: never seen / online / offline, firmware."""
+    with Site.open(directory) as site:
+        devices = site.registry.devices()
+        name = site.name
+    seen = None
+    if gateway_url is None:
+        err.print("[yellow]no --gateway-url: showing the registry only[/]")
+    else:
+        try:
+            seen = status.fetch_gateway_devices(gateway_url, token or "")
+        except GatewayQueryError as exc:
+            err.print(f"[yellow]warning:[/] {exc}; showing the registry only", soft_wrap=True)
+    out.print(status_table(name, status.join_status(devices, seen)))
+
+
+_STYLE = {status.Connection.ONLINE: "green", status.Connection.OFFLINE: "red",
+          status.Connection.NEVER_SEEN: "yellow", status.Connection.UNKNOWN: "dim"}
+
+
+def status_table(site: str, rows: list[status.StatusRow]) -> Table:
+    """The status rows as a rich table."""
+    table = _device_table(f"devices of {site}", "kind", "space", "registry", "connection", "firmware", "last seen",
+                          "outbox")
+    for row in rows:
+        registry = f"[bold red]{row.registry}[/]" if row.suspicious else row.registry
+        table.add_row(row.device, row.kind, row.space, registry,
+                      f"[{_STYLE[row.connection]}]{row.connection.value}[/]", row.fw or "-",
+                      row.last_seen.isoformat(timespec="seconds") if row.last_seen else "-",
+                      "-" if row.outbox is None else str(row.outbox))
+    return table
+

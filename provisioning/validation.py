@@ -1,0 +1,152 @@
+"""Small validators for what a technician types or imports; pure functions, no registry access.
+
+Each validator returns the cleaned value or raises a ``ProvisioningError`` subclass whose message says
+what was wrong and what is allowed, so a command can print it as is.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import ipaddress
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from onestop.ids import DEVICE_PATTERN, DEVICE_RE, SITE_PATTERN, SITE_RE, SLUG_PATTERN, SLUG_RE
+from provisioning.errors import InvalidIdError, InvalidInputError
+
+DISPLAY_NAME_MAX = 80
+
+
+class DeviceKind(StrEnum):
+    """What a provisioned device is (the gateway is provisioned by ``init``, not as a device)."""
+
+    KIOSK = "kiosk"
+    HEALTH_STATION = "health-station"
+    SENSOR = "sensor"
+
+
+def site_id(value: str) -> str:
+    """A site slug (CONTRACT.md), e.g. ``north-b3``."""
+    if not SITE_RE.fullmatch(value or ""):
+        raise InvalidIdError(f"invalid site id {value!r}: must match {SITE_PATTERN}")
+    return value
+
+
+def device_id(value: str) -> str:
+    """A device id (CONTRACT.md), e.g. ``kiosk-b3-lobby``; it is also the MQTT user name and client id."""
+    if not DEVICE_RE.fullmatch(value or ""):
+        raise InvalidIdError(f"invalid device id {value!r}: must match {DEVICE_PATTERN} "
+                             "(3-64 lowercase letters, digits and '-', not starting with '-')")
+    return value
+
+
+def space_id(value: str) -> str:
+    """A space slug, e.g. ``study-24h-2f``."""
+    if not SLUG_RE.fullmatch(value or ""):
+        raise InvalidIdError(f"invalid space id {value!r}: must match {SLUG_PATTERN}")
+    return value
+
+
+def kind(value: str) -> DeviceKind:
+    """One of ``kiosk``, ``health-station``, ``sensor``."""
+    try:
+        return DeviceKind(value)
+    except ValueError:
+        allowed = ", ".join(k.value for k in DeviceKind)
+        raise InvalidInputError(f"invalid kind {value!r}: one of {allowed}") from None
+
+
+def display_name(value: str | None) -> str | None:
+    """An optional human name shown on the kiosk; printable, at most 80 characters."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > DISPLAY_NAME_MAX or not value.isprintable():
+        raise InvalidInputError(f"invalid display name: printable text of at most {DISPLAY_NAME_MAX} characters")
+    return value
+
+
+def capacity(value: int) -> int:
+    """A space's capacity: a whole number of people, 0 .. 100000."""
+    if not 0 <= value <= 100_000:
+        raise InvalidInputError(f"invalid capacity {value}: 0 .. 100000")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    """One valid row of a device CSV (``line`` counts the header as line 1, as a spreadsheet does)."""
+
+    line: int
+    device: str
+    kind: DeviceKind
+    space: str
+    display_name: str | None
+
+
+IMPORT_COLUMNS = ("device", "kind", "space")
+IMPORT_OPTIONAL = ("display_name",)
+
+
+def parse_import_csv(text: str) -> tuple[list[ImportRow], list[str]]:
+    """Parse a device CSV (columns ``device,kind,space[,display_name]``, header required).
+
+    Returns the valid rows and a list of problems (``line N: ...``), one per bad row, including ids
+    repeated within the file. Nothing here knows the registry; the caller checks duplicates and spaces.
+    """
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))  # spreadsheets like to add a BOM
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in IMPORT_COLUMNS if c not in header]
+    unknown = [c for c in header if c not in IMPORT_COLUMNS + IMPORT_OPTIONAL]
+    if missing or unknown:
+        parts = [f"missing column(s) {', '.join(missing)}"] if missing else []
+        parts += [f"unknown column(s) {', '.join(unknown)}"] if unknown else []
+        return [], [f"line 1: {'; '.join(parts)} (expected device,kind,space[,display_name])"]
+    reader.fieldnames = header
+    rows: list[ImportRow] = []
+    problems: list[str] = []
+    first_line: dict[str, int] = {}
+    for record in reader:
+        line = reader.line_num
+        if None in record:
+            problems.append(f"line {line}: more fields than columns")
+            continue
+        values = {k: (v or "").strip() for k, v in record.items()}
+        if not any(values.values()):
+            continue  # a blank line
+        try:
+            row = ImportRow(line, device_id(values["device"]), kind(values["kind"]), space_id(values["space"]),
+                            display_name(values.get("display_name")))
+        except InvalidInputError as exc:
+            problems.append(f"line {line}: {exc}")
+            continue
+        if row.device in first_line:
+            problems.append(f"line {line}: device {row.device} repeats line {first_line[row.device]}")
+            continue
+        first_line[row.device] = line
+        rows.append(row)
+    return rows, problems
+
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*\.?$")
+
+
+def hostname(value: str) -> str:
+    """A DNS name or an IP address the broker is reached by (goes into its certificate's SANs)."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if len(value) > 253 or not _HOSTNAME_RE.fullmatch(value):
+        raise InvalidInputError(f"invalid host name {value!r}: a DNS name or an IP address")
+    return value.rstrip(".").lower()
+
+
+def port(value: int, what: str) -> int:
+    """A TCP port number."""
+    if not 1 <= value <= 65535:
+        raise InvalidInputError(f"invalid {what} {value}: 1 .. 65535")
+    return value
