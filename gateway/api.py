@@ -35,7 +35,7 @@ TEAMS_BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.TECHNICIAN: ("technicians",), Role.STAFF: ("facilities", "technicians"),
     Role.ADMIN: ("clinic", "counselling", "facilities", "technicians"),
 }
-ANY_ROLE = tuple(Role)
+ANY_ROLE = tuple(r for r in Role if r is not Role.GATEWAY)  # the gateway role is for talking to central
 OPERATIONS = (Role.STAFF, Role.FACILITIES, Role.TECHNICIAN, Role.ADMIN)
 
 

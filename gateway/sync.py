@@ -89,6 +89,7 @@ class Syncer:
         """Send one batch; returns how many events central confirmed (0 when the backlog is empty)."""
         rows = self.store.unsynced(self.settings.batch_max)
         if not rows:
+            self._probe()
             return 0
         try:
             response = self._client.post("/api/v1/ingest", content=encode_batch(self.site, rows))
@@ -98,6 +99,15 @@ class Syncer:
             raise SyncError(f"central answered {response.status_code}", retry=response.status_code >= 500)
         self.store.mark_synced([row[0] for row in rows])
         return len(rows)
+
+    def _probe(self) -> None:
+        """Nothing to send: check that central answers, so the WAN state shown stays true."""
+        try:
+            response = self._client.get("/healthz")
+        except httpx.HTTPError as exc:
+            raise SyncError(f"central unreachable: {exc.__class__.__name__}") from exc
+        if response.status_code != 200:
+            raise SyncError(f"central health check answered {response.status_code}")
 
     def _run(self) -> None:
         attempt = 0

@@ -30,3 +30,37 @@ def query(path: Path, sql: str, *args: object) -> list[tuple]:
         return conn.execute(sql, args).fetchall()
     finally:
         conn.close()
+
+
+def raw_client(port: int, username: str, password: str, client_id: str | None = None):
+    """A connected paho client (MQTT 5) for publishing or subscribing raw messages in tests."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{username}",
+                         protocol=paho.MQTTv5)
+    client.username_pw_set(username, password)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    wait_until(client.is_connected, timeout=10, what=f"{username} connected")
+    return client
+
+
+class Collector:
+    """Subscribes with the given client and keeps every message received, per topic."""
+
+    def __init__(self, client, topic_filter: str) -> None:
+        import threading
+
+        self.messages: list[tuple[str, bytes, float]] = []
+        self._lock = threading.Lock()
+        client.on_message = self._on_message
+        client.subscribe(topic_filter, qos=1)
+
+    def _on_message(self, _client, _userdata, msg) -> None:
+        with self._lock:
+            self.messages.append((msg.topic, msg.payload, time.monotonic()))
+
+    def on(self, topic_suffix: str) -> list[bytes]:
+        with self._lock:
+            return [p for t, p, _ in self.messages if t.endswith(topic_suffix)]

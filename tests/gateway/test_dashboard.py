@@ -1,0 +1,89 @@
+"""The staff dashboard in a real headless Chromium: live occupancy, devices, alerts, WAN state."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from onestop import topics
+from onestop.events import new_event
+from tests.conftest import KIOSKS
+from tests.helpers import raw_client
+
+SESSION = "0193f6c4-7d2a-7c1e-9a51-3f0b2d9e4c11"
+
+
+@pytest.fixture
+def page(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        yield context.new_page()
+        browser.close()
+
+
+def test_dashboard_shows_occupancy_alerts_and_devices_and_updates_live(site, lone_gateway, page, tmp_path):
+    device = KIOSKS[0].device
+    cred = site.device_users[device]
+    client = raw_client(site.broker_port, cred.username, cred.password, "dash-device")
+    client.publish(topics.state(site.site, device), json.dumps({"online": True, "boot": "b1", "kind": "kiosk",
+                                                               "fw": "9.9"}), qos=1, retain=True).wait_for_publish(5)
+    seq = 0
+
+    def send(event_type, data):
+        nonlocal seq
+        seq += 1
+        env = new_event(device, seq, event_type, data)
+        client.publish(topics.event(site.site, device, event_type), env.to_json(), qos=1).wait_for_publish(5)
+
+    send("checkin", {"space": KIOSKS[0].space, "card": "CC000001"})
+    page.goto(f"{site.gateway_url}/#token={site.tokens['staff']}")
+    space = page.locator(f'[data-space="{KIOSKS[0].space}"] .count')
+    space.filter(has_text="1").wait_for(timeout=10_000)
+    assert "token" not in page.url  # the token leaves the address bar at once
+    page.locator(f'[data-device="{device}"]').filter(has_text="online").wait_for(timeout=10_000)
+    assert "9.9" in page.locator(f'[data-device="{device}"]').inner_text()
+    assert "unreachable" in page.locator("#wan").inner_text() or "unknown" in page.locator("#wan").inner_text()
+
+    # Live: new taps and an over-capacity notice appear without reloading.
+    send("checkin", {"space": KIOSKS[0].space, "card": "CC000002"})
+    space.filter(has_text="2").wait_for(timeout=10_000)
+    shot = tmp_path / "gateway-dashboard.png"
+    page.screenshot(path=str(shot), full_page=True)
+    from PIL import Image
+
+    image = Image.open(shot).convert("L")
+    low, high = image.getextrema()
+    assert high - low > 100, "screenshot is blank"
+    assert len(image.resize((64, 64)).getcolors(4096) or []) > 20, "screenshot has almost no detail"
+
+
+def test_dashboard_lets_the_clinic_acknowledge_an_alert_and_hides_devices(site, lone_gateway, page):
+    device = KIOSKS[2].device
+    cred = site.device_users[device]
+    client = raw_client(site.broker_port, cred.username, cred.password, "dash-hs")
+    env = new_event(device, 1, "screening", {"subject": "922E5832", "session": SESSION, "complete": True,
+                                             "measurements": [{"code": "59408-5", "value": 88, "unit": "%"}]})
+    client.publish(topics.event(site.site, device, "screening"), env.to_json(), qos=1).wait_for_publish(5)
+    page.goto(f"{site.gateway_url}/#token={site.tokens['clinic']}")
+    alert = page.locator(".alert.urgent")
+    alert.wait_for(timeout=10_000)
+    assert "88" not in alert.inner_text()
+    assert page.locator("#devices-section").is_hidden()
+    alert.get_by_role("button", name="Acknowledge").click()
+    page.locator(".alert.urgent").filter(has_text="acknowledged").wait_for(timeout=10_000)
+    alert.get_by_role("button", name="Resolve").click()
+    page.get_by_text("No open alerts.").wait_for(timeout=10_000)
+
+
+def test_dashboard_asks_for_a_token_and_rejects_a_wrong_one(site, lone_gateway, page):
+    page.goto(site.gateway_url)
+    page.locator("#login").wait_for(state="visible", timeout=10_000)
+    page.fill("#token", "not-a-token")
+    page.click("#signin")
+    page.get_by_text("That token was not accepted.").wait_for(timeout=10_000)

@@ -1,0 +1,185 @@
+"""The gateway against a real broker and real SQLite: occupancy, alerts, device health, quarantine, roles."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import httpx
+import pytest
+
+from onestop import topics
+from onestop.events import new_event
+from tests.conftest import KIOSKS
+from tests.helpers import Collector, query, raw_client, wait_until
+
+SESSION = "0193f6c4-7d2a-7c1e-9a51-3f0b2d9e4c11"
+
+
+def auth(site, role):
+    return {"Authorization": f"Bearer {site.tokens[role]}"}
+
+
+@pytest.fixture
+def watcher(broker):
+    client = raw_client(broker.broker_port, broker.gateway_user.username, broker.gateway_user.password, "watcher")
+    collector = Collector(client, topics.site_tree(broker.site))
+    yield collector
+    client.loop_stop()
+    client.disconnect()
+
+
+def device_client(site, device):
+    cred = site.device_users[device]
+    return raw_client(site.broker_port, cred.username, cred.password, f"raw-{device}")
+
+
+def publish(client, site, env):
+    info = client.publish(topics.event(site.site, env.device, env.type), env.to_json(), qos=1)
+    info.wait_for_publish(10)
+
+
+def test_taps_update_occupancy_and_the_retained_topic(site, lone_gateway, kiosk_factory, watcher):
+    kiosk = kiosk_factory(KIOSKS[0].device)
+    for card in ("AA000001", "AA000002", "AA000003"):
+        kiosk.handle_card(card)
+    kiosk.handle_card("AA000001")  # leaves
+
+    def count():
+        spaces = httpx.get(f"{site.gateway_url}/api/v1/spaces", headers=auth(site, "staff")).json()
+        return next(s["count"] for s in spaces if s["id"] == KIOSKS[0].space) == 2
+
+    wait_until(count, what="occupancy 2 at the gateway")
+    wait_until(lambda: json.loads(watcher.on(f"space/{KIOSKS[0].space}/occupancy")[-1])["count"] == 2,
+               what="retained occupancy published")
+    latest = json.loads(watcher.on(f"space/{KIOSKS[0].space}/occupancy")[-1])
+    assert latest["capacity"] == KIOSKS[0].capacity and latest["space"] == KIOSKS[0].space
+
+
+def test_an_urgent_screening_alerts_the_clinic_and_is_acknowledged_and_resolved(site, lone_gateway, watcher):
+    device = KIOSKS[2].device
+    client = device_client(site, device)
+    env = new_event(device, 1, "screening", {"subject": "922E5832", "session": SESSION, "complete": True,
+                                             "measurements": [{"code": "8480-6", "value": 190, "unit": "mm[Hg]"},
+                                                              {"code": "8462-4", "value": 125, "unit": "mm[Hg]"}]})
+    publish(client, site, env)
+    wait_until(lambda: watcher.on("alert/clinic"), what="alert on alert/clinic")
+    alert = json.loads(watcher.on("alert/clinic")[0])
+    assert alert["severity"] == "urgent" and alert["event_id"] == env.id
+    assert "190" not in alert["summary"]
+
+    url = f"{site.gateway_url}/api/v1/alerts"
+    as_clinic = httpx.get(url, headers=auth(site, "clinic")).json()
+    assert [a["id"] for a in as_clinic] == [alert["id"]] and as_clinic[0]["subject"] == "922E5832"
+    assert httpx.get(url, headers=auth(site, "facilities")).json() == []  # not their team
+    as_admin = httpx.get(url, headers=auth(site, "admin")).json()
+    assert as_admin[0]["subject"] is None  # admins run the system; they do not read health data
+    assert httpx.post(f"{url}/{alert['id']}/acknowledge", headers=auth(site, "facilities")).status_code == 404
+    acked = httpx.post(f"{url}/{alert['id']}/acknowledge", headers=auth(site, "clinic")).json()
+    assert acked["status"] == "acknowledged" and acked["acknowledged_by"] == "local-clinic"
+    assert httpx.post(f"{url}/{alert['id']}/acknowledge", headers=auth(site, "clinic")).status_code == 409
+    done = httpx.post(f"{url}/{alert['id']}/resolve", headers=auth(site, "clinic")).json()
+    assert done["status"] == "resolved" and done["resolved_at"]
+    client.loop_stop()
+
+
+def test_bad_payloads_are_quarantined_with_reasons_and_ingest_carries_on(site, lone_gateway):
+    device = KIOSKS[0].device
+    client = device_client(site, device)
+    good = new_event(device, 1, "checkin", {"space": KIOSKS[0].space, "card": "AB12CD34"})
+    body = json.loads(good.to_json())
+    corpus = {
+        "invalid-json": (good.type, b"{this is not json"),
+        "schema": (good.type, json.dumps({**body, "seq": "x"}).encode()),
+        "too-large": (good.type, json.dumps({**body, "pad": "x" * 1_000_000}).encode()),
+        "device-mismatch": (good.type, json.dumps({**body, "device": "kiosk-someone-else"}).encode()),
+        "version": (good.type, json.dumps({**body, "v": 9}).encode()),
+        "type-mismatch": ("checkout", good.to_json()),
+    }
+    for event_type, payload in corpus.values():
+        client.publish(topics.event(site.site, device, event_type), payload, qos=1).wait_for_publish(10)
+    publish(client, site, good)
+    db = site.path("gateway/gateway.db")
+    wait_until(lambda: query(db, "SELECT count(*) FROM events WHERE id = ?", good.id)[0][0] == 1,
+               what="the good event after the bad ones")
+    stats = httpx.get(f"{site.gateway_url}/api/v1/stats").json()
+    assert stats["quarantined_by_reason"] == {reason: 1 for reason in corpus}
+    listed = httpx.get(f"{site.gateway_url}/api/v1/quarantine", headers=auth(site, "technician")).json()
+    assert sorted(q["reason"] for q in listed) == sorted(corpus)
+    assert all("payload" not in q for q in listed)
+    metrics = httpx.get(f"{site.gateway_url}/metrics").text
+    assert 'onestop_gateway_quarantined_total{reason="too-large"} 1.0' in metrics
+    log = site.path("logs/gateway.log").read_text()
+    assert "AB12CD34" not in log and "quarantined message" in log
+    client.loop_stop()
+
+
+def test_every_event_the_broker_accepted_is_stored_once_across_a_gateway_crash(site, lone_gateway):
+    devices = [k.device for k in KIOSKS]
+    clients = {d: device_client(site, d) for d in devices}
+    made, infos = [], []
+    per_device = 1500
+    for seq in range(1, per_device + 1):
+        for device in devices:
+            env = new_event(device, seq, "heartbeat", {"uptime_s": seq, "outbox": 0})
+            made.append(env.id)
+            infos.append(clients[device].publish(topics.event(site.site, device, "heartbeat"), env.to_json(), qos=1))
+        if seq == per_device // 3:
+            os.kill(lone_gateway._proc.pid, signal.SIGKILL)  # mid-burst, without warning
+    for info in infos:
+        info.wait_for_publish(30)  # the broker accepted every one (PUBACK)
+    lone_gateway._proc.wait()
+    lone_gateway.start()
+    db = site.path("gateway/gateway.db")
+    wait_until(lambda: query(db, "SELECT count(*) FROM events")[0][0] >= len(made), timeout=60,
+               what="every accepted event stored")
+    time.sleep(1)  # anything redelivered late would show up as an extra row or a duplicate count
+    ids = [row[0] for row in query(db, "SELECT id FROM events")]
+    assert sorted(ids) == sorted(made)
+    for client in clients.values():
+        client.loop_stop()
+
+
+def test_device_health_follows_birth_and_will(site, lone_gateway, kiosk_factory):
+    kiosk = kiosk_factory(KIOSKS[1].device)
+    url = f"{site.gateway_url}/api/v1/devices"
+
+    def status():
+        return {d["device"]: d for d in httpx.get(url, headers=auth(site, "technician")).json()}
+
+    wait_until(lambda: status().get(KIOSKS[1].device, {}).get("online"), what="kiosk online")
+    record = status()[KIOSKS[1].device]
+    assert record["kind"] == "kiosk" and record["fw"] and record["boot"] == kiosk.link.boot
+    kiosk.link.client._client.disconnect()  # a clean disconnect sends no Will: publish it as a crash would
+    kiosk.link.client._client.reconnect()
+    kiosk.stop()
+    wait_until(lambda: status()[KIOSKS[1].device]["online"] is False, what="kiosk offline after its Will")
+
+
+ROUTES = [("GET", "/api/v1/spaces"), ("GET", "/api/v1/devices"), ("GET", "/api/v1/alerts"),
+          ("POST", "/api/v1/alerts/x/acknowledge"), ("POST", "/api/v1/alerts/x/resolve"),
+          ("GET", "/api/v1/sync"), ("GET", "/api/v1/quarantine"), ("GET", "/api/v1/overview")]
+ALLOWED = {
+    "/api/v1/devices": {"staff", "facilities", "technician", "admin"},
+    "/api/v1/sync": {"staff", "facilities", "technician", "admin"},
+    "/api/v1/quarantine": {"technician", "admin"},
+}
+
+
+def test_role_matrix_for_every_route(site, lone_gateway):
+    documented = httpx.get(f"{site.gateway_url}/openapi.json").json()["paths"]
+    open_routes = {"/healthz", "/metrics", "/api/v1/stats"}
+    assert {p.replace("{alert_id}", "x") for p in documented} == {r for _, r in ROUTES} | open_routes
+    for method, route in ROUTES:
+        url = site.gateway_url + route
+        assert httpx.request(method, url).status_code == 401, route
+        assert httpx.request(method, url, headers={"Authorization": "Bearer wrong"}).status_code == 401, route
+        for role in site.tokens:
+            code = httpx.request(method, url, headers=auth(site, role)).status_code
+            allowed = ALLOWED.get(route, set(site.tokens) - {"gateway"})
+            if role in allowed:
+                assert code in (200, 404), (route, role, code)  # 404: alert "x" does not exist
+            else:
+                assert code == 403, (route, role, code)
