@@ -56,18 +56,23 @@ class StreamParser:
 
         Reports it as ``incomplete`` and looks for frames in what it held: a false start (say a start
         code inside a damaged frame, with a plausible length) must not hide the good frames behind it.
-        Conversations call this on a time-out; ``finish`` calls it at end of stream.
+        Garbage counted so far is reported too. Conversations call this when the line goes quiet;
+        ``finish`` is the same at end of stream.
         """
         while self._buffer:
             self._reject("incomplete", len(self._buffer), consume=1)
             self._scan()
+        self._flush_garbage()
         return self._take()
 
     def finish(self) -> list[Event]:
         """End of stream: report a frame cut short and any trailing garbage."""
-        events = self.flush()
-        self._flush_garbage()
-        return events + self._take()
+        return self.flush()
+
+    @property
+    def unexplained(self) -> int:
+        """Bytes received since the last frame that are neither a frame nor reported yet."""
+        return len(self._buffer) + self._garbage
 
     # -- for subclasses -------------------------------------------------------------------------------
 
@@ -157,6 +162,7 @@ class LineParser(StreamParser):
             self._discarding = 0
         elif self._buffer:
             self._reject("incomplete", len(self._buffer), consume=len(self._buffer))
+        self._flush_garbage()
         return self._take()
 
     def _scan(self) -> None:

@@ -7,7 +7,8 @@ SAMConfiguration (normal mode), ask GetFirmwareVersion, then poll with InListPas
 States and what moves them (``now`` is always passed in; there is no clock inside):
 
     IDLE ──(poll: due)──▶ AWAIT_ACK ──(ACK)──▶ AWAIT_RESPONSE ──(response)──▶ IDLE
-                           │  NACK: resend        │  bad frame: send NACK (the PN532 resends)
+                           │  NACK: resend        │  bad frame, or bytes that make no frame
+                           │                      │  followed by quiet_time of silence: send NACK
                            │  time-out: resend,   │  error frame: retry after poll_interval
                            │  then give up        │  InListPassiveTarget time-out (no card): abort with ACK
                            ▼                      ▼
@@ -71,6 +72,7 @@ class Pn532Session:
         poll_interval: float = 0.05,
         max_retries: int = 3,
         rewake_delay: float = 1.0,
+        quiet_time: float = 0.05,
     ) -> None:
         self._frames = Pn532FrameParser()
         self._ack_timeout = ack_timeout
@@ -79,6 +81,8 @@ class Pn532Session:
         self._poll_interval = poll_interval
         self._max_retries = max_retries
         self._rewake_delay = rewake_delay
+        self._quiet_time = quiet_time
+        self._quiet_at: float | None = None  # when bytes that made no frame count as a damaged response
         self.phase = Phase.IDLE
         self.configured = False
         self._responsive = True
@@ -102,6 +106,8 @@ class Pn532Session:
     def feed(self, data: bytes, now: float) -> list[Event]:
         """Bytes from the reader; returns card reads, statuses and rejected frames (also from time-outs)."""
         self._handle(self._frames.feed(data) if data else [], now)
+        if data and self.phase is Phase.AWAIT_RESPONSE and self._frames.unexplained:
+            self._quiet_at = now + self._quiet_time
         events, self._events = self._events, []
         return events
 
@@ -113,6 +119,14 @@ class Pn532Session:
             else:
                 self._retries = 0
                 self._send(SAM_CONFIGURATION, now, prefix=WAKE_UP)
+        elif self._quiet_at is not None and now >= self._quiet_at:
+            # Bytes came but made no frame, and the line went quiet: a damaged response. Ask again.
+            self._quiet_at = None
+            self._handle(self._frames.flush(), now, nack=False)
+            if self.phase is Phase.AWAIT_RESPONSE:
+                self._retries += 1
+                if self._retries <= self._max_retries:
+                    self._out += NACK
         elif self.phase is not Phase.IDLE and now >= self._deadline:
             # The line is quiet: a frame still waiting for bytes is broken; what it hid may be the answer.
             self._handle(self._frames.flush(), now, nack=False)
@@ -198,6 +212,7 @@ class Pn532Session:
         self._idle(now + self._rewake_delay)
 
     def _idle(self, next_at: float) -> None:
+        self._quiet_at = None
         self.phase = Phase.IDLE
         self._next_at = next_at
 

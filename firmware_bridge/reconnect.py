@@ -1,0 +1,164 @@
+"""The reconnect loop shared by the I/O shells (serial port, evdev): open, pump, and on failure back off.
+
+    start() ──▶ open ──ok──▶ pump (read, feed, write, deliver) ──stop()──▶ closed
+                 │  fails            │ fails (unplugged)
+                 ▼                   ▼
+          PortFault (once per outage), wait backoff (doubling, capped), open again ...
+          PortRestored when an open succeeds after a fault
+
+Events are delivered on the reader's own thread. A callback that raises is logged and counted, never
+allowed to kill the reader. Card reads pass through a ``RepeatSuppressor`` so a card held on the reader
+is delivered once (``repeat_window=0`` passes every read).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from firmware_bridge.errors import PortError
+from firmware_bridge.readings import CardRead, FrameRejected, PortFault, PortRestored, RuntimeEvent
+from firmware_bridge.taps import DEFAULT_WINDOW, RepeatSuppressor
+
+log = logging.getLogger(__name__)
+
+EventCallback = Callable[[RuntimeEvent], None]
+
+
+class Backoff:
+    """Delays between reconnection attempts: ``initial``, doubling up to ``maximum``."""
+
+    def __init__(self, initial: float = 0.2, maximum: float = 5.0) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self._next = initial
+
+    def next_delay(self) -> float:
+        """The delay before the next attempt (grows each call)."""
+        delay = self._next
+        self._next = min(self._next * 2, self.maximum)
+        return delay
+
+    def reset(self) -> None:
+        """After a success: start again from ``initial``."""
+        self._next = self.initial
+
+
+class ReconnectingReader:
+    """A background reader that survives its device going away; subclasses do the actual I/O."""
+
+    def __init__(
+        self,
+        name: str,
+        on_event: EventCallback,
+        *,
+        repeat_window: float = DEFAULT_WINDOW,
+        retry_initial: float = 0.2,
+        retry_max: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self._on_event = on_event
+        self._taps = RepeatSuppressor(repeat_window)
+        self._backoff = Backoff(retry_initial, retry_max)
+        self._clock = clock
+        self._stopping = threading.Event()
+        self._connected = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.stats: Counter[str] = Counter()
+
+    # -- public ----------------------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while the device is open and being read."""
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Block until the device is open (or ``timeout`` seconds pass); True if it is."""
+        return self._connected.wait(timeout)
+
+    def start(self) -> None:
+        """Start reading on a background thread."""
+        if self._thread is not None:
+            raise RuntimeError(f"{self.name}: already started")
+        self._thread = threading.Thread(target=self._run, name=f"reader {self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop reading and close the device; waits up to ``timeout`` seconds for the thread."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("%s: reader thread did not stop within %.1f s", self.name, timeout)
+
+    def __enter__(self) -> ReconnectingReader:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- for subclasses ----------------------------------------------------------------------------------
+
+    def _open(self) -> Any:
+        """Open the device; raise ``PortError`` when it cannot be opened."""
+        raise NotImplementedError
+
+    def _pump(self, handle: Any) -> None:
+        """Read and deliver until ``self._stopping`` is set; raise ``PortError`` when the device fails."""
+        raise NotImplementedError
+
+    def _close(self, handle: Any) -> None:
+        """Close the device, ignoring errors (it may be gone already)."""
+        raise NotImplementedError
+
+    def _deliver(self, event: RuntimeEvent) -> None:
+        """Hand one event to the callback, after repeat suppression; count it."""
+        if isinstance(event, CardRead) and not self._taps.is_new_tap(event.card, self._clock()):
+            self.stats["card-repeats"] += 1
+            return
+        if isinstance(event, FrameRejected):
+            self.stats[f"rejected:{event.reason}"] += 1
+        self.stats[type(event).__name__] += 1
+        try:
+            self._on_event(event)
+        except Exception:  # the callback is someone else's code: log it, keep reading
+            self.stats["callback-errors"] += 1
+            log.exception("%s: event callback failed", self.name)
+
+    # -- the loop ----------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        faulted = False
+        while not self._stopping.is_set():
+            try:
+                handle = self._open()
+            except PortError as exc:
+                if not faulted:
+                    faulted = True
+                    self._deliver(PortFault(self.name, str(exc)))
+                self._stopping.wait(self._backoff.next_delay())
+                continue
+            self._backoff.reset()
+            if faulted:
+                faulted = False
+                self._deliver(PortRestored(self.name))
+            self._connected.set()
+            try:
+                self._pump(handle)
+            except PortError as exc:
+                faulted = True
+                self._taps.reset()
+                self._deliver(PortFault(self.name, str(exc)))
+                log.warning("%s: %s", self.name, exc)
+            finally:
+                self._connected.clear()
+                self._close(handle)
+            if faulted:
+                self._stopping.wait(self._backoff.next_delay())
