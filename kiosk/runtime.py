@@ -1,24 +1,41 @@
-"""The kiosk's runtime without a screen: reader → controller → outbox → link, and feedback out.
+"""The kiosk's moving parts without a screen: reader → controller → outbox → link, and feedback out.
 
 The order in ``handle_card`` is the promise of the product: the event is durable in the outbox *before*
-the feedback is produced, so a student who saw "welcome" has been recorded, whatever happens next.
+the feedback is produced, so a student who saw "welcome" has been recorded, whatever happens next. The same
+holds for a screening: its record is in the outbox before the results appear.
+
+Threads: card readers and devices call in from their own threads, the MQTT link from paho's, the screen
+from Kivy's. One lock serialises every decision; listeners are told *after* it is released, with a short
+``kind`` ("feedback", "session", "config", "occupancy", "fault") and a payload, and must hand the
+work to their own thread (the Kivy app schedules it on its clock).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import onestop
+from kiosk.config import StationConfig, merge
 from kiosk.controller import Decision, TapController
+from kiosk.health import HealthSession
+from kiosk.presence import PresenceStore
+from kiosk.questionnaires import Instrument
 from kiosk.settings import KioskSettings
 from onestop.device_link import DeviceLink
-from onestop.events import Envelope
+from onestop.errors import ConfigError
+from onestop.events import Envelope, Measurement, ScreeningData
+from onestop.ids import CARD_RE
 from onestop.outbox import Outbox
 
 log = logging.getLogger(__name__)
+
+Listener = Callable[[str, Any], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,42 +47,217 @@ class Tap:
 
 
 class KioskRuntime:
-    """One kiosk's moving parts, usable headless or under the Kivy UI."""
+    """One kiosk's or health station's moving parts, usable headless or under the Kivy UI."""
 
     def __init__(self, settings: KioskSettings, on_feedback: Callable[[Decision], None] | None = None) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.outbox = Outbox(settings.outbox_path, settings.device)
-        self.controller = TapController(settings.space, settings.capacity)
-        self._lock = threading.Lock()
-        self._on_feedback = on_feedback
+        self.presence = PresenceStore(settings.presence_path)
+        self._base = StationConfig(space=settings.space, capacity=settings.capacity,
+                                   display_name=settings.display_name, thresholds=settings.health.thresholds)
+        self.config = self._base
+        self.controller = TapController(settings.space, settings.capacity, config=self._base,
+                                        inside=self.presence.load(settings.space))
+        self.session = HealthSession(settings.health.thresholds, idle_timeout_s=settings.health.idle_timeout_s,
+                                     results_timeout_s=settings.health.results_timeout_s)
+        self.occupancy: dict[str, Any] | None = None
+        self.faults: dict[str, str] = {}  # component -> error, while it lasts
+        self._lock = threading.RLock()
+        self._listeners: list[Listener] = []
+        if on_feedback:
+            self._listeners.append(lambda kind, payload: on_feedback(payload) if kind == "feedback" else None)
+        self._ticker: threading.Thread | None = None
+        self._stopping = threading.Event()
         self.link = DeviceLink(settings.broker, settings.site, self.outbox, kind=settings.mode,
                                fw=onestop.__version__, heartbeat_s=settings.heartbeat_s,
-                               on_occupancy=self._occupancy)
+                               on_config=self._config, on_occupancy=self._occupancy)
 
-    def _occupancy(self, body: dict) -> None:
-        if body.get("space") == self.settings.space and isinstance(body.get("count"), int):
-            with self._lock:
-                self.controller.occupancy_update(body["count"])
+    @property
+    def health_station(self) -> bool:
+        return self.settings.mode == "health-station"
 
-    def handle_card(self, card: str) -> Tap:
+    # -- listeners ---------------------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener(kind, payload)`` on every change (from any thread)."""
+        self._listeners.append(listener)
+
+    def _tell(self, kind: str, payload: Any = None) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(kind, payload)
+            except Exception:  # a broken screen must not stop taps from being recorded
+                log.exception("listener failed on %s", kind)
+
+    # -- taps --------------------------------------------------------------------------------------------
+    def handle_card(self, card: str, now: datetime | None = None) -> Tap:
         """A card was read: decide, record durably, then give feedback."""
+        if self.health_station:
+            return self._identify(card)
+        now = now or datetime.now(UTC)
         event = None
         with self._lock:
-            decision = self.controller.tap(card)
+            space = self.controller.space
+            stale = self.controller.stale_cards(now)
+            decision = self.controller.tap(card, now)
             if decision.event_type and decision.data is not None:
                 event = self.outbox.append(decision.event_type, decision.data)
+            self.presence.leave(space, stale)
+            if decision.event_type == "checkin":
+                self.presence.enter(space, card, self.controller.inside[card])
+            elif decision.event_type == "checkout":
+                self.presence.leave(space, [card])
         self.link.notify()
         log.info("tap at %s: %s", self.settings.device, decision.feedback)  # never the card number
-        if self._on_feedback:
-            self._on_feedback(decision)
+        self._tell("feedback", decision)
         return Tap(decision, event)
 
+    def _identify(self, card: str) -> Tap:
+        if not CARD_RE.fullmatch(card or ""):
+            decision = Decision("unknown-card")
+            self._tell("feedback", decision)
+            return Tap(decision, None)
+        with self._lock:
+            event = self._record(self.session.identify(card, time.monotonic()))
+        decision = Decision("identified")
+        log.info("health session started at %s", self.settings.device)
+        self._tell("feedback", decision)
+        self._tell("session")
+        return Tap(decision, event)
+
+    # -- the health session ------------------------------------------------------------------------------
+    def _record(self, record: ScreeningData | None) -> Envelope | None:
+        if record is None:
+            return None
+        event = self.outbox.append("screening", record)
+        self.link.notify()
+        log.info("screening recorded at %s (complete=%s, %d measurements, %d questionnaires)",
+                 self.settings.device, record.complete, len(record.measurements), len(record.questionnaires))
+        return event
+
+    def _session(self, action: Callable[[float], ScreeningData | None | object]) -> Envelope | None:
+        with self._lock:
+            result = action(time.monotonic())
+            event = self._record(result) if isinstance(result, ScreeningData) else None
+        self._tell("session")
+        return event
+
+    def measurement(self, measurement: Measurement) -> bool:
+        """A device reported a value (from a device thread)."""
+        with self._lock:
+            taken = self.session.measure(measurement, time.monotonic())
+        if taken:
+            self._tell("session")
+        return taken
+
+    def touch(self) -> None:
+        """Someone touched the screen or a device reported a status: they are still here."""
+        with self._lock:
+            self.session.touch(time.monotonic())
+
+    def enter_height(self, height_cm: float) -> None:
+        """The student typed their height."""
+        self._session(lambda now: self.session.enter_height(height_cm, now))
+
+    def begin(self, instrument: Instrument) -> None:
+        """Start a questionnaire."""
+        self._session(lambda now: self.session.begin(instrument, now))
+
+    def answer(self, value: int) -> None:
+        """Answer the questionnaire item on screen."""
+        self._session(lambda now: self.session.answer(value, now))
+
+    def back(self) -> None:
+        """Previous questionnaire item (or leave the questionnaire)."""
+        self._session(lambda now: self.session.back(now))
+
+    def finish(self) -> Envelope | None:
+        """Show the results; the complete record is in the outbox first."""
+        return self._session(self.session.finish)
+
+    def done(self) -> None:
+        """Close the results."""
+        self._session(self.session.done)
+
+    def cancel(self) -> Envelope | None:
+        """Leave the session before the results (what was measured is recorded as incomplete)."""
+        return self._session(self.session.cancel)
+
+    def tick(self, now: float | None = None) -> Envelope | None:
+        """Apply the privacy time-out (called every second by a background thread)."""
+        with self._lock:
+            before = self.session.phase
+            event = self._record(self.session.tick(time.monotonic() if now is None else now))
+            changed = self.session.phase != before
+        if changed:
+            self._tell("session")
+        return event
+
+    # -- devices -----------------------------------------------------------------------------------------
+    def fault(self, component: str, error: str) -> None:
+        """A reader or device stopped working: record a ``fault`` event once per outage, and show it."""
+        with self._lock:
+            if self.faults.get(component) == error:
+                return
+            self.faults[component] = error
+            self.outbox.append("fault", {"component": component, "error": error[:500]})
+        self.link.notify()
+        self._tell("fault", dict(self.faults))
+
+    def restored(self, component: str) -> None:
+        """A reader or device works again."""
+        with self._lock:
+            if self.faults.pop(component, None) is None:
+                return
+        self._tell("fault", dict(self.faults))
+
+    # -- the gateway -------------------------------------------------------------------------------------
+    def _config(self, body: dict) -> None:
+        try:
+            config = merge(self._base, body)
+        except ConfigError as exc:
+            log.warning("cfg refused, keeping the last good one: %s", "; ".join(exc.problems))
+            return
+        self.apply_config(config)
+
+    def apply_config(self, config: StationConfig) -> None:
+        """Make ``config`` the effective configuration (from cfg, or directly in tests and the demo)."""
+        with self._lock:
+            if config.space != self.controller.space:
+                self.controller.inside = self.presence.load(config.space)
+                self.occupancy = None
+            self.controller.configure(config)
+            self.session.thresholds = config.thresholds
+            self.config = config
+        self._tell("config", config)
+
+    def _occupancy(self, body: dict) -> None:
+        if body.get("space") != self.controller.space or not isinstance(body.get("count"), int):
+            return
+        with self._lock:
+            self.controller.occupancy_update(body["count"])
+            if self.controller.capacity is None and isinstance(body.get("capacity"), int):
+                self.controller.capacity = body["capacity"]
+            self.occupancy = body
+        self._tell("occupancy", body)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
-        """Connect and start publishing."""
+        """Connect, start publishing and the privacy time-out clock."""
         self.link.start()
+        if self.health_station:
+            self._ticker = threading.Thread(target=self._tick_loop, name="privacy-timeout", daemon=True)
+            self._ticker.start()
+
+    def _tick_loop(self) -> None:
+        while not self._stopping.wait(1.0):
+            self.tick()
 
     def stop(self) -> None:
         """Disconnect; unpublished events stay in the outbox for next time."""
+        self._stopping.set()
+        if self._ticker:
+            self._ticker.join(5)
         self.link.stop()
         self.outbox.close()
+        self.presence.close()

@@ -7,9 +7,17 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from firmware_bridge.drivers import DRIVERS
+from onestop.clinical import Thresholds
 from onestop.ids import DEVICE_PATTERN, SITE_PATTERN, SLUG_PATTERN
 from onestop.mqtt import BrokerSettings
 from onestop.settings import Section, load_settings
+
+
+def _known_driver(value: str) -> str:
+    if value not in DRIVERS:
+        raise ValueError(f"unknown driver {value!r}; valid: {', '.join(sorted(DRIVERS))}")
+    return value
 
 
 class ReaderSettings(Section):
@@ -18,6 +26,36 @@ class ReaderSettings(Section):
     driver: str = Field("em4100", description="driver name, e.g. em4100, pn532, wedge")
     port: str | None = Field(None, description="serial device path, e.g. /dev/ttyUSB0; none = no reader")
     repeat_window_s: float = Field(1.0, ge=0, le=10, description="same card within this window = one tap")
+
+    _known = field_validator("driver")(_known_driver)
+
+
+class DeviceSettings(Section):
+    """A health device on a serial port (``onestop bridge drivers`` lists the drivers)."""
+
+    driver: str = Field(description="driver name, e.g. cms50d, and-scale, tanita, gatt-bp, gatt-temp")
+    port: str = Field(description="serial device path, e.g. /dev/ttyUSB1")
+
+    _known = field_validator("driver")(_known_driver)
+
+
+class HealthSettings(Section):
+    """A health station's devices, time-outs and local threshold overrides (cfg ``thresholds`` wins)."""
+
+    devices: list[DeviceSettings] = Field(default_factory=list, description="the measuring devices")
+    idle_timeout_s: float = Field(120, ge=10, le=900, description="privacy time-out with nobody interacting")
+    results_timeout_s: float = Field(60, ge=5, le=600, description="how long results stay on screen")
+    thresholds: Thresholds = Field(default_factory=Thresholds, description="screening thresholds")
+
+
+class ScreenSettings(Section):
+    """The Kivy screen."""
+
+    language: Literal["en", "zh"] = Field("en", description="language shown at start and after each student")
+    font: Path | None = Field(None, description="a font with Chinese glyphs; default: Noto Sans CJK if installed")
+    feedback_s: float = Field(3.0, ge=0.5, le=30, description="how long tap feedback stays on screen")
+    width: int = Field(800, ge=320, le=7680, description="window width when not full screen")
+    height: int = Field(480, ge=240, le=4320, description="window height when not full screen")
 
 
 class KioskSettings(Section):
@@ -31,6 +69,9 @@ class KioskSettings(Section):
     data_dir: Path = Field(Path("data/kiosk"), description="where the outbox lives")
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     reader: ReaderSettings = Field(default_factory=ReaderSettings)
+    display_name: str | None = Field(None, max_length=80, description="the space's name until cfg gives one")
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    screen: ScreenSettings = Field(default_factory=ScreenSettings)
     heartbeat_s: float = Field(30.0, ge=1, le=60, description="heartbeat period (the contract asks ≤ 60 s)")
 
     @field_validator("data_dir")
@@ -41,6 +82,10 @@ class KioskSettings(Section):
     @property
     def outbox_path(self) -> Path:
         return self.data_dir / f"{self.device}.outbox.db"
+
+    @property
+    def presence_path(self) -> Path:
+        return self.data_dir / f"{self.device}.presence.db"
 
 
 def load(path: str | Path | None) -> KioskSettings:

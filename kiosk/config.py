@@ -1,0 +1,107 @@
+"""What a kiosk takes from its retained ``dev/{device}/cfg`` topic, and how that meets its local settings.
+
+The gateway publishes one retained JSON object per device (``onestop.payloads.DeviceConfig``, extra keys
+allowed). A kiosk reads these keys and ignores the rest, so the gateway can add fields freely:
+
+======================  =====================================================================================
+``space``               the space this kiosk checks people into (slug); replaces the local setting
+``display_name``        the space's name on the idle screen; ``display_name_zh`` its Chinese name (optional)
+``capacity``            people allowed at once; "full" is judged against it
+``activity``            set → attendance mode: taps register attendance at this activity (slug) instead of
+                        checking in; ``activity_name`` / ``activity_name_zh`` show on screen
+``roster``              attendance mode, optional: the cards allowed at the activity; others are "unknown"
+``reservations``        bookings ``{"id", "space", "card", "start", "end"}`` (``onestop.site.Reservation``);
+                        a card with a booking for this space that is current claims it on its tap
+``reservation_early_min``  how early a booking may be claimed (default 15 minutes)
+``reservations_only``   true → only cards with a current booking may check in
+``max_stay_h``          a check-in older than this is forgotten locally (the gateway closes it via "auto")
+``thresholds``          health stations: overrides of ``onestop.clinical.Thresholds`` (any subset)
+======================  =====================================================================================
+
+A cfg message that does not validate is refused whole and the last good one stays in force: a half-applied
+configuration would be harder to reason about than a stale one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from onestop.clinical import Thresholds
+from onestop.errors import ConfigError
+from onestop.events import Card, Slug
+from onestop.site import Reservation
+
+MAX_RESERVATIONS = 5000
+
+
+class StationConfig(BaseModel):
+    """The effective configuration of one kiosk or health station (settings, then cfg on top)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    space: Slug
+    display_name: str | None = Field(None, max_length=80)
+    display_name_zh: str | None = Field(None, max_length=80)
+    capacity: int | None = Field(None, ge=0)
+    activity: Slug | None = None
+    activity_name: str | None = Field(None, max_length=80)
+    activity_name_zh: str | None = Field(None, max_length=80)
+    roster: frozenset[Card] | None = None
+    reservations: tuple[Reservation, ...] = Field((), max_length=MAX_RESERVATIONS)
+    reservation_early_min: float = Field(15, ge=0, le=240)
+    reservations_only: bool = False
+    max_stay_h: float = Field(12.0, gt=0, le=72)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _partial_thresholds(cls, value: Any) -> Any:
+        # The gateway sends only what it overrides; the rest keeps the CLINICAL.md defaults.
+        return Thresholds.model_validate(value) if isinstance(value, dict) else value
+
+    @field_validator("reservations", mode="after")
+    @classmethod
+    def _aware(cls, value: tuple[Reservation, ...]) -> tuple[Reservation, ...]:
+        # Bookings without an offset are taken as UTC, like every time on the wire.
+        return tuple(r if r.start.tzinfo and r.end.tzinfo else
+                     r.model_copy(update={"start": _utc(r.start), "end": _utc(r.end)}) for r in value)
+
+    @property
+    def attendance(self) -> bool:
+        """True when taps register attendance rather than check people in and out."""
+        return self.activity is not None
+
+    def name(self, lang: str) -> str:
+        """The space's (or activity's) name for the screen, in ``lang`` when there is one."""
+        if self.attendance:
+            return (lang == "zh" and self.activity_name_zh) or self.activity_name or str(self.activity)
+        return (lang == "zh" and self.display_name_zh) or self.display_name or self.space
+
+    def reservation_for(self, card: str, now: datetime) -> Reservation | None:
+        """The booking ``card`` may claim here at ``now``, if any (the one ending last wins)."""
+        early = timedelta(minutes=self.reservation_early_min)
+        current = [r for r in self.reservations
+                   if r.card == card and r.space == self.space and r.start - early <= now < r.end]
+        return max(current, key=lambda r: r.end, default=None)
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def merge(base: StationConfig, cfg: dict[str, Any]) -> StationConfig:
+    """``base`` with the keys of a gateway ``cfg`` message applied; raises ``ConfigError`` when invalid.
+
+    Each cfg message is complete (it is retained and replaces the previous one), so it is always applied to
+    the *local* base, never on top of an earlier cfg; keys it leaves out keep their local value.
+    """
+    known = {k: v for k, v in cfg.items() if k in StationConfig.model_fields}
+    try:
+        return StationConfig.model_validate({**base.model_dump(exclude_defaults=True), **known})
+    except ValidationError as exc:
+        # Paths and messages only: a roster or a booking holds card numbers.
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]]
+        raise ConfigError("cfg topic", problems) from exc

@@ -1,0 +1,105 @@
+"""The screen's words in English and Simplified Chinese, and the font that can draw both.
+
+Clinical labels and guidance live in ``onestop.clinical``; questionnaire wording in ``kiosk.questionnaires``.
+Kivy's default font (Roboto) has no Chinese glyphs and would draw boxes, so the screen uses a CJK font found
+by path: the configured one, else Noto Sans CJK from Debian's ``fonts-noto-cjk`` (installed by
+``scripts/setup``). When none is found the screen still works, logs one clear warning, and the language
+button is hidden rather than showing boxes.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("en", "zh")
+
+CJK_FONT_CANDIDATES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+)
+
+_TEXT: dict[str, tuple[str, str]] = {
+    "language": ("中文", "English"),  # the button shows the language it switches *to*
+    "tap_card": ("Tap your card", "请刷卡"),
+    "tap_card_health": ("Tap your card to start a health check", "请刷卡开始健康检查"),
+    "occupancy": ("{count} of {capacity} places taken", "已使用 {count} / {capacity} 个位置"),
+    "occupancy_open": ("{count} inside", "室内 {count} 人"),
+    "offline": ("Offline — your taps are saved and sent later", "离线 — 刷卡记录已保存，稍后上传"),
+    "reader_fault": ("Card reader not available — please see the front desk", "读卡器暂不可用，请联系前台"),
+    "welcome": ("Welcome!", "欢迎！"),
+    "welcome_detail": ("You are checked in.", "您已签到。"),
+    "reservation": ("Reservation claimed", "预约已确认"),
+    "reservation_detail": ("Your place is held until {until}.", "您的位置保留至 {until}。"),
+    "goodbye": ("Goodbye!", "再见！"),
+    "goodbye_detail": ("You are checked out.", "您已签退。"),
+    "attendance": ("Attendance registered", "已登记出席"),
+    "attendance_detail": ("Enjoy {name}!", "祝您参加{name}愉快！"),
+    "already-registered": ("Already registered", "您已登记"),
+    "already-registered_detail": ("You are on the list for {name}.", "您已在{name}的名单上。"),
+    "full": ("Sorry, the space is full", "抱歉，已满员"),
+    "full_detail": ("Please try again later.", "请稍后再试。"),
+    "reservation-required": ("Reservation needed", "需要预约"),
+    "reservation-required_detail": ("This space is open to bookings only.", "此空间仅限预约使用。"),
+    "unknown-card": ("Card not recognised", "无法识别此卡"),
+    "unknown-card_detail": ("Please see the front desk.", "请联系前台。"),
+    "identified": ("Hello!", "您好！"),
+    "identified_detail": ("Your health check has started.", "健康检查已开始。"),
+    "health_title": ("Health check", "健康检查"),
+    "health_hint": ("Use any device below, in any order. Readings appear as they arrive.",
+                    "可按任意顺序使用以下设备，读数会自动显示。"),
+    "waiting": ("waiting…", "等待中…"),
+    "bp": ("Blood pressure", "血压"),
+    "heart_rate": ("Pulse", "脉搏"),
+    "spo2": ("Blood oxygen", "血氧"),
+    "temperature": ("Temperature", "体温"),
+    "weight": ("Weight", "体重"),
+    "height": ("Height", "身高"),
+    "bmi": ("BMI", "BMI"),
+    "phq9": ("Mood (PHQ-9)", "情绪（PHQ-9）"),
+    "gad7": ("Anxiety (GAD-7)", "焦虑（GAD-7）"),
+    "enter_height": ("Enter height", "输入身高"),
+    "questionnaires": ("Optional questionnaires", "可选问卷"),
+    "start_phq9": ("Mood questions (PHQ-9)", "情绪问卷（PHQ-9）"),
+    "start_gad7": ("Anxiety questions (GAD-7)", "焦虑问卷（GAD-7）"),
+    "done_mark": ("done ✓", "已完成 ✓"),
+    "see_results": ("See my results", "查看结果"),
+    "cancel": ("Cancel", "取消"),
+    "back": ("Back", "返回"),
+    "ok": ("OK", "确定"),
+    "clear": ("Clear", "清除"),
+    "question_of": ("Question {n} of {total}", "第 {n} 题，共 {total} 题"),
+    "results_title": ("Your results", "您的结果"),
+    "score": ("score {score}", "得分 {score}"),
+    "finish": ("Finish", "完成"),
+    "timeout_warning": ("Still there? This screen clears in {seconds} s.", "还在吗？屏幕将在 {seconds} 秒后清除。"),
+    "touch_to_stay": ("Touch to continue", "触摸以继续"),
+}
+
+
+def tr(key: str, lang: str, **values: object) -> str:
+    """The text for ``key`` in ``lang`` with ``{placeholders}`` filled (the key itself if unknown)."""
+    pair = _TEXT.get(key)
+    if pair is None:
+        return key
+    text = pair[1] if lang == "zh" else pair[0]
+    return text.format(**values) if values else text
+
+
+def find_cjk_font(configured: Path | None = None) -> Path | None:
+    """The font file to draw Chinese with, or None (logged once) when there is none."""
+    candidates = [configured] if configured else []
+    candidates += [Path(p) for p in CJK_FONT_CANDIDATES]
+    for path in candidates:
+        if path and path.is_file():
+            return path
+    if configured:
+        log.warning("font %s not found and no CJK font installed; Chinese is disabled", configured)
+    else:
+        log.warning("no CJK font found (install fonts-noto-cjk); Chinese is disabled on this screen")
+    return None

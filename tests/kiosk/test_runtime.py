@@ -1,0 +1,159 @@
+"""The runtime without a broker: events are durable before feedback, presence survives restarts, the health
+session is recorded, faults are reported once, cfg is applied."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from kiosk.runtime import KioskRuntime
+from kiosk.settings import KioskSettings
+from onestop.events import Measurement
+from onestop.netutil import free_port
+
+A, B = "922E5832", "62E3086CED"
+
+
+def settings(tmp_path: Path, **extra) -> KioskSettings:
+    # Nothing listens on the broker port: the kiosk works offline, as it must.
+    return KioskSettings.model_validate({
+        "site": "test-site", "device": "kiosk-unit-1", "space": "study-24h-2f", "data_dir": str(tmp_path),
+        "broker": {"host": "127.0.0.1", "port": free_port()}, **extra})
+
+
+@pytest.fixture
+def make(tmp_path):
+    made: list[KioskRuntime] = []
+
+    def build(**extra) -> KioskRuntime:
+        runtime = KioskRuntime(settings(tmp_path, **extra))
+        made.append(runtime)
+        return runtime
+
+    yield build
+    for runtime in made:
+        if not runtime._stopping.is_set():
+            runtime.stop()
+
+
+def pending(runtime: KioskRuntime) -> list[dict]:
+    return [json.loads(p.payload) for p in runtime.outbox.pending()]
+
+
+def test_the_event_is_in_the_outbox_when_the_listener_hears_the_feedback(make):
+    runtime = make()
+    seen = []
+    runtime.subscribe(lambda kind, payload: seen.append((kind, payload.feedback, runtime.outbox.depth())))
+    tap = runtime.handle_card(A)
+    assert tap.decision.feedback == "welcome"
+    assert seen == [("feedback", "welcome", 1)]
+    assert pending(runtime)[0]["id"] == tap.event.id
+
+
+def test_the_legacy_feedback_callback_still_works(tmp_path):
+    heard = []
+    runtime = KioskRuntime(settings(tmp_path), on_feedback=heard.append)
+    try:
+        runtime.handle_card(A)
+    finally:
+        runtime.stop()
+    assert [d.feedback for d in heard] == ["welcome"]
+
+
+def test_who_is_inside_survives_a_restart(make):
+    first = make()
+    first.handle_card(A)
+    first.handle_card(B)
+    first.handle_card(B)
+    first.stop()
+    second = make()
+    assert set(second.controller.inside) == {A}
+    assert second.handle_card(A).decision.feedback == "goodbye"
+    assert [e["seq"] for e in pending(second)] == [1, 2, 3, 4]  # the sequence continues too
+
+
+def test_a_broken_listener_does_not_stop_taps(make):
+    runtime = make()
+    runtime.subscribe(lambda kind, payload: 1 / 0)
+    assert runtime.handle_card(A).event is not None
+
+
+def test_cfg_from_the_gateway_changes_space_capacity_and_mode(make):
+    runtime = make(capacity=50)
+    runtime._config({"device": "kiosk-unit-1", "space": "skills-lab-1", "capacity": 1, "display_name": "Lab"})
+    assert (runtime.config.space, runtime.controller.capacity) == ("skills-lab-1", 1)
+    assert runtime.handle_card(A).event.data.space == "skills-lab-1"
+    assert runtime.handle_card(B).decision.feedback == "full"
+    runtime._config({"capacity": "many"})  # refused whole: the last good configuration stays
+    assert runtime.config.space == "skills-lab-1"
+    runtime._config({"activity": "yoga-tuesday"})  # a fresh cfg replaces the previous one
+    assert runtime.config.space == "study-24h-2f"
+    assert runtime.handle_card(A).decision.feedback == "attendance"
+
+
+def test_occupancy_for_this_space_updates_the_count_and_other_spaces_are_ignored(make):
+    runtime = make(capacity=3)
+    runtime._occupancy({"space": "skills-lab-1", "count": 99, "capacity": 100})
+    assert runtime.occupancy is None
+    runtime._occupancy({"space": "study-24h-2f", "count": 3, "capacity": 3, "ts": "2026-11-23T09:00:00Z"})
+    assert runtime.handle_card(A).decision.feedback == "full"
+
+
+def test_a_fault_is_recorded_once_per_outage(make):
+    runtime = make()
+    runtime.fault("card-reader", "port /dev/ttyUSB0 unplugged")
+    runtime.fault("card-reader", "port /dev/ttyUSB0 unplugged")
+    assert runtime.faults == {"card-reader": "port /dev/ttyUSB0 unplugged"}
+    runtime.restored("card-reader")
+    runtime.fault("card-reader", "port /dev/ttyUSB0 unplugged")
+    assert [e["type"] for e in pending(runtime)] == ["fault", "fault"]
+
+
+def reading(code: str, value: float, unit: str) -> Measurement:
+    return Measurement(code=code, value=value, unit=unit, device_model="sim")
+
+
+def test_a_health_station_session_is_recorded_before_the_results_show(make):
+    runtime = make(mode="health-station")
+    sessions = []
+    runtime.subscribe(lambda kind, payload: sessions.append((kind, runtime.session.phase, runtime.outbox.depth())))
+    tap = runtime.handle_card(A)
+    assert (tap.decision.feedback, tap.event) == ("identified", None)
+    assert runtime.measurement(reading("8480-6", 120, "mm[Hg]"))
+    runtime.begin("GAD-7")
+    for _ in range(7):
+        runtime.answer(1)
+    event = runtime.finish()
+    assert sessions[-1] == ("session", "results", 1)
+    data = event.data
+    assert data.complete and data.subject == A and data.questionnaires[0].score == 7
+    runtime.done()
+    assert runtime.session.phase == "idle"
+
+
+def test_a_health_station_refuses_unknown_cards_and_ignores_readings_without_a_session(make):
+    runtime = make(mode="health-station")
+    assert runtime.handle_card("nope").decision.feedback == "unknown-card"
+    assert not runtime.measurement(reading("8480-6", 120, "mm[Hg]"))
+    assert runtime.outbox.depth() == 0
+
+
+def test_the_privacy_timeout_records_an_abandoned_session(make):
+    runtime = make(mode="health-station", health={"idle_timeout_s": 30})
+    runtime.handle_card(A)
+    runtime.measurement(reading("59408-5", 91, "%"))
+    assert runtime.tick(time.monotonic() + 10) is None
+    event = runtime.tick(time.monotonic() + 31)
+    assert event is not None and not event.data.complete
+    assert runtime.session.phase == "idle"
+
+
+def test_cfg_thresholds_reach_the_health_session(make):
+    runtime = make(mode="health-station")
+    runtime._config({"thresholds": {"fever_c": 37.5}})
+    runtime.handle_card(A)
+    runtime.measurement(reading("8310-5", 37.6, "Cel"))
+    assert [r.category for r in runtime.session.results()] == ["fever"]
