@@ -1,123 +1,136 @@
-"""The central service's HTTP API (FastAPI).
+"""The central service's HTTP API (FastAPI): assembles the route modules, errors, metrics and OpenAPI.
 
 No `from __future__ import annotations` here: FastAPI must see real annotations to find dependencies
 defined inside `create_app`.
 """
 
 
-import zlib
+import time
 from collections.abc import Iterator
-from datetime import datetime
-from typing import Annotated
+from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
-from fastapi.concurrency import run_in_threadpool
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel
 
 import onestop
+from central.errors import RequestError
+from central.ingest import IngestAnswer, IngestBatch, InvalidBatchError
+from central.routes import analytics, dashboard, health, records, sync
+from central.routes.common import Context, warn_unbound_gateway_tokens
 from central.settings import CentralSettings
 from central.store import CentralStore
-from onestop.auth import Authenticator, Principal, Role
-from onestop.events import Envelope
-from onestop.ids import SITE_PATTERN
+from onestop.auth import Authenticator
+from onestop.records import AlertSync, FleetSync
+
+__all__ = ["IngestAnswer", "IngestBatch", "create_app"]
+
+RAW_BODY_MODELS: tuple[type[BaseModel], ...] = (IngestBatch, AlertSync, FleetSync)
 
 
-class IngestItem(BaseModel):
-    """One event as the gateway received it."""
+class _StoreCollector(Collector):
+    """Reads the store at scrape time, so every worker reports the same shared truth."""
 
-    received: datetime = Field(description="gateway receive time (RFC 3339 or Unix seconds)")
-    envelope: Envelope
+    def __init__(self, store: CentralStore) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        stats = self._store.stats()
+        for name, help_text in (("events", "Events stored"), ("duplicates", "Duplicate events dropped"),
+                                ("quarantined", "Ingest batches rejected as invalid (422)")):
+            family = CounterMetricFamily(f"onestop_central_{name}", help_text)
+            family.add_metric([], stats[name])
+            yield family
+        for name, help_text in (("open_alerts", "Alerts open"), ("devices_offline", "Devices offline")):
+            gauge = GaugeMetricFamily(f"onestop_central_{name}", help_text)
+            gauge.add_metric([], stats[name])
+            yield gauge
+        lag = GaugeMetricFamily("onestop_central_gateway_lag_seconds",
+                                "Age of the newest event of the gateway's last batch on arrival", labels=["site"])
+        seen = GaugeMetricFamily("onestop_central_gateway_last_seen_timestamp_seconds",
+                                 "When the gateway last called ingest", labels=["site"])
+        for gw in self._store.gateways():
+            lag.add_metric([gw["site"]], gw["lag_s"] or 0.0)
+            seen.add_metric([gw["site"]], gw["last_seen"].timestamp())
+        yield lag
+        yield seen
 
 
-class IngestBatch(BaseModel):
-    """A batch from one gateway; send it gzip-compressed with ``Content-Encoding: gzip``."""
-
-    site: str = Field(pattern=SITE_PATTERN)
-    events: list[IngestItem] = Field(max_length=50_000)
-
-
-class IngestAnswer(BaseModel):
-    """How many events of the batch were new and how many central already had."""
-
-    new: int
-    duplicates: int
-
-
-class _Counters:
-    def __init__(self) -> None:
-        self.rejected_batches = 0
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated document plus the schemas of bodies that routes read raw (gzip)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = doc.setdefault("components", {}).setdefault("schemas", {})
+    for model in RAW_BODY_MODELS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in schema.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components[model.__name__] = schema
+    app.openapi_schema = doc
+    return doc
 
 
-def _read_body(raw: bytes, encoding: str | None, limit: int) -> bytes:
-    if encoding in (None, "", "identity"):
-        if len(raw) > limit:
-            raise HTTPException(413, "batch too large")
-        return raw
-    if encoding != "gzip":
-        raise HTTPException(415, f"unsupported Content-Encoding {encoding!r}")
-    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        body = decompressor.decompress(raw, limit + 1)  # bounded: a zip bomb stops at the limit
-    except zlib.error as exc:
-        raise HTTPException(400, "body is not valid gzip") from exc
-    if len(body) > limit or decompressor.unconsumed_tail:
-        raise HTTPException(413, "batch too large once decompressed")
-    return body
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InvalidBatchError)
+    def _invalid(_request: Request, exc: InvalidBatchError) -> JSONResponse:
+        return JSONResponse({"detail": exc.problems, "invalid_events": exc.invalid_events}, status_code=422)
+
+    @app.exception_handler(RequestError)
+    def _request_error(_request: Request, exc: RequestError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Never echo input values back: request bodies may hold personal data.
+        detail = [{"loc": list(err.get("loc", ())), "type": err.get("type"), "msg": err.get("msg")}
+                  for err in exc.errors()[:100]]
+        return JSONResponse({"detail": detail}, status_code=422)
 
 
 def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
     """The FastAPI application of the central service."""
     app = FastAPI(title="onestop central", version=onestop.__version__,
-                  description="Campus-wide service: ingest from building gateways, occupancy, analytics.")
-    auth = Authenticator(settings.tokens)
-    counters = _Counters()
+                  description="Campus-wide service: ingest from building gateways, alerts, fleet, configuration "
+                              "downlink, occupancy analytics and forecast, screenings with FHIR export and "
+                              "audit. Every route except /healthz, /metrics, /api/v1/stats, the dashboard and "
+                              "this document needs a bearer token; each route lists its roles (`x-roles`).")
+    warn_unbound_gateway_tokens(settings)
+    ctx = Context(settings=settings, store=store, auth=Authenticator(settings.tokens))
     registry = CollectorRegistry()
+    registry.register(_StoreCollector(store))
+    latency = Histogram("onestop_central_request_seconds", "Request handling time", ["route", "method"],
+                        registry=registry)
 
-    class StoreCollector(Collector):
-        def collect(self) -> Iterator[CounterMetricFamily]:
-            stats = store.stats()
-            for name, help_text in (("events", "Events stored"), ("duplicates", "Duplicate events dropped")):
-                family = CounterMetricFamily(f"onestop_central_{name}", help_text)
-                family.add_metric([], stats[name])
-                yield family
-            rejected = CounterMetricFamily("onestop_central_rejected_batches", "Ingest batches rejected")
-            rejected.add_metric([], counters.rejected_batches)
-            yield rejected
+    @app.middleware("http")
+    async def _timing(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        latency.labels(getattr(route, "path", "unmatched"), request.method).observe(time.perf_counter() - started)
+        return response
 
-    registry.register(StoreCollector())
+    _install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/v1/stats", tags=["ops"], summary="Event, duplicate and gateway counts")
+    @app.get("/api/v1/stats", tags=["ops"], summary="Event, duplicate, quarantine, gateway, alert, device counts")
     def stats() -> dict[str, int]:
-        return {**store.stats(), "quarantined": counters.rejected_batches}
+        return store.stats()
 
-    @app.post("/api/v1/ingest", tags=["ingest"], response_model=IngestAnswer,
-              summary="A batch of events from a gateway (idempotent on event id)",
-              openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"schema": IngestBatch.model_json_schema(ref_template="#/components/schemas/{model}")}}}})
-    async def ingest(request: Request,
-                     principal: Annotated[Principal, Depends(auth.require(Role.GATEWAY))]) -> IngestAnswer:
-        body = _read_body(await request.body(), request.headers.get("content-encoding"),
-                          settings.max_batch_bytes)
-        try:
-            batch = IngestBatch.model_validate_json(body)
-        except ValidationError as exc:
-            counters.rejected_batches += 1
-            # Locations only: values may be personal data.
-            detail = [{"loc": err["loc"], "msg": err["msg"], "type": err["type"]} for err in exc.errors()[:20]]
-            raise HTTPException(422, detail) from None
-        result = await run_in_threadpool(store.ingest, batch.site,
-                                         [(item.received, item.envelope) for item in batch.events])
-        return IngestAnswer(new=result.new, duplicates=result.duplicates)
-
+    for module in (sync, records, analytics, health, dashboard):
+        app.include_router(module.router(ctx))
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from onestop.auth import TokenEntry
 from onestop.http import HttpSettings
 from onestop.settings import Section, load_settings
+
+
+class ExamPeriod(Section):
+    """Days of an exam period (both ends included); the forecast expects more demand then."""
+
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ExamPeriod:
+        if self.end < self.start:
+            raise ValueError("exam period ends before it starts")
+        return self
 
 
 class CentralSettings(Section):
@@ -17,9 +32,27 @@ class CentralSettings(Section):
     database_url: str = Field("sqlite:///data/central/central.db",
                               description="SQLAlchemy URL: sqlite:///PATH (default) or postgresql+psycopg://...")
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8000))
-    tokens: list[TokenEntry] = Field(default_factory=list, description="API tokens (SHA-256 digests)")
+    tokens: list[TokenEntry] = Field(default_factory=list,
+                                     description="API tokens (SHA-256 digests); a gateway token named "
+                                                 "'gateway:<site>' may act only for that site")
     max_batch_bytes: int = Field(64 * 1024 * 1024, ge=1024,
                                  description="largest ingest body accepted after decompression")
+    timezone: str = Field("UTC", description="IANA time zone of the campus: hours, days and opening hours")
+    exam_periods: list[ExamPeriod] = Field(default_factory=list,
+                                           description="the academic calendar's exam periods (forecast)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 def load(path: str | Path | None) -> CentralSettings:

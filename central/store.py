@@ -1,48 +1,29 @@
 """The campus store on SQLAlchemy Core: one code path for SQLite (default) and PostgreSQL.
 
-Ingest is idempotent on event id: ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` tells exactly which
-events were new, on both databases.
+``CentralStore(url)`` migrates the schema, then offers events (ingest is idempotent on event id:
+``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` tells exactly which events were new, on both
+databases) and, as attributes, the record stores: ``alerts``, ``fleet``, ``configs``, ``audit``.
 """
 
 from __future__ import annotations
 
-import json
-
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from onestop.events import Envelope
+from central.alerts import AlertStore
+from central.audit import AuditLog
+from central.db import Database
+from central.fleet import FleetStore
+from central.ingest import IngestItem, event_rows
+from central.migrations import migrate
+from central.schema import counters, events, gateways
+from central.siteconfigs import ConfigStore
 
-metadata = sa.MetaData()
-
-events = sa.Table(
-    "events", metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("site", sa.String(32), nullable=False),
-    sa.Column("device", sa.String(64), nullable=False),
-    sa.Column("seq", sa.BigInteger, nullable=False),
-    sa.Column("type", sa.String(32), nullable=False),
-    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("received", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("ingested", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("data", sa.JSON, nullable=False),
-    sa.Index("events_site_type_received", "site", "type", "received"),
-    sa.Index("events_device_seq", "device", "seq"),
-)
-
-gateways = sa.Table(
-    "gateways", metadata,
-    sa.Column("site", sa.String(32), primary_key=True),
-    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("events", sa.BigInteger, nullable=False, server_default="0"),
-    sa.Column("duplicates", sa.BigInteger, nullable=False, server_default="0"),
-    sa.Column("lag_s", sa.Float, nullable=True),
-)
+CHECK_TYPES = ("checkin", "checkout")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,73 +34,146 @@ class IngestResult:
     duplicates: int
 
 
-def make_engine(url: str) -> sa.Engine:
-    """An engine for ``url``; SQLite gets WAL mode and a sane busy timeout."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as analytics and health queries see it."""
 
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-            dbapi_conn.execute("PRAGMA journal_mode=WAL")
-            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
-
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
-
-
-def _insert(engine: sa.Engine, table: sa.Table):  # type: ignore[no-untyped-def]
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    id: str
+    site: str
+    device: str
+    type: str
+    at: datetime
+    space: str | None
+    subject: str | None
+    data: dict[str, Any]
 
 
 class CentralStore:
-    """Events from every gateway, and what central knows about each gateway."""
+    """Events from every gateway, what central knows about each gateway, and the record stores."""
 
     def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
-        metadata.create_all(self.engine)
+        self.db = Database(url)
+        self.engine = self.db.engine
+        migrate(self.db)
+        self.alerts = AlertStore(self.db)
+        self.fleet = FleetStore(self.db)
+        self.configs = ConfigStore(self.db)
+        self.audit = AuditLog(self.db)
 
-    def ingest(self, site: str, items: Sequence[tuple[datetime, Envelope]]) -> IngestResult:
+    # -- ingest -------------------------------------------------------------------------------------------
+
+    def ingest(self, site: str, items: Sequence[IngestItem], now: datetime | None = None) -> IngestResult:
         """Insert a batch; events already known (by id) are counted as duplicates."""
-        now = datetime.now(UTC)
-        rows = [{"id": env.id, "site": site, "device": env.device, "seq": env.seq, "type": env.type,
-                 "ts": env.ts, "received": received, "ingested": now,
-                 "data": json.loads(env.data.model_dump_json())} for received, env in items]
+        now = now or datetime.now(UTC)
+        rows = event_rows(site, list(items), now)
         new = 0
-        lag = (now - max(r for r, _ in items)).total_seconds() if items else None
-        with self.engine.begin() as conn:
+        lag = max_lag = None
+        if rows:
+            lag = (now - max(r["received"] for r in rows)).total_seconds()
+            max_lag = (now - min(r["received"] for r in rows)).total_seconds()
+        with self.db.write() as conn:
             if rows:
-                stmt = _insert(self.engine, events).on_conflict_do_nothing(index_elements=["id"])
+                stmt = self.db.insert(events).on_conflict_do_nothing(index_elements=["id"])
                 new = len(conn.execute(stmt.returning(events.c.id), rows).all())
             dup = len(rows) - new
-            upsert = _insert(self.engine, gateways).values(site=site, last_seen=now, events=new, duplicates=dup,
-                                                          lag_s=lag)
+            upsert = self.db.insert(gateways).values(site=site, last_seen=now, events=new, duplicates=dup,
+                                                     lag_s=lag, max_lag_s=max_lag, quarantined=0)
             conn.execute(upsert.on_conflict_do_update(index_elements=["site"], set_={
-                "last_seen": now, "events": gateways.c.events + new,
-                "duplicates": gateways.c.duplicates + dup, "lag_s": lag}))
+                "last_seen": now, "events": gateways.c.events + new, "duplicates": gateways.c.duplicates + dup,
+                "lag_s": sa.func.coalesce(upsert.excluded.lag_s, gateways.c.lag_s),
+                "max_lag_s": sa.func.coalesce(upsert.excluded.max_lag_s, gateways.c.max_lag_s)}))
         return IngestResult(new, dup)
+
+    def count_quarantined(self, site: str | None, now: datetime | None = None) -> None:
+        """Count a rejected batch, per site when the site is known."""
+        now = now or datetime.now(UTC)
+        with self.db.write() as conn:
+            bump = self.db.insert(counters).values(name="quarantined_batches", value=1)
+            conn.execute(bump.on_conflict_do_update(index_elements=["name"],
+                                                    set_={"value": counters.c.value + 1}))
+            if site is not None:
+                upsert = self.db.insert(gateways).values(site=site, last_seen=now, events=0, duplicates=0,
+                                                         quarantined=1)
+                conn.execute(upsert.on_conflict_do_update(index_elements=["site"], set_={
+                    "last_seen": now, "quarantined": gateways.c.quarantined + 1}))
+
+    # -- counts and gateways ------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, int]:
         """Counts for ``/api/v1/stats``."""
-        with self.engine.connect() as conn:
+        with self.db.read() as conn:
             stored = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
-            dup = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(gateways.c.duplicates), 0))).scalar_one()
-            sites = conn.execute(sa.select(sa.func.count()).select_from(gateways)).scalar_one()
-        return {"events": int(stored), "quarantined": 0, "duplicates": int(dup), "gateways": int(sites)}
+            dup, sites = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(gateways.c.duplicates), 0),
+                                                sa.func.count())).one()
+            quarantined = conn.execute(sa.select(counters.c.value)
+                                       .where(counters.c.name == "quarantined_batches")).scalar()
+        return {"events": int(stored), "quarantined": int(quarantined or 0), "duplicates": int(dup),
+                "gateways": int(sites), **self.alerts.counts(), **self.fleet.counts()}
+
+    def gateways(self) -> list[dict[str, Any]]:
+        """Every gateway central has heard from, with last contact and sync lag."""
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(gateways).order_by(gateways.c.site)).mappings().all()
+        return [dict(row) for row in rows]
 
     def event_ids(self) -> set[str]:
         """Every stored event id (for reconciliation in tests and audits)."""
-        with self.engine.connect() as conn:
+        with self.db.read() as conn:
             return set(conn.execute(sa.select(events.c.id)).scalars())
+
+    # -- queries for analytics and health ----------------------------------------------------------------
+
+    def space_events(self, site: str, space: str, start: datetime, end: datetime,
+                     types: Iterable[str] = (*CHECK_TYPES, "reading")) -> list[StoredEvent]:
+        """Events of one space in ``[start, end)`` by time (check-ins/outs and readings by default)."""
+        query = (sa.select(events).where(events.c.site == site, events.c.space == space,
+                                         events.c.at >= start, events.c.at < end, events.c.type.in_(list(types)))
+                 .order_by(events.c.at, events.c.id))
+        return self._events(query)
+
+    def check_events_since(self, start: datetime, end: datetime) -> list[StoredEvent]:
+        """Check-ins and check-outs of every space in ``[start, end)``, by time."""
+        query = (sa.select(events).where(events.c.type.in_(CHECK_TYPES), events.c.at >= start,
+                                         events.c.at < end).order_by(events.c.at, events.c.id))
+        return self._events(query)
+
+    def readings_since(self, start: datetime, end: datetime) -> list[StoredEvent]:
+        """Sensor readings in ``[start, end)``, by time."""
+        query = (sa.select(events).where(events.c.type == "reading", events.c.at >= start, events.c.at < end)
+                 .order_by(events.c.at, events.c.id))
+        return self._events(query)
+
+    def space_known(self, site: str, space: str) -> bool:
+        """Whether any event mentions ``space`` at ``site``."""
+        with self.db.read() as conn:
+            return conn.execute(sa.select(events.c.id).where(events.c.site == site, events.c.space == space)
+                                .limit(1)).first() is not None
+
+    def screenings(self, subject: str | None = None, site: str | None = None, since: datetime | None = None,
+                   until: datetime | None = None, limit: int = 100) -> list[StoredEvent]:
+        """Screening events, newest first, filtered."""
+        query = sa.select(events).where(events.c.type == "screening")
+        if subject is not None:
+            query = query.where(events.c.subject == subject)
+        if site is not None:
+            query = query.where(events.c.site == site)
+        if since is not None:
+            query = query.where(events.c.at >= since)
+        if until is not None:
+            query = query.where(events.c.at < until)
+        return self._events(query.order_by(events.c.at.desc(), events.c.id).limit(limit))
+
+    def _events(self, query: sa.Select[Any]) -> list[StoredEvent]:
+        with self.db.read() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [StoredEvent(r["id"], r["site"], r["device"], r["type"], r["at"], r["space"], r["subject"],
+                            r["data"]) for r in rows]
 
     def close(self) -> None:
         """Release connections."""
-        self.engine.dispose()
+        self.db.close()
 
 
 def epoch_to_datetime(value: float) -> datetime:
     """A gateway receive time (Unix seconds) as an aware datetime."""
     return datetime.fromtimestamp(value, UTC)
-
-

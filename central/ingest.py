@@ -1,0 +1,127 @@
+"""Ingest's pure core: decode and validate a gateway's batch, turn it into rows.
+
+A batch is all or nothing: one invalid event rejects the whole batch with the locations of every problem
+(never the values, which may be personal data), so the gateway can split it deterministically to find the
+poison events. Valid batches become rows with a few columns copied out of the event for indexing.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from central.errors import RequestError
+from onestop.events import Envelope
+from onestop.ids import SITE_PATTERN
+
+# Device clocks (a Pi has no RTC) are trusted only inside this window around the gateway's receive time.
+# Events may wait in a kiosk's outbox for days while the LAN is down, so the past side is generous.
+PLAUSIBLE_PAST = timedelta(days=7)
+PLAUSIBLE_FUTURE = timedelta(minutes=2)
+MAX_REPORTED_ERRORS = 100
+
+
+class IngestItem(BaseModel):
+    """One event as the gateway received it."""
+
+    received: datetime = Field(description="gateway receive time (RFC 3339 or Unix seconds)")
+    envelope: Envelope
+
+
+class IngestBatch(BaseModel):
+    """A batch from one gateway; send it gzip-compressed with ``Content-Encoding: gzip``."""
+
+    site: str = Field(pattern=SITE_PATTERN)
+    events: list[IngestItem] = Field(max_length=50_000)
+
+
+class IngestAnswer(BaseModel):
+    """How many events of the batch were new and how many central already had."""
+
+    new: int
+    duplicates: int
+
+
+class BodyError(RequestError):
+    """The request body cannot be read (bad encoding, too large)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class InvalidBatchError(RequestError):
+    """The batch breaks the contract; ``problems`` holds locations and error types only."""
+
+    status = 422
+
+    def __init__(self, problems: list[dict[str, Any]], invalid_events: list[int]) -> None:
+        super().__init__(f"invalid batch: {len(problems)} problem(s)")
+        self.problems = problems
+        self.invalid_events = invalid_events
+
+
+def read_body(raw: bytes, encoding: str | None, limit: int) -> bytes:
+    """The request body, gunzipped when ``Content-Encoding: gzip``; bounded so a zip bomb stops early."""
+    if encoding in (None, "", "identity"):
+        if len(raw) > limit:
+            raise BodyError(413, "body too large")
+        return raw
+    if encoding != "gzip":
+        raise BodyError(415, "unsupported Content-Encoding (use gzip or none)")
+    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        body = decompressor.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise BodyError(400, "body is not valid gzip") from exc
+    if len(body) > limit or decompressor.unconsumed_tail:
+        raise BodyError(413, "body too large once decompressed")
+    return body
+
+
+def located_problems(exc: ValidationError) -> tuple[list[dict[str, Any]], list[int]]:
+    """Locations and error types of a validation failure, and the indexes of the events concerned."""
+    errors = exc.errors(include_input=False, include_url=False, include_context=False)
+    problems = [{"loc": list(err["loc"]), "type": err["type"]} for err in errors[:MAX_REPORTED_ERRORS]]
+    invalid = sorted({int(err["loc"][1]) for err in errors
+                      if len(err["loc"]) > 1 and err["loc"][0] == "events" and isinstance(err["loc"][1], int)})
+    return problems, invalid
+
+
+def parse_batch(body: bytes) -> IngestBatch:
+    """Validate a batch; ``InvalidBatchError`` if any part of it is invalid."""
+    try:
+        return IngestBatch.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidBatchError(*located_problems(exc)) from None
+
+
+def event_time(ts: datetime, received: datetime) -> datetime:
+    """When the event happened as best we can tell: the device time if plausible, else the receive time."""
+    if received - PLAUSIBLE_PAST <= ts <= received + PLAUSIBLE_FUTURE:
+        return ts
+    return received
+
+
+def derived_columns(event_type: str, ts: datetime, received: datetime, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The indexed columns copied out of an event: ``at``, ``space``, ``subject``."""
+    space = data.get("space") if event_type in ("checkin", "checkout", "reading") else None
+    subject = data.get("subject") if event_type == "screening" else None
+    return {"at": event_time(ts, received), "space": space, "subject": subject}
+
+
+def event_rows(site: str, items: list[IngestItem], now: datetime) -> list[dict[str, Any]]:
+    """Rows for the ``events`` table."""
+    rows = []
+    for item in items:
+        env = item.envelope
+        received = item.received if item.received.tzinfo else item.received.replace(tzinfo=UTC)
+        data = env.data.model_dump(mode="json")
+        rows.append({"id": env.id, "site": site, "device": env.device, "seq": env.seq, "type": env.type,
+                     "ts": env.ts, "received": received, "ingested": now, "data": data,
+                     **derived_columns(env.type, env.ts, received, data)})
+    return rows

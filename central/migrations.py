@@ -1,0 +1,130 @@
+"""Schema migrations, registered here and recorded in the database (table ``schema_migrations``).
+
+Why not Alembic: the schema is small, both dialects are driven through SQLAlchemy Core already, and a
+list of numbered Python steps that run in one transaction each is easy to read and to test. Each step
+runs once, in order, inside a transaction together with the row that records it (PostgreSQL and SQLite
+both have transactional DDL), so a crash leaves the schema at a recorded version. On PostgreSQL an
+advisory lock makes concurrent workers starting together wait for each other instead of racing.
+
+Rules for new steps: append, never edit a released step; a step that changes a table declared in
+``central.schema`` writes the DDL explicitly (as step 2 does) and updates the declaration, and
+``tests/central/test_migrations.py`` checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from central import schema
+from central.db import Database, UtcDateTime
+from central.errors import MigrationError
+from central.ingest import derived_columns
+
+log = logging.getLogger(__name__)
+_ADVISORY_LOCK = 0x6F6E6573  # "ones": any constant shared by every central worker
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered schema step."""
+
+    version: int
+    name: str
+    apply: Callable[[sa.Connection], None]
+
+
+def _initial(conn: sa.Connection) -> None:
+    # The tables as the first release created them (frozen copy). ``checkfirst`` adopts databases that
+    # were made by that release before migrations were recorded.
+    legacy = sa.MetaData()
+    sa.Table("events", legacy,
+             sa.Column("id", sa.String(36), primary_key=True),
+             sa.Column("site", sa.String(32), nullable=False),
+             sa.Column("device", sa.String(64), nullable=False),
+             sa.Column("seq", sa.BigInteger, nullable=False),
+             sa.Column("type", sa.String(32), nullable=False),
+             sa.Column("ts", UtcDateTime, nullable=False),
+             sa.Column("received", UtcDateTime, nullable=False),
+             sa.Column("ingested", UtcDateTime, nullable=False),
+             sa.Column("data", sa.JSON, nullable=False),
+             sa.Index("events_site_type_received", "site", "type", "received"),
+             sa.Index("events_device_seq", "device", "seq"))
+    sa.Table("gateways", legacy,
+             sa.Column("site", sa.String(32), primary_key=True),
+             sa.Column("last_seen", UtcDateTime, nullable=False),
+             sa.Column("events", sa.BigInteger, nullable=False, server_default="0"),
+             sa.Column("duplicates", sa.BigInteger, nullable=False, server_default="0"),
+             sa.Column("lag_s", sa.Float, nullable=True))
+    legacy.create_all(conn, checkfirst=True)
+
+
+def _add_column(conn: sa.Connection, table: str, column: sa.Column) -> None:
+    ddl = f"ALTER TABLE {table} ADD COLUMN {column.name} {column.type.compile(dialect=conn.dialect)}"
+    if column.server_default is not None:
+        ddl += f" NOT NULL DEFAULT {column.server_default.arg}"  # type: ignore[attr-defined]
+    conn.exec_driver_sql(ddl)
+
+
+def _analytics_and_records(conn: sa.Connection) -> None:
+    events, gateways = schema.events, schema.gateways
+    for name in ("at", "space", "subject"):
+        _add_column(conn, "events", events.c[name])
+    for name in ("max_lag_s", "quarantined"):
+        _add_column(conn, "gateways", gateways.c[name])
+    # Backfill the derived columns of events stored before this step, in chunks.
+    pending = sa.select(events.c.id, events.c.type, events.c.ts, events.c.received, events.c.data) \
+        .where(events.c.at.is_(None)).limit(5000)
+    while rows := conn.execute(pending).all():
+        updates = [{"key": row.id, **derived_columns(row.type, row.ts, row.received, row.data)} for row in rows]
+        conn.execute(events.update().where(events.c.id == sa.bindparam("key")), updates)
+    conn.exec_driver_sql("DROP INDEX IF EXISTS events_site_type_received")
+    for index in events.indexes:
+        if index.name != "events_device_seq":
+            index.create(conn, checkfirst=True)
+    for table in (schema.counters, schema.alerts, schema.devices, schema.site_configs, schema.audit_log):
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "events and gateways", _initial),
+    Migration(2, "analytics columns, alerts, fleet, site configurations, audit log", _analytics_and_records),
+)
+
+
+def applied_versions(db: Database) -> list[int]:
+    """Versions recorded in the database, oldest first (empty for a new database)."""
+    with db.read() as conn:
+        if not sa.inspect(conn).has_table("schema_migrations"):
+            return []
+        return list(conn.execute(sa.select(schema.schema_migrations.c.version)
+                                 .order_by(schema.schema_migrations.c.version)).scalars())
+
+
+def migrate(db: Database, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
+    """Apply every step not yet recorded; returns the versions applied now."""
+    done: list[int] = []
+    for step in migrations:
+        with db.write() as conn:
+            if db.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
+            schema.schema_migrations.create(conn, checkfirst=True)
+            recorded = set(conn.execute(sa.select(schema.schema_migrations.c.version)).scalars())
+            if recorded and max(recorded) > migrations[-1].version:
+                raise MigrationError(f"database schema version {max(recorded)} is newer than this code "
+                                     f"({migrations[-1].version}); upgrade the central service")
+            if step.version in recorded:
+                continue
+            try:
+                step.apply(conn)
+            except sa.exc.SQLAlchemyError as exc:
+                raise MigrationError(f"migration {step.version} ({step.name}) failed: {exc}") from exc
+            conn.execute(schema.schema_migrations.insert().values(
+                version=step.version, name=step.name, applied_at=datetime.now(UTC)))
+            log.info("applied schema migration %d: %s", step.version, step.name)
+            done.append(step.version)
+    return done

@@ -1,0 +1,122 @@
+"""Read routes over what gateways sync: alerts with their lifecycle, the fleet, the gateways themselves.
+
+A health alert's ``subject`` (a card number) is shown only to the ``clinic`` and ``counselling`` roles; every
+other reader sees the alert with ``subject`` withheld.
+"""
+
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from central.alerts import AlertFilter
+from central.routes.common import ALERT_ROLES, FLEET_ROLES, Context, allow, aware, caller
+from onestop.auth import HEALTH_ROLES
+from onestop.ids import SITE_PATTERN
+from onestop.records import AlertStatus, Severity, Team
+
+
+class AlertView(BaseModel):
+    """An alert as central holds it."""
+
+    id: str
+    site: str
+    rule: str
+    severity: Severity
+    team: Team
+    status: AlertStatus
+    summary: str
+    raised_at: datetime
+    updated_at: datetime
+    device: str | None
+    space: str | None
+    event_id: str | None
+    subject: str | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+    synced_at: datetime
+
+
+class DeviceView(BaseModel):
+    """A device's health as its gateway last reported it."""
+
+    device: str
+    site: str
+    kind: str | None
+    online: bool
+    fw: str | None
+    boot: str | None
+    space: str | None
+    last_seen: datetime | None
+    outbox: int | None
+    updated_at: datetime
+    synced_at: datetime
+
+
+class GatewayView(BaseModel):
+    """A gateway as central sees it through ingest."""
+
+    site: str
+    last_seen: datetime
+    events: int
+    duplicates: int
+    quarantined: int
+    lag_s: float | None
+    max_lag_s: float | None
+
+
+class SiteFleet(BaseModel):
+    """Devices online and offline at one site."""
+
+    online: int
+    offline: int
+
+
+SiteQuery = Annotated[str | None, Query(pattern=SITE_PATTERN)]
+
+
+def router(ctx: Context) -> APIRouter:
+    """Alert, fleet and gateway read routes."""
+    api = APIRouter()
+    store = ctx.store
+
+    @api.get("/api/v1/alerts", tags=["alerts"], response_model=list[AlertView],
+             summary="Alerts from every gateway, newest first, filtered by team, status, site, severity",
+             **allow(ctx, *ALERT_ROLES))
+    def list_alerts(request: Request, team: Team | None = None, status: AlertStatus | None = None,
+                    site: SiteQuery = None, severity: Severity | None = None, since: datetime | None = None,
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
+        rows = store.alerts.list(AlertFilter(team, status, site, severity, aware(since), limit))
+        if caller(request).role not in HEALTH_ROLES:
+            rows = [{**row, "subject": None} for row in rows]
+        return rows
+
+    @api.get("/api/v1/alerts/summary", tags=["alerts"], response_model=dict[str, dict[str, int]],
+             summary="Alert counts by team and status", **allow(ctx, *ALERT_ROLES))
+    def alert_summary() -> dict[str, dict[str, int]]:
+        return store.alerts.summary()
+
+    @api.get("/api/v1/fleet", tags=["fleet"], response_model=list[DeviceView],
+             summary="Device health across the campus", **allow(ctx, *FLEET_ROLES))
+    def fleet(site: SiteQuery = None, online: bool | None = None) -> list[dict]:
+        return store.fleet.list(site, online)
+
+    @api.get("/api/v1/fleet/summary", tags=["fleet"], response_model=dict[str, SiteFleet],
+             summary="Devices online and offline per site", **allow(ctx, *FLEET_ROLES))
+    def fleet_summary() -> dict[str, dict[str, int]]:
+        return store.fleet.summary()
+
+    @api.get("/api/v1/gateways", tags=["fleet"], response_model=list[GatewayView],
+             summary="Every gateway: last contact, sync lag, events, duplicates, rejected batches",
+             **allow(ctx, *FLEET_ROLES))
+    def gateways() -> list[dict]:
+        return store.gateways()
+
+    return api
+
+
+

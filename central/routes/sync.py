@@ -1,0 +1,141 @@
+"""Routes the gateways call: event ingest, alert and fleet sync, the configuration downlink.
+
+Bodies of the three POST routes are JSON, optionally gzip-compressed (``Content-Encoding: gzip``); they are
+read raw so compressed bodies work, and documented in OpenAPI by their models.
+"""
+
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ValidationError
+
+from central.errors import NotFoundError, RequestError
+from central.ingest import IngestAnswer, IngestBatch, InvalidBatchError, located_problems, parse_batch, read_body
+from central.routes.common import Context, allow, bound_site, caller, check_site
+from central.siteconfigs import etag_matches
+from onestop.auth import Principal, Role
+from onestop.ids import SITE_PATTERN, SITE_RE
+from onestop.records import AlertSync, FleetSync
+from onestop.site import SiteConfig
+
+SitePath = Annotated[str, Path(pattern=SITE_PATTERN, description="site id")]
+
+
+class SyncAnswer(BaseModel):
+    """How many records were applied (new, or newer than central's copy) and how many were stale."""
+
+    applied: int
+    stale: int
+
+
+def _claimed_site(body: bytes) -> str | None:
+    try:
+        site = json.loads(body).get("site")
+    except (ValueError, AttributeError):
+        return None
+    return site if isinstance(site, str) and SITE_RE.match(site) else None
+
+
+def _validated(model: type[BaseModel], body: bytes) -> Any:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        problems, _ = located_problems(exc)
+        raise InvalidBatchError(problems, []) from None
+
+
+def router(ctx: Context) -> APIRouter:
+    """The gateway-facing routes."""
+    api = APIRouter(tags=["gateways"])
+    store, settings = ctx.store, ctx.settings
+    bad_body = {400: {"description": "not valid gzip"}, 413: {"description": "body too large"},
+                415: {"description": "unsupported Content-Encoding"},
+                422: {"description": "invalid; `detail` lists locations and error types only (no values)"}}
+
+    def ingest_body(body: bytes, encoding: str | None, principal: Principal) -> IngestAnswer:
+        raw = read_body(body, encoding, settings.max_batch_bytes)
+        try:
+            batch = parse_batch(raw)
+        except InvalidBatchError:
+            store.count_quarantined(bound_site(principal) or _claimed_site(raw))
+            raise
+        check_site(principal, batch.site)
+        result = store.ingest(batch.site, batch.events)
+        return IngestAnswer(new=result.new, duplicates=result.duplicates)
+
+    @api.post("/api/v1/ingest", response_model=IngestAnswer, tags=["ingest"],
+              summary="A batch of events from a gateway (idempotent on event id; all or nothing)",
+              **allow(ctx, Role.GATEWAY, responses=bad_body, body=IngestBatch))
+    async def ingest(request: Request) -> IngestAnswer:
+        body = await request.body()
+        return await run_in_threadpool(ingest_body, body, request.headers.get("content-encoding"),
+                                       caller(request))
+
+    def records_body(model: type[BaseModel], body: bytes, encoding: str | None, principal: Principal) -> Any:
+        parsed = _validated(model, read_body(body, encoding, settings.max_batch_bytes))
+        check_site(principal, parsed.site)
+        return parsed
+
+    @api.post("/api/v1/alerts/sync", response_model=SyncAnswer, tags=["alerts"],
+              summary="Upsert a gateway's alerts (newer updated_at wins)",
+              **allow(ctx, Role.GATEWAY, responses=bad_body, body=AlertSync))
+    async def alerts_sync(request: Request) -> SyncAnswer:
+        body = await request.body()
+
+        def apply() -> SyncAnswer:
+            sync = records_body(AlertSync, body, request.headers.get("content-encoding"), caller(request))
+            if any(alert.site != sync.site for alert in sync.alerts):
+                raise RequestError("every alert's site must be the batch's site")
+            result = store.alerts.upsert(sync.alerts)
+            return SyncAnswer(applied=result.applied, stale=result.stale)
+
+        return await run_in_threadpool(apply)
+
+    @api.post("/api/v1/fleet/sync", response_model=SyncAnswer, tags=["fleet"],
+              summary="Upsert a gateway's device health (newer updated_at wins)",
+              **allow(ctx, Role.GATEWAY, responses=bad_body, body=FleetSync))
+    async def fleet_sync(request: Request) -> SyncAnswer:
+        body = await request.body()
+
+        def apply() -> SyncAnswer:
+            sync = records_body(FleetSync, body, request.headers.get("content-encoding"), caller(request))
+            result = store.fleet.upsert(sync.site, sync.devices)
+            return SyncAnswer(applied=result.applied, stale=result.stale)
+
+        return await run_in_threadpool(apply)
+
+    config_responses = {304: {"description": "unchanged since the ETag given in If-None-Match"},
+                        404: {"description": "no configuration stored for this site"}}
+
+    @api.get("/api/v1/gateways/{site}/config", tags=["configuration"], response_model=SiteConfig,
+             summary="The site's configuration (ETag; 304 on If-None-Match)",
+             **allow(ctx, Role.GATEWAY, Role.ADMIN, responses=config_responses))
+    def get_config(request: Request, site: SitePath,
+                   if_none_match: Annotated[str | None, Header()] = None) -> Response:
+        check_site(caller(request), site)
+        stored = store.configs.get(site)
+        if stored is None:
+            raise NotFoundError(f"no configuration stored for site {site!r}")
+        headers = {"ETag": stored.etag, "Cache-Control": "no-cache"}
+        if etag_matches(if_none_match, stored.etag):
+            return Response(status_code=304, headers=headers)
+        return Response(stored.json, media_type="application/json", headers=headers)
+
+    @api.put("/api/v1/gateways/{site}/config", tags=["configuration"], response_model=SiteConfig,
+             summary="Store the site's configuration (validated; If-Match for optimistic concurrency)",
+             **allow(ctx, Role.ADMIN, responses={412: {"description": "If-Match does not match the stored ETag"}}))
+    def put_config(request: Request, site: SitePath, config: Annotated[SiteConfig, Body()],
+                   if_match: Annotated[str | None, Header()] = None) -> Response:
+        if if_match is not None:
+            current = store.configs.get(site)
+            if current is None or not etag_matches(if_match, current.etag):
+                return Response(status_code=412, content=b'{"detail":"configuration changed meanwhile"}',
+                                media_type="application/json")
+        stored = store.configs.put(site, config, caller(request).name)
+        return Response(stored.json, media_type="application/json", headers={"ETag": stored.etag})
+
+    return api
+

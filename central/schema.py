@@ -1,0 +1,128 @@
+"""The central database's tables as the code uses them now (the newest migration's shape).
+
+``central.migrations`` brings a database to this shape and records each step; a test checks that a
+database migrated from nothing matches these declarations on SQLite and PostgreSQL.
+
+Columns copied out of an event's JSON at ingest (``at``, ``space``, ``subject``) exist so analytics and
+health queries can use indexes instead of parsing JSON on two dialects.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from central.db import UtcDateTime
+
+metadata = sa.MetaData()
+
+# A per-dialect integer that autoincrements: BIGINT identity on PostgreSQL, the rowid alias on SQLite.
+AutoId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+schema_migrations = sa.Table(
+    "schema_migrations", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("applied_at", UtcDateTime, nullable=False),
+)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("site", sa.String(32), nullable=False),
+    sa.Column("device", sa.String(64), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("ts", UtcDateTime, nullable=False),
+    sa.Column("received", UtcDateTime, nullable=False),
+    sa.Column("ingested", UtcDateTime, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    # When it happened as best central can tell: the device time when plausible, else the gateway's.
+    sa.Column("at", UtcDateTime, nullable=True),
+    sa.Column("space", sa.String(64), nullable=True),
+    sa.Column("subject", sa.String(32), nullable=True),
+    sa.Index("events_device_seq", "device", "seq"),
+    sa.Index("events_type_at", "type", "at"),
+    sa.Index("events_site_space_at", "site", "space", "at"),
+    sa.Index("events_subject_at", "subject", "at"),
+)
+
+gateways = sa.Table(
+    "gateways", metadata,
+    sa.Column("site", sa.String(32), primary_key=True),
+    sa.Column("last_seen", UtcDateTime, nullable=False),
+    sa.Column("events", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("duplicates", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("lag_s", sa.Float, nullable=True),
+    sa.Column("max_lag_s", sa.Float, nullable=True),
+    sa.Column("quarantined", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+counters = sa.Table(
+    "counters", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+alerts = sa.Table(
+    "alerts", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("site", sa.String(32), nullable=False),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("team", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("summary", sa.String(300), nullable=False),
+    sa.Column("raised_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("device", sa.String(64), nullable=True),
+    sa.Column("space", sa.String(64), nullable=True),
+    sa.Column("event_id", sa.String(36), nullable=True),
+    sa.Column("subject", sa.String(32), nullable=True),
+    sa.Column("acknowledged_by", sa.String(64), nullable=True),
+    sa.Column("acknowledged_at", UtcDateTime, nullable=True),
+    sa.Column("resolved_by", sa.String(64), nullable=True),
+    sa.Column("resolved_at", UtcDateTime, nullable=True),
+    sa.Column("synced_at", UtcDateTime, nullable=False),
+    sa.Index("alerts_team_status", "team", "status"),
+    sa.Index("alerts_site_raised", "site", "raised_at"),
+)
+
+devices = sa.Table(
+    "devices", metadata,
+    sa.Column("device", sa.String(64), primary_key=True),
+    sa.Column("site", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=True),
+    sa.Column("online", sa.Boolean, nullable=False),
+    sa.Column("fw", sa.String(64), nullable=True),
+    sa.Column("boot", sa.String(64), nullable=True),
+    sa.Column("space", sa.String(64), nullable=True),
+    sa.Column("last_seen", UtcDateTime, nullable=True),
+    sa.Column("outbox", sa.Integer, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("synced_at", UtcDateTime, nullable=False),
+    sa.Index("devices_site", "site"),
+)
+
+site_configs = sa.Table(
+    "site_configs", metadata,
+    sa.Column("site", sa.String(32), primary_key=True),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.Column("etag", sa.String(80), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(64), nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("principal", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("route", sa.String(200), nullable=False),
+    sa.Column("subject_ref", sa.String(32), nullable=True),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("results", sa.Integer, nullable=False),
+    sa.Index("audit_log_at", "at"),
+    sa.Index("audit_log_subject", "subject_ref"),
+)

@@ -1,0 +1,97 @@
+"""Fixtures for the central service: every store-backed test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is a throwaway cluster (``initdb`` + ``pg_ctl`` on a free port in a temporary directory), one per
+test session, with a fresh database per test; the system PostgreSQL is never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from central.api import create_app
+from central.pgtemp import TempPostgres
+from central.settings import CentralSettings, ExamPeriod
+from central.store import CentralStore
+from onestop.auth import Role, new_token
+
+SITES = ("north-b3", "south-a1")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TempPostgres]:
+    """One throwaway PostgreSQL cluster for the whole session."""
+    cluster = TempPostgres().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new database on the throwaway PostgreSQL cluster."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'central.db'}"
+        return
+    cluster: TempPostgres = request.getfixturevalue("postgres")
+    url = cluster.create_database()
+    yield url
+    cluster.drop_database(url.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[CentralStore]:
+    """A migrated central store."""
+    central = CentralStore(database_url)
+    yield central
+    central.close()
+
+
+class Tokens(dict[str, str]):
+    """Bearer tokens by name: one per role (``admin``, ``staff``, ...), plus gateway tokens bound to sites
+    (``gateway:north-b3``) and an unbound one (``gateway``)."""
+
+    def header(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self[name]}"}
+
+
+@pytest.fixture(scope="session")
+def token_entries() -> tuple[Tokens, list]:
+    tokens, entries = Tokens(), []
+    names = [(r.value, r) for r in Role] + [(f"gateway:{site}", Role.GATEWAY) for site in SITES]
+    for name, role in names:
+        token, entry = new_token(name if ":" in name else f"test-{name}", role)
+        tokens[name] = token
+        entries.append(entry)
+    return tokens, entries
+
+
+@pytest.fixture
+def tokens(token_entries: tuple[Tokens, list]) -> Tokens:
+    return token_entries[0]
+
+
+@pytest.fixture
+def settings(token_entries: tuple[Tokens, list], database_url: str) -> CentralSettings:
+    return CentralSettings(database_url=database_url, tokens=token_entries[1], timezone="Europe/London",
+                           exam_periods=[ExamPeriod(start="2026-03-16", end="2026-03-20")])
+
+
+@pytest.fixture
+def client(settings: CentralSettings, store: CentralStore) -> Iterator[TestClient]:
+    """The app in-process (ASGI), on the parametrised database."""
+    with TestClient(create_app(settings, store)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def as_role(client: TestClient, tokens: Tokens) -> Callable[[str], TestClient]:
+    """``as_role("admin").get(...)``: the client with that token's header set."""
+
+    def with_token(name: str) -> TestClient:
+        client.headers["Authorization"] = f"Bearer {tokens[name]}"
+        return client
+
+    return with_token

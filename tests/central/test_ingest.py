@@ -1,0 +1,123 @@
+"""Ingest: idempotent, all-or-nothing, site-bound, concurrent, counted."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+import httpx
+
+from central.api import create_app
+from onestop.http import HttpServer, HttpSettings
+from onestop.netutil import free_port
+from tests.central.factories import GZIP, T0, batch, checks, event, gz
+
+
+def test_same_batch_twice_stores_each_event_once(as_role, store):
+    body = gz(batch("north-b3", checks("kiosk-n-1", "study-24h-2f", 50)))
+    first = as_role("gateway:north-b3").post("/api/v1/ingest", content=body, headers=GZIP)
+    second = as_role("gateway:north-b3").post("/api/v1/ingest", content=body, headers=GZIP)
+    assert first.status_code == 200 and first.json() == {"new": 50, "duplicates": 0}
+    assert second.json() == {"new": 0, "duplicates": 50}
+    stats = as_role("gateway").get("/api/v1/stats").json()
+    assert stats["events"] == 50 and stats["duplicates"] == 50 and stats["gateways"] == 1
+
+
+def test_uncompressed_json_is_accepted_too(as_role):
+    body = json.dumps(batch("north-b3", checks("kiosk-n-1", "study-24h-2f", 3))).encode()
+    answer = as_role("gateway:north-b3").post("/api/v1/ingest", content=body)
+    assert answer.json() == {"new": 3, "duplicates": 0}
+
+
+def test_one_invalid_event_rejects_the_whole_batch_with_locations_only(as_role, store):
+    good = checks("kiosk-n-1", "study-24h-2f", 5)
+    body = batch("north-b3", good)
+    body["events"][3]["envelope"]["data"]["card"] = "not a card 1234"
+    for _ in range(2):  # deterministic: the same answer every time
+        answer = as_role("gateway:north-b3").post("/api/v1/ingest", content=gz(body), headers=GZIP)
+        assert answer.status_code == 422
+        assert answer.json()["invalid_events"] == [3]
+        assert answer.json()["detail"][0]["loc"][:2] == ["events", 3]
+        assert "not a card" not in answer.text  # no values echoed: they may be personal data
+    assert store.stats()["events"] == 0
+    assert store.stats()["quarantined"] == 2
+    assert store.gateways()[0]["quarantined"] == 2
+
+
+def test_questionnaire_errors_do_not_leak_answers(as_role):
+    data = {"subject": "922E5832", "session": "0193f6c4-7d2a-7c1e-9a51-3f0b2d9e4c11", "complete": True,
+            "questionnaires": [{"instrument": "GAD-7", "answers": [3, 3, 3, 3, 3, 3, 2], "score": 19}]}
+    env = event("health-n-1", 1, "screening", {**data, "questionnaires": []})
+    body = batch("north-b3", [env])
+    body["events"][0]["envelope"]["data"] = data
+    answer = as_role("gateway:north-b3").post("/api/v1/ingest", content=gz(body), headers=GZIP)
+    assert answer.status_code == 422
+    assert "19" not in json.dumps(answer.json()["detail"]) and "922E5832" not in answer.text
+
+
+def test_malformed_bodies_are_refused(as_role):
+    gateway = as_role("gateway:north-b3")
+    assert gateway.post("/api/v1/ingest", content=b"\x1f\x8bnope", headers=GZIP).status_code == 400
+    assert gateway.post("/api/v1/ingest", content=b"{}", headers={"Content-Encoding": "br"}).status_code == 415
+    assert gateway.post("/api/v1/ingest", content=b"[1,2", headers=GZIP | {"Content-Encoding": ""}).status_code == 422
+
+
+def test_a_bound_gateway_token_may_not_ingest_for_another_site(as_role, store):
+    body = gz(batch("south-a1", checks("kiosk-s-1", "hall", 2)))
+    assert as_role("gateway:north-b3").post("/api/v1/ingest", content=body, headers=GZIP).status_code == 403
+    assert as_role("gateway:south-a1").post("/api/v1/ingest", content=body, headers=GZIP).status_code == 200
+    assert as_role("gateway").post("/api/v1/ingest", content=body, headers=GZIP).json()["duplicates"] == 2
+
+
+def test_gateway_lag_and_last_seen_are_tracked(as_role, store):
+    envs = checks("kiosk-n-1", "study-24h-2f", 3)
+    as_role("gateway:north-b3").post("/api/v1/ingest", content=gz(batch("north-b3", envs)), headers=GZIP)
+    gateways = as_role("technician").get("/api/v1/gateways").json()
+    assert [g["site"] for g in gateways] == ["north-b3"]
+    assert gateways[0]["lag_s"] > 0 and gateways[0]["max_lag_s"] >= gateways[0]["lag_s"]
+    assert gateways[0]["events"] == 3
+
+
+def test_implausible_device_time_falls_back_to_receive_time(store):
+    from central.ingest import IngestItem
+
+    wrong_clock = event("kiosk-n-1", 1, "checkin", {"space": "s", "card": "ABCD"}, ts=T0.replace(year=2020))
+    store.ingest("north-b3", [IngestItem(received=T0, envelope=wrong_clock)])
+    (stored,) = store.space_events("north-b3", "s", T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    assert stored.at == T0
+
+
+def test_ten_gateways_ingesting_at_once_lose_and_double_nothing(settings, store, tokens):
+    port = free_port()
+    server = HttpServer(create_app(settings, store), HttpSettings(port=port))
+    server.start()
+    sites = [f"site-{i}" for i in range(10)]
+    sent: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def gateway(site: str) -> None:
+        envs = checks(f"kiosk-{site}", "hall", 200)
+        sent[site] = [e.id for e in envs]
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                              headers=tokens.header("gateway") | GZIP) as http:
+                for chunk in range(0, 200, 40):
+                    body = gz(batch(site, envs[chunk:chunk + 40]))
+                    assert http.post("/api/v1/ingest", content=body).status_code == 200
+                    assert http.post("/api/v1/ingest", content=body).json()["new"] == 0  # a resend
+        except BaseException as exc:  # noqa: BLE001 - collected and re-raised in the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=gateway, args=(site,)) for site in sites]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    finally:
+        server.stop()
+    assert not errors, errors
+    assert store.event_ids() == {i for ids in sent.values() for i in ids}
+    assert store.stats()["duplicates"] == 2000
+    assert {g["site"]: g["events"] for g in store.gateways()} == dict.fromkeys(sites, 200)
