@@ -6,7 +6,7 @@ holds for a screening: its record is in the outbox before the results appear.
 
 Threads: card readers and devices call in from their own threads, the MQTT link from paho's, the screen
 from Kivy's. One lock serialises every decision; listeners are told *after* it is released, with a short
-``kind`` ("feedback", "session", "config", "occupancy", "fault") and a payload, and must hand the
+``kind`` ("feedback", "session", "config", "occupancy", "fault", "device") and a payload, and must hand the
 work to their own thread (the Kivy app schedules it on its clock).
 """
 
@@ -23,6 +23,7 @@ from typing import Any
 import onestop
 from kiosk.config import StationConfig, merge
 from kiosk.controller import Decision, TapController
+from kiosk.devices import DeviceHub
 from kiosk.health import HealthSession
 from kiosk.presence import PresenceStore
 from kiosk.questionnaires import Instrument
@@ -63,6 +64,8 @@ class KioskRuntime:
                                      results_timeout_s=settings.health.results_timeout_s)
         self.occupancy: dict[str, Any] | None = None
         self.faults: dict[str, str] = {}  # component -> error, while it lasts
+        self.device_states: dict[str, str] = {}  # health device -> its last status ("finger-out", ...)
+        self.devices: DeviceHub | None = None
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
         if on_feedback:
@@ -194,6 +197,13 @@ class KioskRuntime:
         return event
 
     # -- devices -----------------------------------------------------------------------------------------
+    def device_status(self, component: str, status: str) -> None:
+        """A health device reported a state that is not a reading (someone is using it)."""
+        with self._lock:
+            self.device_states[component] = status
+            self.session.touch(time.monotonic())
+        self._tell("device", dict(self.device_states))
+
     def fault(self, component: str, error: str) -> None:
         """A reader or device stopped working: record a ``fault`` event once per outage, and show it."""
         with self._lock:
@@ -243,8 +253,10 @@ class KioskRuntime:
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
-        """Connect, start publishing and the privacy time-out clock."""
+        """Connect, start publishing, open the serial devices and start the privacy time-out clock."""
         self.link.start()
+        self.devices = DeviceHub(self)
+        self.devices.start()
         if self.health_station:
             self._ticker = threading.Thread(target=self._tick_loop, name="privacy-timeout", daemon=True)
             self._ticker.start()
@@ -256,6 +268,8 @@ class KioskRuntime:
     def stop(self) -> None:
         """Disconnect; unpublished events stay in the outbox for next time."""
         self._stopping.set()
+        if self.devices:
+            self.devices.stop()
         if self._ticker:
             self._ticker.join(5)
         self.link.stop()

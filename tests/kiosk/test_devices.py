@@ -1,0 +1,98 @@
+"""Real byte streams on pseudo-terminals (firmware_bridge simulators) into a kiosk runtime."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from firmware_bridge.simulators import SimulatedDevice
+from kiosk.runtime import KioskRuntime
+from tests.helpers import wait_until
+from tests.kiosk.test_runtime import settings
+
+A = "62E3086CED"
+
+
+@pytest.fixture
+def devices():
+    made: list[SimulatedDevice] = []
+
+    def make(driver: str, **kw) -> SimulatedDevice:
+        device = SimulatedDevice(driver, seed=len(made), **kw)
+        made.append(device)
+        return device
+
+    yield make
+    for device in made:
+        device.close()
+
+
+@pytest.fixture
+def runtimes():
+    made: list[KioskRuntime] = []
+    yield made
+    for runtime in made:
+        runtime.stop()
+
+
+def start(runtimes, runtime: KioskRuntime) -> KioskRuntime:
+    runtimes.append(runtime)
+    runtime.start()
+    for reader in runtime.devices.readers:
+        assert reader.wait_connected(5), reader.name
+    return runtime
+
+
+@pytest.mark.parametrize("driver", ["em4100", "pn532", "wedge"])
+def test_a_card_on_the_reader_is_one_tap_with_feedback(tmp_path, devices, runtimes, driver):
+    reader = devices(driver, noise=True)
+    runtime = KioskRuntime(settings(tmp_path, reader={"driver": driver, "port": reader.path}))
+    heard = threading.Event()
+    runtime.subscribe(lambda kind, payload: heard.set() if kind == "feedback" else None)
+    start(runtimes, runtime)
+    card = {"wedge": "0000472288", "pn532": "922E5832"}.get(driver, A)
+    assert reader.tap(card)
+    assert heard.wait(5)
+    events = [json.loads(p.payload) for p in runtime.outbox.pending()]
+    assert [(e["type"], e["data"]["card"]) for e in events] == [("checkin", card)]  # repeats suppressed
+
+
+def test_an_unplugged_reader_is_a_fault_once_and_taps_work_after_replug(tmp_path, devices, runtimes):
+    reader = devices("em4100")
+    runtime = start(runtimes, KioskRuntime(settings(tmp_path, reader={"driver": "em4100", "port": reader.path})))
+    reader.unplug()
+    wait_until(lambda: "card-reader" in runtime.faults, what="reader fault")
+    reader.replug()
+    wait_until(lambda: not runtime.faults, timeout=15, what="reader restored")
+    assert runtime.devices.readers[0].wait_connected(5)
+    assert reader.tap(A)
+    wait_until(lambda: A in runtime.controller.inside, what="tap after replug")
+    types = [json.loads(p.payload)["type"] for p in runtime.outbox.pending()]
+    assert types == ["fault", "checkin"]
+
+
+def test_health_devices_feed_the_session(tmp_path, devices, runtimes):
+    card, bp, oximeter = devices("em4100"), devices("gatt-bp"), devices("cms50d")
+    scale, thermometer = devices("and-scale"), devices("gatt-temp")
+    runtime = KioskRuntime(settings(tmp_path, mode="health-station", reader={"port": card.path},
+                                    health={"devices": [{"driver": "gatt-bp", "port": bp.path},
+                                                        {"driver": "cms50d", "port": oximeter.path},
+                                                        {"driver": "and-scale", "port": scale.path},
+                                                        {"driver": "gatt-temp", "port": thermometer.path}]}))
+    start(runtimes, runtime)
+    assert bp.measure(systolic=120, diastolic=80, pulse=72)
+    assert runtime.session.phase == "idle" and not runtime.session.measurements  # nobody to give it to
+    assert card.tap(A)
+    wait_until(lambda: runtime.session.phase == "measuring", what="session opened")
+    bp.measure(systolic=150, diastolic=95, pulse=80)
+    oximeter.measure(spo2=97, pulse=72)
+    scale.measure(weight=75.5)
+    thermometer.measure(temperature=36.8)
+    values = {"8480-6": 150, "8462-4": 95, "59408-5": 97, "29463-7": 75.5, "8310-5": 36.8}
+    wait_until(lambda: all(runtime.session.value(c) == v for c, v in values.items()), what="all readings")
+    runtime.enter_height(180)
+    record = runtime.finish().data
+    assert record.complete and {m.code for m in record.measurements} >= {*values, "8302-2", "39156-5"}
+    assert [(r.measure, r.category) for r in runtime.session.results()][0] == ("bp", "stage-2")
