@@ -1,7 +1,8 @@
-"""``onestop kiosk run``: a kiosk with or without its screen."""
+"""``onestop kiosk run``: a kiosk or health station, with its Kivy window or without a screen."""
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from pathlib import Path
@@ -9,16 +10,26 @@ from pathlib import Path
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load
 
+log = logging.getLogger(__name__)
 
-def run(config: Path, *, headless: bool) -> None:
-    """Run until SIGINT / SIGTERM."""
+
+def run(config: Path, *, headless: bool, fullscreen: bool = False) -> None:
+    """Run until SIGINT / SIGTERM (or the window is closed)."""
     settings = load(config)
     runtime = KioskRuntime(settings)
     if not headless:
-        raise SystemExit("the Kivy screen is not available in this build yet; use --headless")
+        from kiosk.app import run_window  # Kivy is imported only when a screen is wanted
+
+        runtime.start()
+        try:
+            run_window(runtime, fullscreen=fullscreen)
+        finally:
+            runtime.stop()
+        return
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     runtime.start()
+    log.info("kiosk %s running headless (%s, space %s)", settings.device, settings.mode, settings.space)
     done.wait()
     runtime.stop()

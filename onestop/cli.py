@@ -66,12 +66,15 @@ def central_run(config: ConfigOption) -> None:
 
 @kiosk_app.command("run")
 def kiosk_run(config: ConfigOption,
-              headless: Annotated[bool, typer.Option(help="Run without a screen.")] = False) -> None:
+              headless: Annotated[bool, typer.Option(help="Run without a screen.")] = False,
+              fullscreen: Annotated[bool, typer.Option(help="Fill the screen (the kiosk's normal mode); "
+                                                            "default: a window of the configured size.")] = False,
+              ) -> None:
     """Run a kiosk or health station."""
     from kiosk.headless import run
 
     try:
-        run(config, headless=headless)
+        run(config, headless=headless, fullscreen=fullscreen)
     except OnestopError as exc:
         raise _fail(exc) from exc
 
