@@ -23,6 +23,8 @@ from rich.table import Table
 
 from onestop.errors import OnestopError
 from provisioning import pki, status
+from provisioning.broker_reload import ReloadOutcome
+from provisioning.device_state import gateway_broker_settings, mark_offline
 from provisioning.errors import BrokerReloadError, GatewayQueryError, InvalidInputError
 from provisioning.registry import Device
 from provisioning.site import InitOptions, Site, SitePaths, init_site
@@ -68,13 +70,14 @@ def _reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _reload(site: Site, broker_pid: int | None) -> None:
+def _reload(site: Site, broker_pid: int | None) -> ReloadOutcome:
     try:
         outcome = site.reload(broker_pid)
     except BrokerReloadError:
         err.print("[yellow]the registry and the broker's files are updated, but the broker was not told[/]")
         raise
     out.print(outcome.message)
+    return outcome
 
 
 def _bundle(site: Site, device: str, target: Path, broker_host: str | None = None,
@@ -242,7 +245,10 @@ def device_revoke(device: DeviceArg, directory: DirOption = DEFAULT_DIR, broker_
     with Site.open(directory) as site:
         site.revoke(device)
         out.print(f"device {device} revoked")
-        _reload(site, broker_pid)
+        if _reload(site, broker_pid).signalled:
+            # Mosquitto publishes no Will for a session it ends on reload; see provisioning/device_state.py.
+            broker = gateway_broker_settings(site.paths.gateway_credentials)
+            out.print(mark_offline(broker, site.name, device))
 
 
 @device_app.command("bundle")
@@ -306,7 +312,7 @@ def gateway_register(site: Annotated[str, typer.Option(help="Site slug of the ga
             opened.registry.add_token(entry.name, entry.role.value, entry.sha256)
     else:
         err.print(f"[yellow]note:[/] no registry in {directory}; the token is not recorded there")
-    typer.echo("# gateway.toml ([central] section); this token is shown only now:")
+    typer.echo("# for gateway.toml; the token is shown only now, nowhere keeps it:")
     typer.echo(f'[central]\ntoken = "{token}"\n')
     typer.echo("# central's configuration:")
     typer.echo(f'[[tokens]]\nname = "{entry.name}"\nrole = "{entry.role.value}"\nsha256 = "{entry.sha256}"')

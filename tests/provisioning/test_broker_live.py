@@ -1,0 +1,222 @@
+"""Against a real Mosquitto run from the configuration ``init`` generated: who may connect, publish and
+read; what revoke and rotate do to new and live connections; TLS in both directions; a kiosk from a bundle.
+
+What these tests established about Mosquitto 2.0.11 (docs/provisioning.md relies on it):
+- an MQTT 5 publish outside the ACL gets PUBACK reason 0x87 (not authorised) and reaches nobody;
+- on SIGHUP the broker re-reads the password file and disconnects every connected client whose user is
+  gone *or whose password no longer matches*, so revoke and rotate end live sessions within about a
+  second; the dropped client's Last Will is published (its retained state turns offline);
+- a refused CONNECT is answered with CONNACK 0x87 (MQTT 5) for an unknown user or a wrong password.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from kiosk.runtime import KioskRuntime
+from kiosk.settings import load as load_kiosk
+from onestop import topics
+from provisioning import bundle
+from provisioning.cli import app
+from tests.helpers import wait_until
+from tests.provisioning.conftest import LiveSite, make_site
+from tests.provisioning.mqtt_probe import NOT_AUTHORIZED, Probe
+
+runner = CliRunner()
+
+
+def device_probe(live: LiveSite, device: str, password: str | None = None, **kwargs) -> Probe:
+    secret = password or live.site.registry.pending_secret(device).password
+    return Probe(live.site.settings["port"], device, secret, client_id=device, **kwargs)
+
+
+def gateway_probe(live: LiveSite) -> Probe:
+    return Probe(live.site.settings["port"], live.gateway_user, live.gateway_password,
+                 client_id=f"{live.gateway_user}-probe")
+
+
+@pytest.fixture
+def watcher(live: LiveSite):
+    """The gateway's user subscribed to the whole site tree."""
+    probe = gateway_probe(live)
+    assert probe.connect() == 0
+    probe.subscribe(topics.site_tree(live.site.name))
+    yield probe
+    probe.close()
+
+
+def test_a_device_publishes_on_its_own_topics_and_the_gateway_receives_them(live, watcher):
+    live.site.add_device("kiosk-a1", "kiosk", "study")
+    live.site.reload()
+    kiosk = device_probe(live, "kiosk-a1")
+    try:
+        assert kiosk.connect() == 0
+        topic = topics.event(live.site.name, "kiosk-a1", "heartbeat")
+        assert kiosk.publish(topic, b'{"uptime_s": 1}') == 0
+        wait_until(lambda: watcher.received(topic), 5, what="the event at the gateway")
+    finally:
+        kiosk.close()
+
+
+def test_a_device_is_denied_another_devices_topics(live, watcher):
+    live.site.add_device("kiosk-a1", "kiosk", "study")
+    live.site.add_device("kiosk-a2", "kiosk", "study")
+    live.site.reload()
+    kiosk = device_probe(live, "kiosk-a1")
+    try:
+        assert kiosk.connect() == 0
+        forged = topics.event(live.site.name, "kiosk-a2", "checkin")
+        assert kiosk.publish(forged, b"{}") == NOT_AUTHORIZED
+        assert kiosk.publish(topics.cfg(live.site.name, "kiosk-a2"), b"{}") == NOT_AUTHORIZED
+        own = topics.event(live.site.name, "kiosk-a1", "heartbeat")
+        assert kiosk.publish(own, b"{}") == 0
+        wait_until(lambda: watcher.received(own), 5, what="the device's own event")
+        assert watcher.received(forged) == []  # published before `own`, so it would have arrived first
+    finally:
+        kiosk.close()
+
+
+def test_anonymous_and_wrong_passwords_are_refused(live):
+    live.site.add_device("kiosk-a1", "kiosk", "study")
+    live.site.reload()
+    for probe in (Probe(live.site.settings["port"]), device_probe(live, "kiosk-a1", "not-the-password"),
+                  Probe(live.site.settings["port"], "nobody-here", "x")):
+        try:
+            assert probe.connect() == NOT_AUTHORIZED
+        finally:
+            probe.close()
+
+
+def test_revoke_refuses_new_connections_and_drops_the_live_one(live, watcher):
+    live.site.add_device("kiosk-a1", "kiosk", "study")
+    password = live.site.registry.pending_secret("kiosk-a1").password
+    live.site.reload()
+    state = topics.state(live.site.name, "kiosk-a1")
+    will = json.dumps({"online": False, "boot": "b1", "from": "will"})
+    kiosk = device_probe(live, "kiosk-a1", password)
+    kiosk.client.will_set(state, will, qos=1, retain=True)
+    try:
+        assert kiosk.connect() == 0
+        assert kiosk.publish(state, json.dumps({"online": True, "boot": "b1"}), retain=True) == 0
+        started = time.monotonic()
+        result = runner.invoke(app, ["device", "revoke", "kiosk-a1", "--dir", str(live.root)])
+        assert result.exit_code == 0, result.output
+        assert "reloaded" in result.output and "state set to offline" in result.output
+        assert kiosk.disconnected.wait(5), "the live session survived the revoke"
+        assert time.monotonic() - started < 5
+        offline = json.dumps({"online": False, "boot": "b1", "reason": "revoked"}).encode()
+        wait_until(lambda: offline in watcher.received(state), 5, what="the offline state after revoke")
+        time.sleep(0.5)
+        assert will.encode() not in watcher.received(state)  # Mosquitto sends no Will for this disconnect
+    finally:
+        kiosk.close()
+    again = device_probe(live, "kiosk-a1", password)
+    try:
+        assert again.connect() == NOT_AUTHORIZED
+    finally:
+        again.close()
+
+
+def test_after_rotate_only_the_new_password_works(live):
+    live.site.add_device("kiosk-a1", "kiosk", "study")
+    old = live.site.registry.pending_secret("kiosk-a1").password
+    live.site.reload()
+    session = device_probe(live, "kiosk-a1", old)
+    try:
+        assert session.connect() == 0
+        result = runner.invoke(app, ["device", "rotate", "kiosk-a1", "--dir", str(live.root)])
+        assert result.exit_code == 0, result.output
+        assert session.disconnected.wait(5), "a session with the old password survived the rotation"
+    finally:
+        session.close()
+    new = live.site.registry.pending_secret("kiosk-a1").password
+    for password, expected in ((old, NOT_AUTHORIZED), (new, 0)):
+        probe = device_probe(live, "kiosk-a1", password)
+        try:
+            assert probe.connect() == expected
+        finally:
+            probe.close()
+
+
+def test_a_kiosk_from_its_bundle_delivers_a_tap_over_tls(live, watcher, tmp_path):
+    live.site.add_space("study-24h-2f", 100)
+    live.site.add_device("kiosk-b3-lobby", "kiosk", "study-24h-2f")
+    live.site.reload()
+    out = tmp_path / "bundle"
+    bundle.issue(live.site, "kiosk-b3-lobby", out, broker_host="127.0.0.1")
+    settings = load_kiosk(out / "kiosk-b3-lobby.toml")
+    assert settings.broker.tls_ca and settings.broker.port == live.site.settings["tls_port"]
+    runtime = KioskRuntime(settings)
+    runtime.start()
+    try:
+        assert runtime.link.client.wait_connected(10), runtime.link.client.refused
+        tap = runtime.handle_card("922E5832")
+        assert tap.event is not None
+        topic = topics.event(live.site.name, "kiosk-b3-lobby", tap.event.type)
+
+        def delivered():
+            return [json.loads(p) for p in watcher.received(topic) if json.loads(p)["id"] == str(tap.event.id)]
+        event = wait_until(delivered, 10, what="the tap at the gateway")[0]
+        assert event["device"] == "kiosk-b3-lobby" and event["data"]["space"] == "study-24h-2f"
+    finally:
+        runtime.stop()
+
+
+def tls_probe(live: LiveSite, device: str, password: str, ca, cert=None, key=None) -> Probe:
+    return Probe(live.site.settings["tls_port"], device, password, client_id=device, tls_ca=ca, tls_cert=cert,
+                 tls_key=key)
+
+
+def refused_at_tls(probe: Probe) -> bool:
+    """True when the TLS session never reached an accepted CONNACK."""
+    try:
+        code = probe.connect()
+    except (ssl.SSLError, OSError):
+        return True
+    finally:
+        probe.close()
+    return code != 0
+
+
+def test_a_client_that_trusts_another_ca_rejects_the_broker(live, tmp_path):
+    other = make_site(tmp_path / "other", "other-site")
+    live.site.add_device("kiosk-a1", "kiosk", "study")
+    password = live.site.registry.pending_secret("kiosk-a1").password
+    live.site.reload()
+    with pytest.raises(ssl.SSLCertVerificationError):
+        tls_probe(live, "kiosk-a1", password, other.paths.ca_cert).connect()
+    good = tls_probe(live, "kiosk-a1", password, live.site.paths.ca_cert)
+    try:
+        assert good.connect() == 0
+    finally:
+        good.close()
+    other.close()
+
+
+def test_with_client_certificates_required_only_the_site_cas_certificates_get_in(start_broker, tmp_path):
+    strict = make_site(tmp_path / "strict", "strict-site", require_client_cert=True)
+    other = make_site(tmp_path / "other", "other-site")
+    live = start_broker(strict)
+    strict.add_device("kiosk-c1", "kiosk", "study", cert=True)
+    other.add_device("kiosk-c1", "kiosk", "study", cert=True)  # same id, foreign CA
+    live.site.reload()
+    password = strict.registry.pending_secret("kiosk-c1").password
+    ours = bundle.issue(strict, "kiosk-c1", tmp_path / "ours")
+    bundle.issue(other, "kiosk-c1", tmp_path / "theirs")
+    assert {f.name for f in ours.files} >= {"client.crt", "client.key"}
+    ca = strict.paths.ca_cert
+
+    good = tls_probe(live, "kiosk-c1", password, ca, tmp_path / "ours" / "client.crt", tmp_path / "ours" / "client.key")
+    try:
+        assert good.connect() == 0
+    finally:
+        good.close()
+    assert refused_at_tls(tls_probe(live, "kiosk-c1", password, ca, tmp_path / "theirs" / "client.crt",
+                                    tmp_path / "theirs" / "client.key"))
+    assert refused_at_tls(tls_probe(live, "kiosk-c1", password, ca))
+    other.close()
