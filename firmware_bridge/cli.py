@@ -1,4 +1,4 @@
-"""``onestop bridge``: list the drivers and decode captured byte streams (CONTRACT.md, "onestop bridge decode").
+"""``onestop bridge``: list the drivers, decode captured byte streams (CONTRACT.md, "bridge decode").
 
 ``decode`` writes one JSON object per reading to standard output, in stream order, and a one-line summary
 of rejected and incomplete frames to standard error. It exits 0 whatever the bytes were; only input
@@ -62,7 +62,9 @@ def decode(
         str,
         typer.Option("--driver", "-d", help="Driver that produced the bytes; `drivers` lists them."),
     ],
-    source: Annotated[str, typer.Argument(help="File with the captured raw bytes, or - for standard input.")] = "-",
+    source: Annotated[
+        str, typer.Argument(help="File with the captured raw bytes, or - for standard input.")
+    ] = "-",
     status: Annotated[
         bool,
         typer.Option(

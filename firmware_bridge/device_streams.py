@@ -4,9 +4,10 @@ Pure code (randomness is an injected ``random.Random``, time is passed in), used
 write to a pseudo-terminal and by tests directly. A stream is a list of ``Step``: wait ``delay`` seconds,
 then write ``data``.
 
-With ``noise`` a stream is what a real line gives on a bad day: garbage bytes, a corrupted extra copy of a
-frame, repeats while a card is held, a finger-out and searching period before an oximeter settles. Noise
-only ever *adds* to the stream: the good frame is always there, so a reading is never lost to noise.
+With ``noise`` a stream is what a real line gives on a bad day: garbage bytes, a damaged extra copy of a
+frame (damaged so the parser can tell, see ``damaged``), repeats while a card is held, a finger-out and
+searching period before an oximeter settles. Noise only ever *adds* to the stream: the good frame is
+always there, so a reading is never lost to noise.
 """
 
 from __future__ import annotations
@@ -76,12 +77,41 @@ def corrupted(frame: bytes, rng: random.Random) -> bytes:
     return bytes(damaged)
 
 
-def _with_noise(frame: bytes, rng: random.Random, noise: bool) -> list[bytes]:
+CHECKSUMMED = frozenset({"em4100", "pn532", "tanita"})
+LINE_FORMATS = frozenset({"wedge", "and-scale", "gatt-bp", "gatt-temp"})
+
+
+def damaged(driver: str, frame: bytes, rng: random.Random) -> bytes:
+    """A copy of ``frame`` damaged the way line noise does it *and a parser can tell*.
+
+    A flipped bit is only detectable under a checksum; without one it may read as another valid value
+    (a different card, a different SpO2), so those formats get a frame cut short, and line formats a
+    character that no format accepts (keeping the line end, or the cut line would merge with the next).
+    """
+    if driver in CHECKSUMMED:
+        return corrupted(frame, rng)
+    if driver in LINE_FORMATS:
+        body = frame.rstrip(b"\r\n")
+        position = rng.randrange(len(body))
+        return body[:position] + b"#" + body[position + 1 :] + frame[len(body) :]
+    return frame[: rng.randrange(1, len(frame))]
+
+
+def noise_bytes(driver: str, rng: random.Random) -> bytes:
+    """Line noise that cannot pass for a frame of ``driver``."""
+    if driver in LINE_FORMATS:
+        return b"#" + bytes(b for b in garbage(rng) if b not in (10, 13)) + b"\r\n"
+    if driver == "cms50d":  # five random bytes can make a plausible packet; high bytes alone cannot
+        return bytes(b | 0x80 for b in garbage(rng))
+    return garbage(rng)
+
+
+def _with_noise(driver: str, frame: bytes, rng: random.Random, noise: bool) -> list[bytes]:
     if not noise:
         return [frame]
-    parts = [garbage(rng)] if rng.random() < 0.5 else []
+    parts = [noise_bytes(driver, rng)] if rng.random() < 0.5 else []
     if rng.random() < 0.3:
-        parts.append(corrupted(frame, rng))
+        parts.append(damaged(driver, frame, rng))
     return parts + [frame]
 
 
@@ -94,7 +124,7 @@ def tap_steps(driver: str, card: str, rng: random.Random, noise: bool) -> list[S
     repeats = rng.randint(2, 6) if noise and driver != "wedge" else 1
     steps = []
     for index in range(repeats):
-        for part in _with_noise(frame, rng, noise):
+        for part in _with_noise(driver, frame, rng, noise):
             steps.append(Step(0.0 if index == 0 else 0.05, part))
     return steps
 
@@ -107,7 +137,9 @@ def check_values(driver: str, values: dict[str, Any]) -> None:
     missing, unknown = required - set(values), set(values) - required - optional
     if missing or unknown:
         allowed = ", ".join(sorted(required)) + " (optional: " + ", ".join(sorted(optional)) + ")"
-        raise TypeError(f"{driver}.measure() takes {allowed}; missing {sorted(missing)}, unknown {sorted(unknown)}")
+        raise TypeError(
+            f"{driver}.measure() takes {allowed}; missing {sorted(missing)}, unknown {sorted(unknown)}"
+        )
 
 
 def measure_steps(driver: str, values: dict[str, Any], rng: random.Random, noise: bool) -> list[Step]:
@@ -123,7 +155,7 @@ def measure_steps(driver: str, values: dict[str, Any], rng: random.Random, noise
         if bmi is None and height:
             bmi = round(weight / (height / 100) ** 2, 1)
         frame = encode_tanita(weight=weight, height=height, bmi=bmi, body_fat=values.get("body_fat"))
-        return [Step(0.0, part) for part in _with_noise(frame, rng, noise)]
+        return [Step(0.0, part) for part in _with_noise("tanita", frame, rng, noise)]
     if driver == "gatt-bp":
         line = encode_gatt_bp(
             values["systolic"],
@@ -134,8 +166,7 @@ def measure_steps(driver: str, values: dict[str, Any], rng: random.Random, noise
         )
     else:
         line = encode_gatt_temp(values["temperature"], fahrenheit=values.get("fahrenheit", False))
-    parts = [b"#" + garbage(rng).replace(b"\n", b"") + b"\n"] if noise and rng.random() < 0.5 else []
-    return [Step(0.0, part) for part in parts + [line]]
+    return [Step(0.0, part) for part in _with_noise(driver, line, rng, noise)]
 
 
 def _oximeter(driver: str, values: dict[str, Any], rng: random.Random, noise: bool) -> list[Step]:
@@ -169,7 +200,7 @@ def _oximeter(driver: str, values: dict[str, Any], rng: random.Random, noise: bo
             for _ in range(3):  # 60 packets a second, written 3 at a time every 50 ms
                 data = packet(state, (tick * 9) % 128)
                 if noise and rng.random() < 0.02:
-                    data = corrupted(data, rng) + data
+                    data = damaged(driver, data, rng) + data
                 batch += data
                 tick += 1
             steps.append(Step(0.05 if steps else 0.0, batch))
@@ -183,7 +214,7 @@ def _scale(weight: float, rng: random.Random, noise: bool) -> list[Step]:
     steps = [Step(0.1, encode_and_scale(max(w, 0.0), header="US")) for w in settling]
     line = encode_and_scale(weight)
     for index in range(3):  # stream mode: the stable line again and again
-        for part in _with_noise(line, rng, noise and index == 0):
+        for part in _with_noise("and-scale", line, rng, noise and index == 0):
             steps.append(Step(0.1, part))
     return steps
 

@@ -38,6 +38,7 @@ from firmware_bridge.device_streams import (
 from firmware_bridge.drivers import DeviceKind, get_driver
 
 LISTEN_INTERVAL = 0.02
+START_TIMEOUT = 3.0  # how long a v4.6 oximeter's measure() waits for the host's start command
 
 
 class SimulatedDevice:
@@ -46,6 +47,7 @@ class SimulatedDevice:
     def __init__(self, driver: str, *, seed: int | None = None, noise: bool = False) -> None:
         self.driver = get_driver(driver)
         self.noise = noise
+        self.start_timeout = START_TIMEOUT
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -85,7 +87,9 @@ class SimulatedDevice:
                 self._v46 = ContecV46Emulator()
             if self._pn532 is not None or self._v46 is not None:
                 self._listening.set()
-                self._listener = threading.Thread(target=self._listen, name=f"sim {self.driver.name}", daemon=True)
+                self._listener = threading.Thread(
+                    target=self._listen, name=f"sim {self.driver.name}", daemon=True
+                )
                 self._listener.start()
 
     def unplug(self) -> None:
@@ -149,7 +153,7 @@ class SimulatedDevice:
         diastolic, pulse, mean, kpa; ``gatt-temp``: temperature, fahrenheit.
         """
         check_values(self.driver.name, values)
-        if self._v46 is not None and not self._wait_for_start(timeout=3.0):
+        if self._v46 is not None and not self._wait_for_start(self.start_timeout):
             return False
         return self._play(measure_steps(self.driver.name, values, self._rng, self.noise))
 

@@ -225,7 +225,9 @@ FORMATS: dict[str, Format] = {
     for f in (
         Format("em4100", Em4100Parser, _em4100(), _bytes_without(0x02), lambda frame: range(len(frame))),
         Format("parallax", ParallaxParser, _parallax(), _bytes_without(0x0A)),
-        Format("pn532", Pn532Parser, _pn532(), _bytes_without(0x00, 0xFF), lambda frame: range(1, len(frame))),
+        Format(
+            "pn532", Pn532Parser, _pn532(), _bytes_without(0x00, 0xFF), lambda frame: range(1, len(frame))
+        ),
         Format("wedge", WedgeParser, _wedge(), _bad_lines()),
         Format(
             "cms50d",
@@ -235,7 +237,9 @@ FORMATS: dict[str, Format] = {
         ),
         Format("cms50d-v46", lambda: ContecV46Parser(repeat_every=0), _cms50d_v46(), _bytes_without(0x01)),
         Format("and-scale", AndScaleParser, _and_scale(), _bad_lines()),
-        Format("tanita", TanitaParser, _tanita(), _bytes_without(ord("{")), lambda frame: range(len(frame) - 2)),
+        Format(
+            "tanita", TanitaParser, _tanita(), _bytes_without(ord("{")), lambda frame: range(len(frame) - 2)
+        ),
         Format("gatt-bp", GattBloodPressureParser, _gatt_bp(), _bad_lines()),
         Format("gatt-temp", GattTemperatureParser, _gatt_temp(), _bad_lines()),
     )

@@ -96,7 +96,9 @@ def test_pn532_ack_nack_no_target_and_host_commands_are_not_readings() -> None:
 
 
 def test_pn532_error_frame_is_a_reader_error_status() -> None:
-    assert feed(Pn532Parser(), [ERROR_FRAME]) == [DeviceStatus("reader-error", "PN532 application error frame")]
+    assert feed(Pn532Parser(), [ERROR_FRAME]) == [
+        DeviceStatus("reader-error", "PN532 application error frame")
+    ]
 
 
 def test_pn532_frame_parser_names_every_frame_kind() -> None:

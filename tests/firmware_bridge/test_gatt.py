@@ -72,7 +72,9 @@ def test_bp_reference_example() -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.integers(60, 260), st.integers(30, 150), st.none() | st.integers(30, 220))
 def test_bp_in_kpa_is_converted_to_mmhg(systolic: int, diastolic: int, pulse: int | None) -> None:
-    got = readings(feed(GattBloodPressureParser(), [encode_gatt_bp(systolic, diastolic, None, pulse, kpa=True)]))
+    got = readings(
+        feed(GattBloodPressureParser(), [encode_gatt_bp(systolic, diastolic, None, pulse, kpa=True)])
+    )
     assert {r["unit"] for r in got[:2]} == {"mm[Hg]"}
     # Above 204.5 kPa-hundredths the 12-bit mantissa keeps only tenths of a kPa: 0.05 kPa = 0.375 mmHg.
     assert abs(got[0]["value"] - systolic) <= 0.4 and abs(got[1]["value"] - diastolic) <= 0.4
@@ -98,7 +100,9 @@ def test_bp_special_value_in_a_pressure_rejects_the_value() -> None:
 
 
 def test_bp_special_pulse_drops_only_the_pulse() -> None:
-    value = bytes([0x04]) + encode_sfloat(120) + encode_sfloat(80) + encode_sfloat(93) + special_sfloat("NRes")
+    value = (
+        bytes([0x04]) + encode_sfloat(120) + encode_sfloat(80) + encode_sfloat(93) + special_sfloat("NRes")
+    )
     events = feed(GattBloodPressureParser(), [hex_line(value)])
     assert [type(e) for e in events] == [MeasurementRead, MeasurementRead, DeviceStatus]
 

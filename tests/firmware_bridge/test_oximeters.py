@@ -58,7 +58,9 @@ def test_cms50d_a_steady_stream_gives_one_reading_per_second_and_statuses_only_o
 
 
 def test_cms50d_every_change_of_value_is_reported_in_stream_order() -> None:
-    stream = encode_cms50d(97, 72) * 5 + encode_cms50d(97, 73) * 5 + encode_cms50d(96, 73) + encode_cms50d(97, 72)
+    stream = (
+        encode_cms50d(97, 72) * 5 + encode_cms50d(97, 73) * 5 + encode_cms50d(96, 73) + encode_cms50d(97, 72)
+    )
     values = [(r["code"], r["value"]) for r in readings(feed(Cms50dParser(), [stream]))]
     assert values == [
         ("59408-5", 97.0), ("8867-4", 72.0),

@@ -45,7 +45,9 @@ def test_frames_round_trip_whole_byte_by_byte_and_in_random_chunks(driver: str, 
 @pytest.mark.parametrize("driver", sorted(FORMATS))
 @SETTINGS
 @given(data=st.data())
-def test_bad_bytes_are_reported_and_good_frames_alone_report_nothing(driver: str, data: st.DataObject) -> None:
+def test_bad_bytes_are_reported_and_good_frames_alone_report_nothing(
+    driver: str, data: st.DataObject
+) -> None:
     fmt = FORMATS[driver]
     frames = data.draw(st.lists(fmt.frame, min_size=1, max_size=4))
     clean = feed(fmt.parser(), [b"".join(f[0] for f in frames)])
@@ -58,7 +60,9 @@ def test_bad_bytes_are_reported_and_good_frames_alone_report_nothing(driver: str
 @pytest.mark.parametrize("driver", CHECKSUMMED)
 @SETTINGS
 @given(data=st.data())
-def test_a_corrupted_frame_never_yields_a_reading_and_the_next_frame_is_read(driver: str, data: st.DataObject) -> None:
+def test_a_corrupted_frame_never_yields_a_reading_and_the_next_frame_is_read(
+    driver: str, data: st.DataObject
+) -> None:
     fmt = FORMATS[driver]
     assert fmt.protected is not None
     before, victim, after = (data.draw(fmt.frame) for _ in range(3))
