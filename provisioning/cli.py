@@ -292,6 +292,16 @@ def device_import(file: Annotated[Path, typer.Argument(help="CSV with columns de
         _reload(site, broker_pid)
 
 
+@app.command("reload")
+@_reports_errors
+def reload_command(directory: DirOption = DEFAULT_DIR, broker_pid: PidOption = None) -> None:
+    """Re-render the broker's password file, ACL and configuration from the registry and reload the broker."""
+    with Site.open(directory) as site:
+        site.write_broker_files()
+        out.print(f"broker files rewritten in {site.paths.broker}")
+        _reload(site, broker_pid)
+
+
 # -- gateway --------------------------------------------------------------------------------------------
 @gateway_app.command("register")
 @_reports_errors

@@ -171,11 +171,19 @@ class Site:
         return entry.pw_uid, entry.pw_gid
 
     def write_broker_files(self) -> None:
-        """Render the password file, ACL and configuration from the registry and write them atomically."""
+        """Render the password file, ACL and configuration from the registry and write them atomically.
+
+        They must stay the broker user's: Mosquitto 2.0 re-reads them as that user, and on a reload that
+        cannot read the password file it keeps running but refuses every login.
+        """
         owner = self.broker_owner()
-        write_private(self.layout.passwd, render_passwd(self.registry.broker_passwords()), owner=owner)
-        write_private(self.layout.acl, render_acl(self.name, [self.gateway_user]), owner=owner)
-        write_private(self.layout.conf, render_conf(self.layout), owner=owner)
+        try:
+            write_private(self.layout.passwd, render_passwd(self.registry.broker_passwords()), owner=owner)
+            write_private(self.layout.acl, render_acl(self.name, [self.gateway_user]), owner=owner)
+            write_private(self.layout.conf, render_conf(self.layout), owner=owner)
+        except PermissionError as exc:
+            raise SiteDirectoryError(f"cannot write the broker's files in {self.paths.broker}: {exc.strerror}; "
+                                     "run as root (sudo) so they stay owned by the broker user") from exc
 
     def reload(self, broker_pid: int | None = None) -> ReloadOutcome:
         """Tell the running broker (SIGHUP) to re-read the files."""
@@ -295,6 +303,11 @@ def init_site(root: Path, options: InitOptions, force: bool = False) -> Site:
     registry.add_service_user(gateway_user, "gateway", hash_password(gateway_password))
     site = Site(paths, registry)
     owner = site.broker_owner()
+    if owner and owner[0] != os.geteuid():
+        # Mosquitto reads broker/ after dropping to its own user, so that user's group may pass through DIR
+        # (search only, no listing); everything else in DIR stays 0600 / 0700 and root's.
+        os.chown(root, -1, owner[1])
+        os.chmod(root, 0o710)
     _mkdir_private(paths.broker, owner)
     _mkdir_private(site.layout.data, owner)
     server = pki.issue_server(ca, options.site, options.hostnames)

@@ -12,8 +12,14 @@ What these tests established about Mosquitto 2.0.11 (docs/provisioning.md relies
 from __future__ import annotations
 
 import json
+import os
+import pwd
+import shutil
 import ssl
+import stat
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -28,6 +34,14 @@ from tests.provisioning.conftest import LiveSite, make_site
 from tests.provisioning.mqtt_probe import NOT_AUTHORIZED, Probe
 
 runner = CliRunner()
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def device_probe(live: LiveSite, device: str, password: str | None = None, **kwargs) -> Probe:
@@ -220,3 +234,29 @@ def test_with_client_certificates_required_only_the_site_cas_certificates_get_in
                                     tmp_path / "theirs" / "client.key"))
     assert refused_at_tls(tls_probe(live, "kiosk-c1", password, ca))
     other.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not _user_exists("mosquitto"), reason="needs root and a mosquitto user")
+def test_as_root_the_broker_drops_to_the_mosquitto_user_and_still_reads_its_files(start_broker):
+    # The deployed shape: files owned by the mosquitto user, DIR passable by its group only. pytest's own
+    # tmp_path lies under a 0700 directory the mosquitto user cannot enter, hence a directory of our own.
+    base = Path(tempfile.mkdtemp(prefix="onestop-deploy-"))
+    try:
+        os.chmod(base, 0o711)
+        site = make_site(base / "provision", broker_user="mosquitto")
+        assert stat.S_IMODE(site.paths.root.stat().st_mode) == 0o710
+        assert site.layout.passwd.stat().st_uid == pwd.getpwnam("mosquitto").pw_uid
+        live = start_broker(site)
+        pid = int(site.layout.pid_file.read_text())
+        assert pwd.getpwuid(Path(f"/proc/{pid}").stat().st_uid).pw_name == "mosquitto"
+        site.add_device("kiosk-a1", "kiosk", "study")
+        assert site.reload().signalled  # re-read as the mosquitto user
+        probe = device_probe(live, "kiosk-a1")
+        try:
+            assert probe.connect() == 0
+        finally:
+            probe.close()
+        live.broker.stop()
+        site.close()
+    finally:
+        shutil.rmtree(base)

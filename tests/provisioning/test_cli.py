@@ -159,3 +159,13 @@ def test_the_group_is_mounted_on_the_onestop_command():
     proc = subprocess.run([sys.executable, "-m", "onestop", "provision", "device", "--help"], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0 and "rotate" in proc.stdout and "bundle" in proc.stdout
+
+
+def test_reload_re_renders_the_broker_files_from_the_registry(root):
+    run("device", "add", "kiosk-a", "--kind", "kiosk", "--space", "s", "--dir", str(root))
+    passwd = root / "broker" / "passwd"
+    rendered = passwd.read_text()
+    passwd.write_text("hand-edited:nonsense\n")
+    output = run("reload", "--dir", str(root))
+    assert "broker files rewritten" in output and "no broker running" in output
+    assert passwd.read_text() == rendered
