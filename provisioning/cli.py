@@ -81,10 +81,10 @@ def _reload(site: Site, broker_pid: int | None) -> ReloadOutcome:
 
 
 def _bundle(site: Site, device: str, target: Path, broker_host: str | None = None,
-            install_dir: Path | None = None, qr: bool = True) -> None:
+            install_dir: Path | None = None, data_dir: Path | None = None, qr: bool = True) -> None:
     from provisioning import bundle as bundles
 
-    made = bundles.issue(site, device, target, broker_host, install_dir)
+    made = bundles.issue(site, device, target, broker_host, install_dir, data_dir)
     out.print(f"bundle for {device} written to {target} ({', '.join(f.name for f in made.files)})")
     out.print("it holds the device's password: move it to the device, then delete it here")
     if qr:
@@ -260,11 +260,13 @@ def device_bundle(device: DeviceArg,
                                                                   "first --hostname given to init).")] = None,
                   install_dir: Annotated[Path | None, typer.Option(help="Where the files will be on the device "
                                          "(default: --out for a directory, /etc/onestop/DEVICE for a zip).")] = None,
+                  data_dir: Annotated[Path | None, typer.Option(help="Where the device keeps its outbox "
+                                      "(default: OUT/data, or /var/lib/onestop/DEVICE for a zip).")] = None,
                   qr: Annotated[bool, typer.Option(help="Draw the pairing QR code in the terminal.")] = True,
                   directory: DirOption = DEFAULT_DIR) -> None:
     """Write the device's config, CA certificate and credentials, with a pairing QR code (once per password)."""
     with Site.open(directory) as site:
-        _bundle(site, device, bundle_out, broker_host, install_dir, qr)
+        _bundle(site, device, bundle_out, broker_host, install_dir, data_dir, qr)
 
 
 @device_app.command("import")

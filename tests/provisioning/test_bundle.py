@@ -29,6 +29,7 @@ def test_a_directory_bundle_loads_as_the_kiosks_configuration(site, tmp_path):
     assert broker.password.get_secret_value() == password
     assert broker.tls_ca == out.resolve() / "ca.crt" and broker.tls_ca.read_bytes() == site.paths.ca_cert.read_bytes()
     assert broker.tls_cert.is_file() and broker.tls_key.is_file()
+    assert settings.data_dir == out.resolve() / "data"
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
     assert modes["kiosk-b3-lobby.toml"] == modes["client.key"] == 0o600
     assert {f.name for f in made.files} == set(modes)
@@ -71,6 +72,7 @@ def test_a_zip_bundle_keeps_file_modes_and_points_at_the_install_directory(site,
         archive.extractall(tmp_path / "unzipped")
     assert modes == {"sensor-b3-co2.toml": 0o600, "ca.crt": 0o644, "pairing.json": 0o644, "pairing.png": 0o644}
     assert 'tls_ca = "/etc/onestop/sensor-b3-co2/ca.crt"' in config
+    assert 'data_dir = "/var/lib/onestop/sensor-b3-co2"' in config
     assert 'mode =' not in config  # a sensor node is not a kiosk
 
 
