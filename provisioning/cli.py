@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from onestop.errors import OnestopError
 from provisioning import pki, status
@@ -42,8 +43,13 @@ app.add_typer(space_app, name="space")
 app.add_typer(gateway_app, name="gateway")
 
 # soft_wrap: long paths, fingerprints and the QR payload stay on one line, whole, so they can be copied.
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup off: paths and messages are printed as they are; colour comes only from ``_note`` and Text cells.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+def _note(label: str, message: str, style: str = "yellow") -> None:
+    err.print(Text.assemble((label, style), " ", message))
 
 DEFAULT_DIR = Path("/var/lib/onestop/provision")
 DirOption = Annotated[Path, typer.Option("--dir", envvar="ONESTOP_PROVISION_DIR", file_okay=False,
@@ -65,7 +71,7 @@ def _reports_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except OnestopError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            _note("error:", str(exc), "bold red")
             raise typer.Exit(1) from exc
     return wrapper  # type: ignore[return-value]
 
@@ -74,7 +80,7 @@ def _reload(site: Site, broker_pid: int | None) -> ReloadOutcome:
     try:
         outcome = site.reload(broker_pid)
     except BrokerReloadError:
-        err.print("[yellow]the registry and the broker's files are updated, but the broker was not told[/]")
+        _note("warning:", "the registry and the broker's files are updated, but the broker was not told")
         raise
     out.print(outcome.message)
     return outcome
@@ -90,7 +96,7 @@ def _bundle(site: Site, device: str, target: Path, broker_host: str | None = Non
     if qr:
         text = [f for f in made.files if f.name == "pairing.json"][0].data.decode().strip()
         typer.echo(bundles.qr_terminal(text))
-        out.print(f"QR (also pairing.png): {text}", markup=False)
+        out.print(f"QR (also pairing.png): {text}")
 
 
 # -- init -----------------------------------------------------------------------------------------------
@@ -121,10 +127,10 @@ def init(site: Annotated[str, typer.Option(help="Site slug, e.g. north-b3.", sho
         out.print(f"  Mosquitto config {layout.conf} (plain {layout.bind}:{layout.port}, TLS :{layout.tls_port})")
         out.print(f"  gateway MQTT     {made.paths.gateway_credentials} (user {made.gateway_user})")
         if not hostname:
-            err.print("[yellow]warning:[/] no --hostname given: bundles will point devices at localhost unless "
+            _note("warning:", "no --hostname given: bundles will point devices at localhost unless "
                       "`device bundle --broker-host` says otherwise")
         if made.broker_owner() is None and layout.run_as:
-            err.print(f"[yellow]note:[/] files are not owned by {layout.run_as!r} (not root, or no such user); "
+            _note("note:", f"files are not owned by {layout.run_as!r} (not root, or no such user); "
                       "see deploy/mosquitto/README.md")
 
 
@@ -157,7 +163,7 @@ def _device_table(title: str, *columns: str) -> Table:
     table = Table(title=title)
     table.add_column("device", no_wrap=True)  # an id is never cut short: it is what the technician types
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", min_width=min(len(column), 10))
     return table
 
 
@@ -197,7 +203,7 @@ def device_list(directory: DirOption = DEFAULT_DIR) -> None:
                               "certificate until")
         for device in site.registry.devices():
             table.add_row(device.id, device.kind, device.space,
-                          device.status if device.active else f"[red]revoked {device.revoked}[/]",
+                          device.status if device.active else Text(f"revoked {device.revoked}", "red"),
                           _secret_state(device), device.cert_not_after or "-")
         out.print(table)
 
@@ -323,7 +329,7 @@ def gateway_register(site: Annotated[str, typer.Option(help="Site slug of the ga
                 raise InvalidInputError(f"{directory} is the registry of site {opened.name}, not {site}")
             opened.registry.add_token(entry.name, entry.role.value, entry.sha256)
     else:
-        err.print(f"[yellow]note:[/] no registry in {directory}; the token is not recorded there")
+        _note("note:", f"no registry in {directory}; the token is not recorded there")
     typer.echo("# for gateway.toml; the token is shown only now, nowhere keeps it:")
     typer.echo(f'[central]\ntoken = "{token}"\n')
     typer.echo("# central's configuration:")
@@ -346,12 +352,12 @@ def status_command(gateway_url: Annotated[str | None, typer.Option(envvar="ONEST
         name = site.name
     seen = None
     if gateway_url is None:
-        err.print("[yellow]no --gateway-url: showing the registry only[/]")
+        _note("note:", "no --gateway-url: showing the registry only")
     else:
         try:
             seen = status.fetch_gateway_devices(gateway_url, token or "")
         except GatewayQueryError as exc:
-            err.print(f"[yellow]warning:[/] {exc}; showing the registry only", soft_wrap=True)
+            _note("warning:", f"{exc}; showing the registry only")
     out.print(status_table(name, status.join_status(devices, seen)))
 
 
@@ -364,9 +370,9 @@ def status_table(site: str, rows: list[status.StatusRow]) -> Table:
     table = _device_table(f"devices of {site}", "kind", "space", "registry", "connection", "firmware", "last seen",
                           "outbox")
     for row in rows:
-        registry = f"[bold red]{row.registry}[/]" if row.suspicious else row.registry
+        registry = Text(row.registry, "bold red" if row.suspicious else "")
         table.add_row(row.device, row.kind, row.space, registry,
-                      f"[{_STYLE[row.connection]}]{row.connection.value}[/]", row.fw or "-",
+                      Text(row.connection.value, _STYLE[row.connection]), row.fw or "-",
                       row.last_seen.isoformat(timespec="seconds") if row.last_seen else "-",
                       "-" if row.outbox is None else str(row.outbox))
     return table
