@@ -18,6 +18,7 @@ as ``overlong`` before they are buffered.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from firmware_bridge.errors import EncodeError
@@ -237,7 +238,7 @@ class Pn532Parser:
         return self._translate(self._frames.finish())
 
     @staticmethod
-    def _translate(frames: list[Frame | Event]) -> list[Event]:
+    def _translate(frames: Sequence[Frame | Event]) -> list[Event]:
         events: list[Event] = []
         for frame in frames:
             if isinstance(frame, ErrorFrame):
