@@ -149,6 +149,12 @@ class CentralStore:
             return conn.execute(sa.select(events.c.id).where(events.c.site == site, events.c.space == space)
                                 .limit(1)).first() is not None
 
+    def first_event_at(self, site: str, space: str) -> datetime | None:
+        """When the first event of ``space`` at ``site`` happened, or ``None``."""
+        with self.db.read() as conn:
+            return conn.execute(sa.select(sa.func.min(events.c.at))
+                                .where(events.c.site == site, events.c.space == space)).scalar()
+
     def screenings(self, subject: str | None = None, site: str | None = None, since: datetime | None = None,
                    until: datetime | None = None, limit: int = 100) -> list[StoredEvent]:
         """Screening events, newest first, filtered."""
