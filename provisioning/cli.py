@@ -86,6 +86,11 @@ def _reload(site: Site, broker_pid: int | None) -> ReloadOutcome:
     return outcome
 
 
+def _mark_offline(site: Site, device: str, reason: str) -> None:
+    # Mosquitto publishes no Will for a session it ends on reload; see provisioning/device_state.py.
+    out.print(mark_offline(gateway_broker_settings(site.paths.gateway_credentials), site.name, device, reason))
+
+
 def _bundle(site: Site, device: str, target: Path, broker_host: str | None = None,
             install_dir: Path | None = None, data_dir: Path | None = None, qr: bool = True) -> None:
     from provisioning import bundle as bundles
@@ -237,7 +242,8 @@ def device_rotate(device: DeviceArg,
     with Site.open(directory) as site:
         site.rotate(device, cert)
         out.print(f"new credentials for {device}; the old password no longer works")
-        _reload(site, broker_pid)
+        if _reload(site, broker_pid).signalled:
+            _mark_offline(site, device, "rotated")
         if bundle_out:
             _bundle(site, device, bundle_out)
         else:
@@ -252,9 +258,7 @@ def device_revoke(device: DeviceArg, directory: DirOption = DEFAULT_DIR, broker_
         site.revoke(device)
         out.print(f"device {device} revoked")
         if _reload(site, broker_pid).signalled:
-            # Mosquitto publishes no Will for a session it ends on reload; see provisioning/device_state.py.
-            broker = gateway_broker_settings(site.paths.gateway_credentials)
-            out.print(mark_offline(broker, site.name, device))
+            _mark_offline(site, device, "revoked")
 
 
 @device_app.command("bundle")

@@ -1,14 +1,15 @@
-"""After a revoke: put the device's retained state right, since Mosquitto does not.
+"""After a revoke or rotation: put the device's retained state right, since Mosquitto does not.
 
 When a SIGHUP makes Mosquitto 2.0 disconnect a client whose credentials are gone, it marks the session
 "disconnecting" first, and a session in that state does not get its Last Will published (verified in
 ``tests/provisioning/test_broker_live.py``). The device's retained ``dev/{device}/state`` would then say
-``online: true`` for ever. So ``revoke`` reads that retained state as the gateway's user and, if it is a
-birth, publishes the matching offline state itself: same ``boot`` (so the gateway does not mistake it for a
-late Will of an older connection), plus ``"reason": "revoked"``.
+``online: true`` for ever (after ``revoke``) or until the new bundle is installed (after ``rotate``). So
+both read that retained state as the gateway's user and, if it is a birth, publish the matching offline
+state themselves: same ``boot`` (so the gateway does not mistake it for a late Will of an older
+connection), plus ``"reason": "revoked"`` or ``"rotated"``.
 
-Best effort: a broker that cannot be reached is reported, never an error, because the revocation itself
-has already taken effect.
+Best effort: a broker that cannot be reached is reported, never an error, because the change itself has
+already taken effect.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def gateway_broker_settings(path: Path) -> BrokerSettings:
     return BrokerSettings.model_validate(tomllib.loads(path.read_text(encoding="utf-8"))["broker"])
 
 
-def offline_state(retained: bytes) -> bytes | None:
+def offline_state(retained: bytes, reason: str) -> bytes | None:
     """The offline state answering a retained birth, or None when there is nothing to correct."""
     try:
         state = DeviceState.model_validate_json(retained)
@@ -36,10 +37,10 @@ def offline_state(retained: bytes) -> bytes | None:
         return None
     if not state.online:
         return None
-    return json.dumps({"online": False, "boot": state.boot, "reason": "revoked"}).encode()
+    return json.dumps({"online": False, "boot": state.boot, "reason": reason}).encode()
 
 
-def mark_offline(broker: BrokerSettings, site: str, device: str, timeout: float = 3.0) -> str:
+def mark_offline(broker: BrokerSettings, site: str, device: str, reason: str, timeout: float = 3.0) -> str:
     """Publish an offline state for ``device`` if its retained state still says online; returns what
     happened, for the technician."""
     topic = topics.state(site, device)
@@ -59,7 +60,7 @@ def mark_offline(broker: BrokerSettings, site: str, device: str, timeout: float 
         if not client.wait_connected(timeout):
             return f"could not reach the broker as {broker.username} to mark {device} offline"
         # A retained message follows the SUBACK at once; no message within the wait means none is retained.
-        if not retained.wait(min(timeout, 1.0)) or (answer := offline_state(found[0])) is None:
+        if not retained.wait(min(timeout, 1.0)) or (answer := offline_state(found[0], reason)) is None:
             return f"{device} had no retained online state"
         client.publish(Message(topic, answer, qos=1, retain=True))
         if not published.wait(timeout):

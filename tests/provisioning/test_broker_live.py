@@ -5,7 +5,8 @@ What these tests established about Mosquitto 2.0.11 (docs/provisioning.md relies
 - an MQTT 5 publish outside the ACL gets PUBACK reason 0x87 (not authorised) and reaches nobody;
 - on SIGHUP the broker re-reads the password file and disconnects every connected client whose user is
   gone *or whose password no longer matches*, so revoke and rotate end live sessions within about a
-  second; the dropped client's Last Will is published (its retained state turns offline);
+  second; the dropped client's Last Will is *not* published, so provisioning sets its retained state
+  offline itself;
 - a refused CONNECT is answered with CONNACK 0x87 (MQTT 5) for an unknown user or a wrong password.
 """
 
@@ -141,11 +142,15 @@ def test_after_rotate_only_the_new_password_works(live):
     old = live.site.registry.pending_secret("kiosk-a1").password
     live.site.reload()
     session = device_probe(live, "kiosk-a1", old)
+    state = topics.state(live.site.name, "kiosk-a1")
     try:
         assert session.connect() == 0
+        birth = json.dumps({"online": True, "boot": "b7"})
+        assert session.publish(state, birth, retain=True) < 0x80  # 0x10 "no matching subscribers" is a success
         result = runner.invoke(app, ["device", "rotate", "kiosk-a1", "--dir", str(live.root)])
         assert result.exit_code == 0, result.output
         assert session.disconnected.wait(5), "a session with the old password survived the rotation"
+        assert "state set to offline" in result.output
     finally:
         session.close()
     new = live.site.registry.pending_secret("kiosk-a1").password
