@@ -1,10 +1,167 @@
-"""Placeholder, filled in below."""
+"""Health data: screenings, questionnaire results, FHIR export; and the audit log of reading them.
+
+Only ``clinic`` and ``counselling`` may read health data (CONTRACT.md). Every read writes the audit log
+*before* the data leaves: one row per subject returned (or one row when nothing matched), so "who read
+card X's records, and when?" has an answer even for list reads. ``admin`` reads the log.
+"""
 
 
-from fastapi import APIRouter
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from central.routes.common import Context
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from central.audit import AuditEntry
+from central.fhir import observations, searchset
+from central.routes.common import HEALTH_DATA_ROLES, Context, allow, aware, caller
+from central.store import StoredEvent
+from onestop.auth import Role
+from onestop.ids import CARD_PATTERN, SITE_PATTERN
+
+CardQuery = Annotated[str | None, Query(pattern=CARD_PATTERN, description="the student's card (personal data)")]
+SiteQuery = Annotated[str | None, Query(pattern=SITE_PATTERN)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+PHQ9_BANDS = ((4, "minimal"), (9, "mild"), (14, "moderate"), (19, "moderately severe"), (27, "severe"))
+GAD7_BANDS = ((4, "minimal"), (9, "mild"), (14, "moderate"), (21, "severe"))
+
+
+class MeasurementView(BaseModel):
+    code: str
+    value: float
+    unit: str
+    device_model: str | None = None
+
+
+class ScreeningView(BaseModel):
+    """One health-station session's measurements."""
+
+    event_id: str
+    site: str
+    device: str
+    at: datetime
+    subject: str
+    session: str
+    complete: bool
+    measurements: list[MeasurementView]
+
+
+class QuestionnaireView(BaseModel):
+    """One completed questionnaire with its score band (CLINICAL.md)."""
+
+    event_id: str
+    site: str
+    at: datetime
+    subject: str
+    session: str
+    instrument: str
+    answers: list[int]
+    score: int
+    band: str
+    same_day_follow_up: bool
+
+
+class AuditView(BaseModel):
+    """One read of health data."""
+
+    id: int
+    at: datetime
+    principal: str
+    role: str
+    method: str
+    route: str
+    subject_ref: str | None
+    params: dict[str, Any]
+    results: int
+
+
+def band(instrument: str, score: int) -> str:
+    """The severity band of a questionnaire score."""
+    for upper, name in PHQ9_BANDS if instrument == "PHQ-9" else GAD7_BANDS:
+        if score <= upper:
+            return name
+    return "severe"
 
 
 def router(ctx: Context) -> APIRouter:
-    return APIRouter()
+    """Health-data routes and the audit log."""
+    api = APIRouter()
+    store = ctx.store
+
+    def audited(request: Request, route: str, params: dict[str, Any], subjects: list[str | None],
+                counts: dict[str | None, int]) -> None:
+        who = caller(request)
+        visible = {k: v for k, v in params.items() if k != "subject" and v is not None}
+        for subject in subjects or [params.get("subject")]:
+            store.audit.record(AuditEntry(who.name, who.role.value, request.method, route, subject, visible,
+                                          counts.get(subject, 0)))
+
+    def read_screenings(request: Request, route: str, subject: str | None, site: str | None,
+                        since: datetime | None, until: datetime | None, limit: int) -> list[StoredEvent]:
+        found = store.screenings(subject, site, aware(since), aware(until), limit)
+        counts: dict[str | None, int] = {}
+        for event in found:
+            counts[event.subject] = counts.get(event.subject, 0) + 1
+        audited(request, route, {"subject": subject, "site": site, "since": since and since.isoformat(),
+                                 "until": until and until.isoformat(), "limit": limit}, sorted(counts), counts)
+        return found
+
+    @api.get("/api/v1/screenings", tags=["health"], response_model=list[ScreeningView],
+             summary="Screening measurements, newest first (audited)", **allow(ctx, *HEALTH_DATA_ROLES))
+    async def screenings(request: Request, subject: CardQuery = None, site: SiteQuery = None,
+                         since: datetime | None = None, until: datetime | None = None, limit: Limit = 100) -> list:
+        found = await run_in_threadpool(read_screenings, request, "/api/v1/screenings", subject, site, since,
+                                        until, limit)
+        return [ScreeningView(event_id=e.id, site=e.site, device=e.device, at=e.at, subject=e.subject or "",
+                              session=e.data["session"], complete=e.data["complete"],
+                              measurements=e.data.get("measurements", [])) for e in found]
+
+    @api.get("/api/v1/questionnaires", tags=["health"], response_model=list[QuestionnaireView],
+             summary="PHQ-9 / GAD-7 results with bands, newest first (audited)", **allow(ctx, *HEALTH_DATA_ROLES))
+    async def questionnaires(request: Request, subject: CardQuery = None, site: SiteQuery = None,
+                             since: datetime | None = None, until: datetime | None = None,
+                             limit: Limit = 100) -> list:
+        found = await run_in_threadpool(read_screenings, request, "/api/v1/questionnaires", subject, site, since,
+                                        until, limit)
+        return [QuestionnaireView(event_id=e.id, site=e.site, at=e.at, subject=e.subject or "",
+                                  session=e.data["session"], instrument=q["instrument"], answers=q["answers"],
+                                  score=q["score"], band=band(q["instrument"], q["score"]),
+                                  same_day_follow_up=q["instrument"] == "PHQ-9" and q["answers"][8] > 0)
+                for e in found for q in e.data.get("questionnaires", [])]
+
+    @api.get("/api/v1/fhir/Observation", tags=["health", "fhir"],
+             summary="FHIR R4 searchset Bundle of a subject's vital-sign Observations (audited)",
+             response_class=JSONResponse,
+             **allow(ctx, *HEALTH_DATA_ROLES, responses={
+                 200: {"content": {"application/fhir+json": {"schema": {"type": "object"}}}}}))
+    async def fhir_observations(
+            request: Request,
+            subject: Annotated[str, Query(pattern=r"^(Patient/)?[0-9A-F]{4,32}$",
+                                          description="the card, optionally as Patient/<card>")],
+            code: Annotated[str | None, Query(pattern=r"^[0-9]{1,7}-[0-9](,[0-9]{1,7}-[0-9])*$",
+                                              description="LOINC codes, comma-separated")] = None,
+            count: Annotated[int, Query(alias="_count", ge=1, le=1000)] = 100) -> JSONResponse:
+        card = subject.removeprefix("Patient/")
+        codes = frozenset(code.split(",")) if code else None
+
+        def build() -> dict[str, Any]:
+            found = store.screenings(card, limit=count)
+            resources = [obs for e in found
+                         for obs in observations(e.id, card, e.at, e.data.get("measurements", []), codes)][:count]
+            audited(request, "/api/v1/fhir/Observation", {"subject": card, "code": code, "_count": count},
+                    [card], {card: len(resources)})
+            base = str(request.base_url).rstrip("/") + "/api/v1/fhir"
+            return searchset(resources, base, str(request.url), datetime.now(UTC))
+
+        return JSONResponse(await run_in_threadpool(build), media_type="application/fhir+json")
+
+    @api.get("/api/v1/audit", tags=["health"], response_model=list[AuditView],
+             summary="The audit log of health-data reads, newest first", **allow(ctx, Role.ADMIN))
+    def audit(principal: Annotated[str | None, Query(max_length=64)] = None, subject: CardQuery = None,
+              since: datetime | None = None, limit: Limit = 200) -> list[dict]:
+        return store.audit.list(principal, subject, aware(since), limit)
+
+    return api

@@ -1,0 +1,87 @@
+"""Screenings and questionnaires for clinic and counselling only, FHIR R4 export, and the audit log."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.observation import Observation
+
+from tests.central.factories import GZIP, T0, batch, event, gz
+
+STUDENT, OTHER = "922E5832", "62E3086CED"
+PHQ9 = {"instrument": "PHQ-9", "answers": [1, 1, 2, 1, 0, 1, 1, 0, 1], "score": 8}
+
+
+def screening(seq: int, subject: str, measurements: list[dict], questionnaires=(), minutes: int = 0):
+    return event("health-n-1", seq, "screening",
+                 {"subject": subject, "session": str(uuid.uuid4()), "complete": True,
+                  "measurements": measurements, "questionnaires": list(questionnaires)},
+                 T0 + timedelta(minutes=minutes))
+
+
+@pytest.fixture
+def screened(as_role):
+    bp = [{"code": "8480-6", "value": 128, "unit": "mm[Hg]", "device_model": "A&D UA-651BLE"},
+          {"code": "8462-4", "value": 82, "unit": "mm[Hg]", "device_model": "A&D UA-651BLE"},
+          {"code": "8867-4", "value": 71, "unit": "/min"}]
+    events = [screening(1, STUDENT, bp, minutes=0),
+              screening(2, STUDENT, [{"code": "59408-5", "value": 97, "unit": "%"},
+                                     {"code": "8310-5", "value": 36.9, "unit": "Cel"}], [PHQ9], minutes=30),
+              screening(3, OTHER, [{"code": "29463-7", "value": 64.5, "unit": "kg"}], minutes=40)]
+    answer = as_role("gateway:north-b3").post("/api/v1/ingest", content=gz(batch("north-b3", events)), headers=GZIP)
+    assert answer.json()["new"] == 3
+    return events
+
+
+def test_fhir_bundle_of_vital_signs_validates_as_r4(as_role, screened):
+    answer = as_role("clinic").get("/api/v1/fhir/Observation", params={"subject": f"Patient/{STUDENT}"})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/fhir+json")
+    bundle = Bundle.model_validate(answer.json())
+    assert bundle.type == "searchset" and bundle.total == 4
+    observations = [Observation.model_validate(e.resource.model_dump()) for e in bundle.entry]
+    by_code = {o.code.coding[0].code: o for o in observations}
+    assert set(by_code) == {"85354-9", "8867-4", "59408-5", "8310-5"}
+    panel = by_code["85354-9"]
+    assert panel.valueQuantity is None and [c.code.coding[0].code for c in panel.component] == ["8480-6", "8462-4"]
+    assert all(c.valueQuantity.code == "mm[Hg]" and c.valueQuantity.system == "http://unitsofmeasure.org"
+               for c in panel.component)
+    assert by_code["8310-5"].valueQuantity.code == "Cel" and by_code["8867-4"].valueQuantity.unit == "/min"
+    for obs in observations:
+        assert obs.status == "final" and obs.category[0].coding[0].code == "vital-signs"
+        assert obs.subject.identifier.value == STUDENT
+    assert OTHER not in answer.text
+
+
+def test_fhir_search_filters_by_code(as_role, screened):
+    answer = as_role("counselling").get("/api/v1/fhir/Observation", params={"subject": STUDENT, "code": "8480-6"})
+    bundle = Bundle.model_validate(answer.json())
+    assert [e.resource.code.coding[0].code for e in bundle.entry] == ["85354-9"]
+
+
+def test_screenings_and_questionnaires_are_for_clinic_and_counselling(as_role, screened):
+    mine = as_role("clinic").get("/api/v1/screenings", params={"subject": STUDENT}).json()
+    assert [len(s["measurements"]) for s in mine] == [2, 3]  # newest first
+    (phq,) = as_role("counselling").get("/api/v1/questionnaires").json()
+    assert (phq["subject"], phq["score"], phq["band"], phq["same_day_follow_up"]) == (STUDENT, 8, "mild", True)
+    for role in ("admin", "staff", "facilities", "technician", "gateway"):
+        assert as_role(role).get("/api/v1/screenings").status_code == 403
+        assert as_role(role).get("/api/v1/fhir/Observation", params={"subject": STUDENT}).status_code == 403
+
+
+def test_every_health_read_is_audited_with_a_pseudonym_readable_by_admin(as_role, screened, store):
+    before = store.audit.count()
+    as_role("clinic").get("/api/v1/fhir/Observation", params={"subject": STUDENT})
+    as_role("counselling").get("/api/v1/screenings")  # a list read: one row per subject returned
+    as_role("clinic").get("/api/v1/questionnaires", params={"subject": OTHER})
+    assert store.audit.count() == before + 4
+    about_student = as_role("admin").get("/api/v1/audit", params={"subject": STUDENT}).json()
+    assert [(r["principal"], r["route"], r["results"]) for r in about_student] == [
+        ("test-counselling", "/api/v1/screenings", 2), ("test-clinic", "/api/v1/fhir/Observation", 4)]
+    everything = as_role("admin").get("/api/v1/audit").text
+    assert STUDENT not in everything and OTHER not in everything  # pseudonyms only
+    assert all(r["subject_ref"] for r in json.loads(everything))
+    assert as_role("clinic").get("/api/v1/audit").status_code == 403
