@@ -11,6 +11,7 @@ import contextlib
 import json
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Annotated, BinaryIO
 
 import typer
@@ -126,3 +127,20 @@ def _summary(driver: Driver, total: int, counts: Counter[str]) -> None:
         + f", {counts['garbage bytes']} bytes of garbage",
         err=True,
     )
+
+
+@app.command("run")
+def run_command(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="Sensor node TOML file.", exists=True, dir_okay=False)
+    ],
+) -> None:
+    """Run a headless sensor node: serial sensors published as reading events."""
+    from firmware_bridge.node import run
+    from onestop.errors import ConfigError
+
+    try:
+        run(config)
+    except ConfigError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc

@@ -143,6 +143,8 @@ def create_app(gateway: "Gateway") -> FastAPI:
     auth = Authenticator(gateway.settings.tokens)
     registry = CollectorRegistry()
     registry.register(_StoreCollector(gateway))
+    registry.register(gateway.consumer.batch_sizes)
+    registry.register(gateway.consumer.commit_seconds)
     anyone = Depends(auth.require(*ANY_ROLE))
     operations = Depends(auth.require(*OPERATIONS))
     dashboard = resources.files("gateway").joinpath("dashboard.html").read_text(encoding="utf-8")

@@ -15,6 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from prometheus_client import Histogram
+
 from gateway.ingest import Accepted, Rejected, StateSeen, classify
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Derive, Store
@@ -37,6 +39,12 @@ class Consumer:
         self._derive = derive
         self._on_batch = on_batch
         self._known = known_devices or (lambda: None)
+        # Batch size and commit time: the throughput / acknowledgement-latency trade-off, observable live.
+        self.batch_sizes = Histogram("onestop_gateway_batch_size", "Messages per committed batch",
+                                     buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000), registry=None)
+        self.commit_seconds = Histogram("onestop_gateway_batch_commit_seconds",
+                                        "Time to validate, commit and acknowledge one batch",
+                                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5), registry=None)
         self._queue: queue.SimpleQueue[Received] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -88,6 +96,7 @@ class Consumer:
                 self._ingest(batch)
 
     def _ingest(self, batch: list[Received]) -> None:
+        started = time.monotonic()
         now = time.time()
         accepted: list[Accepted] = []
         rejected: list[Rejected] = []
@@ -113,6 +122,8 @@ class Consumer:
         for msg in batch:
             if msg.qos > 0:
                 self.client.ack(msg.mid, msg.qos)
+        self.batch_sizes.observe(len(batch))
+        self.commit_seconds.observe(time.monotonic() - started)
         for bad in rejected:
             # Reason and topic only: the payload may hold a card number or vital signs.
             log.warning("quarantined message on %s: %s", bad.topic[:200], bad.reason)

@@ -96,13 +96,11 @@ def demo(duration: Annotated[float | None, typer.Option(help="Stop after this ma
 
 def _mount_package_groups() -> None:
     # Each component package contributes its own group; a package's commands live beside its code.
+    from firmware_bridge.cli import app as bridge_app
     from provisioning.cli import app as provision_app
-    app.add_typer(provision_app, name="provision", help="Registry, credentials, certificates and device bundles.")
-    try:  # TEMPORARY until firmware_bridge.cli lands (being written in parallel)
-        from firmware_bridge.cli import app as bridge_app
-    except ImportError:
-        return
+
     app.add_typer(bridge_app, name="bridge", help="Device drivers and sensor nodes.")
+    app.add_typer(provision_app, name="provision", help="Registry, credentials, certificates and device bundles.")
 
 
 _mount_package_groups()

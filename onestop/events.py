@@ -12,7 +12,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -198,6 +197,16 @@ def _summarise(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _rejection(exc: ValidationError) -> EnvelopeError:
+    errors = exc.errors()
+    kinds = {err["type"] for err in errors}
+    if kinds & {"json_invalid", "json_type"} or any(e["type"] == "model_type" and not e["loc"] for e in errors):
+        return EnvelopeError("invalid-json" if "json_invalid" in kinds else "schema", "payload is not a JSON object")
+    if any(err["loc"] == ("v",) for err in errors):
+        return EnvelopeError("version", "unsupported envelope version")
+    return EnvelopeError("schema", _summarise(exc))
+
+
 def parse_event(payload: bytes, topic: Topic | None = None) -> Envelope:
     """Validate a raw MQTT payload as an envelope, checking it against its topic when given.
 
@@ -207,17 +216,9 @@ def parse_event(payload: bytes, topic: Topic | None = None) -> Envelope:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise EnvelopeError("too-large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
     try:
-        obj = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EnvelopeError("invalid-json", str(exc.__class__.__name__)) from exc
-    if not isinstance(obj, dict):
-        raise EnvelopeError("schema", "payload is not a JSON object")
-    if obj.get("v") != 1:
-        raise EnvelopeError("version", f"unsupported envelope version {obj.get('v')!r}")
-    try:
-        envelope = Envelope.model_validate(obj)
+        envelope = Envelope.model_validate_json(payload)  # one pass in pydantic-core: the hot path
     except ValidationError as exc:
-        raise EnvelopeError("schema", _summarise(exc)) from exc
+        raise _rejection(exc) from None
     if topic is not None:
         if topic.device != envelope.device:
             raise EnvelopeError("device-mismatch", "envelope device differs from the topic's device")

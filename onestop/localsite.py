@@ -48,6 +48,7 @@ class LocalSite:
     central_port: int
     kiosks: list[KioskPlan] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict, repr=False)  # role -> bearer token
+    other_devices: list[dict[str, str]] = field(default_factory=list)  # non-kiosk device entries
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
@@ -60,6 +61,14 @@ class LocalSite:
             token, entry = new_token(f"local-{role.value}", role)
             self.tokens[role.value] = token
             self._entries.append(entry.model_dump(mode="json"))
+
+    def add_device(self, device: str, kind: str = "sensor", space: str | None = None) -> Credentials:
+        """Register another device (credentials, gateway device list) and rewrite the files."""
+        cred = self.broker.add_device(Credentials(device))
+        self.device_users[device] = cred
+        self.other_devices.append({"device": device, "kind": kind, **({"space": space} if space else {})})
+        self.write()
+        return cred
 
     @property
     def gateway_url(self) -> str:
@@ -88,7 +97,8 @@ class LocalSite:
                                             "capacity": kiosk.capacity or 100})
         gateway = {"site": self.site, "data_dir": str(self.root / "gateway"),
                    "spaces": list(spaces.values()),
-                   "devices": [{"device": k.device, "kind": k.mode, "space": k.space} for k in self.kiosks],
+                   "devices": [{"device": k.device, "kind": k.mode, "space": k.space} for k in self.kiosks]
+                   + self.other_devices,
                    "broker": self.broker_section(self.gateway_user),
                    "http": {"host": "127.0.0.1", "port": self.gateway_port},
                    "central": {"url": self.central_url, "token": self.tokens["gateway"]},

@@ -47,7 +47,7 @@ def _apply_env(data: dict[str, Any], prefix: str, environ: dict[str, str]) -> di
 
 
 def load_settings(model: type[M], path: str | Path | None, env_prefix: str,
-                  environ: dict[str, str] | None = None, base_dir: Path | None = None) -> M:
+                  environ: dict[str, str] | None = None) -> M:
     """Read ``path`` (TOML) into ``model``; raises ``ConfigError`` listing every problem."""
     data: dict[str, Any] = {}
     source = "<defaults>"
@@ -61,7 +61,7 @@ def load_settings(model: type[M], path: str | Path | None, env_prefix: str,
             raise ConfigError(source, [f"not valid TOML: {exc}"]) from exc
     data = _apply_env(data, env_prefix, dict(os.environ if environ is None else environ))
     try:
-        settings = model.model_validate(data, context={"base_dir": base_dir or (Path(path).parent if path else Path.cwd())})
+        settings = model.model_validate(data)
     except ValidationError as exc:
         problems = [f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()]
         raise ConfigError(source, problems) from exc

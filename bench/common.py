@@ -1,0 +1,73 @@
+"""Shared pieces of the benchmarks: a broker with credentials, publisher processes, machine facts, RSS."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+from onestop import topics
+from onestop.broker import BrokerProcess, Credentials, local_layout
+from onestop.events import new_event
+from onestop.netutil import free_port
+
+
+def machine() -> str:
+    """One line describing this machine."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory of a process (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_broker(root: Path, site: str, devices: list[str]) -> tuple[BrokerProcess, Credentials, dict]:
+    """A broker on a free port with a gateway user and one user per device."""
+    gateway = Credentials(f"{site}-gateway")
+    creds = {d: Credentials(d) for d in devices}
+    broker = BrokerProcess(local_layout(root / "broker", free_port()), site, gateway, list(creds.values()))
+    broker.start()
+    return broker, gateway, creds
+
+
+def _write_events(path: Path, device: str, count: int) -> None:
+    with path.open("wb") as handle:
+        for seq in range(1, count + 1):
+            handle.write(new_event(device, seq, "heartbeat", {"uptime_s": seq, "outbox": 0}).to_json() + b"\n")
+
+
+def publish_burst(port: int, site: str, creds: dict, per_device: int, root: Path) -> float:
+    """Every device publishes ``per_device`` QoS 1 events as fast as it can, each from its own
+    ``mosquitto_pub -l`` process (C, so the publishers are not the bottleneck). Returns the start time."""
+    files = {}
+    for device in creds:
+        files[device] = root / f"{device}-{per_device}.jsonl"
+        if not files[device].exists():
+            _write_events(files[device], device, per_device)
+    procs = []
+    start = time.time()
+    for device, cred in creds.items():
+        with files[device].open("rb") as stdin:
+            procs.append(subprocess.Popen(
+                ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-u", device, "-P", cred.password,
+                 "-i", device, "-q", "1", "-M", "1000", "-l", "-t", topics.event(site, device, "heartbeat")],
+                stdin=stdin))
+    for proc in procs:
+        if proc.wait(timeout=600) != 0:
+            raise RuntimeError(f"mosquitto_pub failed with {proc.returncode}")
+    return start

@@ -1,0 +1,109 @@
+"""Ingest benchmark: events/s durably stored by the gateway vs. the raw rate a plain mosquitto_sub receives.
+
+Several simulated devices (one process each) publish QoS 1 events as fast as they can through a real
+Mosquitto. In the same run we measure (1) the broker's own limit: ``mosquitto_sub -q 1`` receiving the same
+stream, and (2) the gateway storing it durably, for a few batch-size / batch-wait settings, with the
+gateway's peak RSS and its batch commit latency (which bounds how late a PUBACK is).
+
+Usage: python -m bench.ingest.run [--devices 4] [--per-device 15000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import tomli_w
+
+from bench.common import machine, peak_rss_mb, publish_burst, start_broker
+from onestop import topics
+from onestop.netutil import free_port, wait_for_port
+
+SITE = "bench"
+SETTINGS = [(100, 5), (500, 10), (2000, 20), (5000, 50)]  # (batch_max, batch_wait_ms)
+
+
+def raw_rate(root: Path, broker, gateway, creds, per_device: int) -> float:
+    total = per_device * len(creds)
+    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-u", gateway.username,
+                            "-P", gateway.password, "-q", "1", "-i", "bench-raw", "-C", str(total),
+                            "-t", topics.events_filter(SITE)], stdout=subprocess.DEVNULL)
+    time.sleep(1.0)  # subscribed
+    start = publish_burst(broker.port, SITE, creds, per_device, root)
+    sub.wait(timeout=300)
+    return total / (time.time() - start)
+
+
+def _histogram_mean(metrics: str, name: str) -> float:
+    total = count = 0.0
+    for line in metrics.splitlines():
+        if line.startswith(f"{name}_sum "):
+            total = float(line.split()[1])
+        elif line.startswith(f"{name}_count "):
+            count = float(line.split()[1])
+    return total / count if count else float("nan")
+
+
+def gateway_rate(root: Path, broker, gateway, creds, per_device: int, batch_max: int, wait_ms: int) -> dict:
+    total = per_device * len(creds)
+    data = root / f"gw-{batch_max}-{wait_ms}"
+    port = free_port()
+    config = data / "gateway.toml"
+    data.mkdir(parents=True)
+    config.write_text(tomli_w.dumps({
+        "site": SITE, "data_dir": str(data),
+        "broker": {"port": broker.port, "username": gateway.username, "password": gateway.password},
+        "http": {"port": port}, "ingest": {"batch_max": batch_max, "batch_wait_ms": wait_ms}}))
+    proc = subprocess.Popen([sys.executable, "-m", "onestop", "--log-level", "WARNING", "gateway", "run",
+                             "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, timeout=30)
+        time.sleep(1.0)  # subscribed
+        start = publish_burst(broker.port, SITE, creds, per_device, root)
+        url = f"http://127.0.0.1:{port}"
+        while httpx.get(f"{url}/api/v1/stats").json()["events"] < total:
+            time.sleep(0.02)
+        elapsed = time.time() - start
+        metrics = httpx.get(f"{url}/metrics").text
+        return {"rate": total / elapsed, "rss": peak_rss_mb(proc.pid),
+                "batch": _histogram_mean(metrics, "onestop_gateway_batch_size"),
+                "commit_ms": 1000 * _histogram_mean(metrics, "onestop_gateway_batch_commit_seconds")}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=4)
+    parser.add_argument("--per-device", type=int, default=15_000)
+    args = parser.parse_args()
+    devices = [f"bench-device-{i:02d}" for i in range(args.devices)]
+    total = args.devices * args.per_device
+    with tempfile.TemporaryDirectory(prefix="onestop-bench-") as tmp:
+        root = Path(tmp)
+        broker, gateway, creds = start_broker(root, SITE, devices)
+        try:
+            raw = raw_rate(root, broker, gateway, creds, args.per_device)
+            print(f"machine: {machine()}")
+            print(f"{total:,} events from {args.devices} devices, QoS 1")
+            print(f"raw mosquitto_sub: {raw:,.0f} events/s")
+            print(f"{'batch_max':>9} {'wait_ms':>7} {'events/s':>10} {'% raw':>6} {'mean batch':>10} "
+                  f"{'commit ms':>9} {'peak RSS MB':>11}")
+            for batch_max, wait_ms in SETTINGS:
+                r = gateway_rate(root, broker, gateway, creds, args.per_device, batch_max, wait_ms)
+                print(f"{batch_max:>9} {wait_ms:>7} {r['rate']:>10,.0f} {100 * r['rate'] / raw:>5.0f}% "
+                      f"{r['batch']:>10.0f} {r['commit_ms']:>9.1f} {r['rss']:>11.0f}", flush=True)
+        finally:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

@@ -1,0 +1,104 @@
+"""``onestop bridge run``: a headless sensor node.
+
+Each configured sensor is a serial device read through its driver; every measurement becomes a ``reading``
+event in the same durable outbox the kiosk uses, published by the same device link (birth, Will,
+heartbeat, delete on PUBACK). A port that vanishes raises a ``fault`` event once and is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+import onestop
+from firmware_bridge.drivers import DRIVERS
+from firmware_bridge.readings import MeasurementRead, PortFault, PortRestored
+from firmware_bridge.serial_port import SerialReader
+from onestop.device_link import DeviceLink
+from onestop.ids import DEVICE_PATTERN, SITE_PATTERN, SLUG_PATTERN
+from onestop.mqtt import BrokerSettings
+from onestop.outbox import Outbox
+from onestop.settings import Section, load_settings
+
+log = logging.getLogger(__name__)
+
+
+class SensorSettings(Section):
+    """One serial sensor of the node."""
+
+    name: str = Field(min_length=1, max_length=64, description="sensor name carried in each reading")
+    driver: str = Field(description="driver name (onestop bridge drivers)")
+    port: str = Field(description="serial device path, e.g. /dev/ttyUSB0")
+    space: str | None = Field(None, pattern=SLUG_PATTERN, description="the space the readings describe")
+
+    @field_validator("driver")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in DRIVERS:
+            raise ValueError(f"unknown driver {value!r}; valid: {', '.join(DRIVERS)}")
+        return value
+
+
+class SensorNodeSettings(Section):
+    """A headless sensor node's configuration."""
+
+    site: str = Field(pattern=SITE_PATTERN)
+    device: str = Field(pattern=DEVICE_PATTERN, description="device id = MQTT user name and client id")
+    data_dir: Path = Field(Path("data/sensor"), description="where the outbox lives")
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    heartbeat_s: float = Field(30.0, ge=1, le=60)
+    sensors: list[SensorSettings] = Field(min_length=1)
+
+
+class SensorNode:
+    """Serial sensors → outbox → broker."""
+
+    def __init__(self, settings: SensorNodeSettings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(settings.data_dir / f"{settings.device}.outbox.db", settings.device)
+        self.link = DeviceLink(settings.broker, settings.site, self.outbox, kind="sensor", fw=onestop.__version__,
+                               heartbeat_s=settings.heartbeat_s)
+        self.readers = [SerialReader(s.port, s.driver, lambda event, s=s: self._event(s, event))
+                        for s in settings.sensors]
+
+    def _event(self, sensor: SensorSettings, event: object) -> None:
+        if isinstance(event, MeasurementRead):
+            self.outbox.append("reading", {"sensor": sensor.name, "code": event.code, "value": event.value,
+                                           "unit": event.unit, "space": sensor.space})
+        elif isinstance(event, PortFault):
+            log.warning("sensor %s: port fault (%s)", sensor.name, event.error)
+            self.outbox.append("fault", {"component": f"sensor:{sensor.name}", "error": event.error[:500]})
+        elif isinstance(event, PortRestored):
+            log.info("sensor %s: port back", sensor.name)
+        else:
+            return
+        self.link.notify()
+
+    def start(self) -> None:
+        """Connect and start reading every sensor."""
+        self.link.start()
+        for reader in self.readers:
+            reader.start()
+
+    def stop(self) -> None:
+        """Stop reading, then disconnect; unpublished readings stay in the outbox."""
+        for reader in self.readers:
+            reader.stop()
+        self.link.stop()
+        self.outbox.close()
+
+
+def run(config: Path) -> None:
+    """Run a sensor node until SIGINT / SIGTERM."""
+    node = SensorNode(load_settings(SensorNodeSettings, config, "ONESTOP_BRIDGE"))
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    node.start()
+    done.wait()
+    node.stop()
