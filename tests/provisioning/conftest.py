@@ -1,5 +1,6 @@
-"""Fixtures: a provisioning directory made by ``init`` on free ports, and a real Mosquitto run from the
-configuration ``init`` generated (not from a test-only configuration)."""
+"""Fixtures: a provisioning directory made by ``init`` on free ports (``psite``; ``site`` is the whole
+LocalSite of tests/conftest.py), and a real Mosquitto run from the configuration ``init`` generated (not
+from a test-only configuration)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def make_site(root: Path, site: str = SITE, **options: object) -> Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+def psite(tmp_path: Path) -> Iterator[Site]:
     """An initialised provisioning directory (nothing running)."""
     made = make_site(tmp_path / "provision")
     yield made
@@ -88,6 +89,6 @@ def start_broker() -> Iterator[Callable[[Site], LiveSite]]:
 
 
 @pytest.fixture
-def live(site: Site, start_broker: Callable[[Site], LiveSite]) -> LiveSite:
-    """The ``site`` fixture with its broker running."""
-    return start_broker(site)
+def live(psite: Site, start_broker: Callable[[Site], LiveSite]) -> LiveSite:
+    """The ``psite`` fixture with its broker running."""
+    return start_broker(psite)

@@ -15,19 +15,19 @@ from provisioning import bundle, pki
 from provisioning.errors import InvalidInputError, StateError
 
 
-def test_a_directory_bundle_loads_as_the_kiosks_configuration(site, tmp_path):
-    site.add_space("study-24h-2f", 40)
-    site.add_device("kiosk-b3-lobby", "kiosk", "study-24h-2f", cert=True)
-    password = site.registry.pending_secret("kiosk-b3-lobby").password
+def test_a_directory_bundle_loads_as_the_kiosks_configuration(psite, tmp_path):
+    psite.add_space("study-24h-2f", 40)
+    psite.add_device("kiosk-b3-lobby", "kiosk", "study-24h-2f", cert=True)
+    password = psite.registry.pending_secret("kiosk-b3-lobby").password
     out = tmp_path / "bundle"
-    made = bundle.issue(site, "kiosk-b3-lobby", out, broker_host="127.0.0.1")
+    made = bundle.issue(psite, "kiosk-b3-lobby", out, broker_host="127.0.0.1")
     settings = load_kiosk(out / "kiosk-b3-lobby.toml")
     assert (settings.site, settings.device, settings.mode, settings.space, settings.capacity) == (
         "test-site", "kiosk-b3-lobby", "kiosk", "study-24h-2f", 40)
     broker = settings.broker
-    assert (broker.host, broker.port, broker.username) == ("127.0.0.1", site.settings["tls_port"], "kiosk-b3-lobby")
+    assert (broker.host, broker.port, broker.username) == ("127.0.0.1", psite.settings["tls_port"], "kiosk-b3-lobby")
     assert broker.password.get_secret_value() == password
-    assert broker.tls_ca == out.resolve() / "ca.crt" and broker.tls_ca.read_bytes() == site.paths.ca_cert.read_bytes()
+    assert broker.tls_ca == out.resolve() / "ca.crt" and broker.tls_ca.read_bytes() == psite.paths.ca_cert.read_bytes()
     assert broker.tls_cert.is_file() and broker.tls_key.is_file()
     assert settings.data_dir == out.resolve() / "data"
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
@@ -35,25 +35,25 @@ def test_a_directory_bundle_loads_as_the_kiosks_configuration(site, tmp_path):
     assert {f.name for f in made.files} == set(modes)
 
 
-def test_the_secret_leaves_the_registry_with_the_bundle_and_a_second_bundle_is_refused(site, tmp_path):
-    site.add_device("kiosk-a1", "kiosk", "study")
-    bundle.issue(site, "kiosk-a1", tmp_path / "first")
-    assert site.registry.pending_secret("kiosk-a1") is None
+def test_the_secret_leaves_the_registry_with_the_bundle_and_a_second_bundle_is_refused(psite, tmp_path):
+    psite.add_device("kiosk-a1", "kiosk", "study")
+    bundle.issue(psite, "kiosk-a1", tmp_path / "first")
+    assert psite.registry.pending_secret("kiosk-a1") is None
     with pytest.raises(StateError, match="already delivered.*device rotate kiosk-a1"):
-        bundle.issue(site, "kiosk-a1", tmp_path / "second")
-    site.rotate("kiosk-a1")
-    bundle.issue(site, "kiosk-a1", tmp_path / "second")
+        bundle.issue(psite, "kiosk-a1", tmp_path / "second")
+    psite.rotate("kiosk-a1")
+    bundle.issue(psite, "kiosk-a1", tmp_path / "second")
 
 
-def test_the_qr_payload_identifies_and_pins_but_holds_no_secret(site, tmp_path):
-    site.add_device("hs-b3-1", "health-station", "skills-lab-1", cert=True)
-    secret = site.registry.pending_secret("hs-b3-1")
-    made = bundle.issue(site, "hs-b3-1", tmp_path / "b", broker_host="gw.example")
+def test_the_qr_payload_identifies_and_pins_but_holds_no_secret(psite, tmp_path):
+    psite.add_device("hs-b3-1", "health-station", "skills-lab-1", cert=True)
+    secret = psite.registry.pending_secret("hs-b3-1")
+    made = bundle.issue(psite, "hs-b3-1", tmp_path / "b", broker_host="gw.example")
     pairing = json.loads((tmp_path / "b" / "pairing.json").read_text())
     assert pairing == made.pairing == {
         "v": 1, "site": "test-site", "device": "hs-b3-1", "kind": "health-station", "space": "skills-lab-1",
-        "broker": f"mqtts://gw.example:{site.settings['tls_port']}",
-        "ca_sha256": pki.fingerprint(site.paths.ca_cert.read_bytes())}
+        "broker": f"mqtts://gw.example:{psite.settings['tls_port']}",
+        "ca_sha256": pki.fingerprint(psite.paths.ca_cert.read_bytes())}
     text = (tmp_path / "b" / "pairing.json").read_text()
     assert secret.password not in text and "BEGIN" not in text
     with Image.open(tmp_path / "b" / "pairing.png") as image:
@@ -61,10 +61,10 @@ def test_the_qr_payload_identifies_and_pins_but_holds_no_secret(site, tmp_path):
     assert "█" in bundle.qr_terminal(text) or "▀" in bundle.qr_terminal(text)
 
 
-def test_a_zip_bundle_keeps_file_modes_and_points_at_the_install_directory(site, tmp_path):
-    site.add_device("sensor-b3-co2", "sensor", "study")
+def test_a_zip_bundle_keeps_file_modes_and_points_at_the_install_directory(psite, tmp_path):
+    psite.add_device("sensor-b3-co2", "sensor", "study")
     out = tmp_path / "sensor.zip"
-    bundle.issue(site, "sensor-b3-co2", out)
+    bundle.issue(psite, "sensor-b3-co2", out)
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     with zipfile.ZipFile(out) as archive:
         modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in archive.infolist()}
@@ -76,23 +76,23 @@ def test_a_zip_bundle_keeps_file_modes_and_points_at_the_install_directory(site,
     assert 'mode =' not in config  # a sensor node is not a kiosk
 
 
-def test_bundles_never_overwrite(site, tmp_path):
-    site.add_device("kiosk-a1", "kiosk", "study")
-    site.add_device("kiosk-a2", "kiosk", "study")
+def test_bundles_never_overwrite(psite, tmp_path):
+    psite.add_device("kiosk-a1", "kiosk", "study")
+    psite.add_device("kiosk-a2", "kiosk", "study")
     (tmp_path / "taken.zip").write_bytes(b"")
     with pytest.raises(InvalidInputError, match="never overwritten"):
-        bundle.issue(site, "kiosk-a1", tmp_path / "taken.zip")
-    assert site.registry.pending_secret("kiosk-a1") is not None  # nothing written, secret kept
-    bundle.issue(site, "kiosk-a1", tmp_path / "shared")
+        bundle.issue(psite, "kiosk-a1", tmp_path / "taken.zip")
+    assert psite.registry.pending_secret("kiosk-a1") is not None  # nothing written, secret kept
+    bundle.issue(psite, "kiosk-a1", tmp_path / "shared")
     (tmp_path / "shared" / "kiosk-a2.toml").write_text("")
     with pytest.raises(InvalidInputError, match="already holds"):
-        bundle.issue(site, "kiosk-a2", tmp_path / "shared")
+        bundle.issue(psite, "kiosk-a2", tmp_path / "shared")
     with pytest.raises(InvalidInputError, match="absolute"):
-        bundle.issue(site, "kiosk-a2", tmp_path / "other", install_dir=Path("relative"))
+        bundle.issue(psite, "kiosk-a2", tmp_path / "other", install_dir=Path("relative"))
 
 
-def test_a_revoked_device_gets_no_bundle(site, tmp_path):
-    site.add_device("kiosk-a1", "kiosk", "study")
-    site.revoke("kiosk-a1")
+def test_a_revoked_device_gets_no_bundle(psite, tmp_path):
+    psite.add_device("kiosk-a1", "kiosk", "study")
+    psite.revoke("kiosk-a1")
     with pytest.raises(StateError, match="revoked"):
-        bundle.issue(site, "kiosk-a1", tmp_path / "b")
+        bundle.issue(psite, "kiosk-a1", tmp_path / "b")

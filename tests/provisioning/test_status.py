@@ -89,3 +89,18 @@ def test_refusals_and_failures_are_gateway_errors(status, message):
 def test_an_unreachable_gateway_is_a_gateway_error():
     with pytest.raises(GatewayQueryError, match="unreachable"):
         fetch_gateway_devices(f"http://127.0.0.1:{free_port()}", "tok", timeout=2)
+
+
+def test_the_client_reads_a_real_gateways_device_list(gateway, kiosk_factory, site):
+    # The fixtures of tests/conftest.py: a LocalSite broker, central and gateway in their own processes.
+    from tests.helpers import wait_until
+
+    kiosk_factory("kiosk-test-a")
+
+    def online():
+        seen = {g.device: g for g in fetch_gateway_devices(site.gateway_url, site.tokens["technician"])}
+        return seen.get("kiosk-test-a") if seen.get("kiosk-test-a") and seen["kiosk-test-a"].online else None
+    entry = wait_until(online, 20, what="the kiosk online at the gateway")
+    assert entry.fw and entry.boot
+    with pytest.raises(GatewayQueryError, match="refused the token"):
+        fetch_gateway_devices(site.gateway_url, "not-a-token")
