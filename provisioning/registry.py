@@ -220,11 +220,11 @@ class Registry:
         return self._devices("", [])
 
     def _devices(self, where: str, args: list[Any]) -> list[Device]:
-        columns = ", ".join(f"d.{c.strip()}" for c in _DEVICE_COLUMNS.split(","))
+        names = [c.strip() for c in _DEVICE_COLUMNS.split(",")]
         rows = self.db.execute(
-            f"SELECT {columns}, p.device IS NOT NULL FROM devices d "
+            f"SELECT {', '.join('d.' + n for n in names)}, p.device IS NOT NULL FROM devices d "
             f"LEFT JOIN pending_secrets p ON p.device = d.id {where} ORDER BY d.id", args).fetchall()
-        return [Device(*row[:-1], secret_pending=bool(row[-1])) for row in rows]
+        return [Device(**dict(zip(names, row[:-1], strict=True)), secret_pending=bool(row[-1])) for row in rows]
 
     def replace_credentials(self, device: str, cred: DeviceCredentials) -> None:
         """New password (and certificate) for an active device; the old ones stop working at reload."""

@@ -315,9 +315,8 @@ def init_site(root: Path, options: InitOptions, force: bool = False) -> Site:
     write_private(paths.broker / "server.crt", server.cert_pem, mode=0o644, owner=owner)
     write_private(paths.broker / "server.key", server.key_pem, owner=owner)
     host = "127.0.0.1" if options.bind in ("0.0.0.0", "::") else options.bind
-    broker = BrokerSettings(host=host, port=options.port, username=gateway_user, password=gateway_password)
-    section = broker.model_dump(mode="json", exclude_none=True, include={"host", "port", "username"})
-    section["password"] = gateway_password
+    section = {"host": host, "port": options.port, "username": gateway_user, "password": gateway_password}
+    BrokerSettings.model_validate(section)  # the gateway will load it with this model
     write_private(paths.gateway_credentials,
                   "# The gateway's MQTT credentials: copy this [broker] section into gateway.toml.\n"
                   + tomli_w.dumps({"broker": section}))
