@@ -85,6 +85,7 @@ class DeviceHub:
                 except ValidationError:
                     log.warning("%s: reading outside the contract ignored (%s)", component, event.code)
                     return
+                self.runtime.device_status(component, None)  # a reading ends "finger out", "unstable"
                 self.runtime.measurement(reading)
             elif isinstance(event, DeviceStatus):
                 self.runtime.device_status(component, event.status)

@@ -67,7 +67,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "questionnaires": ("Optional questionnaires", "可选问卷"),
     "start_phq9": ("Mood questions (PHQ-9)", "情绪问卷（PHQ-9）"),
     "start_gad7": ("Anxiety questions (GAD-7)", "焦虑问卷（GAD-7）"),
-    "done_mark": ("done ✓", "已完成 ✓"),
+    "done_mark": ("done", "已完成"),
     "see_results": ("See my results", "查看结果"),
     "cancel": ("Cancel", "取消"),
     "back": ("Back", "返回"),
@@ -79,6 +79,13 @@ _TEXT: dict[str, tuple[str, str]] = {
     "finish": ("Finish", "完成"),
     "timeout_warning": ("Still there? This screen clears in {seconds} s.", "还在吗？屏幕将在 {seconds} 秒后清除。"),
     "touch_to_stay": ("Touch to continue", "触摸以继续"),
+    "status_finger-out": ("Put a finger in the clip", "请将手指放入夹子"),
+    "status_searching": ("Measuring…", "测量中…"),
+    "status_unstable": ("Stand still…", "请站稳…"),
+    "status_probe-error": ("Check the sensor", "请检查传感器"),
+    "status_no-reading": ("No reading yet", "暂无读数"),
+    "height_invalid": ("Enter a height between 50 and 250 cm", "请输入 50 至 250 厘米之间的身高"),
+    "device_fault": ("{device} not available", "{device} 暂不可用"),
 }
 
 

@@ -197,10 +197,14 @@ class KioskRuntime:
         return event
 
     # -- devices -----------------------------------------------------------------------------------------
-    def device_status(self, component: str, status: str) -> None:
-        """A health device reported a state that is not a reading (someone is using it)."""
+    def device_status(self, component: str, status: str | None) -> None:
+        """A health device reported a state that is not a reading (someone is using it); None clears it."""
         with self._lock:
-            self.device_states[component] = status
+            if status is None:
+                if self.device_states.pop(component, None) is None:
+                    return
+            else:
+                self.device_states[component] = status
             self.session.touch(time.monotonic())
         self._tell("device", dict(self.device_states))
 

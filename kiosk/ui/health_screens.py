@@ -1,0 +1,261 @@
+"""The health-station screens: the measuring hub, the height keypad, one questionnaire item, the results.
+
+Every action goes through the runtime (which records before it answers); these classes only draw the
+session's state and turn touches into calls.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.screenmanager import Screen
+from kivy.uix.scrollview import ScrollView
+
+from firmware_bridge.drivers import DRIVERS, DeviceKind
+from kiosk.health import Result
+from kiosk.questionnaires import wording
+from kiosk.ui.kiosk_screens import top_bar
+from kiosk.ui.widgets import (
+    ACCENT,
+    BACKGROUND,
+    BAD,
+    CATEGORY_COLOURS,
+    GOOD,
+    MUTED,
+    NEUTRAL,
+    PANEL,
+    TEXT,
+    WARN,
+    Filled,
+    button,
+    label,
+)
+from onestop import clinical
+
+if TYPE_CHECKING:
+    from kiosk.app import KioskApp
+
+_TILE_OF_KIND = {DeviceKind.BLOOD_PRESSURE: "bp", DeviceKind.PULSE_OXIMETER: "spo2",
+                 DeviceKind.THERMOMETER: "temperature", DeviceKind.SCALE: "weight"}
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def countdown(app: KioskApp) -> str:
+    """The privacy warning, shown in the last 20 seconds before the screen clears."""
+    remaining = app.remaining()
+    if remaining is None or remaining > 20:
+        return ""
+    return app.tr("timeout_warning", seconds=max(0, int(remaining)))
+
+
+class HealthScreen(Screen):
+    """The hub: a tile per device, the optional questionnaires, and the way to the results."""
+
+    def render(self, app: KioskApp) -> None:
+        s, session = app.style, app.runtime.session
+        self.clear_widgets()
+        root = Filled(BACKGROUND, orientation="vertical", padding=s.px(12), spacing=s.px(8))
+        root.add_widget(top_bar(app, app.tr("health_title"),
+                                label(s, countdown(app), 16, colour=WARN, size_hint_x=1.4)))
+        root.add_widget(label(s, app.tr("health_hint"), 17, colour=MUTED, size_hint_y=None))
+        grid = GridLayout(cols=3, spacing=s.px(8))
+        statuses, faults = self._statuses(app)
+        value = session.value
+        bp = (f"{_number(value('8480-6'))}/{_number(value('8462-4'))}"
+              if value("8480-6") and value("8462-4") else None)
+        pulse = value(clinical.HEART_RATE)
+        spo2 = value("59408-5") or value("2708-6")
+        tiles = [
+            ("bp", bp, ("mmHg" + (f" · {_number(pulse)} /min" if pulse else "")) if bp else ""),
+            ("spo2", f"{_number(spo2)} %" if spo2 else None, f"{_number(pulse)} /min" if pulse else ""),
+            ("temperature", f"{value(clinical.BODY_TEMPERATURE):.1f} °C" if value(clinical.BODY_TEMPERATURE)
+             else None, ""),
+            ("weight", f"{_number(value(clinical.BODY_WEIGHT))} kg" if value(clinical.BODY_WEIGHT) else None, ""),
+            ("height", f"{_number(value(clinical.BODY_HEIGHT))} cm" if value(clinical.BODY_HEIGHT) else None, ""),
+            ("bmi", f"{value(clinical.BMI):.1f}" if value(clinical.BMI) else None, ""),
+        ]
+        for key, shown, sub in tiles:
+            # A device's state ("put a finger in the clip") helps until it has given a reading; after
+            # that, the finger leaving the clip is normal and the reading's details matter more.
+            hint = faults.get(key) or (statuses.get(key) if shown is None else None)
+            grid.add_widget(self._tile(app, key, shown, hint or sub))
+        root.add_widget(grid)
+        row = BoxLayout(size_hint_y=None, height=s.px(56), spacing=s.px(8))
+        for instrument, key in (("PHQ-9", "start_phq9"), ("GAD-7", "start_gad7")):
+            done = instrument in session.questionnaires
+            text = app.tr(key) + (f" — {app.tr('done_mark')}" if done else "")
+            row.add_widget(button(s, text, lambda i=instrument: app.runtime.begin(i), colour=GOOD if done else ACCENT,
+                                  size=18, height=56))
+        root.add_widget(row)
+        bottom = BoxLayout(size_hint_y=None, height=s.px(60), spacing=s.px(8))
+        bottom.add_widget(button(s, app.tr("cancel"), app.runtime.cancel, colour=NEUTRAL, height=60,
+                                 size_hint_x=0.4))
+        results = button(s, app.tr("see_results"), app.runtime.finish, colour=GOOD, height=60)
+        results.disabled = not session.has_data
+        bottom.add_widget(results)
+        root.add_widget(bottom)
+        self.add_widget(root)
+
+    def _statuses(self, app: KioskApp) -> tuple[dict[str, str], dict[str, str]]:
+        """Per tile: what its device says (``finger-out`` ...), and whether its device is unavailable."""
+        statuses, faults = {}, {}
+        for component, status in app.runtime.device_states.items():
+            driver = DRIVERS.get(component)
+            tile = _TILE_OF_KIND.get(driver.kind) if driver else None
+            text = app.tr(f"status_{status}")
+            if tile and text != f"status_{status}":
+                statuses[tile] = text
+        for component in app.runtime.faults:
+            driver = DRIVERS.get(component)
+            if driver and (tile := _TILE_OF_KIND.get(driver.kind)):
+                faults[tile] = app.tr("device_fault", device=app.tr(tile))
+        return statuses, faults
+
+    def _tile(self, app: KioskApp, key: str, shown: str | None, sub: str) -> Filled:
+        s = app.style
+        tile = Filled(PANEL, radius=s.px(10), orientation="vertical", padding=s.px(6), spacing=s.px(2))
+        tile.add_widget(label(s, app.tr(key), 17, colour=MUTED, size_hint_y=None, height=s.px(24)))
+        tile.add_widget(label(s, shown or app.tr("waiting"), 28 if shown else 18, bold=bool(shown),
+                              colour=TEXT if shown else MUTED))
+        if key == "height":
+            tile.add_widget(button(s, app.tr("enter_height"), app.open_keypad, colour=ACCENT, size=16, height=38))
+        else:
+            tile.add_widget(label(s, sub, 15, colour=MUTED, size_hint_y=None, height=s.px(22)))
+        return tile
+
+
+class HeightScreen(Screen):
+    """A numeric keypad for the height, in centimetres."""
+
+    typed = ""
+    error = False
+
+    def render(self, app: KioskApp) -> None:
+        s = app.style
+        self.clear_widgets()
+        root = Filled(BACKGROUND, orientation="vertical", padding=s.px(12), spacing=s.px(8))
+        root.add_widget(top_bar(app, app.tr("enter_height")))
+        shown = f"{self.typed or '—'} cm"
+        root.add_widget(label(s, shown, 40, bold=True, size_hint_y=None, height=s.px(56)))
+        if self.error:
+            root.add_widget(label(s, app.tr("height_invalid"), 16, colour=BAD, size_hint_y=None, height=s.px(22)))
+        pad = GridLayout(cols=3, spacing=s.px(6))
+        for key in ("1", "2", "3", "4", "5", "6", "7", "8", "9", "clear", "0", "ok"):
+            if key == "clear":
+                pad.add_widget(button(s, app.tr("clear"), lambda: self._set(app, ""), colour=NEUTRAL, height=None))
+            elif key == "ok":
+                pad.add_widget(button(s, app.tr("ok"), lambda: self._ok(app), colour=GOOD, height=None))
+            else:
+                pad.add_widget(button(s, key, lambda k=key: self._set(app, (self.typed + k)[:3]), size=28,
+                                      height=None))
+        root.add_widget(pad)
+        root.add_widget(button(s, app.tr("back"), app.close_keypad, colour=NEUTRAL, height=52))
+        self.add_widget(root)
+
+    def _set(self, app: KioskApp, typed: str) -> None:
+        self.typed, self.error = typed, False
+        app.runtime.touch()
+        self.render(app)
+
+    def _ok(self, app: KioskApp) -> None:
+        value = int(self.typed) if self.typed else 0
+        if not 50 <= value <= 250:
+            self.error = True
+            self.render(app)
+            return
+        app.runtime.enter_height(value)
+        app.close_keypad()
+
+
+class QuestionScreen(Screen):
+    """One questionnaire item with its four standard answers."""
+
+    def render(self, app: KioskApp) -> None:
+        s, session = app.style, app.runtime.session
+        self.clear_widgets()
+        if session.instrument is None:
+            return
+        words = wording(session.instrument, app.lang)
+        root = Filled(BACKGROUND, orientation="vertical", padding=s.px(12), spacing=s.px(8))
+        progress = app.tr("question_of", n=session.item + 1, total=len(words.items))
+        back = button(s, app.tr("back"), app.runtime.back, colour=NEUTRAL, size=18, height=52,
+                      size_hint_x=None, width=s.px(110))
+        bar = top_bar(app, words.title, label(s, progress, 18, colour=MUTED))
+        bar.add_widget(back, index=len(bar.children))
+        root.add_widget(bar)
+        warning = countdown(app)
+        root.add_widget(label(s, warning or words.stem, 17, colour=WARN if warning else MUTED, size_hint_y=None))
+        root.add_widget(label(s, words.items[session.item], 28, bold=True))
+        answers = GridLayout(cols=2, spacing=s.px(8), size_hint_y=None, height=s.px(2 * 76 + 8))
+        for value, option in enumerate(words.options):
+            answers.add_widget(button(s, option, lambda v=value: app.runtime.answer(v), size=22, height=76))
+        root.add_widget(answers)
+        self.add_widget(root)
+
+
+class ResultsScreen(Screen):
+    """Categories with plain guidance; the PHQ-9 item 9 message first when it applies."""
+
+    def render(self, app: KioskApp) -> None:
+        s, session, lang = app.style, app.runtime.session, app.lang
+        self.clear_widgets()
+        root = Filled(BACKGROUND, orientation="vertical", padding=s.px(12), spacing=s.px(8))
+        root.add_widget(top_bar(app, app.tr("results_title"),
+                                label(s, countdown(app), 16, colour=WARN, size_hint_x=1.4)))
+        body = BoxLayout(orientation="vertical", size_hint_y=None, spacing=s.px(8))
+        body.bind(minimum_height=body.setter("height"))
+        if session.item9_positive:
+            box = Filled(BAD, radius=s.px(8), size_hint_y=None, padding=s.px(10))
+            text = label(s, clinical.PHQ9_ITEM9_GUIDANCE[lang], 20, bold=True, size_hint_y=None)
+            text.bind(height=lambda _w, h, b=box: setattr(b, "height", h + s.px(20)))
+            box.add_widget(text)
+            body.add_widget(box)
+        for result in session.results():
+            body.add_widget(self._row(app, result))
+        scroll = ScrollView(do_scroll_x=False, bar_width=s.px(8))
+        scroll.add_widget(body)
+        root.add_widget(scroll)
+        footer = BoxLayout(size_hint_y=None, height=s.px(60), spacing=s.px(8))
+        footer.add_widget(label(s, clinical.SCREENING_NOTE[lang], 15, colour=MUTED))
+        footer.add_widget(button(s, app.tr("finish"), app.runtime.done, colour=GOOD, height=60,
+                                 size_hint_x=None, width=s.px(180)))
+        root.add_widget(footer)
+        self.add_widget(root)
+
+    def _row(self, app: KioskApp, result: Result) -> Filled:
+        s, lang = app.style, app.lang
+        row = Filled(PANEL, radius=s.px(8), orientation="vertical", size_hint_y=None, padding=s.px(10),
+                     spacing=s.px(4))
+        head = BoxLayout(size_hint_y=None, height=s.px(34), spacing=s.px(8))
+        head.add_widget(label(s, app.tr(result.measure), 20, colour=MUTED, halign="left", size_hint_x=0.9))
+        head.add_widget(label(s, _reading_text(app, result), 22, bold=True, halign="left"))
+        chip = Filled(CATEGORY_COLOURS.get(result.category, NEUTRAL), radius=s.px(6), size_hint_x=0.9)
+        chip.add_widget(label(s, clinical.category_label(result.measure, result.category, lang), 18, bold=True))
+        head.add_widget(chip)
+        row.add_widget(head)
+        advice = label(s, clinical.guidance(result.measure, result.category, lang), 16, halign="left",
+                       size_hint_y=None)
+        row.add_widget(advice)
+        advice.bind(height=lambda _w, h: setattr(row, "height", h + s.px(34 + 24)))
+        return row
+
+
+def _reading_text(app: KioskApp, result: Result) -> str:
+    measure, readings, score = result.measure, result.readings, result.score
+    if score is not None:
+        return app.tr("score", score=score)
+    values = {m.code: m.value for m in readings}
+    if measure == "bp":
+        return f"{_number(values['8480-6'])}/{_number(values['8462-4'])} mmHg"
+    if measure == "heart_rate":
+        return f"{_number(readings[0].value)} /min"
+    if measure == "spo2":
+        return f"{_number(readings[0].value)} %"
+    if measure == "temperature":
+        return f"{readings[0].value:.1f} °C"
+    return f"{readings[0].value:.1f}"

@@ -1,0 +1,227 @@
+"""Drive a real kiosk window through a scenario, in its own process (Kivy wants a process to itself).
+
+    python -m tests.kiosk.ui_scenario --config kiosk.toml --scenario kiosk --size 800x480 --out DIR
+
+Simulated devices on pseudo-terminals feed the runtime exactly as hardware would; the script presses the
+window's buttons, waits for what the screen shows, saves screenshots to DIR and writes ``DIR/report.json``
+(the steps passed, the texts seen). Exit status 0 when every step passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from firmware_bridge.simulators import SimulatedDevice
+from kiosk.runtime import KioskRuntime
+from kiosk.settings import DeviceSettings, KioskSettings, ReaderSettings, load
+
+CARD, OTHER = "62E3086CED", "0A1B2C3D4E"
+
+
+class Driver:
+    """Runs on its own thread; touches the app only through ``on_main``."""
+
+    def __init__(self, app: Any, runtime: KioskRuntime, devices: dict[str, SimulatedDevice], out: Path,
+                 prefix: str) -> None:
+        self.app, self.runtime, self.devices, self.out, self.prefix = app, runtime, devices, out, prefix
+        self.steps: list[dict[str, Any]] = []
+
+    def on_main(self, fn: Callable[[], Any], timeout: float = 10) -> Any:
+        from kivy.clock import Clock
+
+        done, box = threading.Event(), {}
+
+        def call(_dt: float) -> None:
+            try:
+                box["value"] = fn()
+            except BaseException as exc:  # handed back to the driver thread
+                box["error"] = exc
+            done.set()
+
+        Clock.schedule_once(call, 0)
+        if not done.wait(timeout):
+            raise TimeoutError("the Kivy thread did not answer")
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
+
+    def texts(self) -> list[str]:
+        return self.on_main(self.app.visible_texts)
+
+    def see(self, *wanted: str, gone: tuple[str, ...] = (), timeout: float = 10) -> list[str]:
+        """Wait until every ``wanted`` text is on screen (substring match) and no ``gone`` text is."""
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.texts()
+            joined = "\n".join(shown)
+            if all(w in joined for w in wanted) and not any(g in joined for g in gone):
+                self.steps.append({"saw": list(wanted), "screen": self.on_main(lambda: self.app.manager.current)})
+                return shown
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {wanted} (and not {gone}) on screen; it shows {shown}")
+            time.sleep(0.05)
+
+    def press(self, text: str) -> None:
+        time.sleep(0.05)  # let the frame that drew the button finish
+        if not self.on_main(lambda: self.app.press(text)):
+            raise AssertionError(f"no enabled button {text!r} on screen; it shows {self.texts()}")
+
+    def shot(self, name: str) -> None:
+        time.sleep(0.3)  # two frames: labels get their textures before the capture
+        path = self.out / f"{self.prefix}{name}.png"
+        self.on_main(lambda: self.app.screenshot(path))
+        self.steps.append({"screenshot": path.name})
+
+
+def kiosk_scenario(d: Driver) -> None:
+    reader = d.devices["reader"]
+    d.see("24-hour study room", "41 of 60 places taken", "Tap your card")
+    d.shot("idle-en")
+    reader.tap(CARD)
+    d.see("Welcome!", "You are checked in.")
+    d.shot("feedback-welcome")
+    d.see("Tap your card", gone=("Welcome!",))
+    d.press("中文")
+    d.see("请刷卡", "24小时自习室", "已使用 42 / 60 个位置")
+    d.shot("idle-zh")
+    reader.tap(CARD)
+    d.see("再见！", "您已签退。")
+    d.shot("feedback-goodbye-zh")
+    d.see("Tap your card", gone=("再见！",))  # back to the default language for the next student
+    d.runtime._occupancy({"space": "study-24h-2f", "count": 60, "capacity": 60, "ts": "2026-11-23T09:00:00Z"})
+    d.see("60 of 60 places taken")
+    time.sleep(1.1)  # past the reader's repeat window
+    reader.tap(OTHER)
+    d.see("Sorry, the space is full", "Please try again later.")
+    d.shot("feedback-full")
+
+
+def health_scenario(d: Driver) -> None:
+    dev = d.devices
+    d.see("Tap your card to start a health check")
+    d.shot("health-idle")
+    dev["reader"].tap(CARD)
+    d.see("Health check", "Blood pressure", "waiting…")
+    dev["bp"].measure(systolic=128, diastolic=82, pulse=72)
+    dev["oximeter"].measure(spo2=97, pulse=72)
+    dev["thermometer"].measure(temperature=36.8)
+    dev["scale"].measure(weight=75.5)
+    d.see("128/82", "97 %", "36.8 °C", "75.5 kg")
+    d.press("Enter height")
+    for key in ("1", "7", "8"):
+        d.press(key)
+    d.see("178 cm")
+    d.shot("health-keypad")
+    d.press("OK")
+    d.see("178 cm", "23.8", "See my results")
+    d.shot("health-hub")
+    d.press("Mood questions (PHQ-9)")
+    d.see("Question 1 of 9", "Little interest or pleasure in doing things", "Not at all", "Nearly every day")
+    d.shot("question-phq9")
+    for answer in ["Several days"] * 4 + ["More than half the days"] * 4 + ["Not at all"]:
+        d.press(answer)
+    d.see("Mood questions (PHQ-9) — done")
+    d.press("中文")
+    d.press("焦虑问卷（GAD-7）")
+    d.see("第 1 题，共 7 题", "感觉紧张、焦虑或急切", "好几天")
+    d.shot("question-gad7-zh")
+    for _ in range(7):
+        d.press("好几天")
+    d.press("查看结果")
+    d.see("您的结果", "128/82 mmHg", "偏高（1级）", "这是筛查结果，不是诊断。")
+    d.shot("results-zh")
+    pending = [json.loads(p.payload) for p in d.runtime.outbox.pending()]
+    screening = [e for e in pending if e["type"] == "screening"]
+    assert len(screening) == 1 and screening[0]["data"]["complete"], screening
+    assert {q["instrument"]: q["score"] for q in screening[0]["data"]["questionnaires"]} == {"PHQ-9": 12,
+                                                                                            "GAD-7": 7}
+    d.press("English")
+    d.see("Your results", "High (stage 1)", "Moderate", "Mild", "This is a screening, not a diagnosis.")
+    d.shot("results-en")
+    d.press("Finish")
+    d.see("Tap your card to start a health check", gone=("Your results",))
+    # Walk away mid-session: the countdown warns, then the screen clears and the record is incomplete.
+    d.runtime.session.idle_timeout_s = 10
+    dev["reader"].tap(OTHER)
+    d.see("Health check")
+    dev["oximeter"].measure(spo2=91, pulse=110)
+    d.see("91 %", "Still there? This screen clears in")
+    d.shot("health-timeout-warning")
+    d.see("Tap your card to start a health check", timeout=20)
+    pending = [json.loads(p.payload) for p in d.runtime.outbox.pending() if p.type == "screening"]
+    assert [e["data"]["complete"] for e in pending] == [True, False], pending
+
+
+SCENARIOS = {"kiosk": kiosk_scenario, "health": health_scenario}
+
+
+def simulated_devices(settings: KioskSettings, scenario: str) -> tuple[KioskSettings, dict[str, SimulatedDevice]]:
+    """The scenario's devices on pseudo-terminals, and the settings pointing at them."""
+    devices = {"reader": SimulatedDevice("em4100", seed=1)}
+    update: dict[str, Any] = {"reader": ReaderSettings(driver="em4100", port=devices["reader"].path)}
+    if scenario == "health":
+        for name, driver in (("bp", "gatt-bp"), ("oximeter", "cms50d"), ("thermometer", "gatt-temp"),
+                             ("scale", "and-scale")):
+            devices[name] = SimulatedDevice(driver, seed=2)
+        ports = [DeviceSettings(driver=devices[n].driver.name, port=devices[n].path)
+                 for n in ("bp", "oximeter", "thermometer", "scale")]
+        update["health"] = settings.health.model_copy(update={"devices": ports})
+    return settings.model_copy(update=update), devices
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), required=True)
+    parser.add_argument("--size", default="800x480")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    width, height = (int(v) for v in args.size.split("x"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    settings, devices = simulated_devices(load(args.config), args.scenario)
+    runtime = KioskRuntime(settings)
+    report: dict[str, Any] = {"scenario": args.scenario, "size": args.size, "ok": False}
+    prefix = f"{width}x{height}-"
+
+    def ready(app: Any) -> None:
+        driver = Driver(app, runtime, devices, args.out, prefix)
+        report["steps"] = driver.steps
+
+        def script() -> None:
+            try:
+                for reader in runtime.devices.readers:  # type: ignore[union-attr]
+                    assert reader.wait_connected(5), reader.name
+                SCENARIOS[args.scenario](driver)
+                report["ok"] = True
+            except BaseException:
+                report["error"] = traceback.format_exc()
+            finally:
+                driver.on_main(app.stop)
+
+        threading.Thread(target=script, name="scenario", daemon=True).start()
+
+    from kiosk.app import run_window
+
+    runtime.start()
+    try:
+        run_window(runtime, size=(width, height), on_ready=ready)
+    finally:
+        runtime.stop()
+        for device in devices.values():
+            device.close()
+    (args.out / f"{prefix}{args.scenario}-report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    if not report["ok"]:
+        print(report.get("error", "scenario did not finish"), file=sys.stderr)
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
