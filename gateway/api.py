@@ -54,9 +54,22 @@ class SyncStatus(BaseModel):
     """The link to central and what waits for it."""
 
     central: str
+    last_success: datetime | None
     backlog: int
     synced: int
     alerts_unsynced: int
+    dead_letters: int
+    dropped: dict[str, int]
+
+
+class DeadLetter(BaseModel):
+    """An event central refused as invalid, set aside for a person to look at."""
+
+    id: str
+    device: str
+    type: str
+    reason: str
+    at: datetime
 
 
 class Overview(BaseModel):
@@ -164,8 +177,11 @@ def create_app(gateway: "Gateway") -> FastAPI:
 
     def sync_now() -> SyncStatus:
         stats = gateway.store.stats()
+        last = gateway.syncer.last_success
         return SyncStatus(central=gateway.central_state, backlog=stats["backlog"], synced=stats["synced"],
-                          alerts_unsynced=len(gateway.alerts.unsynced(10_000)))
+                          last_success=datetime.fromtimestamp(last, UTC) if last else None,
+                          alerts_unsynced=len(gateway.alerts.unsynced(10_000)),
+                          dead_letters=stats["dead_letters"], dropped=stats["dropped"])
 
     def alert_for(alert_id: str, principal: Principal) -> AlertRecord:
         record = gateway.alerts.get(alert_id)
@@ -227,6 +243,12 @@ def create_app(gateway: "Gateway") -> FastAPI:
     @app.get("/api/v1/sync", tags=["sync"], summary="Link to central and backlog")
     def sync(_: Annotated[Principal, operations]) -> SyncStatus:
         return sync_now()
+
+    @app.get("/api/v1/dead-letters", tags=["sync"], summary="Events central refused as invalid")
+    def dead_letters(_: Annotated[Principal, Depends(auth.require(Role.TECHNICIAN, Role.ADMIN))],
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[DeadLetter]:
+        return [DeadLetter(id=i, device=d, type=t, reason=r, at=datetime.fromtimestamp(at, UTC))
+                for i, d, t, r, at in gateway.store.dead_letters(limit)]
 
     @app.get("/api/v1/quarantine", tags=["ops"], summary="Recently rejected messages (metadata only)")
     def quarantine(_: Annotated[Principal, Depends(auth.require(Role.TECHNICIAN, Role.ADMIN))],

@@ -8,6 +8,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gateway import retention
 from gateway.alert_store import AlertStore
 from gateway.api import create_app
 from gateway.building import Building
@@ -20,6 +21,8 @@ from onestop.http import HttpServer
 from onestop.ids import boot_id
 from onestop.mqtt import Message
 from onestop.payloads import GatewayState
+from onestop.records import DeviceHealth
+from onestop.site import SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +46,31 @@ class Gateway:
         self.consumer = Consumer(settings, self.store, will=will, birth=self._birth,
                                  derive=self.building.derive, on_batch=self.building.after_batch,
                                  known_devices=self._known_devices)
-        self.syncer = Syncer(settings.site, settings.central, self.store, on_reachability=self._reachability)
+        self._load_config_copy()
+        self.syncer = Syncer(settings.site, settings.central, self.store, self.alerts, settings.config_copy,
+                             fleet=self.fleet, on_config=self.building.apply_config,
+                             on_reachability=self._reachability)
         self.http = HttpServer(create_app(self), settings.http)
         self._stopping = threading.Event()
         self._ticker: threading.Thread | None = None
+
+    def _load_config_copy(self) -> None:
+        """Central's last good configuration wins over the local file, also when starting offline."""
+        if not self.settings.config_copy.exists():
+            return
+        try:
+            config = SiteConfig.model_validate_json(self.settings.config_copy.read_bytes())
+        except ValueError:
+            log.error("ignoring an unreadable copy of the site configuration at %s", self.settings.config_copy)
+            return
+        self.building.apply_config(config)
+
+    def fleet(self) -> list[DeviceHealth]:
+        """Every device's health now."""
+        now = datetime.now(UTC)
+        with self.building._lock:
+            return [s.health(now, self.building.device_space(s.device))
+                    for s in self.building.devices.devices.values()]
 
     def _publish(self, message: Message) -> None:
         self.consumer.client.publish(message)
@@ -75,22 +99,21 @@ class Gateway:
 
     def _tick_loop(self) -> None:
         ticks = 0
+        storage_every = max(1, round(self.settings.storage.check_interval_s / TICK_S))
         while not self._stopping.wait(TICK_S):
             ticks += 1
             try:
                 self.building.tick()
                 if ticks % SAVE_DEVICES_EVERY == 0:
                     self.save_devices()
+                if ticks % storage_every == 0:
+                    retention.enforce(self.store, self.settings.storage.max_bytes)
             except Exception:  # the ticker must survive anything one tick runs into; it is logged and counted
                 log.exception("gateway tick failed")
 
     def save_devices(self) -> None:
         """Persist every device's health."""
-        now = datetime.now(UTC)
-        with self.building._lock:
-            records = [s.health(now, self.building.device_space(s.device))
-                       for s in self.building.devices.devices.values()]
-        self.store.save_devices(records)
+        self.store.save_devices(self.fleet())
 
     def start(self) -> None:
         """Start every part; returns once the HTTP API listens."""

@@ -31,8 +31,18 @@ class CentralLinkSettings(Section):
 
     url: HttpUrl | None = Field(None, description="central service base URL; none = stay local")
     token: SecretStr = Field(SecretStr(""), description="bearer token with role 'gateway'")
-    batch_max: int = Field(1000, ge=1, le=50_000, description="events per sync batch")
+    batch_max: int = Field(5000, ge=1, le=50_000, description="most events per sync batch")
+    batch_max_bytes: int = Field(4 * 1024 * 1024, ge=16 * 1024, description="most payload bytes per sync batch")
     interval_s: float = Field(1.0, gt=0, description="pause between sync rounds when the backlog is empty")
+    fleet_interval_s: float = Field(30.0, gt=0, description="how often device health goes to central")
+    config_interval_s: float = Field(60.0, gt=0, description="how often the site configuration is pulled")
+
+
+class StorageSettings(Section):
+    """How much disk the gateway may use; see gateway/retention.py for what goes first."""
+
+    max_bytes: int = Field(2 * 1024**3, ge=1024 * 1024, description="database size bound in bytes")
+    check_interval_s: float = Field(5.0, gt=0, description="how often the bound is checked")
 
 
 class HealthSettings(Section):
@@ -55,6 +65,7 @@ class GatewaySettings(Section):
     tokens: list[TokenEntry] = Field(default_factory=list, description="API tokens (SHA-256 digests)")
     timezone: str = Field("UTC", description="the building's time zone (IANA name), for opening hours")
     health: HealthSettings = Field(default_factory=HealthSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds, description="screening thresholds (CLINICAL.md)")
     spaces: list[SpaceConfig] = Field(default_factory=list, description="spaces, capacities and opening hours")
     devices: list[DeviceEntry] = Field(default_factory=list,
@@ -92,6 +103,11 @@ class GatewaySettings(Section):
     @property
     def database(self) -> Path:
         return self.data_dir / "gateway.db"
+
+    @property
+    def config_copy(self) -> Path:
+        """Where the last good site configuration from central is kept."""
+        return self.data_dir / "site-config.json"
 
 
 def load(path: str | Path | None) -> GatewaySettings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,7 +66,19 @@ MIGRATIONS = [
         CREATE TABLE devices (device TEXT PRIMARY KEY, record TEXT NOT NULL);
         CREATE TABLE sequence (device TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
     """),
+    ("0003-dead-letters", """
+        CREATE TABLE dead_letters (
+            id TEXT PRIMARY KEY,
+            device TEXT NOT NULL,
+            type TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+    """),
 ]
+
+# events.synced: 0 waiting for central, 1 confirmed by central, 2 refused by central (a dead letter)
+SYNCED, DEAD = 1, 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +195,22 @@ class Store:
     def mark_synced(self, ids: Sequence[str]) -> None:
         """Record that central has confirmed these events."""
         with self.transaction() as conn:
-            conn.executemany("UPDATE events SET synced = 1 WHERE id = ?", [(i,) for i in ids])
+            conn.executemany("UPDATE events SET synced = ? WHERE id = ?", [(SYNCED, i) for i in ids])
             self.bump(conn, "synced", len(ids))
+
+    def mark_dead(self, event_id: str, reason: str) -> None:
+        """Central refuses this event as invalid: set it aside so it never blocks the rest."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE events SET synced = ? WHERE id = ?", (DEAD, event_id))
+            conn.execute("INSERT OR REPLACE INTO dead_letters (id, device, type, reason, at) "
+                         "SELECT id, device, type, ?, ? FROM events WHERE id = ?", (reason[:500], time.time(), event_id))
+            self.bump(conn, "dead-letters")
+
+    def dead_letters(self, limit: int = 100) -> list[tuple[str, str, str, str, float]]:
+        """Events central refused: ``(id, device, type, reason, at)``, newest first."""
+        with self.reader() as conn:
+            return conn.execute("SELECT id, device, type, reason, at FROM dead_letters ORDER BY at DESC LIMIT ?",
+                                (limit,)).fetchall()
 
     # -- devices -------------------------------------------------------------------------------------
     def save_devices(self, records: Sequence[DeviceHealth]) -> None:
@@ -207,8 +234,8 @@ class Store:
     def stats(self) -> dict[str, int | dict[str, int]]:
         """Counts for ``/api/v1/stats`` and ``/metrics``."""
         with self.reader() as conn:
-            events, backlog = conn.execute(
-                "SELECT count(*), coalesce(sum(synced = 0), 0) FROM events").fetchone()
+            events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+            backlog = conn.execute("SELECT count(*) FROM events WHERE synced = 0").fetchone()[0]
         counters = self.counters()
         by_reason = {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("quarantined:")}
         return {
@@ -218,6 +245,8 @@ class Store:
             "duplicates": int(counters.get("duplicates", 0)),
             "synced": int(counters.get("synced", 0)),
             "backlog": int(backlog),
+            "dead_letters": int(counters.get("dead-letters", 0)),
+            "dropped": {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("dropped:")},
         }
 
     def close(self) -> None:

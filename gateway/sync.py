@@ -1,9 +1,17 @@
-"""Sync to the central service: send the backlog in priority order, mark what central confirms.
+"""Sync to the central service, and the configuration downlink.
 
-Each round takes the most urgent unsynced events, posts them gzip-compressed to ``POST /api/v1/ingest``
-and marks them synced only when central answers 200. Central is idempotent on event id, so a batch that is
-resent after a lost answer does no harm. While central is unreachable, rounds back off exponentially with
-full jitter, capped, so a fleet of gateways does not stampede it when the WAN returns.
+Each round, in this order:
+1. alerts central has not seen in their latest state (urgent first): ``POST /api/v1/alerts/sync``;
+2. the most urgent, then oldest, unsynced events, bounded by count and bytes, gzip-compressed:
+   ``POST /api/v1/ingest``; central's 200 marks them synced. Central is idempotent on event id, so a batch
+   resent after a lost answer does no harm. A batch central refuses as invalid (422) is split in halves
+   until the bad events are found; those are set aside as dead letters and the rest flows;
+3. every ``fleet_interval_s``: device health, ``POST /api/v1/fleet/sync``;
+4. every ``config_interval_s``: ``GET /api/v1/gateways/{site}/config`` with the last ETag; a new
+   configuration is validated, kept on disk as the last good copy for offline start-ups, and applied.
+
+While central is unreachable, rounds back off exponentially with full jitter, capped, so a campus of
+gateways does not stampede it when the WAN returns.
 """
 
 from __future__ import annotations
@@ -13,13 +21,19 @@ import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
+from pydantic import ValidationError
 
+from gateway.alert_store import AlertStore
 from gateway.settings import CentralLinkSettings
 from gateway.store import Store
 from onestop.errors import OnestopError
+from onestop.records import AlertSync, DeviceHealth, FleetSync
+from onestop.site import SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +51,16 @@ def backoff_delay(attempt: int, base: float = 0.5, cap: float = 60.0, rng: rando
     return (rng or random).uniform(0, min(cap, base * (2 ** min(attempt, 30))))
 
 
+def bound_by_bytes(rows: list[tuple[str, float, bytes]], max_bytes: int) -> list[tuple[str, float, bytes]]:
+    """The longest prefix of ``rows`` whose payloads fit in ``max_bytes`` (always at least one row)."""
+    total = 0
+    for index, (_id, _received, payload) in enumerate(rows):
+        total += len(payload) + 48
+        if total > max_bytes and index:
+            return rows[:index]
+    return rows
+
+
 def encode_batch(site: str, rows: list[tuple[str, float, bytes]]) -> bytes:
     """The ingest body, gzip-compressed; stored envelopes are spliced in as they were received."""
     items = b",".join(b'{"received":' + json.dumps(received).encode() + b',"envelope":' + payload + b"}"
@@ -48,19 +72,28 @@ def encode_batch(site: str, rows: list[tuple[str, float, bytes]]) -> bytes:
 class Syncer:
     """The sync loop on its own thread."""
 
-    def __init__(self, site: str, settings: CentralLinkSettings, store: Store,
+    def __init__(self, site: str, settings: CentralLinkSettings, store: Store, alerts: AlertStore,
+                 config_copy: Path, *,
+                 fleet: Callable[[], list[DeviceHealth]] = list,
+                 on_config: Callable[[SiteConfig], None] | None = None,
                  on_reachability: Callable[[bool], None] | None = None) -> None:
         self.site = site
         self.settings = settings
         self.store = store
+        self.alerts = alerts
+        self.config_copy = config_copy
+        self._fleet = fleet
+        self._on_config = on_config
         self._on_reachability = on_reachability
         self.reachable: bool | None = None
+        self.last_success: float | None = None
+        self._etag: str | None = None
+        self._next_fleet = self._next_config = 0.0
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._client = httpx.Client(
             base_url=str(settings.url) if settings.url else "http://invalid",
-            headers={"Authorization": f"Bearer {settings.token.get_secret_value()}",
-                     "Content-Type": "application/json", "Content-Encoding": "gzip"},
+            headers={"Authorization": f"Bearer {settings.token.get_secret_value()}"},
             timeout=httpx.Timeout(30.0, connect=5.0))
 
     def start(self) -> None:
@@ -79,41 +112,103 @@ class Syncer:
         self._client.close()
 
     def _set_reachable(self, value: bool) -> None:
+        if value:
+            self.last_success = time.time()
         if value != self.reachable:
             self.reachable = value
             log.info("central service is %s", "reachable" if value else "unreachable")
             if self._on_reachability:
                 self._on_reachability(value)
 
-    def sync_once(self) -> int:
-        """Send one batch; returns how many events central confirmed (0 when the backlog is empty)."""
-        rows = self.store.unsynced(self.settings.batch_max)
-        if not rows:
-            self._probe()
-            return 0
+    # -- HTTP ----------------------------------------------------------------------------------------
+    def _request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
         try:
-            response = self._client.post("/api/v1/ingest", content=encode_batch(self.site, rows))
+            response = self._client.request(method, path, **kwargs)  # type: ignore[arg-type]
         except httpx.HTTPError as exc:
             raise SyncError(f"central unreachable: {exc.__class__.__name__}") from exc
-        if response.status_code != 200:
-            raise SyncError(f"central answered {response.status_code}", retry=response.status_code >= 500)
-        self.store.mark_synced([row[0] for row in rows])
+        if response.status_code >= 500 or response.status_code in (401, 403, 429):
+            raise SyncError(f"central answered {response.status_code} to {path}")
+        return response
+
+    def _post_json(self, path: str, body: bytes) -> httpx.Response:
+        return self._request("POST", path, content=gzip.compress(body, compresslevel=5),
+                             headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+
+    # -- one round -----------------------------------------------------------------------------------
+    def sync_once(self) -> int:
+        """One round; returns how many events central confirmed (0 when the backlog was empty)."""
+        self._sync_alerts()
+        sent = self._sync_events()
+        now = time.monotonic()
+        if now >= self._next_fleet:
+            self._next_fleet = now + self.settings.fleet_interval_s
+            self._sync_fleet()
+        if now >= self._next_config:
+            self._next_config = now + self.settings.config_interval_s
+            self._pull_config()
+        return sent
+
+    def _sync_alerts(self) -> None:
+        pending = self.alerts.unsynced(500)
+        if pending:
+            body = AlertSync(site=self.site, alerts=pending).model_dump_json().encode()
+            response = self._post_json("/api/v1/alerts/sync", body)
+            if response.status_code != 200:
+                raise SyncError(f"central refused alerts ({response.status_code})", retry=False)
+            self.alerts.mark_synced(pending)
+
+    def _sync_events(self) -> int:
+        rows = bound_by_bytes(self.store.unsynced(self.settings.batch_max), self.settings.batch_max_bytes)
+        if rows:
+            self._send_events(rows)
         return len(rows)
 
-    def _probe(self) -> None:
-        """Nothing to send: check that central answers, so the WAN state shown stays true."""
-        try:
-            response = self._client.get("/healthz")
-        except httpx.HTTPError as exc:
-            raise SyncError(f"central unreachable: {exc.__class__.__name__}") from exc
+    def _send_events(self, rows: list[tuple[str, float, bytes]]) -> None:
+        response = self._request("POST", "/api/v1/ingest", content=encode_batch(self.site, rows),
+                                 headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+        if response.status_code == 200:
+            self.store.mark_synced([row[0] for row in rows])
+        elif response.status_code == 422 and len(rows) > 1:
+            half = len(rows) // 2  # find the poison: each half flows or splits again
+            self._send_events(rows[:half])
+            self._send_events(rows[half:])
+        elif response.status_code == 422:
+            reason = json.dumps(response.json().get("detail"))[:500] if response.content else "invalid"
+            log.error("central refused event %s as invalid; set aside as a dead letter", rows[0][0])
+            self.store.mark_dead(rows[0][0], reason)
+        else:
+            raise SyncError(f"central answered {response.status_code} to a batch", retry=False)
+
+    def _sync_fleet(self) -> None:
+        devices = self._fleet()
+        if devices:
+            self._post_json("/api/v1/fleet/sync", FleetSync(site=self.site, devices=devices).model_dump_json().encode())
+
+    def _pull_config(self) -> None:
+        headers = {"If-None-Match": self._etag} if self._etag else {}
+        response = self._request("GET", f"/api/v1/gateways/{self.site}/config", headers=headers)
         if response.status_code != 200:
-            raise SyncError(f"central health check answered {response.status_code}")
+            return  # 304: unchanged; 404: central manages no configuration for this site yet
+        try:
+            config = SiteConfig.model_validate_json(response.content)
+        except ValidationError:
+            log.error("central sent an invalid site configuration; keeping the last good one")
+            return
+        self._etag = response.headers.get("ETag")
+        tmp = self.config_copy.with_suffix(".tmp")
+        tmp.write_bytes(response.content)
+        tmp.replace(self.config_copy)
+        log.info("applied the site configuration from central (%s)", self._etag)
+        if self._on_config:
+            self._on_config(config)
 
     def _run(self) -> None:
         attempt = 0
         while not self._stopping.is_set():
             try:
                 sent = self.sync_once()
+                if sent == 0:
+                    self._request("GET", "/healthz")  # keep the WAN state true while idle
             except SyncError as exc:
                 self._set_reachable(False)
                 delay = backoff_delay(attempt)

@@ -58,7 +58,8 @@ class LocalSite:
                                     self.gateway_user, list(self.device_users.values()))
         self._entries = []
         for role in Role:
-            token, entry = new_token(f"local-{role.value}", role)
+            # Central binds a gateway token to its site by the name "gateway:<site>".
+            token, entry = new_token(f"gateway:{self.site}" if role is Role.GATEWAY else f"local-{role.value}", role)
             self.tokens[role.value] = token
             self._entries.append(entry.model_dump(mode="json"))
 

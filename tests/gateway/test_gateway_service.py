@@ -142,7 +142,7 @@ def test_every_event_the_broker_accepted_is_stored_once_across_a_gateway_crash(s
         client.loop_stop()
 
 
-def test_device_health_follows_birth_and_will(site, lone_gateway, kiosk_factory):
+def test_device_health_follows_birth_goodbye_and_will(site, lone_gateway, kiosk_factory):
     kiosk = kiosk_factory(KIOSKS[1].device)
     url = f"{site.gateway_url}/api/v1/devices"
 
@@ -152,19 +152,38 @@ def test_device_health_follows_birth_and_will(site, lone_gateway, kiosk_factory)
     wait_until(lambda: status().get(KIOSKS[1].device, {}).get("online"), what="kiosk online")
     record = status()[KIOSKS[1].device]
     assert record["kind"] == "kiosk" and record["fw"] and record["boot"] == kiosk.link.boot
-    kiosk.link.client._client.disconnect()  # a clean disconnect sends no Will: publish it as a crash would
-    kiosk.link.client._client.reconnect()
-    kiosk.stop()
-    wait_until(lambda: status()[KIOSKS[1].device]["online"] is False, what="kiosk offline after its Will")
+    kiosk.stop()  # a clean stop says goodbye on the state topic
+    wait_until(lambda: status()[KIOSKS[1].device]["online"] is False, what="kiosk offline after its goodbye")
+
+    # A crash: the broker publishes the Last Will when the connection drops without a DISCONNECT.
+    device = KIOSKS[0].device
+    cred = site.device_users[device]
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    crasher = paho.Client(CallbackAPIVersion.VERSION2, client_id=device, protocol=paho.MQTTv5)
+    crasher.username_pw_set(cred.username, cred.password)
+    crasher.will_set(topics.state(site.site, device), json.dumps({"online": False, "boot": "b7"}), 1, True)
+    crasher.connect("127.0.0.1", site.broker_port)
+    crasher.loop_start()
+    wait_until(crasher.is_connected, what="crasher connected")
+    crasher.publish(topics.state(site.site, device), json.dumps({"online": True, "boot": "b7", "kind": "kiosk"}),
+                    1, True).wait_for_publish(5)
+    wait_until(lambda: status().get(device, {}).get("online"), what="second device online")
+    crasher.loop_stop()
+    crasher.socket().close()  # no DISCONNECT: the broker sees a dead connection
+    wait_until(lambda: status()[device]["online"] is False, what="device offline after its Will")
 
 
 ROUTES = [("GET", "/api/v1/spaces"), ("GET", "/api/v1/devices"), ("GET", "/api/v1/alerts"),
           ("POST", "/api/v1/alerts/x/acknowledge"), ("POST", "/api/v1/alerts/x/resolve"),
-          ("GET", "/api/v1/sync"), ("GET", "/api/v1/quarantine"), ("GET", "/api/v1/overview")]
+          ("GET", "/api/v1/sync"), ("GET", "/api/v1/quarantine"), ("GET", "/api/v1/overview"),
+          ("GET", "/api/v1/dead-letters")]
 ALLOWED = {
     "/api/v1/devices": {"staff", "facilities", "technician", "admin"},
     "/api/v1/sync": {"staff", "facilities", "technician", "admin"},
     "/api/v1/quarantine": {"technician", "admin"},
+    "/api/v1/dead-letters": {"technician", "admin"},
 }
 
 

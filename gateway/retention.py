@@ -1,0 +1,57 @@
+"""The storage bound: what the gateway deletes when its database outgrows the configured bytes.
+
+Policy, in order, until the database is back under the bound:
+1. events central has already confirmed, oldest first (nothing is lost: central has them);
+2. events central has not confirmed, lowest priority first (heartbeats and readings, then presence),
+   oldest first within a priority;
+3. urgent health events (screenings) last of all.
+Dead letters are kept: they wait for a person. Every deletion is counted under ``dropped:<class>``.
+
+"Used bytes" are the database's pages in use (page count minus free pages), so space freed by deletions
+counts at once, without a VACUUM that would rewrite the whole file on an SD card.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+from gateway.store import SYNCED, Store
+
+log = logging.getLogger(__name__)
+
+CHUNK = 2000
+# (counter name, WHERE clause) in the order the policy deletes.
+CLASSES = [
+    ("synced", f"synced = {SYNCED}"),
+    ("unsynced-low", "synced = 0 AND priority = 2"),
+    ("unsynced-presence", "synced = 0 AND priority = 1"),
+    ("unsynced-urgent", "synced = 0 AND priority = 0"),
+]
+
+
+def used_bytes(conn: sqlite3.Connection) -> int:
+    """Bytes of the database in use."""
+    pages = conn.execute("PRAGMA page_count").fetchone()[0] - conn.execute("PRAGMA freelist_count").fetchone()[0]
+    return int(pages * conn.execute("PRAGMA page_size").fetchone()[0])
+
+
+def enforce(store: Store, max_bytes: int) -> dict[str, int]:
+    """Delete by the policy until the store fits in ``max_bytes``; returns how many of each class went."""
+    dropped: dict[str, int] = {}
+    for name, where in CLASSES:
+        while True:
+            with store.transaction() as conn:
+                if used_bytes(conn) <= max_bytes:
+                    break
+                # Deleted rows and their count commit together, so the counts are exact.
+                deleted = conn.execute(f"DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE {where} "
+                                       f"ORDER BY received LIMIT {CHUNK})").rowcount
+                Store.bump(conn, f"dropped:{name}", deleted)
+            dropped[name] = dropped.get(name, 0) + deleted
+            if deleted < CHUNK:
+                break
+    dropped = {k: v for k, v in dropped.items() if v}
+    if dropped:
+        log.warning("storage bound of %d bytes reached: dropped %s", max_bytes, dropped)
+    return dropped

@@ -1,0 +1,69 @@
+"""The storage bound: synced data goes first, then low-priority unsynced events, urgent health events last."""
+
+from __future__ import annotations
+
+import time
+
+from gateway import retention
+from gateway.ingest import Accepted
+from gateway.store import Store
+from onestop.events import new_event
+
+SESSION = "0193f6c4-7d2a-7c1e-9a51-3f0b2d9e4c11"
+DATA = {
+    "heartbeat": {"uptime_s": 1, "outbox": 0, "note": "x" * 400},
+    "checkin": {"space": "s1", "card": "AB12"},
+    "screening": {"subject": "AB12", "session": SESSION, "complete": False},
+}
+
+
+def fill(store: Store, kind: str, n: int) -> list[str]:
+    items = []
+    for seq in range(n):
+        env = new_event("kiosk-1", seq, kind, DATA[kind])
+        items.append(Accepted(env, env.to_json() + b" " * 600, time.time()))
+    store.write_batch(items, [])
+    return [i.envelope.id for i in items]
+
+
+def count(store: Store, where: str) -> int:
+    with store.reader() as conn:
+        return conn.execute(f"SELECT count(*) FROM events WHERE {where}").fetchone()[0]
+
+
+def test_the_policy_drops_in_order_and_counts_exactly(tmp_path):
+    store = Store(tmp_path / "g.db")
+    synced = fill(store, "checkin", 3000)
+    store.mark_synced(synced)
+    fill(store, "heartbeat", 3000)
+    fill(store, "checkin", 3000)
+    fill(store, "screening", 1000)
+    with store.transaction() as conn:
+        full = retention.used_bytes(conn)
+
+    # A bound that the synced rows and some heartbeats cover.
+    dropped = retention.enforce(store, int(full * 0.6))
+    assert dropped["synced"] == 3000
+    assert 0 < dropped["unsynced-low"] <= 3000
+    assert "unsynced-presence" not in dropped and "unsynced-urgent" not in dropped
+    assert count(store, "type = 'screening'") == 1000 and count(store, "synced = 0 AND type = 'checkin'") == 3000
+    with store.transaction() as conn:
+        assert retention.used_bytes(conn) <= int(full * 0.6)
+    assert store.stats()["dropped"] == dropped
+
+    # A bound that only the urgent events could fit: everything else goes first, and everything is counted.
+    more = retention.enforce(store, int(full * 0.15))
+    stats = store.stats()
+    assert count(store, "type = 'heartbeat'") == 0 and count(store, "type = 'checkin'") == 0
+    assert stats["dropped"]["unsynced-presence"] == 3000
+    assert count(store, "type = 'screening'") > 0
+    total_dropped = sum(stats["dropped"].values())
+    assert total_dropped + stats["events"] == 10_000
+    assert sum(more.values()) + sum(dropped.values()) == total_dropped
+
+
+def test_nothing_is_dropped_under_the_bound(tmp_path):
+    store = Store(tmp_path / "g.db")
+    fill(store, "heartbeat", 100)
+    assert retention.enforce(store, 100 * 1024 * 1024) == {}
+    assert store.stats()["events"] == 100

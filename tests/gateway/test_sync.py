@@ -1,0 +1,131 @@
+"""Gateway → central sync through outages: real broker, real gateway and central processes, real SQLite."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from bench.common import publish_burst
+from gateway.ingest import Accepted
+from gateway.store import Store
+from onestop.events import new_event
+from onestop.localsite import central_process, gateway_process
+from tests.conftest import KIOSKS
+from tests.helpers import Collector, query, raw_client, wait_until
+
+
+def central_ids(site) -> list[str]:
+    return [row[0] for row in query(site.path("central/central.db"), "SELECT id FROM events WHERE type = 'heartbeat'")]
+
+
+def gateway_ids(site) -> list[str]:
+    return [row[0] for row in query(site.path("gateway/gateway.db"), "SELECT id FROM events WHERE type = 'heartbeat'")]
+
+
+def burst(site, per_device: int, tmp_path) -> None:
+    creds = {k.device: site.device_users[k.device] for k in KIOSKS}
+    publish_burst(site.broker_port, site.site, creds, per_device, tmp_path)
+
+
+def test_a_burst_while_central_is_down_arrives_once_when_it_returns(site, broker, lone_gateway, tmp_path):
+    burst(site, 50_000 // len(KIOSKS) + 1, tmp_path)
+    total = 3 * (50_000 // len(KIOSKS) + 1)
+    wait_until(lambda: len(gateway_ids(site)) == total, timeout=120, what="burst stored at the gateway")
+    sync = httpx.get(f"{site.gateway_url}/api/v1/sync", headers={"Authorization": f"Bearer {site.tokens['staff']}"})
+    assert sync.json()["central"] == "unreachable" and sync.json()["backlog"] >= total
+
+    central = central_process(site)
+    central.start()
+    try:
+        wait_until(lambda: httpx.get(f"{site.gateway_url}/api/v1/stats").json()["backlog"] == 0, timeout=180,
+                   interval=0.5, what="backlog drained to central")
+        ids = central_ids(site)
+        assert len(ids) == total and set(ids) == set(gateway_ids(site))
+        assert httpx.get(f"{site.central_url}/api/v1/stats").json()["duplicates"] == 0
+    finally:
+        central.stop()
+
+
+def test_central_killed_mid_batch_loses_and_doubles_nothing(site, broker, lone_gateway, tmp_path):
+    burst(site, 8000, tmp_path)
+    wait_until(lambda: len(gateway_ids(site)) == 24_000, timeout=120, what="burst stored at the gateway")
+    central = central_process(site)
+    central.start()
+    wait_until(lambda: httpx.get(f"{site.central_url}/api/v1/stats").json()["events"] > 0, timeout=60,
+               interval=0.05, what="first batches at central")
+    central.kill()  # mid-drain, without warning
+    time.sleep(1.0)
+    central.start()
+    try:
+        wait_until(lambda: httpx.get(f"{site.gateway_url}/api/v1/stats").json()["backlog"] == 0, timeout=180,
+                   interval=0.5, what="backlog drained after the crash")
+        ids = central_ids(site)
+        assert len(ids) == len(set(ids)) == 24_000
+    finally:
+        central.stop()
+
+
+def test_a_poison_event_is_set_aside_and_the_rest_flows(site, broker, central):
+    store = Store(site.path("gateway/gateway.db"))
+    good = [new_event(KIOSKS[0].device, seq, "heartbeat", {"uptime_s": seq, "outbox": 0}) for seq in range(1, 400)]
+    poison = new_event(KIOSKS[0].device, 400, "heartbeat", {"uptime_s": 1, "outbox": 0})
+    rows = [Accepted(env, env.to_json(), time.time()) for env in good]
+    # Stored fine here but refused by central: a payload whose envelope central cannot read.
+    corrupted = json.loads(poison.to_json())
+    corrupted["seq"] = "not a number"
+    rows.insert(200, Accepted(poison, json.dumps(corrupted).encode(), time.time()))
+    store.write_batch(rows, [])
+    store.close()
+    gateway = gateway_process(site)
+    gateway.start()
+    try:
+        wait_until(lambda: httpx.get(f"{site.gateway_url}/api/v1/stats").json()["backlog"] == 0, timeout=60,
+                   what="everything but the poison synced")
+        assert set(central_ids(site)) == {e.id for e in good}
+        dead = httpx.get(f"{site.gateway_url}/api/v1/dead-letters",
+                         headers={"Authorization": f"Bearer {site.tokens['technician']}"}).json()
+        assert [d["id"] for d in dead] == [poison.id]
+        assert "not a number" not in dead[0]["reason"]  # locations only, never values
+        assert httpx.get(f"{site.gateway_url}/api/v1/stats").json()["dead_letters"] == 1
+    finally:
+        gateway.stop()
+
+
+def test_the_gateway_applies_configuration_from_central_and_keeps_it_for_offline_starts(site, broker, central):
+    gateway = gateway_process(site)
+    gateway.env["ONESTOP_GATEWAY__CENTRAL__CONFIG_INTERVAL_S"] = "0.5"
+    gateway.start()
+    watcher = raw_client(site.broker_port, site.gateway_user.username, site.gateway_user.password, "cfg-watch")
+    collector = Collector(watcher, f"onestop/v1/{site.site}/#")
+    config = {"spaces": [{"id": "study-24h-2f", "name": "24h study room", "capacity": 3},
+                         {"id": "quiet-room", "name": "Quiet room", "capacity": 8}],
+              "devices": [{"device": KIOSKS[0].device, "kind": "kiosk", "space": "quiet-room",
+                           "display_name": "Quiet room door"}]}
+    admin = {"Authorization": f"Bearer {site.tokens['admin']}"}
+    try:
+        put = httpx.put(f"{site.central_url}/api/v1/gateways/{site.site}/config", json=config, headers=admin)
+        assert put.status_code in (200, 201), put.text
+
+        def cfg_seen():
+            messages = collector.on(f"dev/{KIOSKS[0].device}/cfg")
+            return messages and json.loads(messages[-1]).get("space") == "quiet-room"
+
+        wait_until(cfg_seen, timeout=30, what="the kiosk's cfg republished from central's configuration")
+        cfg = json.loads(collector.on(f"dev/{KIOSKS[0].device}/cfg")[-1])
+        assert cfg["display_name"] == "Quiet room door" and cfg["capacity"] == 8
+        spaces = httpx.get(f"{site.gateway_url}/api/v1/spaces", headers=admin).json()
+        assert {s["id"]: s["capacity"] for s in spaces} == {"study-24h-2f": 3, "quiet-room": 8}
+        assert site.path("gateway/site-config.json").exists()
+    finally:
+        gateway.stop()
+        watcher.loop_stop()
+    central.stop()  # WAN down: the gateway starts from its last good copy
+    offline = gateway_process(site)
+    offline.start()
+    try:
+        spaces = httpx.get(f"{site.gateway_url}/api/v1/spaces", headers=admin).json()
+        assert {s["id"] for s in spaces} == {"study-24h-2f", "quiet-room"}
+    finally:
+        offline.stop()
