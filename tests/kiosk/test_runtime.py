@@ -157,3 +157,12 @@ def test_cfg_thresholds_reach_the_health_session(make):
     runtime.handle_card(A)
     runtime.measurement(reading("8310-5", 37.6, "Cel"))
     assert [r.category for r in runtime.session.results()] == ["fever"]
+
+
+def test_the_example_configuration_in_deploy_loads():
+    from kiosk.settings import load
+
+    example = Path(__file__).resolve().parents[2] / "deploy/kiosk/kiosk.example.toml"
+    settings = load(example)
+    assert (settings.device, settings.reader.port, settings.screen.language) == (
+        "kiosk-b3-lobby", "/dev/onestop-reader", "en")
