@@ -9,6 +9,8 @@ public kiosk. Everything Kivy is imported inside ``run_window``.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -42,6 +44,13 @@ def run_window(runtime: KioskRuntime, *, fullscreen: bool = False, size: tuple[i
     screen = runtime.settings.screen
     width, height = size or (screen.width, screen.height)
     _prepare_kivy(width, height, fullscreen)
+    from kivy.clock import Clock
+
     from kiosk.ui.application import KioskApp
 
-    KioskApp(runtime, language=language, on_ready=on_ready).run()
+    app = KioskApp(runtime, language=language, on_ready=on_ready)
+    if threading.current_thread() is threading.main_thread():
+        # systemd stops the kiosk with SIGTERM: close the window so the caller can say goodbye on MQTT.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: Clock.schedule_once(lambda _dt: app.stop(), 0))
+    app.run()
