@@ -45,7 +45,10 @@ class Consumer:
         self.commit_seconds = Histogram("onestop_gateway_batch_commit_seconds",
                                         "Time to validate, commit and acknowledge one batch",
                                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5), registry=None)
-        self._queue: queue.SimpleQueue[Received] = queue.SimpleQueue()
+        # Bounded: when ingest falls behind, paho's network thread waits here, the socket stops being read,
+        # and TCP pushes back on the broker, which keeps the messages (Mosquitto 2.0 does not reliably hold
+        # to the MQTT 5 receive maximum once acknowledgements come from another thread).
+        self._queue: queue.Queue[Received] = queue.Queue(maxsize=2 * settings.ingest.batch_max)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.client = MqttClient(

@@ -48,6 +48,9 @@ def enforce(store: Store, max_bytes: int) -> dict[str, int]:
                 deleted = conn.execute(f"DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE {where} "
                                        f"ORDER BY received LIMIT {CHUNK})").rowcount
                 Store.bump(conn, f"dropped:{name}", deleted)
+                Store.bump(conn, "stored", -deleted)
+                if name != "synced":
+                    Store.bump(conn, "unsynced", -deleted)
             dropped[name] = dropped.get(name, 0) + deleted
             if deleted < CHUNK:
                 break

@@ -19,9 +19,9 @@ from onestop.site import DeviceEntry, Reservation, SiteConfig, SpaceConfig
 class IngestSettings(Section):
     """How the gateway batches commits: bigger batches mean more throughput and later acknowledgements."""
 
-    batch_max: int = Field(2000, ge=1, le=100_000, description="most events committed in one transaction")
+    batch_max: int = Field(1000, ge=1, le=100_000, description="most events committed in one transaction")
     batch_wait_ms: int = Field(20, ge=0, le=5000, description="longest a message waits for its batch")
-    receive_maximum: int = Field(10_000, ge=20, le=65_535,
+    receive_maximum: int = Field(1000, ge=20, le=65_535,
                                  description="un-acknowledged messages the broker may have in flight to us")
     quarantine_max: int = Field(10_000, ge=100, description="rejected messages kept for inspection")
 

@@ -77,6 +77,11 @@ MIGRATIONS = [
     """),
 ]
 
+MIGRATIONS.append(("0004-counts", """
+    INSERT OR REPLACE INTO counters (name, value) SELECT 'stored', count(*) FROM events;
+    INSERT OR REPLACE INTO counters (name, value) SELECT 'unsynced', count(*) FROM events WHERE synced = 0;
+"""))
+
 # events.synced: 0 waiting for central, 1 confirmed by central, 2 refused by central (a dead letter)
 SYNCED, DEAD = 1, 2
 
@@ -103,6 +108,8 @@ class Store:
         self._db = open_database(self.path, MIGRATIONS, synchronous="NORMAL")
         self._conn = self._db.conn
         self._lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -118,12 +125,14 @@ class Store:
 
     @contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
-        """A short-lived read connection (WAL lets it run beside the writer)."""
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
-        try:
-            yield conn
-        finally:
-            conn.close()
+        """This thread's read-only connection (WAL lets readers run beside the writer)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+            self._local.conn = conn
+            with self._lock:
+                self._readers.append(conn)
+        yield conn
 
     @staticmethod
     def bump(conn: sqlite3.Connection, name: str, by: int = 1) -> None:
@@ -151,6 +160,8 @@ class Store:
         """
         with self.transaction() as conn:
             new = [item for item in accepted if self._insert_event(conn, item)]
+            self.bump(conn, "stored", len(new))
+            self.bump(conn, "unsynced", len(new))
             for bad in rejected:
                 conn.execute(
                     "INSERT INTO quarantine (topic, reason, detail, size, payload, received) VALUES (?, ?, ?, ?, ?, ?)",
@@ -173,6 +184,8 @@ class Store:
             env = new_event(device, seq, event_type, data)
             item = Accepted(env, env.to_json(), received)
             self._insert_event(conn, item)
+            self.bump(conn, "stored")
+            self.bump(conn, "unsynced")
             conn.execute("INSERT INTO sequence (device, last_seq) VALUES (?, ?) "
                          "ON CONFLICT(device) DO UPDATE SET last_seq = excluded.last_seq", (device, seq))
         return item
@@ -195,15 +208,19 @@ class Store:
     def mark_synced(self, ids: Sequence[str]) -> None:
         """Record that central has confirmed these events."""
         with self.transaction() as conn:
-            conn.executemany("UPDATE events SET synced = ? WHERE id = ?", [(SYNCED, i) for i in ids])
-            self.bump(conn, "synced", len(ids))
+            changed = conn.executemany("UPDATE events SET synced = ? WHERE id = ? AND synced = 0",
+                                       [(SYNCED, i) for i in ids]).rowcount
+            self.bump(conn, "synced", changed)
+            self.bump(conn, "unsynced", -changed)
 
     def mark_dead(self, event_id: str, reason: str) -> None:
         """Central refuses this event as invalid: set it aside so it never blocks the rest."""
         with self.transaction() as conn:
-            conn.execute("UPDATE events SET synced = ? WHERE id = ?", (DEAD, event_id))
+            changed = conn.execute("UPDATE events SET synced = ? WHERE id = ? AND synced = 0", (DEAD, event_id)).rowcount
+            self.bump(conn, "unsynced", -changed)
             conn.execute("INSERT OR REPLACE INTO dead_letters (id, device, type, reason, at) "
-                         "SELECT id, device, type, ?, ? FROM events WHERE id = ?", (reason[:500], time.time(), event_id))
+                         "SELECT id, device, type, ?, ? FROM events WHERE id = ?",
+                         (reason[:500], time.time(), event_id))
             self.bump(conn, "dead-letters")
 
     def dead_letters(self, limit: int = 100) -> list[tuple[str, str, str, str, float]]:
@@ -233,25 +250,24 @@ class Store:
 
     def stats(self) -> dict[str, int | dict[str, int]]:
         """Counts for ``/api/v1/stats`` and ``/metrics``."""
-        with self.reader() as conn:
-            events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-            backlog = conn.execute("SELECT count(*) FROM events WHERE synced = 0").fetchone()[0]
-        counters = self.counters()
+        counters = self.counters()  # kept exact in the same transactions as the rows, so no table scans
         by_reason = {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("quarantined:")}
         return {
-            "events": int(events),
+            "events": int(counters.get("stored", 0)),
             "quarantined": sum(by_reason.values()),
             "quarantined_by_reason": by_reason,
             "duplicates": int(counters.get("duplicates", 0)),
             "synced": int(counters.get("synced", 0)),
-            "backlog": int(backlog),
+            "backlog": int(counters.get("unsynced", 0)),
             "dead_letters": int(counters.get("dead-letters", 0)),
             "dropped": {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("dropped:")},
         }
 
     def close(self) -> None:
-        """Close the write connection."""
+        """Close every connection."""
         with self._lock:
+            for conn in self._readers:
+                conn.close()
             self._conn.close()
 
 

@@ -73,48 +73,6 @@ class Received:
     mid: int
 
 
-class _BufferedPaho(paho.Client):
-    """paho with buffered reads.
-
-    paho reads every packet's fixed header a byte at a time (a system call each) and handles one packet per
-    select() wake-up. Reading the socket in 64 KiB chunks and draining what is buffered in one pass makes
-    the gateway's ingest several times faster. This leans on two paho 2.x internals (``_sock_recv``,
-    ``_packet_read``), which is why paho is pinned below 3 and every integration test runs through it.
-    """
-
-    _CHUNK = 65536
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._rbuf = b""
-        self._rpos = 0
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        if self._rpos >= len(self._rbuf):
-            data = super()._sock_recv(self._CHUNK)  # raises BlockingIOError when nothing is waiting
-            if not data:
-                return data  # the broker closed the connection
-            self._rbuf, self._rpos = data, 0
-        chunk = self._rbuf[self._rpos:self._rpos + bufsize]
-        self._rpos += len(chunk)
-        return chunk
-
-    def reconnect(self) -> paho.MQTTErrorCode:
-        self._rbuf, self._rpos = b"", 0  # bytes of the old connection mean nothing on the new one
-        return super().reconnect()
-
-    def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
-        # Until the buffer and the socket are both empty: select() cannot see bytes already in our buffer.
-        # This ends: the broker stops sending once the receive maximum of unacknowledged messages is reached.
-        while self._sock is not None:
-            rc = self._packet_read()
-            if rc > 0:
-                return self._loop_rc_handle(rc)
-            if rc == paho.MQTTErrorCode.MQTT_ERR_AGAIN:
-                return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
-        return paho.MQTTErrorCode.MQTT_ERR_NO_CONN
-
-
 class MqttClient:
     """One MQTT connection with Will, birth, resubscription and reconnection handled."""
 
@@ -140,7 +98,7 @@ class MqttClient:
         self._connected = threading.Event()
         self._stopping = False
         self.refused: str | None = None
-        self._client = _BufferedPaho(CallbackAPIVersion.VERSION2, client_id=client_id,
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                                    protocol=paho.MQTTv5, manual_ack=manual_ack)
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password.get_secret_value())
