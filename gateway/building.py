@@ -100,11 +100,14 @@ class Building:
     def config_message(self, device: str) -> Message:
         entry = next(d for d in self.config.devices if d.device == device)
         space = self.occupancy.spaces.get(entry.space or "")
-        body = DeviceConfig(device=device, space=entry.space, display_name=entry.display_name, mode=entry.kind,
+        body = DeviceConfig(device=device, space=entry.space, mode=entry.kind,
+                            display_name=entry.display_name or (space.name if space else None),
                             capacity=space.capacity if space else None, space_name=space.name if space else None,
-                            activity=entry.activity,
+                            max_stay_h=space.max_stay_h if space else None, activity=entry.activity,
                             reservations=[r.model_dump(mode="json") for r in self.config.reservations
-                                          if r.space == entry.space])
+                                          if r.space == entry.space],
+                            thresholds=self.settings.thresholds.model_dump()
+                            if entry.kind == "health-station" else None)
         return Message(topics.cfg(self.settings.site, device), body.model_dump_json(exclude_none=True).encode(),
                        retain=True)
 

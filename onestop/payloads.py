@@ -58,6 +58,8 @@ class DeviceConfig(BaseModel):
     capacity: int | None = None
     activity: str | None = Field(default=None, description="attendance mode: the activity being registered")
     reservations: list[dict] = Field(default_factory=list, description="reservations for the device's space")
+    max_stay_h: float | None = Field(default=None, description="sessions longer than this are closed")
+    thresholds: dict | None = Field(default=None, description="screening thresholds (health stations)")
 
 
 class GatewayState(BaseModel):
