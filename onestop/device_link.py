@@ -1,9 +1,11 @@
 """A device's link to its building: drains the outbox to the broker, announces itself, listens for its
 configuration and for occupancy.
 
-The publisher hands paho at most ``window`` events at a time, in sequence order, and deletes each from the
-outbox only when its PUBACK arrives. paho resends unacknowledged QoS 1 messages itself after a reconnect;
-after a restart everything still in the outbox is sent again, and the event id makes that harmless.
+The publisher hands paho at most ``window`` events at a time, in sequence order, and marks each in the
+outbox when its PUBACK arrives. paho resends unacknowledged QoS 1 messages itself after a reconnect; after a
+restart everything unacknowledged is sent again. After every reconnect the events acknowledged within the
+resend window are sent again too, in case the broker crashed before writing them to disk (see
+``onestop.outbox``). The event id makes every such copy harmless.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class DeviceLink:
     """Birth / Will / heartbeat plus the outbox publisher for one device."""
 
     def __init__(self, broker: BrokerSettings, site: str, outbox: Outbox, *, kind: str, fw: str,
-                 heartbeat_s: float = 30.0, window: int = 100,
+                 heartbeat_s: float = 30.0, window: int = 100, resend_window_s: float = 60.0,
                  on_config: Callable[[dict], None] | None = None,
                  on_occupancy: Callable[[dict], None] | None = None) -> None:
         self.site = site
@@ -41,6 +43,8 @@ class DeviceLink:
         self._t0 = time.monotonic()
         self._heartbeat_s = heartbeat_s
         self._window = window
+        self._resend_window_s = resend_window_s
+        self._resend = False  # set on every (re)connect
         self._on_config, self._on_occupancy = on_config, on_occupancy
         self._inflight: dict[int, int] = {}  # mid -> seq
         self._acked: list[int] = []
@@ -54,7 +58,12 @@ class DeviceLink:
         self.client = MqttClient(
             broker, client_id=self.device, will=will, birth=self._birth,
             subscriptions=[(topics.cfg(site, self.device), 1), (topics.occupancy_filter(site), 1)],
-            on_message=self._message, on_published=self._published, on_connection=lambda _up: self.notify())
+            on_message=self._message, on_published=self._published, on_connection=self._connection)
+
+    def _connection(self, up: bool) -> None:
+        if up:
+            self._resend = True
+        self.notify()
 
     def _birth(self) -> list[Message]:
         state = DeviceState(online=True, boot=self.boot, kind=self._kind, fw=self._fw,  # type: ignore[arg-type]
@@ -100,6 +109,7 @@ class DeviceLink:
             if self._stopping.is_set():
                 break
             self._flush_acked()
+            self.outbox.forget_acked(time.time() - self._resend_window_s)
             if time.monotonic() >= next_heartbeat:
                 next_heartbeat = time.monotonic() + self._heartbeat_s
                 self.outbox.append("heartbeat", {"uptime_s": round(self.uptime_s, 1), "outbox": self.outbox.depth(),
@@ -108,6 +118,10 @@ class DeviceLink:
                 self._hand_over()
 
     def _hand_over(self) -> None:
+        if self._resend:
+            self._resend = False
+            for item in self.outbox.recently_acked():
+                self.client.publish(Message(topics.event(self.site, self.device, item.type), item.payload, qos=1))
         room = self._window - len(self._inflight)
         if room <= 0:
             return
@@ -121,7 +135,7 @@ class DeviceLink:
     def _flush_acked(self) -> None:
         with self._wake:
             acked, self._acked = self._acked, []
-        self.outbox.remove(acked)
+        self.outbox.mark_acked(acked)
 
     # -- paho callbacks (network thread) ---------------------------------------------------------------
     def _published(self, mid: int) -> None:

@@ -2,7 +2,12 @@
 
 Chain of custody, first link: ``append`` allocates the device's next sequence number and writes the event in
 one SQLite transaction with ``synchronous=FULL``, so when it returns the event survives a power cut and the
-caller may show "done". The publisher removes an event only after the broker's PUBACK.
+caller may show "done".
+
+A PUBACK only means the broker has the event in memory; Mosquitto writes its state to disk every few
+seconds, so a broker crash can lose what it acknowledged just before. An acknowledged event therefore
+stays in the outbox for ``resend_window_s`` more seconds (``mark_acked``), and after every reconnect the
+device sends those again (``recently_acked``): the gateway drops the copies by event id.
 
 The sequence counter lives in the same database and is advanced in the same transaction as the insert: a
 number is never reused and never skipped, across restarts and crashes.
@@ -33,6 +38,10 @@ MIGRATIONS = [
             created REAL NOT NULL
         );
         CREATE TABLE sequence (device TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
+    """),
+    ("0002-acked", """
+        ALTER TABLE outbox ADD COLUMN acked REAL;
+        CREATE INDEX outbox_acked ON outbox (acked) WHERE acked IS NOT NULL;
     """),
 ]
 
@@ -77,26 +86,36 @@ class Outbox:
 
     def pending(self, after_seq: int = 0, limit: int = 100) -> list[Pending]:
         """Events not yet acknowledged, oldest first, with ``seq > after_seq``."""
+        return self._select("acked IS NULL AND seq > ?", (after_seq,), limit)
+
+    def recently_acked(self, limit: int = 10_000) -> list[Pending]:
+        """Acknowledged events still inside the resend window, oldest first (to resend after a reconnect)."""
+        return self._select("acked IS NOT NULL", (), limit)
+
+    def _select(self, where: str, args: tuple, limit: int) -> list[Pending]:
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT seq, type, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
-            ).fetchall()
+            rows = self._conn.execute(f"SELECT seq, type, payload FROM outbox WHERE {where} ORDER BY seq LIMIT ?",
+                                      (*args, limit)).fetchall()
         return [Pending(seq, kind, bytes(payload)) for seq, kind, payload in rows]
 
-    def remove(self, seqs: Iterable[int]) -> None:
-        """Forget acknowledged events (one transaction for the lot)."""
-        batch = [(s,) for s in seqs]
-        if not batch:
-            return
+    def mark_acked(self, seqs: Iterable[int], now: float | None = None) -> None:
+        """The broker acknowledged these events (one transaction for the lot)."""
+        batch = [(now or time.time(), s) for s in seqs]
+        if batch:
+            with self._lock:
+                self._conn.execute("BEGIN")
+                self._conn.executemany("UPDATE outbox SET acked = ? WHERE seq = ?", batch)
+                self._conn.execute("COMMIT")
+
+    def forget_acked(self, older_than: float) -> int:
+        """Delete events acknowledged before ``older_than`` (a Unix time); returns how many."""
         with self._lock:
-            self._conn.execute("BEGIN")
-            self._conn.executemany("DELETE FROM outbox WHERE seq = ?", batch)
-            self._conn.execute("COMMIT")
+            return self._conn.execute("DELETE FROM outbox WHERE acked < ?", (older_than,)).rowcount
 
     def depth(self) -> int:
         """How many events wait for their PUBACK."""
         with self._lock:
-            return int(self._conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+            return int(self._conn.execute("SELECT count(*) FROM outbox WHERE acked IS NULL").fetchone()[0])
 
     def last_seq(self) -> int:
         """The last sequence number this device has used."""

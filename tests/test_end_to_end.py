@@ -60,3 +60,25 @@ def test_gateway_and_central_refuse_api_calls_without_the_right_token(site, gate
     assert httpx.post(url, content=body, headers=staff).status_code == 403
     ok = httpx.post(url, content=body, headers={"Authorization": f"Bearer {site.tokens['gateway']}"})
     assert ok.status_code == 200 and ok.json() == {"new": 0, "duplicates": 0}
+
+
+def test_events_the_broker_acknowledged_survive_a_broker_crash(site, broker, kiosk_factory):
+    from onestop.localsite import gateway_process
+
+    gateway = gateway_process(site)
+    gateway.start()
+    gateway.stop()  # its persistent session stays: the broker now queues events for it
+    kiosk = kiosk_factory(KIOSKS[0].device)
+    wait_until(lambda: kiosk.link.connected, what="kiosk connected")
+    taps = [kiosk.handle_card(f"D000{i:04X}") for i in range(40)]
+    wait_until(lambda: kiosk.outbox.depth() == 0, what="every tap acknowledged by the broker")
+    site.broker.kill()  # before its next autosave: what it acknowledged was only in memory
+    site.broker.start()
+    gateway.start()
+    try:
+        ids = {t.event.id for t in taps}
+        db = site.path("gateway/gateway.db")
+        wait_until(lambda: ids <= set(stored_ids(db)), timeout=60, what="every acknowledged tap at the gateway")
+        assert sorted(stored_ids(db)) == sorted(ids)
+    finally:
+        gateway.stop()

@@ -16,16 +16,21 @@ def test_sequence_numbers_survive_a_restart(tmp_path):
     assert again.append("checkout", {"space": "s1", "card": "AA11"}).seq == 4
 
 
-def test_removed_events_do_not_return_and_numbers_are_not_reused(tmp_path):
+def test_acknowledged_events_stay_for_the_resend_window_then_go_and_numbers_are_not_reused(tmp_path):
     box = Outbox(tmp_path / "o.db", "kiosk-1")
     for _ in range(5):
         box.append("checkin", {"space": "s1", "card": "AA11"})
-    box.remove([1, 2, 3, 4, 5])
-    assert box.depth() == 0
+    box.mark_acked([1, 2, 3], now=1000.0)
+    box.mark_acked([4, 5], now=1050.0)
+    assert box.depth() == 0 and box.pending() == []
+    assert [p.seq for p in box.recently_acked()] == [1, 2, 3, 4, 5]  # what a reconnect resends
+    assert box.forget_acked(older_than=1030.0) == 3
+    assert [p.seq for p in box.recently_acked()] == [4, 5]
     box.close()
     again = Outbox(tmp_path / "o.db", "kiosk-1")
     assert again.append("checkin", {"space": "s1", "card": "BB22"}).seq == 6
     assert [p.seq for p in again.pending()] == [6]
+    assert [p.seq for p in again.recently_acked()] == [4, 5]  # survives a restart too
 
 
 def test_pending_returns_the_stored_wire_payload_in_order(tmp_path):
