@@ -20,17 +20,16 @@ from pydantic import BaseModel
 
 import onestop
 from central.errors import RequestError
-from central.ingest import IngestAnswer, IngestBatch, InvalidBatchError
+from central.ingest import AlertSyncIn, FleetSyncIn, IngestAnswer, IngestBatch, InvalidBatchError
 from central.routes import analytics, dashboard, health, records, sync
 from central.routes.common import Context, warn_unbound_gateway_tokens
 from central.settings import CentralSettings
 from central.store import CentralStore
 from onestop.auth import Authenticator
-from onestop.records import AlertSync, FleetSync
 
 __all__ = ["IngestAnswer", "IngestBatch", "create_app"]
 
-RAW_BODY_MODELS: tuple[type[BaseModel], ...] = (IngestBatch, AlertSync, FleetSync)
+RAW_BODY_MODELS: tuple[type[BaseModel], ...] = (IngestBatch, AlertSyncIn, FleetSyncIn)
 
 
 class _StoreCollector(Collector):

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from central.alerts import UpsertResult, newer_wins_upsert
+from central.alerts import UpsertResult, newer_wins_upsert, table_row
 from central.db import Database
 from central.schema import devices
 from onestop.records import DeviceHealth
@@ -31,7 +31,8 @@ class FleetStore:
         for record in records:
             if record.device not in latest or latest[record.device].updated_at < record.updated_at:
                 latest[record.device] = record
-        rows = [{**record.model_dump(), "site": site, "synced_at": now} for record in latest.values()]
+        rows = [table_row(devices, {**record.model_dump(), "site": site, "synced_at": now})
+                for record in latest.values()]
         with self.db.write() as conn:
             applied = newer_wins_upsert(self.db, conn, devices, "device", rows)
         return UpsertResult(applied, len(records) - applied)

@@ -10,19 +10,21 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
 from central.errors import RequestError
 from onestop.events import Envelope
-from onestop.ids import SITE_PATTERN
+from onestop.ids import SITE_PATTERN, SLUG_PATTERN
+from onestop.records import AlertRecord, AlertSync, DeviceHealth, FleetSync
 
 # Device clocks (a Pi has no RTC) are trusted only inside this window around the gateway's receive time.
 # Events may wait in a kiosk's outbox for days while the LAN is down, so the past side is generous.
 PLAUSIBLE_PAST = timedelta(days=7)
 PLAUSIBLE_FUTURE = timedelta(minutes=2)
 MAX_REPORTED_ERRORS = 100
+M = TypeVar("M", bound=BaseModel)
 
 
 class IngestItem(BaseModel):
@@ -44,6 +46,38 @@ class IngestAnswer(BaseModel):
 
     new: int
     duplicates: int
+
+
+Name = Annotated[str | None, Field(None, max_length=64)]
+
+
+class AlertIn(AlertRecord):
+    """An alert as central accepts it: the shared model, with the bounds of central's columns."""
+
+    acknowledged_by: Name = None
+    resolved_by: Name = None
+
+
+class AlertSyncIn(AlertSync):
+    """Body of ``POST /api/v1/alerts/sync``."""
+
+    alerts: list[AlertIn] = Field(max_length=10_000)
+
+
+class DeviceHealthIn(DeviceHealth):
+    """A device's health as central accepts it: the shared model, with the bounds of central's columns."""
+
+    kind: Name = None
+    fw: Name = None
+    boot: Name = None
+    space: str | None = Field(None, pattern=SLUG_PATTERN)
+    outbox: int | None = Field(None, ge=0, lt=2**31)
+
+
+class FleetSyncIn(FleetSync):
+    """Body of ``POST /api/v1/fleet/sync``."""
+
+    devices: list[DeviceHealthIn] = Field(max_length=10_000)
 
 
 class BodyError(RequestError):
@@ -92,12 +126,43 @@ def located_problems(exc: ValidationError) -> tuple[list[dict[str, Any]], list[i
     return problems, invalid
 
 
-def parse_batch(body: bytes) -> IngestBatch:
-    """Validate a batch; ``InvalidBatchError`` if any part of it is invalid."""
+def unstorable(value: Any, loc: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
+    """Values that validate but that a database cannot store: datetimes with no UTC equivalent in range
+    (year 1 with a positive offset, ...) and strings with NUL characters (PostgreSQL text refuses them)."""
+    if isinstance(value, datetime):
+        try:
+            value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            return [(loc, "datetime_out_of_range")]
+        return []
+    if isinstance(value, str):
+        return [(loc, "string_contains_nul")] if "\x00" in value else []
+    if isinstance(value, BaseModel):
+        return [bad for name in type(value).model_fields for bad in unstorable(getattr(value, name), (*loc, name))]
+    if isinstance(value, list):
+        return [bad for i, item in enumerate(value) for bad in unstorable(item, (*loc, i))]
+    return []
+
+
+def validate_model(model: type[M], body: bytes) -> M:
+    """Validate ``body`` as ``model``; ``InvalidBatchError`` (locations only) if any part of it is invalid."""
     try:
-        return IngestBatch.model_validate_json(body)
+        parsed = model.model_validate_json(body)
     except ValidationError as exc:
         raise InvalidBatchError(*located_problems(exc)) from None
+    except OverflowError:  # a validator converting an out-of-range time to UTC
+        raise InvalidBatchError([{"loc": [], "type": "datetime_out_of_range"}], []) from None
+    bad = unstorable(parsed)
+    if bad:
+        problems = [{"loc": list(loc), "type": kind} for loc, kind in bad[:MAX_REPORTED_ERRORS]]
+        events = sorted({int(loc[1]) for loc, _ in bad if len(loc) > 1 and loc[0] == "events"})
+        raise InvalidBatchError(problems, events)
+    return parsed
+
+
+def parse_batch(body: bytes) -> IngestBatch:
+    """Validate a batch; ``InvalidBatchError`` if any part of it is invalid."""
+    return validate_model(IngestBatch, body)
 
 
 def event_time(ts: datetime, received: datetime) -> datetime:

@@ -86,13 +86,34 @@ def _analytics_and_records(conn: sa.Connection) -> None:
     for index in events.indexes:
         if index.name != "events_device_seq":
             index.create(conn, checkfirst=True)
-    for table in (schema.counters, schema.alerts, schema.devices, schema.site_configs, schema.audit_log):
+    for table in (schema.counters, schema.alerts, schema.site_configs, schema.audit_log):
         table.create(conn, checkfirst=True)
+    # ``devices`` as this step made it (step 3 added a column since).
+    frozen = sa.MetaData()
+    sa.Table("devices", frozen,
+             sa.Column("device", sa.String(64), primary_key=True),
+             sa.Column("site", sa.String(32), nullable=False),
+             sa.Column("kind", sa.String(32), nullable=True),
+             sa.Column("online", sa.Boolean, nullable=False),
+             sa.Column("fw", sa.String(64), nullable=True),
+             sa.Column("boot", sa.String(64), nullable=True),
+             sa.Column("space", sa.String(64), nullable=True),
+             sa.Column("last_seen", UtcDateTime, nullable=True),
+             sa.Column("outbox", sa.Integer, nullable=True),
+             sa.Column("updated_at", UtcDateTime, nullable=False),
+             sa.Column("synced_at", UtcDateTime, nullable=False),
+             sa.Index("devices_site", "site"))
+    frozen.create_all(conn, checkfirst=True)
+
+
+def _device_clock_skew(conn: sa.Connection) -> None:
+    _add_column(conn, "devices", schema.devices.c.clock_skew_s)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events and gateways", _initial),
     Migration(2, "analytics columns, alerts, fleet, site configurations, audit log", _analytics_and_records),
+    Migration(3, "device clock skew", _device_clock_skew),
 )
 
 

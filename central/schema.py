@@ -100,6 +100,7 @@ devices = sa.Table(
     sa.Column("outbox", sa.Integer, nullable=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("synced_at", UtcDateTime, nullable=False),
+    sa.Column("clock_skew_s", sa.Float, nullable=True),
     sa.Index("devices_site", "site"),
 )
 

@@ -28,11 +28,13 @@ def is_open(hours: OpeningHours, local: datetime) -> bool:
     day = ALL_DAYS[local.weekday()]
     previous = ALL_DAYS[(local.weekday() - 1) % 7]
     now = local.time()
-    if hours.open == hours.close:
+    # Opening hours are local wall-clock times; an offset given with them in a configuration is ignored.
+    opens, closes = hours.open.replace(tzinfo=None), hours.close.replace(tzinfo=None)
+    if opens == closes:
         return day in hours.days
-    if hours.open < hours.close:
-        return day in hours.days and hours.open <= now < hours.close
-    return (day in hours.days and now >= hours.open) or (previous in hours.days and now < hours.close)
+    if opens < closes:
+        return day in hours.days and opens <= now < closes
+    return (day in hours.days and now >= opens) or (previous in hours.days and now < closes)
 
 
 def open_during(hours: OpeningHours, start: datetime, zone: ZoneInfo) -> bool:

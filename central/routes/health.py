@@ -160,8 +160,8 @@ def router(ctx: Context) -> APIRouter:
 
     @api.get("/api/v1/audit", tags=["health"], response_model=list[AuditView],
              summary="The audit log of health-data reads, newest first", **allow(ctx, Role.ADMIN))
-    def audit(principal: Annotated[str | None, Query(max_length=64)] = None, subject: CardQuery = None,
-              since: datetime | None = None, limit: Limit = 200) -> list[dict]:
+    def audit(principal: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]+$")] = None,
+              subject: CardQuery = None, since: datetime | None = None, limit: Limit = 200) -> list[dict]:
         return store.audit.list(principal, subject, aware(since), limit)
 
     return api

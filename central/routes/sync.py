@@ -10,15 +10,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from central.errors import NotFoundError, RequestError
-from central.ingest import IngestAnswer, IngestBatch, InvalidBatchError, located_problems, parse_batch, read_body
+from central.ingest import (
+    AlertSyncIn,
+    FleetSyncIn,
+    IngestAnswer,
+    IngestBatch,
+    InvalidBatchError,
+    parse_batch,
+    read_body,
+    validate_model,
+)
 from central.routes.common import Context, allow, bound_site, caller, check_site
 from central.siteconfigs import etag_matches
 from onestop.auth import Principal, Role
 from onestop.ids import SITE_PATTERN, SITE_RE
-from onestop.records import AlertSync, FleetSync
 from onestop.site import SiteConfig
 
 SitePath = Annotated[str, Path(pattern=SITE_PATTERN, description="site id")]
@@ -37,14 +45,6 @@ def _claimed_site(body: bytes) -> str | None:
     except (ValueError, AttributeError):
         return None
     return site if isinstance(site, str) and SITE_RE.match(site) else None
-
-
-def _validated(model: type[BaseModel], body: bytes) -> Any:
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        problems, _ = located_problems(exc)
-        raise InvalidBatchError(problems, []) from None
 
 
 def router(ctx: Context) -> APIRouter:
@@ -75,18 +75,18 @@ def router(ctx: Context) -> APIRouter:
                                        caller(request))
 
     def records_body(model: type[BaseModel], body: bytes, encoding: str | None, principal: Principal) -> Any:
-        parsed = _validated(model, read_body(body, encoding, settings.max_batch_bytes))
+        parsed = validate_model(model, read_body(body, encoding, settings.max_batch_bytes))
         check_site(principal, parsed.site)
         return parsed
 
     @api.post("/api/v1/alerts/sync", response_model=SyncAnswer, tags=["alerts"],
               summary="Upsert a gateway's alerts (newer updated_at wins)",
-              **allow(ctx, Role.GATEWAY, responses=bad_body, body=AlertSync))
+              **allow(ctx, Role.GATEWAY, responses=bad_body, body=AlertSyncIn))
     async def alerts_sync(request: Request) -> SyncAnswer:
         body = await request.body()
 
         def apply() -> SyncAnswer:
-            sync = records_body(AlertSync, body, request.headers.get("content-encoding"), caller(request))
+            sync = records_body(AlertSyncIn, body, request.headers.get("content-encoding"), caller(request))
             if any(alert.site != sync.site for alert in sync.alerts):
                 raise RequestError("every alert's site must be the batch's site")
             result = store.alerts.upsert(sync.alerts)
@@ -96,21 +96,26 @@ def router(ctx: Context) -> APIRouter:
 
     @api.post("/api/v1/fleet/sync", response_model=SyncAnswer, tags=["fleet"],
               summary="Upsert a gateway's device health (newer updated_at wins)",
-              **allow(ctx, Role.GATEWAY, responses=bad_body, body=FleetSync))
+              **allow(ctx, Role.GATEWAY, responses=bad_body, body=FleetSyncIn))
     async def fleet_sync(request: Request) -> SyncAnswer:
         body = await request.body()
 
         def apply() -> SyncAnswer:
-            sync = records_body(FleetSync, body, request.headers.get("content-encoding"), caller(request))
+            sync = records_body(FleetSyncIn, body, request.headers.get("content-encoding"), caller(request))
             result = store.fleet.upsert(sync.site, sync.devices)
             return SyncAnswer(applied=result.applied, stale=result.stale)
 
         return await run_in_threadpool(apply)
 
-    config_responses = {304: {"description": "unchanged since the ETag given in If-None-Match"},
+    # The 200 body is a SiteConfig (the PUT body's schema). It is not declared as the response model because
+    # opening hours serialise as wall-clock "HH:MM:SS", which JSON Schema's "time" format (RFC 3339, with an
+    # offset) does not accept.
+    config_body = {"description": "the site's configuration (a SiteConfig)",
+                   "content": {"application/json": {"schema": {"type": "object"}}}}
+    config_responses = {200: config_body, 304: {"description": "unchanged since the ETag given in If-None-Match"},
                         404: {"description": "no configuration stored for this site"}}
 
-    @api.get("/api/v1/gateways/{site}/config", tags=["configuration"], response_model=SiteConfig,
+    @api.get("/api/v1/gateways/{site}/config", tags=["configuration"], response_model=None,
              summary="The site's configuration (ETag; 304 on If-None-Match)",
              **allow(ctx, Role.GATEWAY, Role.ADMIN, responses=config_responses))
     def get_config(request: Request, site: SitePath,
@@ -124,9 +129,10 @@ def router(ctx: Context) -> APIRouter:
             return Response(status_code=304, headers=headers)
         return Response(stored.json, media_type="application/json", headers=headers)
 
-    @api.put("/api/v1/gateways/{site}/config", tags=["configuration"], response_model=SiteConfig,
+    @api.put("/api/v1/gateways/{site}/config", tags=["configuration"], response_model=None,
              summary="Store the site's configuration (validated; If-Match for optimistic concurrency)",
-             **allow(ctx, Role.ADMIN, responses={412: {"description": "If-Match does not match the stored ETag"}}))
+             **allow(ctx, Role.ADMIN, responses={200: config_body,
+                                                 412: {"description": "If-Match does not match the stored ETag"}}))
     def put_config(request: Request, site: SitePath, config: Annotated[SiteConfig, Body()],
                    if_match: Annotated[str | None, Header()] = None) -> Response:
         if if_match is not None:

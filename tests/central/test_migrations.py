@@ -45,3 +45,11 @@ def test_a_database_of_the_first_release_is_adopted_and_backfilled(database_url)
         assert event.at == T0 and event.space == "study-24h-2f"
     finally:
         store.close()
+
+
+def test_every_field_gateways_sync_has_a_column():
+    from central.schema import alerts, devices
+    from onestop.records import AlertRecord, DeviceHealth
+
+    assert set(AlertRecord.model_fields) <= set(alerts.c.keys())
+    assert set(DeviceHealth.model_fields) <= set(devices.c.keys())
