@@ -1,94 +1,249 @@
-"""``onestop demo``: a building on this machine with simulated kiosks and realistic traffic."""
+"""``onestop demo``: a simulated building on this machine.
+
+Everything is real except the people and the hardware: Mosquitto with passwords and ACL, the central service
+and the gateway in their own processes, kiosks and a health station whose card readers and medical devices
+are simulated on pseudo-terminals (so every byte goes through the real serial drivers), and a WAN link to
+central that drops now and then. Students follow ``onestop.simulation`` (a timetable with an optional exam
+week), ``--speed`` simulated minutes per real minute. One kiosk loses power for a while, so device health and
+the offline alert show; a few screenings are abnormal, so alerts reach the clinic and counselling.
+"""
 
 from __future__ import annotations
 
+import queue
 import random
 import signal
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
 
+from firmware_bridge.simulators import SimulatedDevice
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
 from onestop.localsite import KioskPlan, LocalSite, central_process, gateway_process
 from onestop.netutil import free_port
+from onestop.simulation import BuildingDay, ScreeningAction, SpacePlan, TapAction, phq9_answers, vitals
+from onestop.wan import WanLink
 
 console = Console()
 
-DEMO_KIOSKS = [
-    KioskPlan("kiosk-demo-study-a", "study-24h-2f", capacity=60),
-    KioskPlan("kiosk-demo-study-b", "study-24h-2f", capacity=60),
-    KioskPlan("kiosk-demo-skills", "skills-lab-1", capacity=24),
-    KioskPlan("kiosk-demo-equipment", "equipment-room", capacity=10),
+SPACES = [
+    {"id": "study-24h-2f", "name": "24-hour study room", "capacity": 60},
+    {"id": "skills-lab-1", "name": "Clinical skills lab", "capacity": 24,
+     "hours": {"open": "07:00", "close": "23:00"}, "max_stay_h": 4},
+    {"id": "equipment-room", "name": "Equipment room", "capacity": 8,
+     "hours": {"open": "08:00", "close": "22:00"}, "max_stay_h": 2},
+    {"id": "health-corner", "name": "Health corner", "capacity": 6},
 ]
+KIOSKS = [("kiosk-demo-study-a", "study-24h-2f", "em4100"), ("kiosk-demo-study-b", "study-24h-2f", "wedge"),
+          ("kiosk-demo-skills", "skills-lab-1", "pn532"), ("kiosk-demo-equipment", "equipment-room", "em4100")]
+STATION = "hs-demo-corner"
+STATION_DEVICES = {"bp": "gatt-bp", "oximeter": "cms50d", "thermometer": "gatt-temp", "scale": "and-scale"}
+FLAKY = "kiosk-demo-equipment"  # loses power for a while in every cycle
+WAN_CYCLE_S, WAN_DOWN_S = 90.0, 20.0
+FLAKY_CYCLE_S, FLAKY_DOWN_S = 240.0, 100.0
 
 
-def _students(rng: random.Random, n: int) -> list[str]:
-    return [f"{rng.getrandbits(32):08X}" for _ in range(n)]
+def card_for(driver: str, student: int) -> str:
+    """The card id a reader of kind ``driver`` produces for a student's card (normalised as CONTRACT.md says)."""
+    if driver == "wedge":
+        return f"{student:010d}"       # keyboard-wedge readers type the number in decimal
+    if driver == "pn532":
+        return f"{student:08X}"        # a 4-byte MIFARE UID
+    return f"01{student:08X}"          # EM4100: version byte + 4 tag bytes
 
 
-def run_demo(duration: float | None, data_dir: Path | None, seed: int = 7) -> None:
-    """Start everything, print the URLs, simulate traffic until ``duration`` or Ctrl-C, stop cleanly."""
+class Demo:
+    """The running demo: processes, simulated devices, runtimes and the simulation."""
+
+    def __init__(self, root: Path, speed: float, exam_week: bool, seed: int) -> None:
+        self.stack = ExitStack()
+        self.readers = {device: self.stack.enter_context(SimulatedDevice(driver, seed=seed))
+                        for device, _, driver in KIOSKS}
+        self.readers[STATION] = self.stack.enter_context(SimulatedDevice("em4100", seed=seed))
+        self.station_devices = {name: self.stack.enter_context(SimulatedDevice(driver, seed=seed))
+                                for name, driver in STATION_DEVICES.items()}
+        plans = [KioskPlan(device, space, reader={"driver": driver, "port": self.readers[device].path})
+                 for device, space, driver in KIOSKS]
+        plans.append(KioskPlan(STATION, "health-corner", mode="health-station",
+                               reader={"driver": "em4100", "port": self.readers[STATION].path},
+                               health_devices=[{"driver": STATION_DEVICES[n], "port": d.path}
+                                               for n, d in self.station_devices.items()]))
+        self.site = LocalSite(root, "demo", broker_port=free_port(1883), gateway_port=free_port(8080),
+                              central_port=free_port(8000), kiosks=plans, spaces=SPACES,
+                              gateway_extra={"health": {"offline_after_s": 45, "offline_alert_min": 1}},
+                              central_link_port=free_port())
+        self.central, self.gateway = central_process(self.site), gateway_process(self.site)
+        self.wan = WanLink(self.site.central_link_port or 0, ("127.0.0.1", self.site.central_port))
+        self.runtimes: dict[str, KioskRuntime] = {}
+        self.rng = random.Random(seed)
+        self.speed = speed
+        self.sim = BuildingDay(
+            [SpacePlan("study-24h-2f", ("kiosk-demo-study-a", "kiosk-demo-study-b"), 60, peak_per_hour=50,
+                       mean_stay_min=120),
+             SpacePlan("skills-lab-1", ("kiosk-demo-skills",), 24, 7, 23, peak_per_hour=20, mean_stay_min=75),
+             SpacePlan("equipment-room", ("kiosk-demo-equipment",), 8, 8, 22, peak_per_hour=12, mean_stay_min=20,
+                       study=False)],
+            [STATION], [str(self.rng.getrandbits(32)) for _ in range(1500)], self.rng,
+            datetime.now(UTC).replace(tzinfo=None), exam_week=exam_week)
+        self.screenings: queue.Queue[ScreeningAction] = queue.Queue()
+        self.counts = {"taps": 0, "screenings": 0, "abnormal": 0}
+
+    # -- start and stop ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.site.write()
+        self.site.broker.start()
+        self.central.start()
+        self.wan.start()
+        self.gateway.start()
+        for plan in self.site.kiosks:
+            self.start_kiosk(plan.device)
+        threading.Thread(target=self._station_worker, name="station", daemon=True).start()
+
+    def start_kiosk(self, device: str) -> None:
+        runtime = KioskRuntime(load_kiosk(self.site.path(f"kiosk-{device}.toml")))
+        runtime.start()
+        self.runtimes[device] = runtime
+
+    def stop(self) -> None:
+        for runtime in self.runtimes.values():
+            runtime.stop()
+        self.gateway.stop()
+        self.wan.stop()
+        self.central.stop()
+        self.site.broker.stop()
+        self.stack.close()
+
+    # -- what happens ------------------------------------------------------------------------------------
+    def step(self, real_seconds: float) -> None:
+        """Advance the simulation and play what happens on the simulated devices."""
+        for action in self.sim.advance(real_seconds * self.speed / 60):
+            if isinstance(action, TapAction):
+                if action.kiosk in self.runtimes:  # a kiosk without power reads no card
+                    reader = self.readers[action.kiosk]
+                    reader.tap(card_for(reader.driver.name, int(action.card)))
+                    self.counts["taps"] += 1
+            elif self.screenings.qsize() < 3:  # a queue forms at the station; the rest come back another day
+                self.screenings.put(action)
+
+    def _station_worker(self) -> None:
+        while True:
+            action = self.screenings.get()
+            try:
+                self._screen(action)
+            except Exception as exc:  # the demo carries on; the reason is shown
+                console.print(f"[yellow]screening skipped: {exc.__class__.__name__}[/]")
+
+    def _screen(self, action: ScreeningAction) -> None:
+        station = self.runtimes.get(STATION)
+        if station is None:
+            return
+        values = vitals(action.finding, self.rng)
+        self.readers[STATION].tap(card_for("em4100", int(action.card)))
+        time.sleep(0.3)
+        devices = self.station_devices
+        devices["bp"].measure(systolic=values["systolic"], diastolic=values["diastolic"], pulse=values["pulse"])
+        devices["thermometer"].measure(temperature=values["temperature"])
+        devices["scale"].measure(weight=values["weight"])
+        devices["oximeter"].measure(spo2=values["spo2"], pulse=values["pulse"], seconds=0.6)
+        time.sleep(0.5)
+        station.enter_height(values["height"])
+        if action.finding == "phq9-item9" or self.rng.random() < 0.3:
+            station.begin("PHQ-9")
+            for answer in phq9_answers(action.finding, self.rng):
+                station.answer(answer)
+        if station.finish() is not None:
+            self.counts["screenings"] += 1
+            self.counts["abnormal"] += action.finding is not None
+        time.sleep(1.0)
+        station.done()
+
+    def script(self, elapsed: float) -> None:
+        """The planned troubles: the WAN drops, one kiosk loses power."""
+        self.wan.up = elapsed % WAN_CYCLE_S < WAN_CYCLE_S - WAN_DOWN_S
+        flaky_up = elapsed % FLAKY_CYCLE_S < FLAKY_CYCLE_S - FLAKY_DOWN_S or elapsed < 30
+        if not flaky_up and FLAKY in self.runtimes:
+            self.runtimes.pop(FLAKY).stop()
+        elif flaky_up and FLAKY not in self.runtimes:
+            self.start_kiosk(FLAKY)
+
+    # -- the live summary ----------------------------------------------------------------------------------
+    def summary(self) -> Group:
+        table = Table(title=f"onestop demo · simulated {self.sim.now:%a %H:%M} · ×{self.speed:g}")
+        for column in ("space", "inside", "capacity"):
+            table.add_column(column)
+        facts = Table.grid(padding=(0, 2))
+        try:
+            headers = {"Authorization": f"Bearer {self.site.tokens['staff']}"}
+            spaces = httpx.get(f"{self.site.gateway_url}/api/v1/spaces", headers=headers, timeout=2).json()
+            stats = httpx.get(f"{self.site.gateway_url}/api/v1/stats", timeout=2).json()
+            alerts = httpx.get(f"{self.site.gateway_url}/api/v1/alerts?status=unresolved",
+                               headers={"Authorization": f"Bearer {self.site.tokens['admin']}"}, timeout=2).json()
+            central = httpx.get(f"{self.site.central_url}/api/v1/stats", timeout=2).json()
+        except (httpx.HTTPError, ValueError):
+            return Group(table, "waiting for the services…")
+        for space in spaces:
+            table.add_row(space["name"], str(space["count"]), str(space["capacity"]))
+        wan = "[green]up[/]" if self.wan.up else "[red]down[/]"
+        facts.add_row("taps", str(self.counts["taps"]), "gateway events", str(stats["events"]))
+        facts.add_row("screenings", f"{self.counts['screenings']} ({self.counts['abnormal']} abnormal)",
+                      "sync backlog", str(stats["backlog"]))
+        facts.add_row("open alerts", str(len(alerts)), "central events", str(central["events"]))
+        facts.add_row("kiosks powered", f"{len(self.runtimes)}/{len(self.site.kiosks)}", "WAN", wan)
+        return Group(table, facts)
+
+
+def run_demo(duration: float | None, data_dir: Path | None, speed: float = 60.0, exam_week: bool = False,
+             ui: bool = False, seed: int = 7) -> None:
+    """Start everything, print the URLs, simulate until ``duration`` or Ctrl-C, stop cleanly."""
     root = data_dir or Path(tempfile.mkdtemp(prefix="onestop-demo-"))
-    site = LocalSite(root, "demo", broker_port=free_port(1883), gateway_port=free_port(8080),
-                     central_port=free_port(8000), kiosks=DEMO_KIOSKS)
-    site.write()
+    demo = Demo(root, speed, exam_week, seed)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-
-    central, gateway = central_process(site), gateway_process(site)
-    kiosks: list[KioskRuntime] = []
-    site.broker.start()
     try:
-        central.start()
-        gateway.start()
-        for plan in site.kiosks:
-            runtime = KioskRuntime(load_kiosk(site.path(f"kiosk-{plan.device}.toml")))
-            runtime.start()
-            kiosks.append(runtime)
+        demo.start()
+        site = demo.site
         print(f"gateway: {site.gateway_url}", flush=True)
         print(f"central: {site.central_url}", flush=True)
-        console.print(f"[dim]data in {root}; tokens in {site.path('gateway.toml')}[/]")
-        _simulate(kiosks, stop, duration, random.Random(seed), site)
-    finally:
-        for runtime in kiosks:
-            runtime.stop()
-        gateway.stop()
-        central.stop()
-        site.broker.stop()
-    console.print("demo stopped cleanly")
+        console.print(f"building dashboard: {site.gateway_url}/#token={site.tokens['staff']}", soft_wrap=True)
+        console.print(f"clinic view:        {site.gateway_url}/#token={site.tokens['clinic']}", soft_wrap=True)
+        console.print(f"campus dashboard:   {site.central_url}/#token={site.tokens['admin']}", soft_wrap=True)
+        console.print(f"[dim]data and logs in {root}[/]")
+        if ui:
+            from kiosk.app import run_window
 
-
-def _simulate(kiosks: list[KioskRuntime], stop: threading.Event, duration: float | None,
-              rng: random.Random, site: LocalSite) -> None:
-    students = _students(rng, 400)
-    deadline = time.monotonic() + duration if duration else None
-    next_report = time.monotonic() + 5
-    taps = 0
-    while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-        kiosk = rng.choice(kiosks)
-        inside = list(kiosk.controller.inside)
-        if inside and rng.random() < 0.4:
-            card = rng.choice(inside)
+            threading.Thread(target=_loop, args=(demo, stop, duration), daemon=True).start()
+            run_window(demo.runtimes[KIOSKS[0][0]])
+            stop.set()
         else:
-            card = rng.choice(students)
-        kiosk.handle_card(card)
-        taps += 1
-        if time.monotonic() >= next_report:
-            next_report += 5
-            _report(site, taps)
-        stop.wait(rng.expovariate(4.0))
+            _loop(demo, stop, duration)
+    finally:
+        demo.stop()
+    console.print("\ndemo stopped cleanly")
 
 
-def _report(site: LocalSite, taps: int) -> None:
-    try:
-        g = httpx.get(f"{site.gateway_url}/api/v1/stats", timeout=2).json()
-        c = httpx.get(f"{site.central_url}/api/v1/stats", timeout=2).json()
-    except httpx.HTTPError:
-        return
-    console.print(f"taps {taps}  gateway events {g['events']} (backlog {g['backlog']})  central events {c['events']}")
+def _loop(demo: Demo, stop: threading.Event, duration: float | None) -> None:
+    started = time.monotonic()
+    tick = 0.25
+    with Live(demo.summary(), console=console, refresh_per_second=1, transient=False) as live:
+        last_summary = 0.0
+        while not stop.is_set():
+            elapsed = time.monotonic() - started
+            if duration is not None and elapsed >= duration:
+                break
+            demo.script(elapsed)
+            demo.step(tick)
+            if elapsed - last_summary >= 2:
+                last_summary = elapsed
+                live.update(demo.summary())
+            stop.wait(tick)
+    stop.set()

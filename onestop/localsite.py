@@ -35,6 +35,8 @@ class KioskPlan:
     space: str
     capacity: int | None = None
     mode: str = "kiosk"
+    reader: dict[str, object] | None = None          # [reader] section: driver and serial port
+    health_devices: list[dict[str, object]] = field(default_factory=list)  # [[health.devices]]
 
 
 @dataclass
@@ -49,6 +51,9 @@ class LocalSite:
     kiosks: list[KioskPlan] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict, repr=False)  # role -> bearer token
     other_devices: list[dict[str, str]] = field(default_factory=list)  # non-kiosk device entries
+    spaces: list[dict[str, object]] | None = None  # explicit [[spaces]]; default: one per kiosk space
+    gateway_extra: dict[str, object] = field(default_factory=dict)  # more gateway.toml sections
+    central_link_port: int | None = None  # the gateway reaches central through this port (a WAN link)
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
@@ -96,14 +101,15 @@ class LocalSite:
         for kiosk in self.kiosks:
             spaces.setdefault(kiosk.space, {"id": kiosk.space, "name": kiosk.space.replace("-", " ").title(),
                                             "capacity": kiosk.capacity or 100})
+        central_url = f"http://127.0.0.1:{self.central_link_port}" if self.central_link_port else self.central_url
         gateway = {"site": self.site, "data_dir": str(self.root / "gateway"),
-                   "spaces": list(spaces.values()),
+                   "spaces": self.spaces if self.spaces is not None else list(spaces.values()),
                    "devices": [{"device": k.device, "kind": k.mode, "space": k.space} for k in self.kiosks]
                    + self.other_devices,
                    "broker": self.broker_section(self.gateway_user),
                    "http": {"host": "127.0.0.1", "port": self.gateway_port},
-                   "central": {"url": self.central_url, "token": self.tokens["gateway"]},
-                   "tokens": self._entries}
+                   "central": {"url": central_url, "token": self.tokens["gateway"]},
+                   "tokens": self._entries, **self.gateway_extra}
         write_private(self.path("central.toml"), tomli_w.dumps(central))
         write_private(self.path("gateway.toml"), tomli_w.dumps(gateway))
         for kiosk in self.kiosks:
@@ -112,6 +118,10 @@ class LocalSite:
                                       "broker": self.broker_section(self.device_users[kiosk.device])}
             if kiosk.capacity is not None:
                 cfg["capacity"] = kiosk.capacity
+            if kiosk.reader:
+                cfg["reader"] = kiosk.reader
+            if kiosk.health_devices:
+                cfg["health"] = {"devices": kiosk.health_devices}
             write_private(self.path(f"kiosk-{kiosk.device}.toml"), tomli_w.dumps(cfg))
 
 
