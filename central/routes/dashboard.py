@@ -1,10 +1,30 @@
-"""Placeholder, filled in below."""
+"""The campus dashboard: one static page (HTML, CSS and JavaScript, no external resources) that calls the
+API with a token the user pastes or passes in the URL fragment (``/dashboard#token=...``; a fragment never
+reaches the server or its logs). The page itself needs no token."""
 
+
+from importlib import resources
 
 from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from central.routes.common import Context
 
 
 def router(ctx: Context) -> APIRouter:
-    return APIRouter()
+    """``/`` redirects to ``/dashboard``, which serves the page."""
+    api = APIRouter(tags=["dashboard"])
+    page = resources.files("central").joinpath("dashboard.html").read_text(encoding="utf-8")
+    headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+               "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                                          "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"}
+
+    @api.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/dashboard")
+
+    @api.get("/dashboard", response_class=HTMLResponse, summary="The campus dashboard (a static page)")
+    def dashboard() -> HTMLResponse:
+        return HTMLResponse(page, headers=headers)
+
+    return api

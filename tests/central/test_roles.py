@@ -9,7 +9,7 @@ from fastapi.routing import APIRoute
 from onestop.auth import Role
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/api/v1/stats"), ("GET", "/"),
-          ("GET", "/dashboard"), ("GET", "/dashboard/{name}")}
+          ("GET", "/dashboard")}
 PATH_VALUES = {"site": "north-b3", "space": "study-24h-2f"}
 QUERY = {"/api/v1/fhir/Observation": {"subject": "922E5832"}}
 BODIES = {"PUT": {"spaces": []}, "POST": {"site": "north-b3"}}
