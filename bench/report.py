@@ -43,7 +43,8 @@ def main() -> None:
     options = parser.parse_args()
     sections = [f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()} (`scripts/bench`).", ""]
     for name, title, args in BENCHMARKS:
-        if name in options.skip or not (ROOT / (args[-1] if args[0] != "-m" else args[1].replace(".", "/") + ".py")).exists():
+        script = ROOT / (args[1].replace(".", "/") + ".py" if args[0] == "-m" else args[0])
+        if name in options.skip or not script.exists():
             continue
         print(f"running {name} …", flush=True)
         output, seconds = run(args)
