@@ -8,6 +8,7 @@ import pytest
 
 from onestop import topics
 from onestop.events import new_event
+from tests.browser import browser, new_page, screenshot  # noqa: F401 - fixtures are imported by name
 from tests.conftest import KIOSKS
 from tests.helpers import raw_client
 
@@ -15,16 +16,12 @@ SESSION = "0193f6c4-7d2a-7c1e-9a51-3f0b2d9e4c11"
 
 
 @pytest.fixture
-def page(tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        yield context.new_page()
-        browser.close()
+def page(browser):  # noqa: F811 - the shared fixture
+    page = new_page(browser)
+    yield page
+    unexpected = [e for e in page.console_errors if "status of 401" not in e]  # a refused token is expected
+    assert not unexpected, unexpected
+    page.context.close()
 
 
 def test_dashboard_shows_occupancy_alerts_and_devices_and_updates_live(site, lone_gateway, page, tmp_path):
@@ -53,14 +50,7 @@ def test_dashboard_shows_occupancy_alerts_and_devices_and_updates_live(site, lon
     # Live: new taps and an over-capacity notice appear without reloading.
     send("checkin", {"space": KIOSKS[0].space, "card": "CC000002"})
     space.filter(has_text="2").wait_for(timeout=10_000)
-    shot = tmp_path / "gateway-dashboard.png"
-    page.screenshot(path=str(shot), full_page=True)
-    from PIL import Image
-
-    image = Image.open(shot).convert("L")
-    low, high = image.getextrema()
-    assert high - low > 100, "screenshot is blank"
-    assert len(image.resize((64, 64)).getcolors(4096) or []) > 20, "screenshot has almost no detail"
+    screenshot(page, tmp_path / "gateway-dashboard.png")
 
 
 def test_dashboard_lets_the_clinic_acknowledge_an_alert_and_hides_devices(site, lone_gateway, page):
