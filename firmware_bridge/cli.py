@@ -137,10 +137,7 @@ def run_command(
 ) -> None:
     """Run a headless sensor node: serial sensors published as reading events."""
     from firmware_bridge.node import run
-    from onestop.errors import ConfigError
+    from onestop.reporting import reported
 
-    try:
+    with reported():
         run(config)
-    except ConfigError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from exc

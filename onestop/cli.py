@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from onestop.errors import ConfigError, OnestopError
+from onestop.reporting import reported
 
 app = typer.Typer(name="onestop", help="onestop-edge: kiosks, health stations, building gateways, campus service.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -20,7 +19,6 @@ app.add_typer(gateway_app, name="gateway")
 app.add_typer(central_app, name="central")
 app.add_typer(kiosk_app, name="kiosk")
 
-err = Console(stderr=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="TOML configuration file.", exists=True,
                                             dir_okay=False, readable=True)]
@@ -37,20 +35,13 @@ def _root(ctx: typer.Context,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _fail(exc: OnestopError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-    return typer.Exit(2 if isinstance(exc, ConfigError) else 1)
-
-
 @gateway_app.command("run")
 def gateway_run(config: ConfigOption) -> None:
     """Run a building gateway until interrupted."""
     from gateway.service import run
 
-    try:
+    with reported():
         run(config)
-    except OnestopError as exc:
-        raise _fail(exc) from exc
 
 
 @central_app.command("run")
@@ -58,10 +49,8 @@ def central_run(config: ConfigOption) -> None:
     """Run the central service until interrupted."""
     from central.service import run
 
-    try:
+    with reported():
         run(config)
-    except OnestopError as exc:
-        raise _fail(exc) from exc
 
 
 @kiosk_app.command("run")
@@ -73,10 +62,8 @@ def kiosk_run(config: ConfigOption,
     """Run a kiosk or health station."""
     from kiosk.headless import run
 
-    try:
+    with reported():
         run(config, headless=headless, fullscreen=fullscreen)
-    except OnestopError as exc:
-        raise _fail(exc) from exc
 
 
 @app.command()
@@ -92,10 +79,8 @@ def demo(duration: Annotated[float | None, typer.Option(help="Stop after this ma
     """The whole system on this machine: broker, central, gateway, simulated kiosks and a health station."""
     from onestop.demo import run_demo
 
-    try:
+    with reported():
         run_demo(duration=duration, data_dir=data_dir, speed=speed, exam_week=exam_week, ui=ui, seed=seed)
-    except OnestopError as exc:
-        raise _fail(exc) from exc
 
 
 def _mount_package_groups() -> None:
