@@ -73,8 +73,11 @@ class CentralStore:
             max_lag = (now - min(r["received"] for r in rows)).total_seconds()
         with self.db.write() as conn:
             if rows:
+                # executemany without RETURNING: psycopg pipelines one prepared statement (a multi-row VALUES
+                # statement would be re-parsed by the driver for every batch) and both drivers report the
+                # rows actually inserted, so conflicts (duplicates) are not counted.
                 stmt = self.db.insert(events).on_conflict_do_nothing(index_elements=["id"])
-                new = len(conn.execute(stmt.returning(events.c.id), rows).all())
+                new = conn.execute(stmt.execution_options(preserve_rowcount=True), rows).rowcount
             dup = len(rows) - new
             upsert = self.db.insert(gateways).values(site=site, last_seen=now, events=new, duplicates=dup,
                                                      lag_s=lag, max_lag_s=max_lag, quarantined=0)
