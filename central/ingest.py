@@ -61,7 +61,7 @@ class AlertIn(AlertRecord):
 class AlertSyncIn(AlertSync):
     """Body of ``POST /api/v1/alerts/sync``."""
 
-    alerts: list[AlertIn] = Field(max_length=10_000)
+    alerts: list[AlertIn] = Field(max_length=10_000)  # type: ignore[assignment]  # narrower items, on purpose
 
 
 class DeviceHealthIn(DeviceHealth):
@@ -77,7 +77,7 @@ class DeviceHealthIn(DeviceHealth):
 class FleetSyncIn(FleetSync):
     """Body of ``POST /api/v1/fleet/sync``."""
 
-    devices: list[DeviceHealthIn] = Field(max_length=10_000)
+    devices: list[DeviceHealthIn] = Field(max_length=10_000)  # type: ignore[assignment]  # narrower items
 
 
 class BodyError(RequestError):
