@@ -8,6 +8,7 @@ refuses root) in a directory owned by that user. Durability is traded for speed 
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import shutil
@@ -76,6 +77,7 @@ class TempPostgres:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         started = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w",
                             "-t", "60", "-o", " ".join(options), "start")
+        atexit.register(self.stop)  # an interrupted test run or benchmark leaves no server behind
         if started.returncode != 0:
             server_log = self.root / "server.log"
             log = server_log.read_text(errors="replace")[-800:] if server_log.exists() else ""
