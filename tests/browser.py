@@ -1,10 +1,12 @@
 """Headless Chromium for tests that look at a page as a person would: shared by every dashboard test.
 
 Uses Debian's ``chromium`` driven by Playwright (the Python package only; no downloaded browser: never run
-``playwright install``). Use the ``browser`` fixture (one browser per test session) and ``new_page``;
+``playwright install``). The ``browser`` fixture is registered once, in ``tests/conftest.py`` (a second
+registration would start a second Playwright on the same thread, which Playwright refuses); use it with
+``new_page``;
 ``screenshot`` saves a PNG and checks it is not blank, so a failing page is caught and can be looked at.
 
-    from tests.browser import browser, new_page, screenshot  # noqa: F401 - fixtures are imported by name
+    from tests.browser import new_page, screenshot
 
     def test_dashboard(browser, tmp_path):
         page = new_page(browser)

@@ -11,6 +11,7 @@ from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
 from onestop.localsite import KioskPlan, LocalSite, ServiceProcess, central_process, gateway_process
 from onestop.netutil import free_port
+from tests.browser import browser  # noqa: F401 - one headless Chromium for the whole session, shared by all
 
 KIOSKS = [KioskPlan("kiosk-test-a", "study-24h-2f", capacity=500),
           KioskPlan("kiosk-test-b", "study-24h-2f", capacity=500),

@@ -17,7 +17,6 @@ from central.pgtemp import TempPostgres
 from central.settings import CentralSettings, ExamPeriod
 from central.store import CentralStore
 from onestop.auth import Role, new_token
-from tests.browser import browser  # noqa: F401 - the shared headless-Chromium fixture
 
 SITES = ("north-b3", "south-a1")
 

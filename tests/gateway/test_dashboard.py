@@ -8,7 +8,7 @@ import pytest
 
 from onestop import topics
 from onestop.events import new_event
-from tests.browser import browser, new_page, screenshot  # noqa: F401 - fixtures are imported by name
+from tests.browser import new_page, screenshot
 from tests.conftest import KIOSKS
 from tests.helpers import raw_client
 
@@ -16,7 +16,7 @@ SESSION = "0193f6c4-7d2a-7c1e-9a51-3f0b2d9e4c11"
 
 
 @pytest.fixture
-def page(browser):  # noqa: F811 - the shared fixture
+def page(browser):
     page = new_page(browser)
     yield page
     unexpected = [e for e in page.console_errors if "status of 401" not in e]  # a refused token is expected
