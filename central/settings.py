@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from onestop.auth import TokenEntry
 from onestop.http import HttpSettings
-from onestop.settings import Section, load_settings
+from onestop.settings import Section, TimeZoneName, load_settings
 
 
 class ExamPeriod(Section):
@@ -37,18 +37,10 @@ class CentralSettings(Section):
                                                  "'gateway:<site>' may act only for that site")
     max_batch_bytes: int = Field(64 * 1024 * 1024, ge=1024,
                                  description="largest ingest body accepted after decompression")
-    timezone: str = Field("UTC", description="IANA time zone of the campus: hours, days and opening hours")
+    timezone: TimeZoneName = Field("UTC", description="IANA time zone of the campus: hours, days and opening hours")
     exam_periods: list[ExamPeriod] = Field(default_factory=list,
                                            description="the academic calendar's exam periods (forecast)")
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
 
     @property
     def zone(self) -> ZoneInfo:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 
@@ -12,7 +11,7 @@ from onestop.clinical import Thresholds
 from onestop.http import HttpSettings
 from onestop.ids import SITE_PATTERN
 from onestop.mqtt import BrokerSettings
-from onestop.settings import Section, load_settings
+from onestop.settings import Section, TimeZoneName, load_settings
 from onestop.site import DeviceEntry, Reservation, SiteConfig, SpaceConfig
 
 
@@ -63,7 +62,7 @@ class GatewaySettings(Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     central: CentralLinkSettings = Field(default_factory=CentralLinkSettings)
     tokens: list[TokenEntry] = Field(default_factory=list, description="API tokens (SHA-256 digests)")
-    timezone: str = Field("UTC", description="the building's time zone (IANA name), for opening hours")
+    timezone: TimeZoneName = Field("UTC", description="the building's time zone (IANA name), for opening hours")
     health: HealthSettings = Field(default_factory=HealthSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds, description="screening thresholds (CLINICAL.md)")
@@ -72,14 +71,6 @@ class GatewaySettings(Section):
                                        description="expected devices; when listed, unknown devices are rejected")
     reservations: list[Reservation] = Field(default_factory=list)
 
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
 
     @model_validator(mode="after")
     def _site_consistent(self) -> GatewaySettings:

@@ -24,7 +24,7 @@ class DeviceState(BaseModel):
     online: bool
     boot: str = Field(min_length=1, max_length=64)
     kind: DeviceKind | None = None
-    fw: str | None = None
+    fw: str | None = Field(None, max_length=64)
     started: datetime | None = None
 
     @field_serializer("started")

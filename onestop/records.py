@@ -49,9 +49,9 @@ class AlertRecord(_Record):
     space: str | None = Field(None, pattern=SLUG_PATTERN)
     event_id: str | None = Field(None, pattern=UUID_PATTERN, description="the event that raised it")
     subject: Card | None = None
-    acknowledged_by: str | None = None
+    acknowledged_by: str | None = Field(None, max_length=64)
     acknowledged_at: datetime | None = None
-    resolved_by: str | None = None
+    resolved_by: str | None = Field(None, max_length=64)
     resolved_at: datetime | None = None
 
 
@@ -59,13 +59,13 @@ class DeviceHealth(_Record):
     """What the gateway knows about one device right now."""
 
     device: str = Field(pattern=DEVICE_PATTERN)
-    kind: str | None = None
+    kind: str | None = Field(None, max_length=32)
     online: bool
-    fw: str | None = None
-    boot: str | None = None
-    space: str | None = None
+    fw: str | None = Field(None, max_length=64)
+    boot: str | None = Field(None, max_length=64)
+    space: str | None = Field(None, pattern=SLUG_PATTERN)
     last_seen: datetime | None = None
-    outbox: int | None = None
+    outbox: int | None = Field(None, ge=0)
     clock_skew_s: float | None = Field(None, description="device clock minus gateway clock, when implausible")
     updated_at: datetime
 
