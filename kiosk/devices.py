@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from firmware_bridge.evdev_reader import EvdevWedgeReader
 from firmware_bridge.readings import (
     CardRead,
     DeviceStatus,
@@ -39,15 +40,23 @@ CARD_READER = "card-reader"
 _READER_FAULTS = {"not-responding", "reader-error"}
 
 
+EVDEV_PREFIX = "/dev/input/"
+
+
 class DeviceHub:
     """Starts, routes and stops every serial device a kiosk's settings name."""
 
     def __init__(self, runtime: KioskRuntime) -> None:
         self.runtime = runtime
-        self.readers: list[SerialReader] = []
+        self.readers: list[SerialReader | EvdevWedgeReader] = []
         settings = runtime.settings
-        if settings.reader.port:
-            self.readers.append(SerialReader(settings.reader.port, settings.reader.driver, self._card_event,
+        port = settings.reader.port
+        if port and port.startswith(EVDEV_PREFIX) and settings.reader.driver == "wedge":
+            # A USB keyboard-wedge reader: read through evdev with the device grabbed, so its keystrokes never
+            # reach the UI (needs the evdev package on the kiosk: pip install evdev).
+            self.readers.append(EvdevWedgeReader(port, self._card_event, repeat_window=settings.reader.repeat_window_s))
+        elif port:
+            self.readers.append(SerialReader(port, settings.reader.driver, self._card_event,
                                              repeat_window=settings.reader.repeat_window_s))
         if runtime.health_station:
             for device in settings.health.devices:

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from firmware_bridge.evdev_reader import EvdevWedgeReader
 from firmware_bridge.simulators import SimulatedDevice
 from kiosk.runtime import KioskRuntime
 from tests.helpers import wait_until
@@ -96,3 +97,18 @@ def test_health_devices_feed_the_session(tmp_path, devices, runtimes):
     record = runtime.finish().data
     assert record.complete and {m.code for m in record.measurements} >= {*values, "8302-2", "39156-5"}
     assert [(r.measure, r.category) for r in runtime.session.results()][0] == ("bp", "stage-2")
+
+
+def test_a_usb_wedge_reader_is_read_through_evdev_and_says_so_when_it_cannot_be(tmp_path, runtimes):
+    # /dev/input/... with the wedge driver means a USB keyboard-wedge reader, grabbed through evdev. Without
+    # the device (or the evdev package) the kiosk reports a reader fault with the reason and keeps working.
+    runtime = KioskRuntime(settings(tmp_path, reader={"driver": "wedge", "port": "/dev/input/event-onestop-test"}))
+    runtimes.append(runtime)
+    runtime.start()
+    wait_until(lambda: "card-reader" in runtime.faults, what="reader fault")
+    faults = [json.loads(p.payload)["data"] for p in runtime.outbox.pending()
+              if json.loads(p.payload)["type"] == "fault"]
+    assert faults and faults[0]["component"] == "card-reader"
+    assert "evdev" in faults[0]["error"] or "event-onestop-test" in faults[0]["error"]
+    assert isinstance(runtime.devices.readers[0], EvdevWedgeReader)
+    assert runtime.handle_card("0000472288").decision.feedback == "welcome"  # a tap still works
