@@ -216,7 +216,8 @@ class Store:
     def mark_dead(self, event_id: str, reason: str) -> None:
         """Central refuses this event as invalid: set it aside so it never blocks the rest."""
         with self.transaction() as conn:
-            changed = conn.execute("UPDATE events SET synced = ? WHERE id = ? AND synced = 0", (DEAD, event_id)).rowcount
+            changed = conn.execute("UPDATE events SET synced = ? WHERE id = ? AND synced = 0",
+                                   (DEAD, event_id)).rowcount
             self.bump(conn, "unsynced", -changed)
             conn.execute("INSERT OR REPLACE INTO dead_letters (id, device, type, reason, at) "
                          "SELECT id, device, type, ?, ? FROM events WHERE id = ?",

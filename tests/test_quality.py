@@ -1,0 +1,27 @@
+"""House style, enforced: ruff over the whole tree, mypy over the pure cores (HOUSE_STYLE.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PURE_CORES = ["onestop/topics.py", "onestop/ids.py", "onestop/events.py", "onestop/clinical.py", "onestop/site.py",
+              "onestop/records.py", "onestop/simulation.py", "gateway/ingest.py", "gateway/occupancy.py",
+              "gateway/devices.py", "gateway/alerts.py", "kiosk/controller.py", "kiosk/health.py",
+              "firmware_bridge/protocols"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_ruff_finds_nothing():
+    result = run("ruff", "check", ".", "--output-format", "concise")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_passes_on_the_pure_cores():
+    result = run("mypy", *PURE_CORES)
+    assert result.returncode == 0, result.stdout + result.stderr
