@@ -142,15 +142,33 @@ class Store:
                          "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (name, by))
 
     # -- events --------------------------------------------------------------------------------------
+    _INSERT = ("INSERT OR IGNORE INTO events (id, device, seq, type, ts, received, priority, payload) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+
     @staticmethod
-    def _insert_event(conn: sqlite3.Connection, item: Accepted) -> bool:
+    def _row(item: Accepted) -> tuple:
         env = item.envelope
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO events (id, device, seq, type, ts, received, priority, payload) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (env.id, env.device, env.seq, env.type, env.ts.isoformat(), item.received, item.priority,
-             item.payload))
-        return cur.rowcount == 1
+        return (env.id, env.device, env.seq, env.type, env.ts.isoformat(), item.received, item.priority,
+                item.payload)
+
+    @classmethod
+    def _insert_event(cls, conn: sqlite3.Connection, item: Accepted) -> bool:
+        return conn.execute(cls._INSERT, cls._row(item)).rowcount == 1
+
+    @classmethod
+    def _insert_events(cls, conn: sqlite3.Connection, items: Sequence[Accepted]) -> list[Accepted]:
+        """Insert a batch; returns the items that were new. Usually all are: one ``executemany`` then."""
+        before = conn.total_changes
+        savepoint = "SAVEPOINT batch"
+        conn.execute(savepoint)
+        conn.executemany(cls._INSERT, [cls._row(item) for item in items])
+        if conn.total_changes - before == len(items):
+            conn.execute("RELEASE batch")
+            return list(items)
+        # Some were redeliveries: redo the batch row by row to learn which.
+        conn.execute("ROLLBACK TO batch")
+        conn.execute("RELEASE batch")
+        return [item for item in items if cls._insert_event(conn, item)]
 
     def write_batch(self, accepted: Sequence[Accepted], rejected: Sequence[Rejected],
                     derive: Derive | None = None) -> BatchResult:
@@ -159,7 +177,7 @@ class Store:
         ``derive`` sees the new events and returns the alerts they raise, which commit with them.
         """
         with self.transaction() as conn:
-            new = [item for item in accepted if self._insert_event(conn, item)]
+            new = self._insert_events(conn, accepted)
             self.bump(conn, "stored", len(new))
             self.bump(conn, "unsynced", len(new))
             for bad in rejected:
