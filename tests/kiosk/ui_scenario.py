@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from firmware_bridge.simulators import SimulatedDevice
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import DeviceSettings, KioskSettings, ReaderSettings, load
@@ -75,9 +77,15 @@ class Driver:
             raise AssertionError(f"no enabled button {text!r} on screen; it shows {self.texts()}")
 
     def shot(self, name: str) -> None:
-        time.sleep(0.3)  # two frames: labels get their textures before the capture
         path = self.out / f"{self.prefix}{name}.png"
-        self.on_main(lambda: self.app.screenshot(path))
+        # Labels get their textures a frame or two after they change; on a loaded machine that can take a
+        # while, so capture again until the picture has the detail a drawn screen has (at most ~3 s).
+        for _ in range(15):
+            time.sleep(0.2)
+            self.on_main(lambda: self.app.screenshot(path))
+            with Image.open(path) as image:
+                if len(image.convert("RGB").getcolors(maxcolors=1 << 16) or range(1 << 16)) > 20:
+                    break
         self.steps.append({"screenshot": path.name})
 
 

@@ -3,7 +3,6 @@ import json
 import pytest
 
 from onestop.errors import EnvelopeError
-
 from onestop.outbox import Outbox
 
 
