@@ -4,7 +4,7 @@ import uuid
 import pytest
 
 from onestop.errors import EnvelopeError
-from onestop.events import MAX_PAYLOAD_BYTES, Envelope, new_event, parse_event
+from onestop.events import DATA_MODELS, MAX_PAYLOAD_BYTES, Envelope, new_event, parse_event
 from onestop.ids import uuid7
 from onestop.topics import parse
 
@@ -53,10 +53,30 @@ def test_every_event_type_validates_its_data(event_type):
     assert parse_event(env.to_json()) == env
 
 
+@pytest.mark.parametrize("event_type", sorted(VALID_DATA))
+def test_an_envelope_validates_as_the_model_of_its_type_by_every_route(event_type):
+    env = new_event("kiosk-1", 1, event_type, VALID_DATA[event_type])
+    assert isinstance(env, Envelope) and isinstance(env.data, DATA_MODELS[event_type])
+    assert type(env).model_fields["data"].annotation is DATA_MODELS[event_type]
+    assert Envelope.model_validate(json.loads(env.to_json())) == env
+    assert Envelope.model_validate_json(env.to_json()) == env
+    assert type(Envelope.model_validate(env.model_dump())) is type(env)
+
+
+def test_data_of_another_type_is_refused_naming_the_contract_location():
+    with pytest.raises(EnvelopeError) as info:
+        parse_event(encode({**CONTRACT_EXAMPLE, "type": "heartbeat"}))
+    assert info.value.reason == "schema"
+    assert "data.uptime_s" in info.value.detail and "heartbeat." not in info.value.detail
+
+
 BAD = [
     ("invalid-json", b"{not json"),
     ("invalid-json", b"\xff\xfe garbage"),
     ("schema", b"[1, 2, 3]"),
+    ("schema", b'"an envelope"'),
+    ("schema", b"null"),
+    ("schema", encode({k: v for k, v in CONTRACT_EXAMPLE.items() if k != "type"})),
     ("version", encode({**CONTRACT_EXAMPLE, "v": 2})),
     ("schema", encode({**CONTRACT_EXAMPLE, "seq": "many"})),
     ("schema", encode({**CONTRACT_EXAMPLE, "seq": -1})),
