@@ -8,13 +8,15 @@ One code path for SQLite and PostgreSQL (SQLAlchemy Core). What differs is confi
 - PostgreSQL writers run concurrently; the pool is sized for a threadpool of request handlers.
 - Timestamps are stored as UTC on both (``UtcDateTime``): SQLite keeps naive UTC text that sorts and
   compares correctly, PostgreSQL a ``timestamptz``; both come back as aware UTC datetimes.
+- Bulk inserts (``Database.insert_new``) bypass SQLAlchemy's per-value processing: the caller gives values
+  already in the driver's form, times through ``Database.stored_time``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,16 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def sqlite_time(value: datetime) -> str:
+    """An aware datetime as SQLite stores a ``UtcDateTime``: naive UTC text, the form SQLAlchemy writes."""
+    return value.astimezone(UTC).isoformat(" ", "microseconds").removesuffix("+00:00")
+
+
+def postgresql_time(value: datetime) -> datetime:
+    """An aware datetime as psycopg binds a ``timestamptz``."""
+    return value
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -80,6 +92,7 @@ class Database:
         self.dialect = self.engine.dialect.name
         self._write_lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext())
+        self.stored_time: Callable[[datetime], Any] = sqlite_time if self.is_sqlite else postgresql_time
 
     @property
     def is_sqlite(self) -> bool:
@@ -100,6 +113,22 @@ class Database:
     def insert(self, table: sa.Table) -> Any:
         """``INSERT`` with ``ON CONFLICT`` support for this dialect."""
         return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
+
+    def insert_new(self, conn: sa.Connection, table: sa.Table, columns: Sequence[str],
+                   rows: Sequence[tuple[Any, ...]]) -> int:
+        """Insert ``rows`` (values in the driver's form, in ``columns`` order), skipping rows whose primary key
+        exists; returns how many were inserted.
+
+        One ``executemany`` on the driver: psycopg pipelines it as one prepared statement, and both drivers
+        count the rows actually inserted, so conflicts are not counted.
+        """
+        quote = conn.dialect.identifier_preparer.quote
+        marker = "?" if self.is_sqlite else "%s"
+        keys = ", ".join(quote(c.name) for c in table.primary_key)
+        sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+               f"VALUES ({', '.join([marker] * len(columns))}) ON CONFLICT ({keys}) DO NOTHING")
+        result = conn.exec_driver_sql(sql, list(rows), execution_options={"preserve_rowcount": True})
+        return result.rowcount
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -8,14 +8,14 @@ poison events. Valid batches become rows with a few columns copied out of the ev
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
 from central.errors import RequestError
-from onestop.events import Envelope
+from onestop.events import AnyEnvelope, untagged
 from onestop.ids import SITE_PATTERN, SLUG_PATTERN
 from onestop.records import AlertRecord, AlertSync, DeviceHealth, FleetSync
 
@@ -31,7 +31,7 @@ class IngestItem(BaseModel):
     """One event as the gateway received it."""
 
     received: datetime = Field(description="gateway receive time (RFC 3339 or Unix seconds)")
-    envelope: Envelope
+    envelope: AnyEnvelope
 
 
 class IngestBatch(BaseModel):
@@ -120,10 +120,15 @@ def read_body(raw: bytes, encoding: str | None, limit: int) -> bytes:
 def located_problems(exc: ValidationError) -> tuple[list[dict[str, Any]], list[int]]:
     """Locations and error types of a validation failure, and the indexes of the events concerned."""
     errors = exc.errors(include_input=False, include_url=False, include_context=False)
-    problems = [{"loc": list(err["loc"]), "type": err["type"]} for err in errors[:MAX_REPORTED_ERRORS]]
+    problems = [{"loc": _contract_loc(err["loc"]), "type": err["type"]} for err in errors[:MAX_REPORTED_ERRORS]]
     invalid = sorted({int(err["loc"][1]) for err in errors
                       if len(err["loc"]) > 1 and err["loc"][0] == "events" and isinstance(err["loc"][1], int)})
     return problems, invalid
+
+
+def _contract_loc(loc: tuple[int | str, ...]) -> list[int | str]:
+    # ("events", 3, "envelope", "checkin", "data") as the contract names it: ["events", 3, "envelope", "data"].
+    return [*loc[:3], *untagged(loc[3:])] if loc[2:3] == ("envelope",) else list(loc)
 
 
 def unstorable(value: Any, loc: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
@@ -168,11 +173,20 @@ def parse_batch(body: bytes) -> IngestBatch:
     return validate_model(IngestBatch, body)
 
 
+def received_utc(item: IngestItem) -> datetime:
+    """When the gateway received the event, aware (a time given without an offset is UTC)."""
+    return item.received if item.received.tzinfo else item.received.replace(tzinfo=UTC)
+
+
 def event_time(ts: datetime, received: datetime) -> datetime:
     """When the event happened as best we can tell: the device time if plausible, else the receive time."""
     if received - PLAUSIBLE_PAST <= ts <= received + PLAUSIBLE_FUTURE:
         return ts
     return received
+
+
+EVENT_COLUMNS = ("id", "site", "device", "seq", "type", "ts", "received", "ingested", "data", "at", "space",
+                 "subject")
 
 
 def derived_columns(event_type: str, ts: datetime, received: datetime, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -182,14 +196,17 @@ def derived_columns(event_type: str, ts: datetime, received: datetime, data: Map
     return {"at": event_time(ts, received), "space": space, "subject": subject}
 
 
-def event_rows(site: str, items: list[IngestItem], now: datetime) -> list[dict[str, Any]]:
-    """Rows for the ``events`` table."""
+def event_rows(site: str, items: Sequence[IngestItem], now: datetime,
+               stored_time: Callable[[datetime], Any]) -> list[tuple[Any, ...]]:
+    """Rows for the ``events`` table, values in ``EVENT_COLUMNS`` order: times as ``stored_time`` gives them
+    (the database's form), ``data`` as JSON text."""
+    ingested = stored_time(now)
     rows = []
     for item in items:
-        env = item.envelope
-        received = item.received if item.received.tzinfo else item.received.replace(tzinfo=UTC)
-        data = env.data.model_dump(mode="json")
-        rows.append({"id": env.id, "site": site, "device": env.device, "seq": env.seq, "type": env.type,
-                     "ts": env.ts, "received": received, "ingested": now, "data": data,
-                     **derived_columns(env.type, env.ts, received, data)})
+        env, received = item.envelope, received_utc(item)
+        derived = derived_columns(env.type, env.ts, received, vars(env.data))
+        ts, received_at = stored_time(env.ts), stored_time(received)
+        rows.append((env.id, site, env.device, env.seq, env.type, ts, received_at, ingested,
+                     env.data.model_dump_json(), ts if derived["at"] is env.ts else received_at,
+                     derived["space"], derived["subject"]))
     return rows

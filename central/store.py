@@ -18,7 +18,7 @@ from central.alerts import AlertStore
 from central.audit import AuditLog
 from central.db import Database
 from central.fleet import FleetStore
-from central.ingest import IngestItem, event_rows
+from central.ingest import EVENT_COLUMNS, IngestItem, event_rows, received_utc
 from central.migrations import migrate
 from central.schema import counters, events, gateways
 from central.siteconfigs import ConfigStore
@@ -65,19 +65,13 @@ class CentralStore:
     def ingest(self, site: str, items: Sequence[IngestItem], now: datetime | None = None) -> IngestResult:
         """Insert a batch; events already known (by id) are counted as duplicates."""
         now = now or datetime.now(UTC)
-        rows = event_rows(site, list(items), now)
-        new = 0
+        rows = event_rows(site, items, now, self.db.stored_time)
         lag = max_lag = None
-        if rows:
-            lag = (now - max(r["received"] for r in rows)).total_seconds()
-            max_lag = (now - min(r["received"] for r in rows)).total_seconds()
+        if items:
+            received = [received_utc(item) for item in items]
+            lag, max_lag = (now - max(received)).total_seconds(), (now - min(received)).total_seconds()
         with self.db.write() as conn:
-            if rows:
-                # executemany without RETURNING: psycopg pipelines one prepared statement (a multi-row VALUES
-                # statement would be re-parsed by the driver for every batch) and both drivers report the
-                # rows actually inserted, so conflicts (duplicates) are not counted.
-                stmt = self.db.insert(events).on_conflict_do_nothing(index_elements=["id"])
-                new = conn.execute(stmt.execution_options(preserve_rowcount=True), rows).rowcount
+            new = self.db.insert_new(conn, events, EVENT_COLUMNS, rows) if rows else 0
             dup = len(rows) - new
             upsert = self.db.insert(gateways).values(site=site, last_seen=now, events=new, duplicates=dup,
                                                      lag_s=lag, max_lag_s=max_lag, quarantined=0)
