@@ -11,6 +11,7 @@ Usage: python -m bench.sync.run [--events 1000000]
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -64,6 +65,12 @@ def read_limit(path: Path, total: int) -> float:
     return time.perf_counter() - started
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -93,6 +100,7 @@ def main() -> None:
         central = subprocess.Popen([*run, "central", "run", "--config", str(root / "central.toml")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(central_port, timeout=60)
+        central_cpu = cpu_seconds(central.pid)
         started = time.perf_counter()
         gateway = subprocess.Popen([*run, "gateway", "run", "--config", str(root / "gateway.toml")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -101,9 +109,12 @@ def main() -> None:
             while httpx.get(f"http://127.0.0.1:{gateway_port}/api/v1/stats", timeout=10).json()["backlog"] > 0:
                 time.sleep(0.5)
             drain = time.perf_counter() - started
+            cpu = {"central": cpu_seconds(central.pid) - central_cpu, "gateway": cpu_seconds(gateway.pid)}
             at_central = httpx.get(f"http://127.0.0.1:{central_port}/api/v1/stats", timeout=30).json()["events"]
             print(f"drain: {args.events:,} events to central in {drain:.1f} s ({args.events / drain:,.0f} events/s), "
                   f"central holds {at_central:,}; gateway peak RSS {peak_rss_mb(gateway.pid):.0f} MB", flush=True)
+            print("CPU during the drain: " + ", ".join(f"{name} {seconds:.1f} s ({seconds / args.events * 1e6:.0f} µs "
+                                                       f"per event)" for name, seconds in cpu.items()), flush=True)
         finally:
             gateway.terminate()
             gateway.wait(60)
