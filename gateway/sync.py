@@ -26,7 +26,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 
 # A round sends event batches for at most this long, so alerts (synced first in every round) wait no longer.
 ROUND_EVENTS_S = 2.0
+# httpx keeps each response in a reference cycle with its request, body included, until a full collection
+# (encode/httpx#3733). This process seldom runs one by itself, so in a drain the bodies piled up (30 MB per
+# million events); a round ends with a collection once this many body bytes may be waiting.
+COLLECT_AFTER_BYTES = 2 * 1024 * 1024
 Row = tuple[str, float, bytes]  # an unsynced event: (id, received, payload)
 
 
@@ -100,6 +104,7 @@ class Syncer:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._poster = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-post")  # one batch in flight
+        self._uncollected_bytes = 0
         self._client = httpx.Client(
             base_url=str(settings.url) if settings.url else "http://invalid",
             headers={"Authorization": f"Bearer {settings.token.get_secret_value()}"},
@@ -175,10 +180,10 @@ class Syncer:
             return 0
         sent = 0
         deadline = time.monotonic() + ROUND_EVENTS_S
-        answer = self._post_batch(rows)
+        answer = self._poster.submit(self._post_body, self._encode(rows))
         while rows:
             following = self._next_batch(in_flight=rows) if time.monotonic() < deadline else []
-            body = encode_batch(self.site, following) if following else b""
+            body = self._encode(following) if following else b""
             response = answer.result()  # raises the SyncError of a failed request
             if response.status_code != 200:
                 self._refused(rows, response)  # splits and resends: nothing may be in flight meanwhile
@@ -188,9 +193,9 @@ class Syncer:
                 self.store.mark_synced([row[0] for row in rows])  # while central ingests the next batch
             sent += len(rows)
             rows = following
-        # Each httpx response sits in a reference cycle with its request, body included, until a full collection
-        # (encode/httpx#3733); those are rare here, so without this a drain's bodies pile up (+30 MB per 1M events).
-        gc.collect()
+        if self._uncollected_bytes >= COLLECT_AFTER_BYTES:
+            self._uncollected_bytes = 0
+            gc.collect()
         return sent
 
     def _next_batch(self, in_flight: list[Row]) -> list[Row]:
@@ -202,15 +207,17 @@ class Syncer:
             rows = [row for row in rows if row[0] not in skip][:self.settings.batch_max]
         return bound_by_bytes(rows, self.settings.batch_max_bytes)
 
-    def _post_batch(self, rows: list[Row]) -> Future[httpx.Response]:
-        return self._poster.submit(self._post_body, encode_batch(self.site, rows))
+    def _encode(self, rows: list[Row]) -> bytes:
+        body = encode_batch(self.site, rows)
+        self._uncollected_bytes += len(body)
+        return body
 
     def _post_body(self, body: bytes) -> httpx.Response:
         return self._request("POST", "/api/v1/ingest", content=body,
                              headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
 
     def _send_events(self, rows: list[Row]) -> None:
-        response = self._post_batch(rows).result()
+        response = self._post_body(self._encode(rows))
         if response.status_code == 200:
             self.store.mark_synced([row[0] for row in rows])
         else:
