@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from onestop import topics
@@ -36,13 +37,27 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start_broker(root: Path, site: str, devices: list[str]) -> tuple[BrokerProcess, Credentials, dict]:
-    """A broker on a free port with a gateway user and one user per device."""
-    gateway = Credentials(f"{site}-gateway")
+@dataclass
+class BenchBroker:
+    """A running broker with a gateway user, a read-only observer and one user per device."""
+
+    process: BrokerProcess
+    gateway: Credentials
+    observer: Credentials
+    devices: dict[str, Credentials]
+
+    @property
+    def port(self) -> int:
+        return self.process.port
+
+
+def start_broker(root: Path, site: str, devices: list[str]) -> BenchBroker:
+    """A broker on a free port; watch it with ``observer`` (a second gateway connection would take over)."""
+    gateway, observer = Credentials(f"{site}-gateway"), Credentials(f"{site}-observer")
     creds = {d: Credentials(d) for d in devices}
-    broker = BrokerProcess(local_layout(root / "broker", free_port()), site, gateway, list(creds.values()))
-    broker.start()
-    return broker, gateway, creds
+    process = BrokerProcess(local_layout(root / "broker", free_port()), site, gateway, list(creds.values()), [observer])
+    process.start()
+    return BenchBroker(process, gateway, observer, creds)
 
 
 def _write_events(path: Path, device: str, count: int) -> None:

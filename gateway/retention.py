@@ -14,6 +14,7 @@ counts at once, without a VACUUM that would rewrite the whole file on an SD card
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 
 from gateway.store import SYNCED, Store
@@ -42,18 +43,23 @@ def enforce(store: Store, max_bytes: int) -> dict[str, int]:
     for name, where in CLASSES:
         while True:
             with store.transaction() as conn:
-                if used_bytes(conn) <= max_bytes:
+                used = used_bytes(conn)
+                if used <= max_bytes:
                     break
+                # Delete only about as many rows as the overshoot needs (measured again after each chunk), so
+                # urgent records are not thrown away wholesale when the store is just over its bound.
+                rows = conn.execute("SELECT count(*) FROM events").fetchone()[0] or 1
+                limit = max(1, min(CHUNK, math.ceil((used - max_bytes) / (used / rows))))
                 # Deleted rows and their count commit together, so the counts are exact.
                 deleted = conn.execute(f"DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE {where} "
-                                       f"ORDER BY received LIMIT {CHUNK})").rowcount
+                                       f"ORDER BY received LIMIT ?)", (limit,)).rowcount
                 Store.bump(conn, f"dropped:{name}", deleted)
                 Store.bump(conn, "stored", -deleted)
                 if name != "synced":
                     Store.bump(conn, "unsynced", -deleted)
             dropped[name] = dropped.get(name, 0) + deleted
-            if deleted < CHUNK:
-                break
+            if deleted < limit:
+                break  # this class is exhausted
     dropped = {k: v for k, v in dropped.items() if v}
     if dropped:
         log.warning("storage bound of %d bytes reached: dropped %s", max_bytes, dropped)

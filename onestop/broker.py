@@ -57,11 +57,14 @@ class BrokerProcess:
     """One Mosquitto process: ``start``, ``stop`` (clean), ``kill`` (SIGKILL) and ``start`` again."""
 
     def __init__(self, layout: BrokerLayout, site: str, gateway: Credentials,
-                 devices: list[Credentials] | None = None) -> None:
+                 devices: list[Credentials] | None = None, observers: list[Credentials] | None = None) -> None:
         self.layout = layout
         self.site = site
         self.gateway = gateway
+        self.observers = [o.username for o in observers or []]
         self.users: dict[str, Credentials] = {gateway.username: gateway}
+        for cred in observers or []:
+            self.users[cred.username] = cred
         for cred in devices or []:
             self.users[cred.username] = cred
         self._proc: subprocess.Popen[bytes] | None = None
@@ -86,7 +89,7 @@ class BrokerProcess:
         self.layout.data.mkdir(parents=True, exist_ok=True)
         write_private(self.layout.passwd,
                       render_passwd({u: hash_password(c.password) for u, c in self.users.items()}))
-        write_private(self.layout.acl, render_acl(self.site, [self.gateway.username]))
+        write_private(self.layout.acl, render_acl(self.site, [self.gateway.username], self.observers))
         write_private(self.layout.conf, render_conf(self.layout))
 
     def start(self, timeout: float = 10.0) -> None:

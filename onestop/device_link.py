@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -47,9 +48,12 @@ class DeviceLink:
         self._resend = False  # set on every (re)connect
         self._on_config, self._on_occupancy = on_config, on_occupancy
         self._inflight: dict[int, int] = {}  # mid -> seq
-        self._acked: list[int] = []
+        # PUBACKs arrive on paho's thread while paho holds its own lock: the callback only queues the mid and
+        # sets an Event, and the publisher thread alone maps mids to events. No lock of ours is ever held
+        # while calling paho, so the two threads cannot wait on each other.
+        self._pubacks: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._handed_upto = 0
-        self._wake = threading.Condition()
+        self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         will = Message(topics.state(site, self.device),
@@ -89,8 +93,7 @@ class DeviceLink:
 
     def notify(self) -> None:
         """Wake the publisher (call after ``outbox.append``)."""
-        with self._wake:
-            self._wake.notify()
+        self._wake.set()
 
     @property
     def connected(self) -> bool:
@@ -104,8 +107,8 @@ class DeviceLink:
     def _pump(self) -> None:
         next_heartbeat = time.monotonic() + self._heartbeat_s
         while not self._stopping.is_set():
-            with self._wake:
-                self._wake.wait(timeout=0.5)
+            self._wake.wait(timeout=0.5)
+            self._wake.clear()
             if self._stopping.is_set():
                 break
             self._flush_acked()
@@ -127,23 +130,22 @@ class DeviceLink:
             return
         for item in self.outbox.pending(after_seq=self._handed_upto, limit=room):
             topic = topics.event(self.site, self.device, item.type)
-            with self._wake:  # the PUBACK may arrive before we have recorded the mid
-                mid = self.client.publish(Message(topic, item.payload, qos=1))
-                self._inflight[mid] = item.seq
+            mid = self.client.publish(Message(topic, item.payload, qos=1))
+            self._inflight[mid] = item.seq  # its PUBACK waits in the queue until this thread reads it
             self._handed_upto = item.seq
 
     def _flush_acked(self) -> None:
-        with self._wake:
-            acked, self._acked = self._acked, []
+        acked = []
+        while not self._pubacks.empty():
+            seq = self._inflight.pop(self._pubacks.get_nowait(), None)
+            if seq is not None:  # resent copies are not tracked
+                acked.append(seq)
         self.outbox.mark_acked(acked)
 
     # -- paho callbacks (network thread) ---------------------------------------------------------------
     def _published(self, mid: int) -> None:
-        with self._wake:
-            seq = self._inflight.pop(mid, None)
-            if seq is not None:
-                self._acked.append(seq)
-                self._wake.notify()
+        self._pubacks.put(mid)
+        self._wake.set()
 
     def _message(self, msg: Received) -> None:
         try:

@@ -58,9 +58,12 @@ class LocalSite:
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
         self.gateway_user = Credentials(f"{self.site}-gateway")
+        # Read-only on the site tree: what tests, benchmarks and monitoring watch the broker with. Nobody else
+        # connects as the gateway: with client ids tied to user names, that would take over its session.
+        self.observer = Credentials(f"{self.site}-observer")
         self.device_users = {k.device: Credentials(k.device) for k in self.kiosks}
         self.broker = BrokerProcess(local_layout(self.root / "broker", self.broker_port), self.site,
-                                    self.gateway_user, list(self.device_users.values()))
+                                    self.gateway_user, list(self.device_users.values()), [self.observer])
         self._entries = []
         for role in Role:
             # Central binds a gateway token to its site by the name "gateway:<site>".

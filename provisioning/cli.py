@@ -88,7 +88,7 @@ def _reload(site: Site, broker_pid: int | None) -> ReloadOutcome:
 
 def _mark_offline(site: Site, device: str, reason: str) -> None:
     # Mosquitto publishes no Will for a session it ends on reload; see provisioning/device_state.py.
-    out.print(mark_offline(gateway_broker_settings(site.paths.gateway_credentials), site.name, device, reason))
+    out.print(mark_offline(gateway_broker_settings(site.paths.provisioner_credentials), site.name, device, reason))
 
 
 def _bundle(site: Site, device: str, target: Path, broker_host: str | None = None,

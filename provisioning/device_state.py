@@ -4,7 +4,8 @@ When a SIGHUP makes Mosquitto 2.0 disconnect a client whose credentials are gone
 "disconnecting" first, and a session in that state does not get its Last Will published (verified in
 ``tests/provisioning/test_broker_live.py``). The device's retained ``dev/{device}/state`` would then say
 ``online: true`` for ever (after ``revoke``) or until the new bundle is installed (after ``rotate``). So
-both read that retained state as the gateway's user and, if it is a birth, publish the matching offline
+both read that retained state with the tool's own account (which may touch device state topics only) and, if
+it is a birth, publish the matching offline
 state themselves: same ``boot`` (so the gateway does not mistake it for a late Will of an older
 connection), plus ``"reason": "revoked"`` or ``"rotated"``.
 
@@ -25,7 +26,7 @@ from onestop.payloads import DeviceState
 
 
 def gateway_broker_settings(path: Path) -> BrokerSettings:
-    """The gateway's broker section written by ``init``."""
+    """A ``[broker]`` section written by ``init`` (the gateway's, or this tool's own)."""
     return BrokerSettings.model_validate(tomllib.loads(path.read_text(encoding="utf-8"))["broker"])
 
 
@@ -53,7 +54,7 @@ def mark_offline(broker: BrokerSettings, site: str, device: str, reason: str, ti
             found.append(message.payload)
             retained.set()
 
-    client = MqttClient(broker, f"{broker.username}-provision", subscriptions=[(topic, 1)],
+    client = MqttClient(broker, broker.username, subscriptions=[(topic, 1)],
                         on_message=on_message, on_published=lambda _mid: published.set())
     client.start()
     try:

@@ -4,6 +4,7 @@
       registry.db            the registry (0600): devices, spaces, hashes, audit log
       ca/ca.crt, ca/ca.key   the site CA (directory 0700, key 0600); never leaves this machine
       gateway-broker.toml    the gateway's own MQTT credentials as a [broker] section (0600)
+      provisioner-broker.toml  this tool's MQTT account, which may only correct device state topics (0600)
       broker/                what Mosquitto reads (owned by the broker user, 0700 / 0600):
         mosquitto.conf passwd acl ca.crt server.crt server.key data/ mosquitto.log mosquitto.pid
 
@@ -69,6 +70,10 @@ class SitePaths:
     @property
     def gateway_credentials(self) -> Path:
         return self.root / "gateway-broker.toml"
+
+    @property
+    def provisioner_credentials(self) -> Path:
+        return self.root / "provisioner-broker.toml"
 
     @property
     def broker(self) -> Path:
@@ -158,6 +163,12 @@ class Site:
     def gateway_user(self) -> str:
         return str(self.settings["gateway_user"])
 
+    @property
+    def provisioner_user(self) -> str:
+        # Its own account: the broker ties client ids to user names, so connecting as the gateway would take
+        # over the gateway's session.
+        return f"{self.name}-provisioner"
+
     def broker_owner(self) -> tuple[int, int] | None:
         """(uid, gid) of the broker user when we are root and it exists; Mosquitto drops to it before
         reading its files, so they must be its own."""
@@ -179,7 +190,8 @@ class Site:
         owner = self.broker_owner()
         try:
             write_private(self.layout.passwd, render_passwd(self.registry.broker_passwords()), owner=owner)
-            write_private(self.layout.acl, render_acl(self.name, [self.gateway_user]), owner=owner)
+            write_private(self.layout.acl, render_acl(self.name, [self.gateway_user],
+                                                      state_writers=[self.provisioner_user]), owner=owner)
             write_private(self.layout.conf, render_conf(self.layout), owner=owner)
         except PermissionError as exc:
             raise SiteDirectoryError(f"cannot write the broker's files in {self.paths.broker}: {exc.strerror}; "
@@ -301,6 +313,8 @@ def init_site(root: Path, options: InitOptions, force: bool = False) -> Site:
                 "gateway_user": gateway_user, "created": utc_now()}
     registry = Registry.create(paths.registry, settings)
     registry.add_service_user(gateway_user, "gateway", hash_password(gateway_password))
+    provisioner_user, provisioner_password = f"{options.site}-provisioner", secrets.token_urlsafe(PASSWORD_BYTES)
+    registry.add_service_user(provisioner_user, "provisioner", hash_password(provisioner_password))
     site = Site(paths, registry)
     owner = site.broker_owner()
     if owner and owner[0] != os.geteuid():
@@ -320,6 +334,10 @@ def init_site(root: Path, options: InitOptions, force: bool = False) -> Site:
     write_private(paths.gateway_credentials,
                   "# The gateway's MQTT credentials: copy this [broker] section into gateway.toml.\n"
                   + tomli_w.dumps({"broker": section}))
+    write_private(paths.provisioner_credentials,
+                  "# This tool's MQTT account: it may only correct device state topics (revoke, rotate).\n"
+                  + tomli_w.dumps({"broker": {**section, "username": provisioner_user,
+                                              "password": provisioner_password}}))
     site.write_broker_files()
     return site
 
@@ -327,7 +345,8 @@ def init_site(root: Path, options: InitOptions, force: bool = False) -> Site:
 def _move_aside(paths: SitePaths) -> Path:
     backup = paths.root / f"replaced-{utc_now().replace(':', '')}"
     _mkdir_private(backup)
-    for name in ("registry.db", "registry.db-wal", "registry.db-shm", "ca", "broker", "gateway-broker.toml"):
+    for name in ("registry.db", "registry.db-wal", "registry.db-shm", "ca", "broker", "gateway-broker.toml",
+                 "provisioner-broker.toml"):
         if (paths.root / name).exists():
             shutil.move(str(paths.root / name), str(backup / name))
     return backup

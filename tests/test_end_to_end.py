@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tests.conftest import KIOSKS
@@ -68,6 +70,10 @@ def test_events_the_broker_acknowledged_survive_a_broker_crash(site, broker, kio
     gateway = gateway_process(site)
     gateway.start()
     gateway.stop()  # its persistent session stays: the broker now queues events for it
+    stopped = time.time()
+    saved = site.broker.layout.data / "mosquitto.db"
+    # The broker writes its state every 5 s: wait for a save that holds the gateway's session.
+    wait_until(lambda: saved.exists() and saved.stat().st_mtime > stopped, timeout=15, what="broker autosave")
     kiosk = kiosk_factory(KIOSKS[0].device)
     wait_until(lambda: kiosk.link.connected, what="kiosk connected")
     taps = [kiosk.handle_card(f"D000{i:04X}") for i in range(40)]

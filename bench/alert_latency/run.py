@@ -48,7 +48,8 @@ def main() -> None:
     station, noise = "hs-bench-station", [f"kiosk-bench-{i}" for i in range(3)]
     with tempfile.TemporaryDirectory(prefix="onestop-bench-") as tmp:
         root = Path(tmp)
-        broker, gateway, creds = start_broker(root, SITE, [station, *noise])
+        broker = start_broker(root, SITE, [station, *noise])
+        gateway, creds = broker.gateway, broker.devices
         port = free_port()
         config = root / "gateway.toml"
         config.write_text(tomli_w.dumps({"site": SITE, "data_dir": str(root / "gw"), "http": {"port": port},
@@ -60,7 +61,7 @@ def main() -> None:
             wait_for_port(port, timeout=30)
             received: dict[str, float] = {}
             arrived = threading.Condition()
-            display = client(broker.port, gateway.username, gateway.password)
+            display = client(broker.port, broker.observer.username, broker.observer.password)
 
             def on_alert(_c: object, _u: object, msg: paho.MQTTMessage) -> None:
                 import json
@@ -108,7 +109,7 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(30)
-            broker.stop()
+            broker.process.stop()
 
 
 if __name__ == "__main__":

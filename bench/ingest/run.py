@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import tomli_w
 
-from bench.common import machine, peak_rss_mb, publish_burst, start_broker
+from bench.common import BenchBroker, machine, peak_rss_mb, publish_burst, start_broker
 from onestop import topics
 from onestop.netutil import free_port, wait_for_port
 
@@ -29,13 +29,13 @@ SITE = "bench"
 SETTINGS = [(250, 5), (500, 10), (1000, 20)]  # (batch_max, batch_wait_ms)
 
 
-def raw_rate(root: Path, broker, gateway, creds, per_device: int) -> float:
-    total = per_device * len(creds)
-    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-u", gateway.username,
-                            "-P", gateway.password, "-q", "1", "-i", "bench-raw", "-C", str(total),
+def raw_rate(root: Path, broker: BenchBroker, per_device: int) -> float:
+    total = per_device * len(broker.devices)
+    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-u",
+                            broker.observer.username, "-P", broker.observer.password, "-q", "1", "-C", str(total),
                             "-t", topics.events_filter(SITE)], stdout=subprocess.DEVNULL)
     time.sleep(1.0)  # subscribed
-    start = publish_burst(broker.port, SITE, creds, per_device, root)
+    start = publish_burst(broker.port, SITE, broker.devices, per_device, root)
     sub.wait(timeout=300)
     return total / (time.time() - start)
 
@@ -50,8 +50,9 @@ def _histogram_mean(metrics: str, name: str) -> float:
     return total / count if count else float("nan")
 
 
-def gateway_rate(root: Path, broker, gateway, creds, per_device: int, batch_max: int, wait_ms: int) -> dict:
-    total = per_device * len(creds)
+def gateway_rate(root: Path, broker: BenchBroker, per_device: int, batch_max: int, wait_ms: int) -> dict:
+    total = per_device * len(broker.devices)
+    gateway = broker.gateway
     data = root / f"gw-{batch_max}-{wait_ms}"
     port = free_port()
     config = data / "gateway.toml"
@@ -65,7 +66,7 @@ def gateway_rate(root: Path, broker, gateway, creds, per_device: int, batch_max:
     try:
         wait_for_port(port, timeout=30)
         time.sleep(1.0)  # subscribed
-        start = publish_burst(broker.port, SITE, creds, per_device, root)
+        start = publish_burst(broker.port, SITE, broker.devices, per_device, root)
         url = f"http://127.0.0.1:{port}"
         while httpx.get(f"{url}/api/v1/stats").json()["events"] < total:
             time.sleep(0.05)
@@ -88,20 +89,20 @@ def main() -> None:
     total = args.devices * args.per_device
     with tempfile.TemporaryDirectory(prefix="onestop-bench-") as tmp:
         root = Path(tmp)
-        broker, gateway, creds = start_broker(root, SITE, devices)
+        broker = start_broker(root, SITE, devices)
         try:
-            raw = raw_rate(root, broker, gateway, creds, args.per_device)
+            raw = raw_rate(root, broker, args.per_device)
             print(f"machine: {machine()}")
             print(f"{total:,} events from {args.devices} devices, QoS 1")
             print(f"raw mosquitto_sub: {raw:,.0f} events/s")
             print(f"{'batch_max':>9} {'wait_ms':>7} {'events/s':>10} {'% raw':>6} {'mean batch':>10} "
                   f"{'commit ms':>9} {'peak RSS MB':>11}")
             for batch_max, wait_ms in SETTINGS:
-                r = gateway_rate(root, broker, gateway, creds, args.per_device, batch_max, wait_ms)
+                r = gateway_rate(root, broker, args.per_device, batch_max, wait_ms)
                 print(f"{batch_max:>9} {wait_ms:>7} {r['rate']:>10,.0f} {100 * r['rate'] / raw:>5.0f}% "
                       f"{r['batch']:>10.0f} {r['commit_ms']:>9.1f} {r['rss']:>11.0f}", flush=True)
         finally:
-            broker.stop()
+            broker.process.stop()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def auth(site, role):
 
 @pytest.fixture
 def watcher(broker):
-    client = raw_client(broker.broker_port, broker.gateway_user.username, broker.gateway_user.password, "watcher")
+    client = raw_client(broker.broker_port, broker.observer.username, broker.observer.password, "watcher")
     collector = Collector(client, topics.site_tree(broker.site))
     yield collector
     client.loop_stop()

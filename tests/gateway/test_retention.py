@@ -51,12 +51,18 @@ def test_the_policy_drops_in_order_and_counts_exactly(tmp_path):
         assert retention.used_bytes(conn) <= int(full * 0.6)
     assert store.stats()["dropped"] == dropped
 
-    # A bound that only the urgent events could fit: everything else goes first, and everything is counted.
+    # A tighter bound: all telemetry goes, then only as much presence as needed; no urgent event yet.
     more = retention.enforce(store, int(full * 0.15))
+    assert count(store, "type = 'heartbeat'") == 0
+    assert 0 < count(store, "type = 'checkin'") < 3000 and count(store, "type = 'screening'") == 1000
+    # Tighter still: presence is gone before the first screening is.
+    more_still = retention.enforce(store, int(full * 0.05))
     stats = store.stats()
-    assert count(store, "type = 'heartbeat'") == 0 and count(store, "type = 'checkin'") == 0
-    assert stats["dropped"]["unsynced-presence"] == 3000
-    assert count(store, "type = 'screening'") > 0
+    assert count(store, "type = 'checkin'") == 0 and stats["dropped"]["unsynced-presence"] == 3000
+    assert 0 < count(store, "type = 'screening'") < 1000
+    with store.transaction() as conn:
+        assert retention.used_bytes(conn) <= int(full * 0.05)
+    more = {k: more.get(k, 0) + more_still.get(k, 0) for k in {*more, *more_still}}
     total_dropped = sum(stats["dropped"].values())
     assert total_dropped + stats["events"] == 10_000
     assert sum(more.values()) + sum(dropped.values()) == total_dropped

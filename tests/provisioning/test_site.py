@@ -40,7 +40,8 @@ def test_init_creates_the_ca_broker_files_and_gateway_credentials_privately(psit
     conf = psite.layout.conf.read_text()
     assert "allow_anonymous false" in conf and f"pid_file {psite.layout.pid_file}" in conf
     assert f"listener {psite.settings['tls_port']} 127.0.0.1" in conf
-    assert psite.layout.acl.read_text() == render_acl(psite.name, [f"{psite.name}-gateway"])
+    assert psite.layout.acl.read_text() == render_acl(psite.name, [f"{psite.name}-gateway"],
+                                                      state_writers=[f"{psite.name}-provisioner"])
     gateway = BrokerSettings.model_validate(tomllib.loads(psite.paths.gateway_credentials.read_text())["broker"])
     assert gateway.username == "test-site-gateway" and gateway.port == psite.settings["port"]
     assert verify_password(gateway.password.get_secret_value(), passwd_entries(psite)["test-site-gateway"])
