@@ -180,7 +180,8 @@ def received_utc(item: IngestItem) -> datetime:
 
 def event_time(ts: datetime, received: datetime) -> datetime:
     """When the event happened as best we can tell: the device time if plausible, else the receive time."""
-    if received - PLAUSIBLE_PAST <= ts <= received + PLAUSIBLE_FUTURE:
+    # Written as differences so a receive time at either end of the datetime range cannot overflow.
+    if -PLAUSIBLE_FUTURE <= received - ts <= PLAUSIBLE_PAST:
         return ts
     return received
 

@@ -164,8 +164,12 @@ class Envelope(BaseModel):
     def _aware(cls, ts: datetime) -> datetime:
         if ts.tzinfo is None:
             raise ValueError("timestamp must carry a UTC offset")
+        try:
+            utc = ts.astimezone(UTC)
+        except OverflowError:  # e.g. year 1 with a positive offset: no UTC equivalent in range
+            raise ValueError("timestamp has no UTC equivalent in range") from None
         # The wire form has millisecond precision; keep the same here so an event equals its wire form.
-        return ts.astimezone(UTC).replace(microsecond=ts.microsecond // 1000 * 1000)
+        return utc.replace(microsecond=ts.microsecond // 1000 * 1000)
 
     @field_serializer("ts")
     def _ts(self, ts: datetime) -> str:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,10 +133,11 @@ class ServiceProcess:
     """A component started as ``python -m onestop ...`` in its own process, ready when /healthz answers."""
 
     def __init__(self, name: str, args: list[str], health_url: str, log_path: Path,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, ready: Callable[[dict], bool] = lambda _body: True) -> None:
         self.name = name
         self.args = args
         self.health_url = health_url
+        self.ready = ready
         self.log_path = log_path
         self.env = {**os.environ, **(env or {})}
         self._proc: subprocess.Popen[bytes] | None = None
@@ -152,9 +154,10 @@ class ServiceProcess:
             if self._proc.poll() is not None:
                 raise ServiceError(f"{self.name} exited with {self._proc.returncode}; see {self.log_path}")
             try:
-                if httpx.get(self.health_url, timeout=1).status_code == 200:
+                response = httpx.get(self.health_url, timeout=1)
+                if response.status_code == 200 and self.ready(response.json()):
                     return
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ValueError):
                 pass
             time.sleep(0.1)
         self.kill()
@@ -190,5 +193,8 @@ def central_process(site: LocalSite) -> ServiceProcess:
 
 def gateway_process(site: LocalSite) -> ServiceProcess:
     """The gateway of ``site`` as a process."""
+    # Ready once connected to the broker: a gateway's very first subscription must exist before devices
+    # publish, or the broker has no session to queue their events in.
     return ServiceProcess("gateway", ["gateway", "run", "--config", str(site.path("gateway.toml"))],
-                          f"{site.gateway_url}/healthz", site.path("logs/gateway.log"))
+                          f"{site.gateway_url}/healthz", site.path("logs/gateway.log"),
+                          ready=lambda body: body.get("broker") is True)

@@ -83,6 +83,7 @@ BAD = [
     ("schema", encode({**CONTRACT_EXAMPLE, "id": "not-a-uuid"})),
     ("schema", encode({**CONTRACT_EXAMPLE, "ts": "yesterday"})),
     ("schema", encode({**CONTRACT_EXAMPLE, "ts": "2026-11-22T13:05:07"})),  # no offset
+    ("schema", encode({**CONTRACT_EXAMPLE, "ts": "0001-01-01T00:00:00+05:00"})),  # no UTC equivalent
     ("schema", encode({**CONTRACT_EXAMPLE, "type": "teleport"})),
     ("schema", encode({**CONTRACT_EXAMPLE, "data": {"space": "s1"}})),  # card missing
     ("schema", encode({**CONTRACT_EXAMPLE, "data": {**CONTRACT_EXAMPLE["data"], "card": "92-2e-58"}})),
