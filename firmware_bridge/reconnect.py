@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -48,7 +49,7 @@ class Backoff:
         self._next = self.initial
 
 
-class ReconnectingReader:
+class ReconnectingReader(ABC):
     """A background reader that survives its device going away; subclasses do the actual I/O."""
 
     def __init__(
@@ -106,17 +107,17 @@ class ReconnectingReader:
 
     # -- for subclasses ----------------------------------------------------------------------------------
 
+    @abstractmethod
     def _open(self) -> Any:
         """Open the device; raise ``PortError`` when it cannot be opened."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _pump(self, handle: Any) -> None:
         """Read and deliver until ``self._stopping`` is set; raise ``PortError`` when the device fails."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _close(self, handle: Any) -> None:
         """Close the device, ignoring errors (it may be gone already)."""
-        raise NotImplementedError
 
     def _deliver(self, event: RuntimeEvent) -> None:
         """Hand one event to the callback, after repeat suppression; count it."""

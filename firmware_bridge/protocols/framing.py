@@ -17,13 +17,14 @@ needs more bytes.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 
 from firmware_bridge.readings import Event, FrameRejected
 
 GARBAGE_UNIT = 256
 
 
-class StreamParser:
+class StreamParser(ABC):
     """Base class for parsers fed bytes in any chunking (see the module docstring)."""
 
     max_frame: int = 64  # overridden by each protocol
@@ -76,8 +77,9 @@ class StreamParser:
 
     # -- for subclasses -------------------------------------------------------------------------------
 
+    @abstractmethod
     def _scan(self) -> None:
-        raise NotImplementedError
+        """Take every complete frame off the buffer (each protocol's own framing)."""
 
     def _emit(self, event: Event) -> None:
         self._flush_garbage()
@@ -196,6 +198,6 @@ class LineParser(StreamParser):
             self._consume(position + 1)
             self._line(line)
 
+    @abstractmethod
     def _line(self, line: bytes) -> None:
         """Handle one complete, non-empty line (without its terminator)."""
-        raise NotImplementedError

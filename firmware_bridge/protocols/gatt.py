@@ -22,6 +22,7 @@ stamp is not used: the kiosk's clock and the gateway's receive time order events
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from datetime import datetime
 
 from firmware_bridge.errors import EncodeError
@@ -62,8 +63,9 @@ class _HexLineParser(LineParser):
             return
         self._value(bytes.fromhex(compact.decode("ascii")), len(line))
 
+    @abstractmethod
     def _value(self, value: bytes, size: int) -> None:
-        raise NotImplementedError
+        """Decode one characteristic value."""
 
     def _check_length(self, value: bytes, expected: int, size: int) -> bool:
         if len(value) != expected:
