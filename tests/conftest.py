@@ -12,6 +12,7 @@ from kiosk.settings import load as load_kiosk
 from onestop.localsite import KioskPlan, LocalSite, ServiceProcess, central_process, gateway_process
 from onestop.netutil import free_port
 from tests.browser import browser  # noqa: F401 - one headless Chromium for the whole session, shared by all
+from tests.helpers import stop_all_within
 
 KIOSKS = [KioskPlan("kiosk-test-a", "study-24h-2f", capacity=500),
           KioskPlan("kiosk-test-b", "study-24h-2f", capacity=500),
@@ -55,7 +56,8 @@ def gateway(broker: LocalSite, central: ServiceProcess) -> Iterator[ServiceProce
 
 @pytest.fixture
 def kiosk_factory(site: LocalSite) -> Iterator[Callable[[str], KioskRuntime]]:
-    """Start headless kiosks of the site by device id; all are stopped at the end."""
+    """Start headless kiosks of the site by device id; all are stopped at the end, 10 s for the lot (a kiosk
+    that froze fails its test instead of hanging the run)."""
     started: list[KioskRuntime] = []
 
     def start(device: str) -> KioskRuntime:
@@ -65,5 +67,4 @@ def kiosk_factory(site: LocalSite) -> Iterator[Callable[[str], KioskRuntime]]:
         return runtime
 
     yield start
-    for runtime in started:
-        runtime.stop()
+    stop_all_within(started, 10)

@@ -64,3 +64,20 @@ class Collector:
     def on(self, topic_suffix: str) -> list[bytes]:
         with self._lock:
             return [p for t, p, _ in self.messages if t.endswith(topic_suffix)]
+
+
+def stop_all_within(runtimes, timeout: float) -> list[str]:
+    """Stop kiosk runtimes side by side, ``timeout`` for all of them; returns the devices that did not stop.
+
+    A device that froze must fail its test, not hang the run.
+    """
+    import threading
+
+    stoppers = {r.settings.device: threading.Thread(target=r.stop, name=f"stop-{r.settings.device}", daemon=True)
+                for r in runtimes}
+    for stopper in stoppers.values():
+        stopper.start()
+    deadline = time.monotonic() + timeout
+    for stopper in stoppers.values():
+        stopper.join(max(0.0, deadline - time.monotonic()))
+    return [device for device, stopper in stoppers.items() if stopper.is_alive()]

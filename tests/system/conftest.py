@@ -4,15 +4,10 @@ the gateway before anything starts."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from kiosk.runtime import KioskRuntime
-from kiosk.settings import load as load_kiosk
 from onestop.localsite import KioskPlan, LocalSite
 from onestop.netutil import free_port
 from tests.conftest import KIOSKS
@@ -37,30 +32,3 @@ def site(tmp_path: Path) -> LocalSite:
     return make_site(tmp_path / "site")
 
 
-def stop_all_within(runtimes: list[KioskRuntime], timeout: float) -> list[str]:
-    """Stop runtimes side by side, ``timeout`` for all of them; returns the devices that did not stop."""
-    stoppers = {r.settings.device: threading.Thread(target=r.stop, name=f"stop-{r.settings.device}", daemon=True)
-                for r in runtimes}
-    for stopper in stoppers.values():
-        stopper.start()
-    deadline = time.monotonic() + timeout
-    for stopper in stoppers.values():
-        stopper.join(max(0.0, deadline - time.monotonic()))
-    return [device for device, stopper in stoppers.items() if stopper.is_alive()]
-
-
-@pytest.fixture
-def device_factory(site: LocalSite) -> Iterator[Callable[[str], KioskRuntime]]:
-    """Like the suite's ``kiosk_factory`` (headless runtimes of the site by device id), but teardown is
-    bounded: a device that froze — the failure some system tests look for — must fail its test, not hang
-    the run, so each is given 10 s to stop and otherwise left behind."""
-    started: list[KioskRuntime] = []
-
-    def start(device: str) -> KioskRuntime:
-        runtime = KioskRuntime(load_kiosk(site.path(f"kiosk-{device}.toml")))
-        runtime.start()
-        started.append(runtime)
-        return runtime
-
-    yield start
-    stop_all_within(started, 10)

@@ -155,7 +155,7 @@ def central_events(site: LocalSite) -> list[tuple[str, str, int, str, str]]:
     return query(site.path("central/central.db"), "SELECT id, device, seq, type, data FROM events")
 
 
-def test_a_busy_hour_through_crashes_and_link_faults_delivers_every_event_exactly_once(site, device_factory):
+def test_a_busy_hour_through_crashes_and_link_faults_delivers_every_event_exactly_once(site, kiosk_factory):
     rng = random.Random(SEED)
     proxy = FaultProxy(site.central_port, lifetime_s=280)
     central = service(site, "central")
@@ -172,8 +172,8 @@ def test_a_busy_hour_through_crashes_and_link_faults_delivers_every_event_exactl
         subscribed_at = time.time()
         wait_until(lambda: broker_saved_since(site, subscribed_at), timeout=15,
                    what="the broker's autosave holding the gateway's session")
-        kiosks = [device_factory(k.device) for k in KIOSKS]
-        station = device_factory(HEALTH_STATION)
+        kiosks = [kiosk_factory(k.device) for k in KIOSKS]
+        station = kiosk_factory(HEALTH_STATION)
         devices = [*kiosks, station]
         wait_until(lambda: all(d.link.connected for d in devices), what="every device connected")
         hour = BusyHour(kiosks, station, rng)
@@ -271,7 +271,7 @@ def test_a_busy_hour_through_crashes_and_link_faults_delivers_every_event_exactl
         site.broker.stop()
 
 
-def test_a_kiosk_keeps_answering_taps_while_the_broker_acknowledges_its_backlog(site, device_factory):
+def test_a_kiosk_keeps_answering_taps_while_the_broker_acknowledges_its_backlog(site, kiosk_factory):
     """What the busy hour found, made certain: a kiosk whose backlog is being acknowledged must still answer
     taps and keep draining its outbox.
 
@@ -282,7 +282,7 @@ def test_a_kiosk_keeps_answering_taps_while_the_broker_acknowledges_its_backlog(
     """
     site.broker.start()
     try:
-        kiosk = device_factory(KIOSKS[0].device)
+        kiosk = kiosk_factory(KIOSKS[0].device)
         wait_until(lambda: kiosk.link.connected, what="kiosk connected")
         site.broker.stop()
         wait_until(lambda: not kiosk.link.connected, what="kiosk noticed the broker is gone")

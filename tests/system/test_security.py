@@ -34,8 +34,8 @@ from onestop.broker import Credentials
 from onestop.events import Measurement, new_event
 from onestop.localsite import LocalSite, ServiceProcess
 from tests.conftest import KIOSKS
-from tests.helpers import Collector, query, raw_client, wait_until
-from tests.system.conftest import make_site, stop_all_within
+from tests.helpers import Collector, query, raw_client, stop_all_within, wait_until
+from tests.system.conftest import make_site
 from tests.system.rig import (
     DIASTOLIC,
     HEALTH_STATION,
@@ -219,7 +219,7 @@ def test_a_device_reads_its_own_cfg_but_not_another_devices_cfg_or_events(buildi
         client.loop_stop()
 
 
-def test_a_device_cannot_take_over_the_gateways_session_and_drop_its_queued_events(site, device_factory):
+def test_a_device_cannot_take_over_the_gateways_session_and_drop_its_queued_events(site, kiosk_factory):
     """CONTRACT.md: a device's id is its MQTT user name *and* client id. A device that connects under the
     gateway's client id must not replace the gateway's persistent session, which holds every event queued
     while the gateway restarts; with a clean start, Mosquitto would throw that queue away."""
@@ -228,7 +228,7 @@ def test_a_device_cannot_take_over_the_gateways_session_and_drop_its_queued_even
     try:
         gateway.start()
         gateway.stop()  # a restart under way: the broker queues events in the gateway's session
-        kiosk = device_factory(KIOSKS[0].device)
+        kiosk = kiosk_factory(KIOSKS[0].device)
         wait_until(lambda: kiosk.link.connected, what="kiosk connected")
         taps = [within(kiosk.settings.device, kiosk.handle_card, f"0A11{i:06X}") for i in range(5)]
         wait_until(lambda: kiosk.outbox.depth() == 0, what="taps acknowledged by the broker")
