@@ -193,8 +193,11 @@ def central_process(site: LocalSite) -> ServiceProcess:
 
 def gateway_process(site: LocalSite) -> ServiceProcess:
     """The gateway of ``site`` as a process."""
-    # Ready once connected to the broker: a gateway's very first subscription must exist before devices
-    # publish, or the broker has no session to queue their events in.
     return ServiceProcess("gateway", ["gateway", "run", "--config", str(site.path("gateway.toml"))],
-                          f"{site.gateway_url}/healthz", site.path("logs/gateway.log"),
-                          ready=lambda body: body.get("broker") is True)
+                          f"{site.gateway_url}/healthz", site.path("logs/gateway.log"), ready=gateway_ready)
+
+
+def gateway_ready(health: dict) -> bool:
+    """A gateway is ready once the broker has acknowledged its subscriptions: its very first subscription
+    must exist before devices publish, or the broker has no session to queue their events in."""
+    return health.get("broker") is True

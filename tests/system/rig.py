@@ -26,7 +26,7 @@ from onestop import topics
 from onestop.broker import Credentials
 from onestop.events import Envelope, new_event
 from onestop.ids import uuid7
-from onestop.localsite import LocalSite, ServiceProcess
+from onestop.localsite import LocalSite, ServiceProcess, gateway_ready
 from tests.helpers import query, wait_until
 
 T = TypeVar("T")
@@ -52,7 +52,7 @@ def service(site: LocalSite, component: str, env: dict[str, str] | None = None,
     port = site.gateway_port if component == "gateway" else site.central_port
     args = [*(["--log-level", log_level] if log_level else []), component, "run", "--config", str(config)]
     return ServiceProcess(component, args, f"http://127.0.0.1:{port}/healthz", site.path(f"logs/{component}.log"),
-                          env=env)
+                          env=env, **({"ready": gateway_ready} if component == "gateway" else {}))
 
 
 def add_observer(site: LocalSite, username: str = "test-observer") -> Credentials:
