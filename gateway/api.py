@@ -121,6 +121,8 @@ class _StoreCollector(Collector):
         yield anomalies
         yield _gauge("sync_backlog", "Events not yet confirmed by central", stats["backlog"])
         yield _gauge("broker_connected", "1 when connected to the broker", int(self._gateway.consumer.client.connected))
+        yield _counter("receiver_restarts", "Times the MQTT receiver process ended unexpectedly and was restarted",
+                       self._gateway.consumer.client.restarts)
         occupancy = GaugeMetricFamily("onestop_gateway_occupancy", "People inside by card taps", labels=["space"])
         for space in self._gateway.building.occupancy.spaces:
             occupancy.add_metric([space], self._gateway.building.occupancy.count(space))

@@ -1,27 +1,28 @@
 """The ingest shell: MQTT in, batched SQLite commits, acknowledgements out.
 
-paho's network thread only enqueues messages. The ingest thread takes up to ``batch_max`` of them (waiting
-at most ``batch_wait_ms`` after the first), classifies them, commits them in one transaction, and only then
-sends each message's PUBACK (paho's manual acknowledgement). A crash before the commit means the broker
-redelivers the whole batch to our persistent session; the event id makes the redelivery harmless.
+The MQTT connection lives in a child process (``gateway.receiver``) that reads up to ``batch_max`` messages,
+waiting at most ``batch_wait_ms`` after the first, and hands them over here: they are classified, committed
+in one transaction, and only then is each message's PUBACK sent (paho's manual acknowledgement). A crash
+before the commit means the broker redelivers the whole batch to our persistent session; the event id makes
+the redelivery harmless. At most ``receive_maximum`` messages are read and not yet acknowledged; beyond that
+the child stops reading, and TCP holds the broker back.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 
 from prometheus_client import Histogram
 
 from gateway.ingest import Accepted, Rejected, StateSeen, classify
+from gateway.receiver import ReceiverProcess
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Derive, Store
 from onestop import topics
-from onestop.mqtt import Message, MqttClient, Received
+from onestop.mqtt import Message, Received
 
 log = logging.getLogger(__name__)
 
@@ -45,58 +46,27 @@ class Consumer:
         self.commit_seconds = Histogram("onestop_gateway_batch_commit_seconds",
                                         "Time to validate, commit and acknowledge one batch",
                                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5), registry=None)
-        # Bounded: when ingest falls behind, paho's network thread waits here, the socket stops being read,
-        # and TCP pushes back on the broker, which keeps the messages (Mosquitto 2.0 does not reliably hold
-        # to the MQTT 5 receive maximum once acknowledgements come from another thread).
-        self._queue: queue.Queue[Received] = queue.Queue(maxsize=2 * settings.ingest.batch_max)
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.client = MqttClient(
-            settings.broker, client_id=settings.broker.username or f"{settings.site}-gateway",
-            will=will, birth=birth,
+        self._stopping = False
+        self._birth = birth
+        self.client = ReceiverProcess(
+            settings.broker, client_id=settings.broker.username or f"{settings.site}-gateway", will=will,
             subscriptions=[(topics.events_filter(settings.site), 1), (topics.states_filter(settings.site), 1)],
-            on_message=self._queue.put, persistent_session=True, manual_ack=True,
-            receive_maximum=settings.ingest.receive_maximum)
+            on_batch=self._ingest, on_connection=self._connection, batch_max=settings.ingest.batch_max,
+            batch_wait_s=settings.ingest.batch_wait_ms / 1000, receive_maximum=settings.ingest.receive_maximum)
 
     def start(self) -> None:
-        """Start the ingest thread, then connect."""
-        self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
-        self._thread.start()
+        """Connect and start taking messages."""
         self.client.start()
 
     def stop(self) -> None:
-        """Disconnect first (no new messages), then let the ingest thread commit what it holds."""
+        """Commit and acknowledge what has been read, then disconnect."""
+        self._stopping = True
         self.client.stop()
-        self._stopping.set()
-        if self._thread:
-            self._thread.join(10)
 
-    def _next_batch(self) -> list[Received]:
-        cfg = self.settings.ingest
-        try:
-            first = self._queue.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + cfg.batch_wait_ms / 1000
-        while len(batch) < cfg.batch_max:
-            try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(self._queue.get(timeout=remaining))
-                except queue.Empty:
-                    break
-        return batch
-
-    def _run(self) -> None:
-        while not (self._stopping.is_set() and self._queue.empty()):
-            batch = self._next_batch()
-            if batch:
-                self._ingest(batch)
+    def _connection(self, up: bool) -> None:
+        if up and self._birth:
+            for message in self._birth():
+                self.client.publish(message)
 
     def _ingest(self, batch: list[Received]) -> None:
         started = time.monotonic()
@@ -120,8 +90,9 @@ class Consumer:
             except sqlite3.Error as exc:
                 # Not acknowledged, so nothing is lost: keep trying while the disk or lock recovers.
                 log.error("could not commit a batch of %d messages: %s; retrying", len(batch), exc)
-                if self._stopping.wait(1.0):
-                    return
+                if self._stopping:
+                    raise
+                time.sleep(1.0)
         for msg in batch:
             if msg.qos > 0:
                 self.client.ack(msg.mid, msg.qos)

@@ -20,8 +20,9 @@ class IngestSettings(Section):
 
     batch_max: int = Field(1000, ge=1, le=100_000, description="most events committed in one transaction")
     batch_wait_ms: int = Field(20, ge=0, le=5000, description="longest a message waits for its batch")
-    receive_maximum: int = Field(1000, ge=20, le=65_535,
-                                 description="un-acknowledged messages the broker may have in flight to us")
+    receive_maximum: int = Field(4000, ge=20, le=65_535,
+                                 description="messages read and not yet acknowledged (a few batches, so that "
+                                             "the next batch is read while one commits)")
     quarantine_max: int = Field(10_000, ge=100, description="rejected messages kept for inspection")
 
 
