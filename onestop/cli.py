@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from onestop.reporting import reported
 
+
+class _Components(TyperGroup):
+    """The root group; each component package contributes its own group, imported only when it is used.
+
+    A long-running service (``onestop gateway run``) then does not carry the provisioning tool's certificate
+    library or the bridge's serial drivers in its memory.
+    """
+
+    PACKAGE_GROUPS = {"bridge": ("firmware_bridge.cli", "Device drivers and sensor nodes."),
+                      "provision": ("provisioning.cli", "Registry, credentials, certificates and device bundles.")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.PACKAGE_GROUPS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.PACKAGE_GROUPS:
+            return super().get_command(ctx, cmd_name)
+        module, text = self.PACKAGE_GROUPS[cmd_name]
+        command = typer.main.get_group(importlib.import_module(module).app)
+        command.name, command.help = cmd_name, text
+        return command
+
+
 app = typer.Typer(name="onestop", help="onestop-edge: kiosks, health stations, building gateways, campus service.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, cls=_Components)
 gateway_app = typer.Typer(help="The building gateway.", no_args_is_help=True)
 central_app = typer.Typer(help="The central campus service.", no_args_is_help=True)
 kiosk_app = typer.Typer(help="Kiosks and health stations.", no_args_is_help=True)
@@ -81,18 +107,6 @@ def demo(duration: Annotated[float | None, typer.Option(help="Stop after this ma
 
     with reported():
         run_demo(duration=duration, data_dir=data_dir, speed=speed, exam_week=exam_week, ui=ui, seed=seed)
-
-
-def _mount_package_groups() -> None:
-    # Each component package contributes its own group; a package's commands live beside its code.
-    from firmware_bridge.cli import app as bridge_app
-    from provisioning.cli import app as provision_app
-
-    app.add_typer(bridge_app, name="bridge", help="Device drivers and sensor nodes.")
-    app.add_typer(provision_app, name="provision", help="Registry, credentials, certificates and device bundles.")
-
-
-_mount_package_groups()
 
 
 def main() -> None:

@@ -35,9 +35,20 @@ def test_every_command_and_option_has_help_text():
 
 def test_contract_command_groups_exist():
     root = typer.main.get_command(app)
-    assert {"demo", "gateway", "central", "kiosk", "bridge"} <= set(root.commands)
+    ctx = click.Context(root)
+    assert {"demo", "gateway", "central", "kiosk", "bridge", "provision"} <= set(root.list_commands(ctx))
     for group in ("gateway", "central", "kiosk"):
-        assert "run" in root.commands[group].commands
+        assert "run" in root.get_command(ctx, group).list_commands(ctx)
+    assert "init" in root.get_command(ctx, "provision").list_commands(ctx)
+
+
+def test_a_running_gateway_does_not_load_the_provisioning_tool():
+    """Component groups are imported when used: a long-running service stays lean."""
+    code = ("import sys; from typer.testing import CliRunner; from onestop.cli import app; "
+            "CliRunner().invoke(app, ['gateway', 'run', '--help']); "
+            "print(sorted(m for m in ('provisioning.cli', 'cryptography', 'firmware_bridge.cli') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_a_bad_config_file_lists_every_problem_and_exits_2(tmp_path):
