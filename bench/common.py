@@ -29,6 +29,19 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GiB, Python {platform.python_version()}"
 
 
+def children(pid: int) -> list[int]:
+    """Direct child processes of ``pid``."""
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size: resident memory with pages shared between processes split among them, in MB."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak resident memory of a process (VmHWM), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -2,8 +2,9 @@
 
 Several simulated devices (one process each) publish QoS 1 events as fast as they can through a real
 Mosquitto. In the same run we measure (1) the broker's own limit: ``mosquitto_sub -q 1`` receiving the same
-stream, and (2) the gateway storing it durably, for a few batch-size / batch-wait settings, with the
-gateway's peak RSS and its batch commit latency (which bounds how late a PUBACK is).
+stream, and (2) the gateway storing it durably, for a few batch-size / batch-wait settings, with the peak
+memory of the gateway and of its MQTT receiver process and the batch commit latency (which bounds how late a
+PUBACK is).
 
 Usage: python -m bench.ingest.run [--devices 4] [--per-device 15000]
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 import httpx
 import tomli_w
 
-from bench.common import BenchBroker, machine, peak_rss_mb, publish_burst, start_broker
+from bench.common import BenchBroker, children, machine, peak_rss_mb, pss_mb, publish_burst, start_broker
 from onestop import topics
 from onestop.netutil import free_port, wait_for_port
 
@@ -65,14 +66,22 @@ def gateway_rate(root: Path, broker: BenchBroker, per_device: int, batch_max: in
                              "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, timeout=30)
-        time.sleep(1.0)  # subscribed
-        start = publish_burst(broker.port, SITE, broker.devices, per_device, root)
         url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while not httpx.get(f"{url}/healthz").json()["broker"]:  # connected and subscribed
+            if time.monotonic() > deadline:
+                raise RuntimeError("the gateway did not connect to the broker")
+            time.sleep(0.05)
+        [receiver] = children(proc.pid)
+        start = publish_burst(broker.port, SITE, broker.devices, per_device, root)
+        pss = 0.0
         while httpx.get(f"{url}/api/v1/stats").json()["events"] < total:
+            pss = max(pss, pss_mb(proc.pid) + pss_mb(receiver))
             time.sleep(0.05)
         elapsed = time.time() - start
         metrics = httpx.get(f"{url}/metrics").text
-        return {"rate": total / elapsed, "rss": peak_rss_mb(proc.pid),
+        return {"rate": total / elapsed, "rss": peak_rss_mb(proc.pid), "receiver_rss": peak_rss_mb(receiver),
+                "pss": pss,
                 "batch": _histogram_mean(metrics, "onestop_gateway_batch_size"),
                 "commit_ms": 1000 * _histogram_mean(metrics, "onestop_gateway_batch_commit_seconds")}
     finally:
@@ -95,12 +104,15 @@ def main() -> None:
             print(f"machine: {machine()}")
             print(f"{total:,} events from {args.devices} devices, QoS 1")
             print(f"raw mosquitto_sub: {raw:,.0f} events/s")
+            print("RSS: peak resident memory of the gateway process and of its MQTT receiver process; PSS: the "
+                  "most the two held together, shared pages counted once (sampled every 50 ms)")
             print(f"{'batch_max':>9} {'wait_ms':>7} {'events/s':>10} {'% raw':>6} {'mean batch':>10} "
-                  f"{'commit ms':>9} {'peak RSS MB':>11}")
+                  f"{'commit ms':>9} {'RSS MB':>6} {'receiver':>8} {'PSS MB':>6}")
             for batch_max, wait_ms in SETTINGS:
                 r = gateway_rate(root, broker, args.per_device, batch_max, wait_ms)
                 print(f"{batch_max:>9} {wait_ms:>7} {r['rate']:>10,.0f} {100 * r['rate'] / raw:>5.0f}% "
-                      f"{r['batch']:>10.0f} {r['commit_ms']:>9.1f} {r['rss']:>11.0f}", flush=True)
+                      f"{r['batch']:>10.0f} {r['commit_ms']:>9.1f} {r['rss']:>6.0f} {r['receiver_rss']:>8.0f} "
+                      f"{r['pss']:>6.0f}", flush=True)
         finally:
             broker.process.stop()
 
