@@ -20,7 +20,7 @@ from firmware_bridge.readings import MeasurementRead, PortFault, PortRestored
 from firmware_bridge.serial_port import SerialReader
 from onestop.device_link import DeviceLink
 from onestop.ids import DEVICE_PATTERN, SITE_PATTERN, SLUG_PATTERN
-from onestop.mqtt import BrokerSettings
+from onestop.mqtt_settings import BrokerSettings
 from onestop.outbox import Outbox
 from onestop.settings import Section, load_settings
 

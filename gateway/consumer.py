@@ -49,7 +49,7 @@ class Consumer:
         self._stopping = False
         self._birth = birth
         self.client = ReceiverProcess(
-            settings.broker, client_id=settings.broker.username or f"{settings.site}-gateway", will=will,
+            settings.broker.address(), client_id=settings.broker.username or f"{settings.site}-gateway", will=will,
             subscriptions=[(topics.events_filter(settings.site), 1), (topics.states_filter(settings.site), 1)],
             on_batch=self._ingest, on_connection=self._connection, batch_max=settings.ingest.batch_max,
             batch_wait_s=settings.ingest.batch_wait_ms / 1000, receive_maximum=settings.ingest.receive_maximum)

@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
-from onestop.mqtt import BatchReceiver, BrokerSettings, Message, Received
+from onestop.mqtt import BatchReceiver, BrokerAddress, Message, Received
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +71,12 @@ class ReceiverProcess:
     every (re)connection, so the gateway can publish its birth messages.
     """
 
-    def __init__(self, broker: BrokerSettings, client_id: str, *, will: Message | None,
+    def __init__(self, broker: BrokerAddress, client_id: str, *, will: Message | None,
                  subscriptions: Sequence[tuple[str, int]], on_batch: Callable[[list[Received]], None],
                  on_connection: Callable[[bool], None], batch_max: int, batch_wait_s: float,
                  receive_maximum: int) -> None:
         self._config = {
-            "broker": broker.model_dump(mode="python") | {"password": broker.password.get_secret_value()},
+            "broker": broker,
             "client_id": client_id, "will": will, "subscriptions": list(subscriptions),
             "batch_max": batch_max, "batch_wait_s": batch_wait_s, "receive_maximum": receive_maximum,
             "log_level": logging.getLogger().getEffectiveLevel(),
@@ -212,7 +212,7 @@ def _child(fd: int) -> None:
     _, config = _read_frame(stream)
     logging.basicConfig(level=config["log_level"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     receiver = BatchReceiver(
-        BrokerSettings(**config["broker"]), config["client_id"], will=config["will"],
+        config["broker"], config["client_id"], will=config["will"],
         subscriptions=config["subscriptions"],
         on_batch=lambda generation, batch: send(("batch", generation, [
             (m.topic, m.payload, m.qos, m.retain, m.mid) for m in batch])),

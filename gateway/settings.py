@@ -10,7 +10,7 @@ from onestop.auth import TokenEntry
 from onestop.clinical import Thresholds
 from onestop.http import HttpSettings
 from onestop.ids import SITE_PATTERN
-from onestop.mqtt import BrokerSettings
+from onestop.mqtt_settings import BrokerSettings
 from onestop.settings import Section, TimeZoneName, load_settings
 from onestop.site import DeviceEntry, Reservation, SiteConfig, SpaceConfig
 

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from firmware_bridge.drivers import DRIVERS
 from onestop.clinical import Thresholds
 from onestop.ids import DEVICE_PATTERN, SITE_PATTERN, SLUG_PATTERN
-from onestop.mqtt import BrokerSettings
+from onestop.mqtt_settings import BrokerSettings
 from onestop.settings import Section, load_settings
 
 

@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from onestop import topics
 from onestop.errors import TopicError
 from onestop.ids import boot_id
-from onestop.mqtt import BrokerSettings, Message, MqttClient, Received
+from onestop.mqtt import Message, MqttClient, Received
+from onestop.mqtt_settings import BrokerSettings
 from onestop.outbox import Outbox
 from onestop.payloads import DeviceState
 
@@ -60,7 +61,7 @@ class DeviceLink:
                        DeviceState(online=False, boot=self.boot).model_dump_json(exclude_none=True).encode(),
                        qos=1, retain=True)
         self.client = MqttClient(
-            broker, client_id=self.device, will=will, birth=self._birth,
+            broker.address(), client_id=self.device, will=will, birth=self._birth,
             subscriptions=[(topics.cfg(site, self.device), 1), (topics.occupancy_filter(site), 1)],
             on_message=self._message, on_published=self._published, on_connection=self._connection)
 

@@ -23,7 +23,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,8 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from pydantic import Field, SecretStr
 
 from onestop.errors import OnestopError
-from onestop.settings import Section
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +44,18 @@ class LinkError(OnestopError):
     """An MQTT operation could not be carried out."""
 
 
-class BrokerSettings(Section):
-    """How to reach the building's broker."""
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where and as whom a client connects (``BrokerSettings.address()`` makes one from a configuration)."""
 
-    host: str = Field("127.0.0.1", description="broker host name or address")
-    port: int = Field(1883, ge=1, le=65535, description="1883 plain (loopback/LAN), 8883 TLS")
-    username: str = Field("", description="MQTT user name (a device's user name is its device id)")
-    password: SecretStr = Field(SecretStr(""), description="MQTT password")
-    tls_ca: Path | None = Field(None, description="CA certificate; when set, connect with TLS")
-    tls_cert: Path | None = Field(None, description="client certificate (optional, with tls_key)")
-    tls_key: Path | None = Field(None, description="client private key for tls_cert")
-    keepalive: int = Field(30, ge=5, le=600, description="MQTT keep-alive in seconds")
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str = ""
+    password: str = field(default="", repr=False)
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    keepalive: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +84,7 @@ class MqttClient:
 
     _paho_class = paho.Client
 
-    def __init__(self, broker: BrokerSettings, client_id: str, *,
+    def __init__(self, broker: BrokerAddress, client_id: str, *,
                  will: Message | None = None,
                  birth: Callable[[], Sequence[Message]] | None = None,
                  subscriptions: Sequence[tuple[str, int]] = (),
@@ -111,7 +110,7 @@ class MqttClient:
         self._client = self._paho_class(CallbackAPIVersion.VERSION2, client_id=client_id,
                                         protocol=paho.MQTTv5, manual_ack=manual_ack)
         if broker.username:
-            self._client.username_pw_set(broker.username, broker.password.get_secret_value())
+            self._client.username_pw_set(broker.username, broker.password)
         if broker.tls_ca:
             self._client.tls_set(ca_certs=str(broker.tls_ca),
                                  certfile=str(broker.tls_cert) if broker.tls_cert else None,
@@ -315,7 +314,7 @@ class BatchReceiver(MqttClient):
 
     _paho_class = _GatheringPaho
 
-    def __init__(self, broker: BrokerSettings, client_id: str, *,
+    def __init__(self, broker: BrokerAddress, client_id: str, *,
                  on_batch: Callable[[int, list[Received]], None], batch_max: int, batch_wait_s: float,
                  max_unacked: int, **options: object) -> None:
         self._pending: list[Received] = []

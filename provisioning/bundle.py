@@ -31,7 +31,7 @@ import qrcode
 import tomli_w
 
 from kiosk.settings import KioskSettings
-from onestop.mqtt import BrokerSettings
+from onestop.mqtt_settings import BrokerSettings
 from provisioning import pki
 from provisioning.errors import InvalidInputError, StateError
 from provisioning.mosquitto_files import write_private

@@ -21,7 +21,8 @@ import tomllib
 from pathlib import Path
 
 from onestop import topics
-from onestop.mqtt import BrokerSettings, Message, MqttClient, Received
+from onestop.mqtt import Message, MqttClient, Received
+from onestop.mqtt_settings import BrokerSettings
 from onestop.payloads import DeviceState
 
 
@@ -54,7 +55,7 @@ def mark_offline(broker: BrokerSettings, site: str, device: str, reason: str, ti
             found.append(message.payload)
             retained.set()
 
-    client = MqttClient(broker, broker.username, subscriptions=[(topic, 1)],
+    client = MqttClient(broker.address(), broker.username, subscriptions=[(topic, 1)],
                         on_message=on_message, on_published=lambda _mid: published.set())
     client.start()
     try:

@@ -26,7 +26,7 @@ from typing import Any
 
 import tomli_w
 
-from onestop.mqtt import BrokerSettings
+from onestop.mqtt_settings import BrokerSettings
 from provisioning import pki, validation
 from provisioning.broker_reload import ReloadOutcome, reload_broker
 from provisioning.errors import (

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import httpx
 
 from onestop import topics
 from onestop.events import new_event
-from onestop.mqtt import BatchReceiver, BrokerSettings, Received
+from onestop.mqtt import BatchReceiver, BrokerAddress, Received
 from tests.conftest import KIOSKS
 from tests.helpers import Collector, query, raw_client, wait_until
 
@@ -116,7 +118,7 @@ def test_a_clean_stop_mid_burst_acknowledges_everything_it_stored(site, lone_gat
 
 def test_after_a_reconnect_unacknowledged_messages_come_again_and_old_acknowledgements_are_dropped(broker):
     batches: list[tuple[int, list[Received]]] = []
-    settings = BrokerSettings(port=broker.broker_port, username=broker.gateway_user.username,
+    settings = BrokerAddress(port=broker.broker_port, username=broker.gateway_user.username,
                               password=broker.gateway_user.password)
     receiver = BatchReceiver(settings, broker.gateway_user.username,
                              subscriptions=[(topics.events_filter(broker.site), 1)],
@@ -161,3 +163,12 @@ def test_after_a_reconnect_unacknowledged_messages_come_again_and_old_acknowledg
         assert batches == []
     finally:
         receiver.stop()
+
+
+def test_the_receiver_process_stays_lean():
+    """It only connects: no configuration machinery, no web framework, no database (its memory is measured
+    in bench/ingest)."""
+    code = ("import sys, gateway.receiver; "
+            "print(sorted(m for m in ('pydantic', 'fastapi', 'sqlite3') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"

@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from onestop.mqtt import BrokerSettings
+from onestop.mqtt_settings import BrokerSettings
 from provisioning import pki
 from provisioning.errors import (
     DuplicateError,
