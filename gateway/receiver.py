@@ -52,12 +52,15 @@ def _frame(obj: object) -> bytes:
 
 
 def _read_frame(stream: BinaryIO) -> Any:
-    """The next frame, or ``None`` when the other end has gone."""
-    head = stream.read(_LENGTH.size)
-    if len(head) < _LENGTH.size:
+    """The next frame, or ``None`` when the other end has gone (closed, or reset when it died)."""
+    try:
+        head = stream.read(_LENGTH.size)
+        if len(head) < _LENGTH.size:
+            return None
+        (size,) = _LENGTH.unpack(head)
+        body = stream.read(size)
+    except OSError:
         return None
-    (size,) = _LENGTH.unpack(head)
-    body = stream.read(size)
     if len(body) < size:
         return None
     return pickle.loads(body)  # noqa: S301 - our own child, over a private socket pair
