@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from onestop import topics
 from onestop.broker import BrokerProcess, Credentials, local_layout
 from onestop.events import new_event
@@ -27,6 +29,20 @@ def machine() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+def wait_gateway_subscribed(url: str, timeout: float = 30.0) -> None:
+    """Wait until the gateway at ``url`` is listening and the broker has acknowledged its subscriptions:
+    anything published before its very first subscription would find no session to wait in."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).json().get("broker") is True:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"the gateway at {url} did not subscribe within {timeout:.0f} s")
 
 
 def children(pid: int) -> list[int]:

@@ -23,10 +23,10 @@ import paho.mqtt.client as paho
 import tomli_w
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.common import machine, start_broker
+from bench.common import machine, start_broker, wait_gateway_subscribed
 from onestop import topics
 from onestop.events import new_event
-from onestop.netutil import free_port, wait_for_port
+from onestop.netutil import free_port
 
 SITE = "bench"
 
@@ -58,7 +58,7 @@ def main() -> None:
         proc = subprocess.Popen([sys.executable, "-m", "onestop", "--log-level", "WARNING", "gateway", "run",
                                  "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_for_port(port, timeout=30)
+            wait_gateway_subscribed(f"http://127.0.0.1:{port}")
             received: dict[str, float] = {}
             arrived = threading.Condition()
             display = client(broker.port, broker.observer.username, broker.observer.password)

@@ -22,9 +22,18 @@ from pathlib import Path
 import httpx
 import tomli_w
 
-from bench.common import BenchBroker, children, machine, peak_rss_mb, pss_mb, publish_burst, start_broker
+from bench.common import (
+    BenchBroker,
+    children,
+    machine,
+    peak_rss_mb,
+    pss_mb,
+    publish_burst,
+    start_broker,
+    wait_gateway_subscribed,
+)
 from onestop import topics
-from onestop.netutil import free_port, wait_for_port
+from onestop.netutil import free_port
 
 SITE = "bench"
 SETTINGS = [(250, 5), (500, 10), (1000, 20)]  # (batch_max, batch_wait_ms)
@@ -65,13 +74,8 @@ def gateway_rate(root: Path, broker: BenchBroker, per_device: int, batch_max: in
     proc = subprocess.Popen([sys.executable, "-m", "onestop", "--log-level", "WARNING", "gateway", "run",
                              "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_port(port, timeout=30)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while not httpx.get(f"{url}/healthz").json()["broker"]:  # connected and subscribed
-            if time.monotonic() > deadline:
-                raise RuntimeError("the gateway did not connect to the broker")
-            time.sleep(0.05)
+        wait_gateway_subscribed(url)
         [receiver] = children(proc.pid)
         start = publish_burst(broker.port, SITE, broker.devices, per_device, root)
         pss = 0.0
