@@ -18,9 +18,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 import httpx
+import paho.mqtt.client as paho
 import tomli_w
+from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.common import (
     BenchBroker,
@@ -50,6 +53,19 @@ def raw_rate(root: Path, broker: BenchBroker, per_device: int) -> float:
     return total / (time.time() - start)
 
 
+def forget_gateway_session(broker: BenchBroker) -> None:
+    """Connect as the gateway with a clean start: what the raw run left queued in its session goes."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=broker.gateway.username, protocol=paho.MQTTv5)
+    client.username_pw_set(broker.gateway.username, broker.gateway.password)
+    client.connect("127.0.0.1", broker.port, clean_start=True)
+    client.loop_start()
+    deadline = time.monotonic() + 10
+    while not client.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    client.disconnect()
+    client.loop_stop()
+
+
 def _histogram_mean(metrics: str, name: str) -> float:
     total = count = 0.0
     for line in metrics.splitlines():
@@ -60,10 +76,11 @@ def _histogram_mean(metrics: str, name: str) -> float:
     return total / count if count else float("nan")
 
 
-def gateway_rate(root: Path, broker: BenchBroker, per_device: int, batch_max: int, wait_ms: int) -> dict:
+def gateway_rate(root: Path, broker: BenchBroker, per_device: int, batch_max: int, wait_ms: int,
+                 run: int) -> dict:
     total = per_device * len(broker.devices)
     gateway = broker.gateway
-    data = root / f"gw-{batch_max}-{wait_ms}"
+    data = root / f"gw-{batch_max}-{wait_ms}-{run}"
     port = free_port()
     config = data / "gateway.toml"
     data.mkdir(parents=True)
@@ -97,6 +114,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=4)
     parser.add_argument("--per-device", type=int, default=15_000)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="raw and gateway runs alternate this many times; medians are reported")
     args = parser.parse_args()
     devices = [f"bench-device-{i:02d}" for i in range(args.devices)]
     total = args.devices * args.per_device
@@ -104,19 +123,29 @@ def main() -> None:
         root = Path(tmp)
         broker = start_broker(root, SITE, devices)
         try:
-            raw = raw_rate(root, broker, args.per_device)
             print(f"machine: {machine()}")
-            print(f"{total:,} events from {args.devices} devices, QoS 1")
-            print(f"raw mosquitto_sub: {raw:,.0f} events/s")
+            print(f"{total:,} events from {args.devices} devices, QoS 1; {args.rounds} rounds, each a raw "
+                  "mosquitto_sub run followed by the gateway at every setting; % raw is against the same round")
+            raws: list[float] = []
+            results: dict[tuple[int, int], list[dict]] = {setting: [] for setting in SETTINGS}
+            for run in range(args.rounds):
+                raws.append(raw_rate(root, broker, args.per_device))
+                for batch_max, wait_ms in SETTINGS:
+                    forget_gateway_session(broker)
+                    r = gateway_rate(root, broker, args.per_device, batch_max, wait_ms, run)
+                    results[batch_max, wait_ms].append(r | {"share": r["rate"] / raws[-1]})
+                print(f"round {run + 1}: raw {raws[-1]:,.0f}/s, gateway " + ", ".join(
+                    f"{rs[-1]['rate']:,.0f}/s" for rs in results.values()), flush=True)
+            print(f"raw mosquitto_sub: {median(raws):,.0f} events/s (median)")
             print("RSS: peak resident memory of the gateway process and of its MQTT receiver process; PSS: the "
-                  "most the two held together, shared pages counted once (sampled every 50 ms)")
+                  "most the two held together, shared pages counted once (sampled every 50 ms); medians")
             print(f"{'batch_max':>9} {'wait_ms':>7} {'events/s':>10} {'% raw':>6} {'mean batch':>10} "
                   f"{'commit ms':>9} {'RSS MB':>6} {'receiver':>8} {'PSS MB':>6}")
-            for batch_max, wait_ms in SETTINGS:
-                r = gateway_rate(root, broker, args.per_device, batch_max, wait_ms)
-                print(f"{batch_max:>9} {wait_ms:>7} {r['rate']:>10,.0f} {100 * r['rate'] / raw:>5.0f}% "
-                      f"{r['batch']:>10.0f} {r['commit_ms']:>9.1f} {r['rss']:>6.0f} {r['receiver_rss']:>8.0f} "
-                      f"{r['pss']:>6.0f}", flush=True)
+            for (batch_max, wait_ms), rs in results.items():
+                m = {key: median(r[key] for r in rs) for key in rs[0]}
+                print(f"{batch_max:>9} {wait_ms:>7} {m['rate']:>10,.0f} {100 * m['share']:>5.0f}% "
+                      f"{m['batch']:>10.0f} {m['commit_ms']:>9.1f} {m['rss']:>6.0f} {m['receiver_rss']:>8.0f} "
+                      f"{m['pss']:>6.0f}", flush=True)
         finally:
             broker.process.stop()
 
