@@ -167,7 +167,11 @@ class ReceiverProcess:
             if kind == "batch":
                 _, generation, rows = frame
                 self._acks = []
-                self._on_batch([Received(*row) for row in rows])
+                try:
+                    self._on_batch([Received(*row) for row in rows])
+                except Exception:  # a bug, not bad input (that is quarantined): start over, nothing acknowledged
+                    log.exception("a batch of %d messages could not be handled", len(rows))
+                    return False
                 self._send(("ack", generation, self._acks))
             elif kind == "connected":
                 if frame[1]:
