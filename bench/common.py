@@ -14,6 +14,7 @@ import httpx
 from onestop import topics
 from onestop.broker import BrokerProcess, Credentials, local_layout
 from onestop.events import new_event
+from onestop.localsite import gateway_ready
 from onestop.netutil import free_port
 
 
@@ -37,7 +38,7 @@ def wait_gateway_subscribed(url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).json().get("broker") is True:
+            if gateway_ready(httpx.get(f"{url}/healthz", timeout=1).json()):
                 return
         except httpx.HTTPError:
             pass

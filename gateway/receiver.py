@@ -99,9 +99,6 @@ class ReceiverProcess:
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
-
     def start(self) -> None:
         """Start the child and the thread that serves it."""
         self._spawn()
