@@ -44,7 +44,10 @@ class DeviceBook:
     devices: dict[str, DeviceStatus] = field(default_factory=dict)
 
     def _get(self, device: str) -> DeviceStatus:
-        return self.devices.setdefault(device, DeviceStatus(device))
+        status = self.devices.get(device)
+        if status is None:
+            status = self.devices[device] = DeviceStatus(device)
+        return status
 
     def state_message(self, device: str, state: DeviceState, at: datetime) -> bool:
         """A birth or Will arrived on the device's state topic."""

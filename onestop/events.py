@@ -162,6 +162,8 @@ class Envelope(BaseModel):
     @field_validator("ts")
     @classmethod
     def _aware(cls, ts: datetime) -> datetime:
+        if ts.tzinfo is UTC and not ts.microsecond % 1000:
+            return ts  # the wire form of the contract (``…Z``, milliseconds): nothing to normalise
         if ts.tzinfo is None:
             raise ValueError("timestamp must carry a UTC offset")
         try:

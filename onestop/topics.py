@@ -12,6 +12,7 @@ All topics live under ``onestop/v1/{site}/``::
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -97,6 +98,7 @@ class Topic:
     team: str | None = None
 
 
+@functools.lru_cache(maxsize=4096)  # a building has a few hundred topics; errors are never cached
 def parse(topic: str) -> Topic:
     """Take a topic string apart; raises ``TopicError`` for anything outside the contract."""
     parts = topic.split("/")

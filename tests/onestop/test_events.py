@@ -32,6 +32,14 @@ def test_envelope_round_trips_through_its_wire_form():
     assert json.loads(env.to_json())["ts"] == "2026-11-22T13:05:07.214Z"
 
 
+@pytest.mark.parametrize("ts", ["2026-11-22T21:05:07.214+08:00", "2026-11-22T13:05:07.214999Z",
+                                "2026-11-22T13:05:07.214+00:00"])
+def test_other_spellings_of_a_time_become_the_contract_wire_form(ts):
+    env = parse_event(encode({**CONTRACT_EXAMPLE, "ts": ts}), TOPIC)
+    assert env == parse_event(encode(CONTRACT_EXAMPLE), TOPIC)
+    assert json.loads(env.to_json())["ts"] == "2026-11-22T13:05:07.214Z"
+
+
 VALID_DATA = {
     "checkin": {"space": "s1", "card": "62E3086CED", "via": "tap", "reservation": None},
     "checkout": {"space": "s1", "card": "0000472288", "via": "auto", "reservation": "r-1"},
