@@ -222,8 +222,7 @@ def _child(fd: int) -> None:
             (m.topic, m.payload, m.qos, m.retain, m.mid) for m in batch])),
         on_connection=lambda up: send(("connected", up)),
         batch_max=config["batch_max"], batch_wait_s=config["batch_wait_s"],
-        max_unacked=config["receive_maximum"], persistent_session=True,
-        receive_maximum=config["receive_maximum"])
+        max_unacked=config["receive_maximum"])
     receiver.start()
     stopping = False
     while (frame := _read_frame(stream)) is not None:

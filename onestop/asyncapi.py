@@ -103,9 +103,12 @@ def build() -> dict[str, Any]:
                  "message": '{"online": false, "boot": "<boot id>"}'}
     servers = {
         "building": {"host": "gateway.local:1883", "protocol": "mqtt", "protocolVersion": "5",
-                     "description": "The building's Mosquitto on the LAN. No anonymous access.",
+                     "description": "The building's Mosquitto on the LAN. No anonymous access. Devices connect "
+                                    "with MQTT 5 and a clean session (their outbox keeps what is not yet "
+                                    "acknowledged); the gateway's receiving connection uses MQTT 3.1.1 with a "
+                                    "persistent session.",
                      "security": [{"$ref": "#/components/securitySchemes/devicePassword"}],
-                     "bindings": {"mqtt": {"cleanSession": False, "keepAlive": 30, "lastWill": last_will,
+                     "bindings": {"mqtt": {"cleanSession": True, "keepAlive": 30, "lastWill": last_will,
                                            "bindingVersion": MQTT_BINDING}}},
         "buildingTls": {"host": "gateway.local:8883", "protocol": "secure-mqtt", "protocolVersion": "5",
                         "description": "TLS listener; server certificate from the site CA.",

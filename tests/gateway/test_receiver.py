@@ -125,7 +125,7 @@ def test_after_a_reconnect_unacknowledged_messages_come_again_and_old_acknowledg
     receiver = BatchReceiver(settings, broker.gateway_user.username,
                              subscriptions=[(topics.events_filter(broker.site), 1)],
                              on_batch=lambda generation, batch: batches.append((generation, batch)),
-                             batch_max=100, batch_wait_s=0.05, max_unacked=100, persistent_session=True)
+                             batch_max=100, batch_wait_s=0.05, max_unacked=100)
     device = KIOSKS[0].device
     sender = raw_client(broker.broker_port, broker.device_users[device].username,
                         broker.device_users[device].password)
@@ -157,7 +157,7 @@ def test_after_a_reconnect_unacknowledged_messages_come_again_and_old_acknowledg
     receiver = BatchReceiver(settings, broker.gateway_user.username,
                              subscriptions=[(topics.events_filter(broker.site), 1)],
                              on_batch=lambda generation, batch: batches.append((generation, batch)),
-                             batch_max=100, batch_wait_s=0.05, max_unacked=100, persistent_session=True)
+                             batch_max=100, batch_wait_s=0.05, max_unacked=100)
     receiver.start()
     try:
         assert receiver.wait_connected(10)
