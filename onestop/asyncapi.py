@@ -97,7 +97,10 @@ def build() -> dict[str, Any]:
         "sendOccupancy": operation("send", "spaceOccupancy", 1, True, "Republished on every change."),
         "sendAlert": operation("send", "alerts", 1, False, "Routed to the responsible team."),
         "announceGatewayState": operation("send", "gatewayState", 1, True,
-                                          "Gateway birth / Will, including whether central is reachable."),
+                                          "Gateway birth / Will, including whether central is reachable. "
+                                          "Devices send events only once this retained state has reached "
+                                          "them: before the building's gateway has ever subscribed, the "
+                                          "broker would drop them."),
     }
     last_will = {"topic": PREFIX + "/{site}/dev/{device}/state", "qos": 1, "retain": True,
                  "message": '{"online": false, "boot": "<boot id>"}'}

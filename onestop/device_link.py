@@ -6,6 +6,12 @@ outbox when its PUBACK arrives. paho resends unacknowledged QoS 1 messages itsel
 restart everything unacknowledged is sent again. After every reconnect the events acknowledged within the
 resend window are sent again too, in case the broker crashed before writing them to disk (see
 ``onestop.outbox``). The event id makes every such copy harmless.
+
+Events leave only once the building's gateway is known to exist: its retained ``gateway/state`` (birth or
+Will) has arrived on this connection. The gateway publishes its first birth after its persistent session has
+subscribed, so from then on the broker keeps every event for it, even while it is down. Before a building's
+gateway has ever run, a PUBACK would only mean that the broker dropped the event for want of a subscriber, so
+events wait in the outbox instead. (Sparkplug's edge nodes wait for their primary host's STATE the same way.)
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class DeviceLink:
         self._window = window
         self._resend_window_s = resend_window_s
         self._resend = False  # set on every (re)connect
+        self._gateway_known = threading.Event()  # the gateway's retained state has arrived on this connection
         self._on_config, self._on_occupancy = on_config, on_occupancy
         self._inflight: dict[int, int] = {}  # mid -> seq
         # PUBACKs arrive on paho's thread while paho holds its own lock: the callback only queues the mid and
@@ -62,12 +69,15 @@ class DeviceLink:
                        qos=1, retain=True)
         self.client = MqttClient(
             broker.address(), client_id=self.device, will=will, birth=self._birth,
-            subscriptions=[(topics.cfg(site, self.device), 1), (topics.occupancy_filter(site), 1)],
+            subscriptions=[(topics.cfg(site, self.device), 1), (topics.occupancy_filter(site), 1),
+                           (topics.gateway_state(site), 1)],
             on_message=self._message, on_published=self._published, on_connection=self._connection)
 
     def _connection(self, up: bool) -> None:
         if up:
             self._resend = True
+        else:
+            self._gateway_known.clear()  # a new connection learns it again, from the retained state
         self.notify()
 
     def _birth(self) -> list[Message]:
@@ -118,7 +128,7 @@ class DeviceLink:
                 next_heartbeat = time.monotonic() + self._heartbeat_s
                 self.outbox.append("heartbeat", {"uptime_s": round(self.uptime_s, 1), "outbox": self.outbox.depth(),
                                                  "boot": self.boot})
-            if self.client.connected:
+            if self.client.connected and self._gateway_known.is_set():
                 self._hand_over()
 
     def _hand_over(self) -> None:
@@ -156,8 +166,11 @@ class DeviceLink:
             log.warning("ignored malformed message on %s: %s", msg.topic, exc.__class__.__name__)
             return
         if not isinstance(body, dict):
-            return
-        if parsed.kind == "cfg" and self._on_config:
+            return  # an empty retained payload only clears a topic
+        if parsed.kind == "gateway-state":
+            self._gateway_known.set()
+            self._wake.set()
+        elif parsed.kind == "cfg" and self._on_config:
             self._on_config(body)
         elif parsed.kind == "occupancy" and self._on_occupancy:
             self._on_occupancy(body)

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import tomli_w
 from firmware_bridge.simulators import SimulatedDevice
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
-from onestop.localsite import LocalSite
+from onestop.localsite import LocalSite, central_process, gateway_process
 from tests.helpers import query, wait_until
 
 pytestmark = pytest.mark.slow
@@ -75,6 +76,31 @@ def test_taps_at_the_reader_while_the_broker_is_down_arrive_once_it_returns(site
     finally:
         runtime.stop()
     assert taps_at_gateway(site) == [("checkin", seq, card) for seq, card in zip((1, 2, 3), CARDS, strict=True)]
+
+
+def test_taps_made_before_the_buildings_gateway_ever_ran_reach_it_when_it_first_starts(site, broker, reader):
+    runtime = KioskRuntime(load_kiosk(kiosk_config(site, reader)))
+    runtime.start()
+    try:
+        wait_until(lambda: runtime.link.connected and runtime.devices.readers[0].connected, what="kiosk ready")
+        for card in CARDS[:2]:
+            reader.tap(card)
+        wait_until(lambda: len(runtime.controller.inside) == 2, what="two check-ins")
+        time.sleep(1.0)  # long enough for the broker to have acknowledged them, had they been sent
+        # No gateway has ever subscribed: a broker would acknowledge these and drop them for want of a subscriber.
+        assert runtime.outbox.depth() == 2
+        central, gateway = central_process(site), gateway_process(site)
+        central.start()
+        gateway.start()
+        try:
+            wait_until(lambda: len(taps_at_gateway(site)) >= 2, timeout=60, what="the waiting taps at the gateway")
+            wait_until(lambda: runtime.outbox.depth() == 0, what="outbox drained")
+        finally:
+            gateway.stop()
+            central.stop()
+    finally:
+        runtime.stop()
+    assert taps_at_gateway(site) == [("checkin", 1, CARDS[0]), ("checkin", 2, CARDS[1])]
 
 
 def start_kiosk(config: Path, log: Path) -> subprocess.Popen[bytes]:

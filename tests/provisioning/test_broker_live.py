@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
 from onestop import topics
+from onestop.payloads import GatewayState
 from provisioning import bundle
 from provisioning.cli import app
 from tests.helpers import wait_until
@@ -57,10 +58,13 @@ def gateway_probe(live: LiveSite) -> Probe:
 
 @pytest.fixture
 def watcher(live: LiveSite):
-    """The gateway's user subscribed to the whole site tree."""
+    """The gateway's user subscribed to the whole site tree, with the retained birth a gateway publishes once
+    it has subscribed (devices send events only after they have seen it)."""
     probe = gateway_probe(live)
     assert probe.connect() == 0
     probe.subscribe(topics.site_tree(live.site.name))
+    birth = GatewayState(online=True, boot="watcher").model_dump_json().encode()
+    assert probe.publish(topics.gateway_state(live.site.name), birth, retain=True) == 0
     yield probe
     probe.close()
 

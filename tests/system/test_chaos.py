@@ -29,10 +29,12 @@ import httpx
 import pytest
 
 from kiosk.runtime import KioskRuntime
+from onestop import topics
 from onestop.events import Envelope, Measurement
 from onestop.localsite import LocalSite
+from onestop.payloads import GatewayState
 from tests.conftest import KIOSKS
-from tests.helpers import query, wait_until
+from tests.helpers import query, raw_client, wait_until
 from tests.system.proxy import FaultProxy
 from tests.system.rig import (
     DIASTOLIC,
@@ -282,6 +284,12 @@ def test_a_kiosk_keeps_answering_taps_while_the_broker_acknowledges_its_backlog(
     """
     site.broker.start()
     try:
+        # No gateway runs here; the retained birth it would have left tells the kiosk its events are kept.
+        gateway = raw_client(site.broker_port, site.gateway_user.username, site.gateway_user.password)
+        birth = GatewayState(online=True, boot="test").model_dump_json().encode()
+        gateway.publish(topics.gateway_state(site.site), birth, qos=1, retain=True).wait_for_publish(5)
+        gateway.disconnect()
+        gateway.loop_stop()
         kiosk = kiosk_factory(KIOSKS[0].device)
         wait_until(lambda: kiosk.link.connected, what="kiosk connected")
         site.broker.stop()
