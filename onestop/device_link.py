@@ -169,7 +169,7 @@ class DeviceLink:
             return  # an empty retained payload only clears a topic
         if parsed.kind == "gateway-state":
             self._gateway_known.set()
-            self._wake.set()
+            self.notify()
         elif parsed.kind == "cfg" and self._on_config:
             self._on_config(body)
         elif parsed.kind == "occupancy" and self._on_occupancy:
