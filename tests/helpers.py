@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import httpx
 
 T = TypeVar("T")
 
@@ -81,3 +84,19 @@ def stop_all_within(runtimes, timeout: float) -> list[str]:
     for stopper in stoppers.values():
         stopper.join(max(0.0, deadline - time.monotonic()))
     return [device for device, stopper in stoppers.items() if stopper.is_alive()]
+
+
+@contextmanager
+def served(app: Any, **client_options: Any) -> Iterator[httpx.Client]:
+    """Serve ``app`` with uvicorn on a free loopback port; yield an httpx client pointed at it."""
+    from onestop.http import HttpServer, HttpSettings
+    from onestop.netutil import free_port
+
+    port = free_port()
+    server = HttpServer(app, HttpSettings(port=port))
+    server.start()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60, **client_options) as client:
+            yield client
+    finally:
+        server.stop()

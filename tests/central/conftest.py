@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from central.api import create_app
 from central.pgtemp import TempPostgres
 from central.settings import CentralSettings, ExamPeriod
 from central.store import CentralStore
 from onestop.auth import Role, new_token
+from tests.helpers import served
 
 SITES = ("north-b3", "south-a1")
 
@@ -80,17 +81,17 @@ def settings(token_entries: tuple[Tokens, list], database_url: str) -> CentralSe
 
 
 @pytest.fixture
-def client(settings: CentralSettings, store: CentralStore) -> Iterator[TestClient]:
-    """The app in-process (ASGI), on the parametrised database."""
-    with TestClient(create_app(settings, store)) as test_client:
-        yield test_client
+def client(settings: CentralSettings, store: CentralStore) -> Iterator[httpx.Client]:
+    """The app served over real HTTP on a free port, on the parametrised database."""
+    with served(create_app(settings, store)) as http:
+        yield http
 
 
 @pytest.fixture
-def as_role(client: TestClient, tokens: Tokens) -> Callable[[str], TestClient]:
+def as_role(client: httpx.Client, tokens: Tokens) -> Callable[[str], httpx.Client]:
     """``as_role("admin").get(...)``: the client with that token's header set."""
 
-    def with_token(name: str) -> TestClient:
+    def with_token(name: str) -> httpx.Client:
         client.headers["Authorization"] = f"Bearer {tokens[name]}"
         return client
 

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from central.api import create_app
 from central.ingest import IngestItem
@@ -17,6 +17,7 @@ from central.settings import CentralSettings, ExamPeriod
 from central.simulation import Scenario, SimEvent, envelopes, exam_days, simulate
 from central.store import CentralStore
 from onestop.site import OpeningHours, SiteConfig, SpaceConfig
+from tests.helpers import served
 
 LONDON = ZoneInfo("Europe/London")
 START = date(2026, 2, 2)
@@ -41,7 +42,7 @@ def true_steps(space: str):
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def api(request, tmp_path_factory, token_entries) -> Iterator[TestClient]:
+def api(request, tmp_path_factory, token_entries) -> Iterator[httpx.Client]:
     """A central service holding five simulated weeks (the last an exam week) of one building."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('analytics') / 'central.db'}"
@@ -55,7 +56,7 @@ def api(request, tmp_path_factory, token_entries) -> Iterator[TestClient]:
     store.configs.put("north-b3", SiteConfig(spaces=list(SPACES)), "test")
     settings = CentralSettings(database_url=url, tokens=entries, timezone="Europe/London",
                                exam_periods=[ExamPeriod(start=min(EXAMS), end=max(EXAMS))])
-    with TestClient(create_app(settings, store), headers=tokens.header("staff")) as client:
+    with served(create_app(settings, store), headers=tokens.header("staff")) as client:
         yield client
     store.close()
 
