@@ -166,9 +166,9 @@ class KioskRuntime:
         """Start a questionnaire."""
         self._session(lambda now: self.session.begin(instrument, now))
 
-    def answer(self, value: int) -> None:
-        """Answer the questionnaire item on screen."""
-        self._session(lambda now: self.session.answer(value, now))
+    def answer(self, value: int) -> Envelope | None:
+        """Answer the questionnaire item on screen (PHQ-9 item 9 above 0 is recorded and sent at once)."""
+        return self._session(lambda now: self.session.answer(value, now))
 
     def back(self) -> None:
         """Previous questionnaire item (or leave the questionnaire)."""
