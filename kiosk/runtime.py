@@ -13,6 +13,7 @@ work to their own thread (the Kivy app schedules it on its clock).
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -66,6 +67,7 @@ class KioskRuntime:
         self.faults: dict[str, str] = {}  # component -> error, while it lasts
         self.device_states: dict[str, str] = {}  # health device -> its last status ("finger-out", ...)
         self.devices: DeviceHub | None = None
+        self.not_recorded = 0  # taps refused because the outbox could not record them (sent in heartbeats)
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
         if on_feedback:
@@ -74,7 +76,8 @@ class KioskRuntime:
         self._stopping = threading.Event()
         self.link = DeviceLink(settings.broker, settings.site, self.outbox, kind=settings.mode,
                                fw=onestop.__version__, heartbeat_s=settings.heartbeat_s,
-                               on_config=self._config, on_occupancy=self._occupancy)
+                               on_config=self._config, on_occupancy=self._occupancy,
+                               counters=lambda: {"taps_not_recorded": self.not_recorded})
 
     @property
     def health_station(self) -> bool:
@@ -100,20 +103,35 @@ class KioskRuntime:
         now = now or datetime.now(UTC)
         event = None
         with self._lock:
-            space = self.controller.space
-            stale = self.controller.stale_cards(now)
-            decision = self.controller.tap(card, now)
+            decision = self.controller.decide(card, now)
             if decision.event_type and decision.data is not None:
-                event = self.outbox.append(decision.event_type, decision.data)
+                try:
+                    event = self.outbox.append(decision.event_type, decision.data)
+                except sqlite3.Error as exc:  # disk full, file locked: believe nothing, tell the student
+                    self.not_recorded += 1
+                    log.error("tap at %s NOT recorded (%s not written: %s); the student is asked to retry",
+                              self.settings.device, self.settings.outbox_path, exc)
+                    decision = Decision("not-recorded")
+            if decision.feedback != "not-recorded":
+                self._believe(decision, now)
+        self.link.notify()
+        log.info("tap at %s: %s", self.settings.device, decision.feedback)  # never the card number
+        self._tell("feedback", decision)
+        return Tap(decision, event)
+
+    def _believe(self, decision: Decision, now: datetime) -> None:
+        # Only what the outbox holds changes who is inside; presence is a cache of it and may lag on failure.
+        space, stale = self.controller.space, self.controller.stale_cards(now)
+        self.controller.apply(decision, now)
+        card = (decision.data or {}).get("card")
+        try:
             self.presence.leave(space, stale)
             if decision.event_type == "checkin":
                 self.presence.enter(space, card, self.controller.inside[card])
             elif decision.event_type == "checkout":
                 self.presence.leave(space, [card])
-        self.link.notify()
-        log.info("tap at %s: %s", self.settings.device, decision.feedback)  # never the card number
-        self._tell("feedback", decision)
-        return Tap(decision, event)
+        except sqlite3.Error as exc:
+            log.warning("presence cache at %s not updated (%s); the event is recorded", self.settings.device, exc)
 
     def _identify(self, card: str) -> Tap:
         if not CARD_RE.fullmatch(card or ""):

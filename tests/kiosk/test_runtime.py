@@ -4,11 +4,13 @@ session is recorded, faults are reported once, cfg is applied."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
+from kiosk.i18n import tr
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import KioskSettings
 from onestop.events import Measurement
@@ -79,6 +81,29 @@ def test_a_broken_listener_does_not_stop_taps(make):
     runtime = make()
     runtime.subscribe(lambda kind, payload: 1 / 0)
     assert runtime.handle_card(A).event is not None
+
+
+def test_a_tap_the_outbox_cannot_record_says_so_and_changes_nothing_until_a_retry_succeeds(make):
+    runtime = make()
+    # Another process holds the outbox's write lock (a busy database, like a full disk: the write fails).
+    runtime.outbox._conn.execute("PRAGMA busy_timeout = 100")  # the tap should not wait the default 30 s
+    blocker = sqlite3.connect(runtime.settings.outbox_path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    heard = []
+    runtime.subscribe(lambda kind, payload: heard.append(payload.feedback) if kind == "feedback" else None)
+    failed = runtime.handle_card(A)
+    assert (failed.decision.feedback, failed.decision.positive, failed.event) == ("not-recorded", False, None)
+    assert heard == ["not-recorded"]
+    assert A not in runtime.controller.inside and runtime.not_recorded == 1
+    assert tr("not-recorded_detail", "en") == "Please try again or ask staff."
+    assert tr("not-recorded", "zh") != "not-recorded"
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    retry = runtime.handle_card(A)
+    assert retry.decision.feedback == "welcome" and A in runtime.controller.inside
+    assert [e["type"] for e in pending(runtime)] == ["checkin"]
+    runtime.stop()
+    assert set(make().controller.inside) == {A}  # the presence cache agrees after a restart
 
 
 def test_cfg_from_the_gateway_changes_space_capacity_and_mode(make):
