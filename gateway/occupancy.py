@@ -10,7 +10,9 @@ Rules:
 - a check-out of a card that is not inside is counted (``checkout-without-checkin``) and changes nothing;
 - events for spaces the configuration does not know are counted (``unknown-space``) and ignored;
 - sessions still open when their space closes, or older than the space's maximum stay, are closed by the
-  gateway itself with ``via: "auto"`` (``due_checkouts``).
+  gateway itself with ``via: "auto"`` (``due_checkouts``); the shell records each only if ``still_open``
+  holds inside the same transaction and lock as ingest, so a tap-out and an automatic check-out never both
+  close one session.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class AutoCheckout:
     space: str
     card: str
     reason: str  # "closing" or "max-stay"
+    since: datetime  # the session it closes: a tap-out (and a new check-in) may overtake the decision
 
 
 @dataclass
@@ -111,7 +114,11 @@ class OccupancyBook:
             limit = timedelta(hours=config.max_stay_h)
             for card, since in cards.items():
                 if closed:
-                    due.append(AutoCheckout(space, card, "closing"))
+                    due.append(AutoCheckout(space, card, "closing", since))
                 elif now - since > limit:
-                    due.append(AutoCheckout(space, card, "max-stay"))
+                    due.append(AutoCheckout(space, card, "max-stay", since))
         return due
+
+    def still_open(self, auto: AutoCheckout) -> bool:
+        """Whether the session ``auto`` was decided for is still open (not closed by a tap-out since)."""
+        return self.sessions.get(auto.space, {}).get(auto.card) == auto.since
