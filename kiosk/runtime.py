@@ -7,7 +7,8 @@ holds for a screening: its record is in the outbox before the results appear.
 Threads: card readers and devices call in from their own threads, the MQTT link from paho's, the screen
 from Kivy's. One lock serialises every decision; listeners are told *after* it is released, with a short
 ``kind`` ("feedback", "session", "config", "occupancy", "fault", "device") and a payload, and must hand the
-work to their own thread (the Kivy app schedules it on its clock).
+work to their own thread (the Kivy app schedules it on its clock). What the screen reads of the shared
+state (``faults``, ``device_states``) it gets as copies taken under that lock.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ class KioskRuntime:
         self.session = HealthSession(settings.health.thresholds, idle_timeout_s=settings.health.idle_timeout_s,
                                      results_timeout_s=settings.health.results_timeout_s)
         self.occupancy: dict[str, Any] | None = None
-        self.faults: dict[str, str] = {}  # component -> error, while it lasts
-        self.device_states: dict[str, str] = {}  # health device -> its last status ("finger-out", ...)
+        self._faults: dict[str, str] = {}  # component -> error, while it lasts
+        self._device_states: dict[str, str] = {}  # health device -> its last status ("finger-out", ...)
         self.devices: DeviceHub | None = None
         self.not_recorded = 0  # taps refused because the outbox could not record them (sent in heartbeats)
         self._lock = threading.RLock()
@@ -82,6 +83,20 @@ class KioskRuntime:
     @property
     def health_station(self) -> bool:
         return self.settings.mode == "health-station"
+
+    # Reader and device threads change these while the screen draws from Kivy's thread: the screen gets a
+    # copy taken under the lock, never the live dict ("dictionary changed size during iteration").
+    @property
+    def faults(self) -> dict[str, str]:
+        """A snapshot of the current faults: component -> error."""
+        with self._lock:
+            return dict(self._faults)
+
+    @property
+    def device_states(self) -> dict[str, str]:
+        """A snapshot of the health devices' last statuses: component -> status."""
+        with self._lock:
+            return dict(self._device_states)
 
     # -- listeners ---------------------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -219,29 +234,32 @@ class KioskRuntime:
         """A health device reported a state that is not a reading (someone is using it); None clears it."""
         with self._lock:
             if status is None:
-                if self.device_states.pop(component, None) is None:
+                if self._device_states.pop(component, None) is None:
                     return
             else:
-                self.device_states[component] = status
+                self._device_states[component] = status
             self.session.touch(time.monotonic())
-        self._tell("device", dict(self.device_states))
+            states = dict(self._device_states)
+        self._tell("device", states)
 
     def fault(self, component: str, error: str) -> None:
         """A reader or device stopped working: record a ``fault`` event once per outage, and show it."""
         with self._lock:
-            if self.faults.get(component) == error:
+            if self._faults.get(component) == error:
                 return
-            self.faults[component] = error
+            self._faults[component] = error
+            faults = dict(self._faults)
             self.outbox.append("fault", {"component": component, "error": error[:500]})
         self.link.notify()
-        self._tell("fault", dict(self.faults))
+        self._tell("fault", faults)
 
     def restored(self, component: str) -> None:
         """A reader or device works again."""
         with self._lock:
-            if self.faults.pop(component, None) is None:
+            if self._faults.pop(component, None) is None:
                 return
-        self._tell("fault", dict(self.faults))
+            faults = dict(self._faults)
+        self._tell("fault", faults)
 
     # -- the gateway -------------------------------------------------------------------------------------
     def _config(self, body: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -135,6 +136,36 @@ def test_a_fault_is_recorded_once_per_outage(make):
     runtime.restored("card-reader")
     runtime.fault("card-reader", "port /dev/ttyUSB0 unplugged")
     assert [e["type"] for e in pending(runtime)] == ["fault", "fault"]
+
+
+def test_the_screen_iterates_snapshots_while_device_threads_change_states_and_faults(make):
+    runtime = make(mode="health-station")
+    for i in range(50):
+        runtime.device_status(f"device-{i}", "searching")
+    snapshot = runtime.device_states
+    runtime.device_status("device-0", None)
+    assert "device-0" in snapshot and "device-0" not in runtime.device_states  # a copy, not the live dict
+    stop = threading.Event()
+
+    def device_thread() -> None:  # what readers and devices do from their own threads
+        i = 0
+        while not stop.is_set():
+            runtime.device_status(f"device-{i % 100}", None if i % 2 else "finger-out")
+            runtime.restored("card-reader") if i % 3 else runtime.fault("card-reader", f"gone {i % 2}")
+            i += 1
+
+    worker = threading.Thread(target=device_thread)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:  # what the Kivy screen does while drawing
+            for _component, _status in runtime.device_states.items():
+                time.sleep(0)
+            for _component in runtime.faults:
+                time.sleep(0)
+    finally:
+        stop.set()
+        worker.join()
 
 
 def reading(code: str, value: float, unit: str) -> Measurement:
