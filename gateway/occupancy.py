@@ -22,24 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from onestop.site import OpeningHours, SpaceConfig
+from onestop.site import SpaceConfig, is_open
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def is_open(hours: OpeningHours, local: datetime) -> bool:
-    """Whether a space with ``hours`` is open at the local time ``local``.
-
-    ``open == close`` means open all day; ``close`` earlier than ``open`` (or 00:00) means the space closes
-    after midnight, and those early hours belong to the previous day's opening.
-    """
-    t = local.time()
-    today, yesterday = WEEKDAYS[local.weekday()], WEEKDAYS[(local.weekday() - 1) % 7]
-    if hours.open == hours.close:
-        return today in hours.days
-    if hours.open < hours.close:
-        return today in hours.days and hours.open <= t < hours.close
-    return (today in hours.days and t >= hours.open) or (yesterday in hours.days and t < hours.close)
+__all__ = ["AutoCheckout", "OccupancyBook", "is_open"]  # is_open: one rule, in onestop.site
 
 
 @dataclass(frozen=True, slots=True)
