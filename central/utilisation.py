@@ -13,28 +13,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from central.occupancy import Span
-from onestop.site import ALL_DAYS, OpeningHours
+from onestop.site import OpeningHours, is_open
 
 NEARLY_EMPTY = 0.10
 NEARLY_FULL = 0.90
-
-
-def is_open(hours: OpeningHours, local: datetime) -> bool:
-    """Whether a space with ``hours`` is open at ``local`` (a time in the building's zone).
-
-    ``open == close`` means open all day on its days; ``close`` before ``open`` means closing after
-    midnight, the night belonging to the day it opened.
-    """
-    day = ALL_DAYS[local.weekday()]
-    previous = ALL_DAYS[(local.weekday() - 1) % 7]
-    now = local.time()
-    # Opening hours are local wall-clock times; an offset given with them in a configuration is ignored.
-    opens, closes = hours.open.replace(tzinfo=None), hours.close.replace(tzinfo=None)
-    if opens == closes:
-        return day in hours.days
-    if opens < closes:
-        return day in hours.days and opens <= now < closes
-    return (day in hours.days and now >= opens) or (previous in hours.days and now < closes)
 
 
 def open_during(hours: OpeningHours, start: datetime, zone: ZoneInfo) -> bool:

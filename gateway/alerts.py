@@ -25,8 +25,12 @@ class AlertError(OnestopError):
 
 
 def alert_key(record: AlertRecord) -> str:
-    """Identity for de-duplication: per event for health alerts, per place or device for the rest."""
-    return f"{record.rule}:{record.event_id or record.space or record.device or ''}"
+    """Identity for de-duplication: per student for health alerts, per place or device for the rest.
+
+    Per student, not per event: one health-station session can send an interim record (PHQ-9 item 9, sent
+    the moment it is answered) and then its complete one, and counselling must get one alert, not two.
+    """
+    return f"{record.rule}:{record.subject or record.event_id or record.space or record.device or ''}"
 
 
 def _new(site: str, at: datetime, **fields: object) -> AlertRecord:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from gateway import alerts as rules
 from gateway.devices import DeviceBook
 from gateway.ingest import Accepted, SequenceTracker, StateSeen
-from gateway.occupancy import OccupancyBook
+from gateway.occupancy import AutoCheckout, OccupancyBook
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Store, insert_alerts
 from onestop import topics
@@ -183,6 +183,24 @@ class Building:
                 conn.executemany("UPDATE alerts SET published = 1 WHERE id = ?", [(r.id,) for r in records])
 
     # -- every second ----------------------------------------------------------------------------------
+    def close_sessions(self, due: list[AutoCheckout], now: datetime) -> int:
+        """Record automatic check-outs of sessions still open; returns how many were recorded.
+
+        A tap-out may be ingested between ``due_checkouts`` and here. So each one is checked again and stored
+        in one step, taking the store's transaction then the book's lock in the order ingest takes them.
+        """
+        recorded = 0
+        for auto in due:
+            with self.store.transaction() as conn, self._lock:
+                if not self.occupancy.still_open(auto):
+                    Store.bump(conn, "auto-checkout-overtaken")
+                    continue
+                item = Store.insert_own_event(conn, self.device_id, "checkout", {
+                    "space": auto.space, "card": auto.card, "via": "auto", "reservation": None}, now.timestamp())
+                self._changed |= self.occupancy.apply("checkout", auto.space, auto.card, _at(item.received))
+                recorded += 1
+        return recorded
+
     def tick(self, now: datetime | None = None) -> None:
         """Silence, forgotten sessions, and alerts that time causes."""
         now = now or datetime.now(UTC)
@@ -190,11 +208,7 @@ class Building:
             for device in self.devices.silent(now):
                 log.info("device %s is offline (silent)", device)
             due = self.occupancy.due_checkouts(now)
-        for auto in due:
-            item = self.store.append_own_event(self.device_id, "checkout", {
-                "space": auto.space, "card": auto.card, "via": "auto", "reservation": None}, now.timestamp())
-            with self._lock:
-                self._changed |= self.occupancy.apply("checkout", auto.space, auto.card, _at(item.received))
+        self.close_sessions(due, now)
         late = timedelta(minutes=self.settings.health.offline_alert_min)
         raised = []
         with self._lock:

@@ -10,7 +10,9 @@ Rules:
 - a check-out of a card that is not inside is counted (``checkout-without-checkin``) and changes nothing;
 - events for spaces the configuration does not know are counted (``unknown-space``) and ignored;
 - sessions still open when their space closes, or older than the space's maximum stay, are closed by the
-  gateway itself with ``via: "auto"`` (``due_checkouts``).
+  gateway itself with ``via: "auto"`` (``due_checkouts``); the shell records each only if ``still_open``
+  holds inside the same transaction and lock as ingest, so a tap-out and an automatic check-out never both
+  close one session.
 """
 
 from __future__ import annotations
@@ -20,24 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from onestop.site import OpeningHours, SpaceConfig
+from onestop.site import SpaceConfig, is_open
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def is_open(hours: OpeningHours, local: datetime) -> bool:
-    """Whether a space with ``hours`` is open at the local time ``local``.
-
-    ``open == close`` means open all day; ``close`` earlier than ``open`` (or 00:00) means the space closes
-    after midnight, and those early hours belong to the previous day's opening.
-    """
-    t = local.time()
-    today, yesterday = WEEKDAYS[local.weekday()], WEEKDAYS[(local.weekday() - 1) % 7]
-    if hours.open == hours.close:
-        return today in hours.days
-    if hours.open < hours.close:
-        return today in hours.days and hours.open <= t < hours.close
-    return (today in hours.days and t >= hours.open) or (yesterday in hours.days and t < hours.close)
+__all__ = ["AutoCheckout", "OccupancyBook", "is_open"]  # is_open: one rule, in onestop.site
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +34,7 @@ class AutoCheckout:
     space: str
     card: str
     reason: str  # "closing" or "max-stay"
+    since: datetime  # the session it closes: a tap-out (and a new check-in) may overtake the decision
 
 
 @dataclass
@@ -111,7 +99,11 @@ class OccupancyBook:
             limit = timedelta(hours=config.max_stay_h)
             for card, since in cards.items():
                 if closed:
-                    due.append(AutoCheckout(space, card, "closing"))
+                    due.append(AutoCheckout(space, card, "closing", since))
                 elif now - since > limit:
-                    due.append(AutoCheckout(space, card, "max-stay"))
+                    due.append(AutoCheckout(space, card, "max-stay", since))
         return due
+
+    def still_open(self, auto: AutoCheckout) -> bool:
+        """Whether the session ``auto`` was decided for is still open (not closed by a tap-out since)."""
+        return self.sessions.get(auto.space, {}).get(auto.card) == auto.since

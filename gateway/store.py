@@ -197,15 +197,21 @@ class Store:
     def append_own_event(self, device: str, event_type: str, data: dict, received: float) -> Accepted:
         """Record an event the gateway itself creates (e.g. an automatic check-out), with its own sequence."""
         with self.transaction() as conn:
-            row = conn.execute("SELECT last_seq FROM sequence WHERE device = ?", (device,)).fetchone()
-            seq = (row[0] if row else 0) + 1
-            env = new_event(device, seq, event_type, data)
-            item = Accepted(env, env.to_json(), received)
-            self._insert_event(conn, item)
-            self.bump(conn, "stored")
-            self.bump(conn, "unsynced")
-            conn.execute("INSERT INTO sequence (device, last_seq) VALUES (?, ?) "
-                         "ON CONFLICT(device) DO UPDATE SET last_seq = excluded.last_seq", (device, seq))
+            return self.insert_own_event(conn, device, event_type, data, received)
+
+    @classmethod
+    def insert_own_event(cls, conn: sqlite3.Connection, device: str, event_type: str, data: dict,
+                         received: float) -> Accepted:
+        """``append_own_event`` inside the caller's transaction (to decide and record in one step)."""
+        row = conn.execute("SELECT last_seq FROM sequence WHERE device = ?", (device,)).fetchone()
+        seq = (row[0] if row else 0) + 1
+        env = new_event(device, seq, event_type, data)
+        item = Accepted(env, env.to_json(), received)
+        cls._insert_event(conn, item)
+        cls.bump(conn, "stored")
+        cls.bump(conn, "unsynced")
+        conn.execute("INSERT INTO sequence (device, last_seq) VALUES (?, ?) "
+                     "ON CONFLICT(device) DO UPDATE SET last_seq = excluded.last_seq", (device, seq))
         return item
 
     def presence_events(self, since: float) -> Iterator[tuple[str, dict, float]]:

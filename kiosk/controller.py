@@ -1,8 +1,9 @@
 """What a tap at a kiosk means — pure decisions, no I/O, no clock, no Kivy.
 
-``TapController.tap(card, now)`` turns a card into a ``Decision``: the event to record (if any) and the
-feedback to show. It decides from local state only, so feedback is instant even when the gateway or the
-network is down. In the order it checks:
+``TapController.decide(card, now)`` turns a card into a ``Decision``: the event to record (if any) and the
+feedback to show, changing nothing; ``apply(decision, now)`` makes its state change once the caller has
+recorded the event, so the kiosk never believes what it failed to record. It decides from local state
+only, so feedback is instant even when the gateway or the network is down. In the order it checks:
 
 1. a string that is not a card id → ``unknown-card``;
 2. attendance mode (the cfg names an ``activity``): a card not on the roster (when there is one) →
@@ -29,7 +30,7 @@ from kiosk.config import StationConfig
 from onestop.ids import CARD_RE
 
 FeedbackKind = Literal["welcome", "reservation", "goodbye", "attendance", "already-registered", "full",
-                       "reservation-required", "unknown-card", "identified"]
+                       "reservation-required", "unknown-card", "identified", "not-recorded"]
 POSITIVE: frozenset[str] = frozenset({"welcome", "reservation", "goodbye", "attendance", "already-registered",
                                       "identified"})
 
@@ -86,29 +87,50 @@ class TapController:
         if previous is None or previous.space != config.space:
             self.remote_count = None
 
-    def tap(self, card: str, now: datetime) -> Decision:
-        """Decide what a tap of ``card`` at ``now`` (UTC) means, and update the local state."""
+    def decide(self, card: str, now: datetime) -> Decision:
+        """What a tap of ``card`` at ``now`` (UTC) means, changing nothing (``apply`` it once recorded)."""
         config = self.config
         assert config is not None  # set in __post_init__
         if not card or not CARD_RE.fullmatch(card):
             return Decision("unknown-card")
         if config.attendance:
             return self._attendance(card, config)
-        for stale in self.stale_cards(now):
-            del self.inside[stale]
-        stay = self.inside.pop(card, None)
+        stale = set(self.stale_cards(now))
+        stay = None if card in stale else self.inside.get(card)
         if stay is not None:
-            if self.remote_count:
-                self.remote_count -= 1
             return Decision("goodbye", "checkout", self._check_data(card, stay.reservation))
         booking = config.reservation_for(card, now)
         if booking is not None:
-            return self._check_in(card, now, "reservation", booking.id, until=booking.end)
+            return Decision("reservation", "checkin", self._check_data(card, booking.id), booking.end)
         if config.reservations_only:
             return Decision("reservation-required")
-        if self.capacity is not None and self.count >= self.capacity:
+        count = max(len(self.inside) - len(stale), self.remote_count or 0)
+        if self.capacity is not None and count >= self.capacity:
             return Decision("full")
-        return self._check_in(card, now, "welcome", None)
+        return Decision("welcome", "checkin", self._check_data(card, None))
+
+    def apply(self, decision: Decision, now: datetime) -> None:
+        """Make a decision's state change, once its event is durable (the kiosk believes what it recorded)."""
+        for stale in self.stale_cards(now):
+            del self.inside[stale]
+        data = decision.data or {}
+        card = str(data.get("card", ""))
+        if decision.event_type == "checkout":
+            self.inside.pop(card, None)
+            if self.remote_count:
+                self.remote_count -= 1
+        elif decision.event_type == "checkin":
+            self.inside[card] = Stay(now, data.get("reservation"))
+            if self.remote_count is not None:
+                self.remote_count += 1
+        elif decision.event_type == "attendance":
+            self.registered.add(card)
+
+    def tap(self, card: str, now: datetime) -> Decision:
+        """Decide and apply at once (when there is nothing to record first, as in tests of the rules)."""
+        decision = self.decide(card, now)
+        self.apply(decision, now)
+        return decision
 
     def occupancy_update(self, count: int) -> None:
         """The gateway published a new authoritative count for this space."""
@@ -118,19 +140,11 @@ class TapController:
     def _check_data(self, card: str, reservation: str | None) -> dict[str, Any]:
         return {"space": self.space, "card": card, "via": "tap", "reservation": reservation}
 
-    def _check_in(self, card: str, now: datetime, feedback: FeedbackKind, reservation: str | None,
-                  until: datetime | None = None) -> Decision:
-        self.inside[card] = Stay(now, reservation)
-        if self.remote_count is not None:
-            self.remote_count += 1
-        return Decision(feedback, "checkin", self._check_data(card, reservation), until)
-
     def _attendance(self, card: str, config: StationConfig) -> Decision:
         if config.roster is not None and card not in config.roster:
             return Decision("unknown-card")
         if card in self.registered:
             return Decision("already-registered")
-        self.registered.add(card)
         return Decision("attendance", "attendance", {"activity": config.activity, "card": card})
 
     def stale_cards(self, now: datetime) -> list[str]:

@@ -16,16 +16,17 @@ log = logging.getLogger(__name__)
 def run(config: Path, *, headless: bool, fullscreen: bool = False) -> None:
     """Run until SIGINT / SIGTERM (or the window is closed)."""
     settings = load(config)
-    runtime = KioskRuntime(settings)
     if not headless:
-        from kiosk.app import run_window  # Kivy is imported only when a screen is wanted
+        from kiosk.app import run_window  # Kivy is imported only when a screen is wanted, before anything starts
 
+        runtime = KioskRuntime(settings)
         runtime.start()
         try:
             run_window(runtime, fullscreen=fullscreen)
         finally:
             runtime.stop()
         return
+    runtime = KioskRuntime(settings)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

@@ -20,6 +20,11 @@ No clock, no I/O: every call takes ``now`` (monotonic seconds) and returns what 
   or any questionnaire completed — readings are kept because a crisis value must reach the clinic even when
   the student walks away; a questionnaire left half-way is dropped (the contract holds only complete ones,
   and item 9 is the last item). A session with nothing in it records nothing.
+- **PHQ-9 item 9 does not wait**: answering item 9 above 0 completes the PHQ-9 and ``answer`` returns an
+  interim record (``complete=False``, same session id, everything so far) to send at once, so the
+  counselling alert is raised within seconds even if the student never taps "See results". The complete
+  record follows with the same session id; the gateway keys health alerts by rule and student, so the
+  second record raises no second alert while the first is open.
 """
 
 from __future__ import annotations
@@ -114,18 +119,27 @@ class HealthSession:
         self.phase, self.instrument, self.answers = "questionnaire", instrument, []
         self.last_activity = now
 
-    def answer(self, value: int, now: float) -> None:
-        """Answer the current item (0-3); after the last item the questionnaire is complete."""
+    def answer(self, value: int, now: float) -> ScreeningData | None:
+        """Answer the current item (0-3); after the last item the questionnaire is complete.
+
+        Returns an interim record (``complete=False``) to send at once when PHQ-9 item 9 was answered above
+        0: the counselling alert must not wait for "See results" or the privacy time-out.
+        """
         if self.phase != "questionnaire" or self.instrument is None:
-            return
+            return None
         if value not in (0, 1, 2, 3):
             raise ScreeningInputError("answers are 0 to 3")
         self.answers.append(value)
         self.last_activity = now
-        if len(self.answers) == ITEM_COUNT[self.instrument]:
-            self.questionnaires[self.instrument] = Questionnaire(
-                instrument=self.instrument, answers=list(self.answers), score=sum(self.answers))
-            self.phase, self.instrument, self.answers = "measuring", None, []
+        if len(self.answers) < ITEM_COUNT[self.instrument]:
+            return None
+        questionnaire = Questionnaire(instrument=self.instrument, answers=list(self.answers),
+                                      score=sum(self.answers))
+        self.questionnaires[self.instrument] = questionnaire
+        self.phase, self.instrument, self.answers = "measuring", None, []
+        if questionnaire.instrument == "PHQ-9" and clinical.phq9_item9_positive(questionnaire.answers):
+            return self._record(complete=False)
+        return None
 
     def back(self, now: float) -> None:
         """Go back one item; from the first item, leave the questionnaire (its answers are dropped)."""

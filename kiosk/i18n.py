@@ -48,6 +48,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "reservation-required_detail": ("This space is open to bookings only.", "此空间仅限预约使用。"),
     "unknown-card": ("Card not recognised", "无法识别此卡"),
     "unknown-card_detail": ("Please see the front desk.", "请联系前台。"),
+    "not-recorded": ("Not recorded", "未能记录"),
+    "not-recorded_detail": ("Please try again or ask staff.", "请重试或联系工作人员。"),
     "identified": ("Hello!", "您好！"),
     "identified_detail": ("Your health check has started.", "健康检查已开始。"),
     "health_title": ("Health check", "健康检查"),

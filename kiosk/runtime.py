@@ -7,12 +7,14 @@ holds for a screening: its record is in the outbox before the results appear.
 Threads: card readers and devices call in from their own threads, the MQTT link from paho's, the screen
 from Kivy's. One lock serialises every decision; listeners are told *after* it is released, with a short
 ``kind`` ("feedback", "session", "config", "occupancy", "fault", "device") and a payload, and must hand the
-work to their own thread (the Kivy app schedules it on its clock).
+work to their own thread (the Kivy app schedules it on its clock). What the screen reads of the shared
+state (``faults``, ``device_states``) it gets as copies taken under that lock.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -63,9 +65,10 @@ class KioskRuntime:
         self.session = HealthSession(settings.health.thresholds, idle_timeout_s=settings.health.idle_timeout_s,
                                      results_timeout_s=settings.health.results_timeout_s)
         self.occupancy: dict[str, Any] | None = None
-        self.faults: dict[str, str] = {}  # component -> error, while it lasts
-        self.device_states: dict[str, str] = {}  # health device -> its last status ("finger-out", ...)
+        self._faults: dict[str, str] = {}  # component -> error, while it lasts
+        self._device_states: dict[str, str] = {}  # health device -> its last status ("finger-out", ...)
         self.devices: DeviceHub | None = None
+        self.not_recorded = 0  # taps refused because the outbox could not record them (sent in heartbeats)
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
         if on_feedback:
@@ -74,11 +77,26 @@ class KioskRuntime:
         self._stopping = threading.Event()
         self.link = DeviceLink(settings.broker, settings.site, self.outbox, kind=settings.mode,
                                fw=onestop.__version__, heartbeat_s=settings.heartbeat_s,
-                               on_config=self._config, on_occupancy=self._occupancy)
+                               on_config=self._config, on_occupancy=self._occupancy,
+                               counters=lambda: {"taps_not_recorded": self.not_recorded})
 
     @property
     def health_station(self) -> bool:
         return self.settings.mode == "health-station"
+
+    # Reader and device threads change these while the screen draws from Kivy's thread: the screen gets a
+    # copy taken under the lock, never the live dict ("dictionary changed size during iteration").
+    @property
+    def faults(self) -> dict[str, str]:
+        """A snapshot of the current faults: component -> error."""
+        with self._lock:
+            return dict(self._faults)
+
+    @property
+    def device_states(self) -> dict[str, str]:
+        """A snapshot of the health devices' last statuses: component -> status."""
+        with self._lock:
+            return dict(self._device_states)
 
     # -- listeners ---------------------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -100,20 +118,35 @@ class KioskRuntime:
         now = now or datetime.now(UTC)
         event = None
         with self._lock:
-            space = self.controller.space
-            stale = self.controller.stale_cards(now)
-            decision = self.controller.tap(card, now)
+            decision = self.controller.decide(card, now)
             if decision.event_type and decision.data is not None:
-                event = self.outbox.append(decision.event_type, decision.data)
+                try:
+                    event = self.outbox.append(decision.event_type, decision.data)
+                except sqlite3.Error as exc:  # disk full, file locked: believe nothing, tell the student
+                    self.not_recorded += 1
+                    log.error("tap at %s NOT recorded (%s not written: %s); the student is asked to retry",
+                              self.settings.device, self.settings.outbox_path, exc)
+                    decision = Decision("not-recorded")
+            if decision.feedback != "not-recorded":
+                self._believe(decision, now)
+        self.link.notify()
+        log.info("tap at %s: %s", self.settings.device, decision.feedback)  # never the card number
+        self._tell("feedback", decision)
+        return Tap(decision, event)
+
+    def _believe(self, decision: Decision, now: datetime) -> None:
+        # Only what the outbox holds changes who is inside; presence is a cache of it and may lag on failure.
+        space, stale = self.controller.space, self.controller.stale_cards(now)
+        self.controller.apply(decision, now)
+        card = (decision.data or {}).get("card")
+        try:
             self.presence.leave(space, stale)
             if decision.event_type == "checkin":
                 self.presence.enter(space, card, self.controller.inside[card])
             elif decision.event_type == "checkout":
                 self.presence.leave(space, [card])
-        self.link.notify()
-        log.info("tap at %s: %s", self.settings.device, decision.feedback)  # never the card number
-        self._tell("feedback", decision)
-        return Tap(decision, event)
+        except sqlite3.Error as exc:
+            log.warning("presence cache at %s not updated (%s); the event is recorded", self.settings.device, exc)
 
     def _identify(self, card: str) -> Tap:
         if not CARD_RE.fullmatch(card or ""):
@@ -166,9 +199,9 @@ class KioskRuntime:
         """Start a questionnaire."""
         self._session(lambda now: self.session.begin(instrument, now))
 
-    def answer(self, value: int) -> None:
-        """Answer the questionnaire item on screen."""
-        self._session(lambda now: self.session.answer(value, now))
+    def answer(self, value: int) -> Envelope | None:
+        """Answer the questionnaire item on screen (PHQ-9 item 9 above 0 is recorded and sent at once)."""
+        return self._session(lambda now: self.session.answer(value, now))
 
     def back(self) -> None:
         """Previous questionnaire item (or leave the questionnaire)."""
@@ -201,29 +234,32 @@ class KioskRuntime:
         """A health device reported a state that is not a reading (someone is using it); None clears it."""
         with self._lock:
             if status is None:
-                if self.device_states.pop(component, None) is None:
+                if self._device_states.pop(component, None) is None:
                     return
             else:
-                self.device_states[component] = status
+                self._device_states[component] = status
             self.session.touch(time.monotonic())
-        self._tell("device", dict(self.device_states))
+            states = dict(self._device_states)
+        self._tell("device", states)
 
     def fault(self, component: str, error: str) -> None:
         """A reader or device stopped working: record a ``fault`` event once per outage, and show it."""
         with self._lock:
-            if self.faults.get(component) == error:
+            if self._faults.get(component) == error:
                 return
-            self.faults[component] = error
+            self._faults[component] = error
+            faults = dict(self._faults)
             self.outbox.append("fault", {"component": component, "error": error[:500]})
         self.link.notify()
-        self._tell("fault", dict(self.faults))
+        self._tell("fault", faults)
 
     def restored(self, component: str) -> None:
         """A reader or device works again."""
         with self._lock:
-            if self.faults.pop(component, None) is None:
+            if self._faults.pop(component, None) is None:
                 return
-        self._tell("fault", dict(self.faults))
+            faults = dict(self._faults)
+        self._tell("fault", faults)
 
     # -- the gateway -------------------------------------------------------------------------------------
     def _config(self, body: dict) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,8 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from onestop.reporting import reported
+import onestop
+from onestop.reporting import MISSING_EXTRA_EXIT, error, missing_extra, reported
 
 
 class _Components(TyperGroup):
@@ -50,10 +52,18 @@ ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="TOML configu
                                             dir_okay=False, readable=True)]
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"onestop-edge {onestop.__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(ctx: typer.Context,
           log_level: Annotated[str | None, typer.Option(help="Logging level: DEBUG, INFO, WARNING, ERROR "
-                                                              "(default INFO; WARNING for the demo).")] = None
+                                                              "(default INFO; WARNING for the demo).")] = None,
+          version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                                callback=_version)] = False,
           ) -> None:
     """Set up logging once for every command."""
     default = "WARNING" if ctx.invoked_subcommand == "demo" else "INFO"
@@ -111,4 +121,13 @@ def demo(duration: Annotated[float | None, typer.Option(help="Stop after this ma
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    # Component modules are imported inside their commands (and groups on first use), outside ``reported``:
+    # a missing optional extra (Kivy, SQLAlchemy, cryptography) surfaces here.
+    try:
+        app()
+    except ModuleNotFoundError as exc:
+        message = missing_extra(exc)
+        if message is None:
+            raise
+        error(message)
+        sys.exit(MISSING_EXTRA_EXIT)

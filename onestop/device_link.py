@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -41,7 +42,8 @@ class DeviceLink:
     def __init__(self, broker: BrokerSettings, site: str, outbox: Outbox, *, kind: str, fw: str,
                  heartbeat_s: float = 30.0, window: int = 100, resend_window_s: float = 60.0,
                  on_config: Callable[[dict], None] | None = None,
-                 on_occupancy: Callable[[dict], None] | None = None) -> None:
+                 on_occupancy: Callable[[dict], None] | None = None,
+                 counters: Callable[[], dict[str, int]] | None = None) -> None:
         self.site = site
         self.device = outbox.device
         self.outbox = outbox
@@ -55,6 +57,7 @@ class DeviceLink:
         self._resend = False  # set on every (re)connect
         self._gateway_known = threading.Event()  # the gateway's retained state has arrived on this connection
         self._on_config, self._on_occupancy = on_config, on_occupancy
+        self._counters = counters  # the device's own counters, sent in every heartbeat
         self._inflight: dict[int, int] = {}  # mid -> seq
         # PUBACKs arrive on paho's thread while paho holds its own lock: the callback only queues the mid and
         # sets an Event, and the publisher thread alone maps mids to events. No lock of ours is ever held
@@ -126,10 +129,16 @@ class DeviceLink:
             self.outbox.forget_acked(time.time() - self._resend_window_s)
             if time.monotonic() >= next_heartbeat:
                 next_heartbeat = time.monotonic() + self._heartbeat_s
-                self.outbox.append("heartbeat", {"uptime_s": round(self.uptime_s, 1), "outbox": self.outbox.depth(),
-                                                 "boot": self.boot})
+                self._heartbeat()
             if self.client.connected and self._gateway_known.is_set():
                 self._hand_over()
+
+    def _heartbeat(self) -> None:
+        try:
+            self.outbox.append("heartbeat", {"uptime_s": round(self.uptime_s, 1), "outbox": self.outbox.depth(),
+                                             "boot": self.boot, **(self._counters() if self._counters else {})})
+        except sqlite3.Error as exc:  # a full disk or a locked file must not stop the publisher thread
+            log.error("heartbeat not recorded: outbox at %s failed (%s)", self.device, exc)
 
     def _hand_over(self) -> None:
         if self._resend:

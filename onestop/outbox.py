@@ -80,7 +80,8 @@ class Outbox:
                     "ON CONFLICT(device) DO UPDATE SET last_seq = excluded.last_seq", (self.device, seq))
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # SQLite has already rolled back after a full disk
+                    self._conn.execute("ROLLBACK")
                 raise
         return envelope
 

@@ -1,4 +1,8 @@
-"""How commands report our errors: a clear line on standard error, exit 2 for configuration, 1 otherwise."""
+"""How commands report our errors: a clear line on standard error, exit 2 for configuration, 1 otherwise.
+
+Messages are printed as plain text, never as rich markup: a configuration error quoting a pattern such as
+``^[a-z0-9][a-z0-9-]{0,31}$`` lost its brackets to markup before.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,44 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from onestop.errors import ConfigError, OnestopError
 
 _err = Console(stderr=True)
 
+# Third-party modules that only an optional extra installs: top-level module -> (what it is, extra).
+EXTRAS = {"kivy": ("Kivy", "kiosk"), "sqlalchemy": ("SQLAlchemy", "central"), "psycopg": ("psycopg", "central"),
+          "cryptography": ("cryptography", "provisioning"), "qrcode": ("qrcode", "provisioning"),
+          "PIL": ("Pillow", "provisioning")}
+MISSING_EXTRA_EXIT = 3
+
+
+def error(message: str) -> None:
+    """Print ``error: message`` on standard error, the message taken literally."""
+    _err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """What to tell the user when ``exc`` is an optional dependency that is not installed (else None)."""
+    top = (exc.name or "").split(".")[0]
+    if top not in EXTRAS:
+        return None
+    what, extra = EXTRAS[top]
+    return f"{what} is not installed; this command needs the '{extra}' extra: pip install 'onestop-edge[{extra}]'"
+
 
 @contextmanager
 def reported() -> Iterator[None]:
-    """Our errors end the command with their message and no traceback."""
+    """Our errors, and a missing optional dependency, end the command with a message and no traceback."""
     try:
         yield
     except OnestopError as exc:
-        _err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        error(str(exc))
         raise typer.Exit(2 if isinstance(exc, ConfigError) else 1) from exc
+    except ModuleNotFoundError as exc:
+        message = missing_extra(exc)
+        if message is None:
+            raise
+        error(message)
+        raise typer.Exit(MISSING_EXTRA_EXIT) from exc

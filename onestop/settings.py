@@ -45,23 +45,44 @@ def _env_value(raw: str) -> Any:
         return raw
 
 
-def _apply_env(data: dict[str, Any], prefix: str, environ: dict[str, str]) -> dict[str, Any]:
+def _apply_env(data: dict[str, Any], prefix: str, environ: dict[str, str]) -> tuple[dict[str, Any], dict, list]:
+    """Apply overrides; returns the data, which variable set each path, and problems with the variables."""
     marker = prefix.upper() + "__"
-    for name, raw in environ.items():
+    origins: dict[tuple[str, ...], str] = {}
+    problems: list[str] = []
+    for name, raw in sorted(environ.items()):
         if not name.startswith(marker):
             continue
         path = [p.lower() for p in name[len(marker):].split("__") if p]
         node = data
-        for key in path[:-1]:
+        for depth, key in enumerate(path[:-1]):
             node = node.setdefault(key, {})
-        if path:
-            node[path[-1]] = _env_value(raw)
-    return data
+            if not isinstance(node, dict):
+                problems.append(f"{'.'.join(path[:depth + 1])}: is a value, not a section "
+                                f"(set by the environment variable {name})")
+                break
+        else:
+            if path:
+                node[path[-1]] = _env_value(raw)
+                origins[tuple(path)] = name
+    return data, origins, problems
+
+
+def _blame(loc: tuple[Any, ...], origins: dict[tuple[str, ...], str]) -> str:
+    """`` (set by the environment variable X)`` when an override made the value at ``loc``."""
+    where = tuple(str(p) for p in loc)
+    for path, name in origins.items():
+        if where and (where[:len(path)] == path or path[:len(where)] == where):
+            return f" (set by the environment variable {name})"
+    return ""
 
 
 def load_settings(model: type[M], path: str | Path | None, env_prefix: str,
                   environ: dict[str, str] | None = None) -> M:
-    """Read ``path`` (TOML) into ``model``; raises ``ConfigError`` listing every problem."""
+    """Read ``path`` (TOML) into ``model``; raises ``ConfigError`` listing every problem.
+
+    A problem caused by an environment override names the variable, so nobody searches the file for it.
+    """
     data: dict[str, Any] = {}
     source = "<defaults>"
     if path is not None:
@@ -72,10 +93,15 @@ def load_settings(model: type[M], path: str | Path | None, env_prefix: str,
             raise ConfigError(source, ["file not found"]) from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(source, [f"not valid TOML: {exc}"]) from exc
-    data = _apply_env(data, env_prefix, dict(os.environ if environ is None else environ))
+    data, origins, problems = _apply_env(data, env_prefix, dict(os.environ if environ is None else environ))
+    if origins or problems:
+        source += f" with {env_prefix.upper()}__* environment overrides"
     try:
         settings = model.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()]
+        problems += [f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}{_blame(err['loc'], origins)}"
+                     for err in exc.errors()]
         raise ConfigError(source, problems) from exc
+    if problems:
+        raise ConfigError(source, problems)
     return settings

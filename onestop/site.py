@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from onestop.events import Card
 from onestop.ids import DEVICE_PATTERN, SLUG_PATTERN
@@ -21,15 +21,49 @@ ALL_DAYS: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class OpeningHours(Section):
-    """When a space is open (local time of the building). ``open == close`` means open all day."""
+    """When a space is open (local time of the building). ``open == close`` means open all day.
 
-    open: time = Field(time(0, 0), description="opening time, HH:MM")
-    close: time = Field(time(0, 0), description="closing time, HH:MM; 00:00 = midnight")
+    Times are wall-clock times in the building's time zone (the gateway's and central's ``timezone``
+    setting). A time with a UTC offset (``07:00+08:00``) is refused: Python cannot compare it with a local
+    time (the gateway's ticker raised ``TypeError`` every second), and an offset would be wrong half the year
+    wherever clocks change.
+    """
+
+    open: time = Field(time(0, 0), description="opening time, HH:MM (local, no UTC offset)")
+    close: time = Field(time(0, 0), description="closing time, HH:MM (local, no UTC offset); 00:00 = midnight")
     days: list[Weekday] = Field(default_factory=lambda: list(ALL_DAYS), description="days the space opens")
+
+    @field_validator("open", "close")
+    @classmethod
+    def _local(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError(f"{value.isoformat('minutes')} has a UTC offset; opening hours are the building's "
+                             f"local time (its time zone is the `timezone` setting): write "
+                             f"{value.replace(tzinfo=None).isoformat('minutes')}")
+        return value
 
     @property
     def always(self) -> bool:
         return self.open == self.close and len(self.days) == 7
+
+    def is_open(self, local: datetime) -> bool:
+        """Whether the space is open at ``local`` (an aware or naive time in the building's zone).
+
+        ``open == close`` means open all day on its days; ``close`` earlier than ``open`` (or 00:00) means
+        the space closes after midnight, and those early hours belong to the previous day's opening.
+        """
+        t = local.time()  # naive wall-clock time, like ``open`` and ``close``
+        today, yesterday = ALL_DAYS[local.weekday()], ALL_DAYS[(local.weekday() - 1) % 7]
+        if self.open == self.close:
+            return today in self.days
+        if self.open < self.close:
+            return today in self.days and self.open <= t < self.close
+        return (today in self.days and t >= self.open) or (yesterday in self.days and t < self.close)
+
+
+def is_open(hours: OpeningHours, local: datetime) -> bool:
+    """``hours.is_open(local)``: the one rule, used by the gateway's ticker and API and by central."""
+    return hours.is_open(local)
 
 
 class SpaceConfig(Section):

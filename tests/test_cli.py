@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import click
 import typer.main
 from typer.testing import CliRunner
 
+from onestop import __version__ as onestop_version
 from onestop.cli import app
 
 runner = CliRunner()
@@ -59,3 +61,58 @@ def test_a_bad_config_file_lists_every_problem_and_exits_2(tmp_path):
     assert proc.returncode == 2
     assert "site:" in proc.stderr and "http.port:" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def onestop(*args: str, env: dict[str, str] | None = None, block: str | None = None) -> subprocess.CompletedProcess:
+    """The real command line in a subprocess; ``block`` makes one third-party module impossible to import
+    (as on a machine installed without the extra that brings it)."""
+    code = ("import sys\n" + (f"sys.modules[{block!r}] = None\n" if block else "") +
+            f"sys.argv = ['onestop', *{list(args)!r}]\nfrom onestop.cli import main\nmain()\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+def test_a_configuration_error_keeps_the_text_rich_would_read_as_markup(tmp_path):
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text('site = "NOT VALID"\n')
+    proc = onestop("gateway", "run", "--config", str(cfg))
+    assert proc.returncode == 2
+    assert "'^[a-z0-9][a-z0-9-]{0,31}$'" in proc.stderr
+
+
+def test_a_bad_environment_override_is_blamed_on_the_variable_not_the_file(tmp_path):
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text('site = "north-b3"\n')
+    proc = onestop("gateway", "run", "--config", str(cfg), env={"ONESTOP_GATEWAY__HTTP__PORT": "-1",
+                                                                  "ONESTOP_GATEWAY__SITE__NAME": "x"})
+    assert proc.returncode == 2, proc.stderr
+    assert "http.port:" in proc.stderr
+    assert "(set by the environment variable ONESTOP_GATEWAY__HTTP__PORT)" in proc.stderr
+    assert "set by the environment variable ONESTOP_GATEWAY__SITE__NAME" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_problem_in_the_file_is_not_blamed_on_an_unrelated_variable(tmp_path):
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text('site = "north-b3"\n[http]\nport = -1\n')
+    proc = onestop("gateway", "run", "--config", str(cfg), env={"ONESTOP_GATEWAY__TIMEZONE": "Asia/Shanghai"})
+    assert proc.returncode == 2 and "http.port:" in proc.stderr
+    assert "environment variable" not in proc.stderr.split("http.port:")[1].splitlines()[0]
+
+
+def test_a_missing_extra_says_which_to_install_without_a_traceback(tmp_path):
+    kiosk = tmp_path / "kiosk.toml"
+    kiosk.write_text(f'site = "north-b3"\ndevice = "kiosk-b3-lobby"\nspace = "lobby"\ndata_dir = "{tmp_path}"\n')
+    central = tmp_path / "central.toml"
+    central.write_text("")
+    for args, module, extra in ((["kiosk", "run", "--config", str(kiosk)], "kivy", "kiosk"),
+                                (["central", "run", "--config", str(central)], "sqlalchemy", "central")):
+        proc = onestop(*args, block=module)
+        assert proc.returncode != 0
+        assert f"pip install 'onestop-edge[{extra}]'" in proc.stderr
+        assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) <= 2, proc.stderr
+
+
+def test_onestop_version_prints_the_version():
+    proc = onestop("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"onestop-edge {onestop_version}"

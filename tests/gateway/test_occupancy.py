@@ -95,3 +95,45 @@ def test_people_counter_readings_are_kept_beside_the_tap_count():
     assert b.sensor_reading("study", 12, T0) is True
     assert b.sensor_reading("study", 12, T0) is False
     assert b.sensor_counts["study"][0] == 12 and b.count("study") == 0
+
+
+def test_an_automatic_checkout_overtaken_by_a_tap_out_closes_nothing(tmp_path):
+    """The tick decides, a tap-out is ingested, then the tick records: one check-out, not two."""
+    from gateway.building import Building
+    from gateway.ingest import Accepted
+    from gateway.settings import GatewaySettings
+    from gateway.store import Store
+    from onestop.events import new_event
+    from tests.helpers import query
+
+    settings = GatewaySettings.model_validate({
+        "site": "s1", "data_dir": str(tmp_path), "broker": {"username": "s1-gateway"},
+        "spaces": [{"id": "lab", "capacity": 10, "max_stay_h": 4}],
+        "devices": [{"device": "kiosk-1", "kind": "kiosk", "space": "lab"}]})
+    store = Store(tmp_path / "gateway.db")
+    building = Building(settings, store, publish=lambda message: None)
+
+    def tap(seq: int, kind: str, at: datetime) -> None:
+        env = new_event("kiosk-1", seq, kind, {"space": "lab", "card": "AA01", "via": "tap", "reservation": None})
+        store.write_batch([Accepted(env, env.to_json(), at.timestamp())], [], derive=building.derive)
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    tap(1, "checkin", now - timedelta(hours=5))
+    due = building.occupancy.due_checkouts(now)  # the ticker's decision...
+    assert [(d.card, d.reason) for d in due] == [("AA01", "max-stay")]
+    tap(2, "checkout", now)  # ...overtaken by the student tapping out
+    assert building.close_sessions(due, now) == 0
+    checkouts = query(tmp_path / "gateway.db", "SELECT device FROM events WHERE type = 'checkout'")
+    assert checkouts == [("kiosk-1",)]
+    assert building.occupancy.count("lab") == 0 and not building.occupancy.anomalies
+    store.close()
+
+
+def test_an_automatic_checkout_never_closes_a_newer_session_of_the_same_card():
+    b = book()
+    b.apply("checkin", "lab", "AA01", T0)
+    (auto,) = b.due_checkouts(T0 + timedelta(hours=5))
+    assert b.still_open(auto)
+    b.apply("checkout", "lab", "AA01", T0 + timedelta(hours=5))
+    b.apply("checkin", "lab", "AA01", T0 + timedelta(hours=5))  # a new session of the same card
+    assert not b.still_open(auto)

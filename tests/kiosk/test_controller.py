@@ -175,3 +175,12 @@ def test_names_fall_back_to_english_then_to_the_id():
     assert StationConfig(space="study-24h-2f").name("zh") == "study-24h-2f"
     assert StationConfig(space="s", activity="yoga").name("en") == "yoga"
     assert StationConfig(space="s", activity="yoga", activity_name="Yoga").name("zh") == "Yoga"
+
+
+def test_deciding_changes_nothing_until_the_decision_is_applied():
+    c = controller(capacity=1)
+    decision = c.decide(A, NOW)
+    assert decision.feedback == "welcome" and c.inside == {}
+    assert c.decide(B, NOW).feedback == "welcome"  # nobody is inside yet, so there is still room
+    c.apply(decision, NOW)
+    assert set(c.inside) == {A} and c.decide(B, NOW).feedback == "full"

@@ -138,6 +138,24 @@ def test_item9_positive_is_flagged_for_the_results_screen():
     assert [(r.measure, r.category) for r in s.results()] == [("phq9", "minimal")]
 
 
+def test_phq9_item9_above_zero_is_recorded_the_moment_it_is_answered():
+    s = session()
+    s.identify(A, 0)
+    s.begin("PHQ-9", 1)
+    assert [s.answer(0, 2) for _ in range(8)] == [None] * 8
+    interim = s.answer(2, 3)
+    assert interim is not None and interim.complete is False and interim.session == s.session_id
+    assert interim.questionnaires[0].answers[8] == 2
+    assert s.finish(4).session == interim.session  # the complete record follows under the same session
+
+
+def test_phq9_item9_at_zero_waits_for_the_results_as_before():
+    s = session()
+    s.identify(A, 0)
+    s.begin("PHQ-9", 1)
+    assert [s.answer(value, 2) for value in [1] * 8 + [0]] == [None] * 9
+
+
 def test_results_come_in_a_fixed_order_with_categories():
     s = session()
     s.identify(A, 0)

@@ -4,11 +4,14 @@ session is recorded, faults are reported once, cfg is applied."""
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from kiosk.i18n import tr
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import KioskSettings
 from onestop.events import Measurement
@@ -81,6 +84,29 @@ def test_a_broken_listener_does_not_stop_taps(make):
     assert runtime.handle_card(A).event is not None
 
 
+def test_a_tap_the_outbox_cannot_record_says_so_and_changes_nothing_until_a_retry_succeeds(make):
+    runtime = make()
+    # Another process holds the outbox's write lock (a busy database, like a full disk: the write fails).
+    runtime.outbox._conn.execute("PRAGMA busy_timeout = 100")  # the tap should not wait the default 30 s
+    blocker = sqlite3.connect(runtime.settings.outbox_path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    heard = []
+    runtime.subscribe(lambda kind, payload: heard.append(payload.feedback) if kind == "feedback" else None)
+    failed = runtime.handle_card(A)
+    assert (failed.decision.feedback, failed.decision.positive, failed.event) == ("not-recorded", False, None)
+    assert heard == ["not-recorded"]
+    assert A not in runtime.controller.inside and runtime.not_recorded == 1
+    assert tr("not-recorded_detail", "en") == "Please try again or ask staff."
+    assert tr("not-recorded", "zh") != "not-recorded"
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    retry = runtime.handle_card(A)
+    assert retry.decision.feedback == "welcome" and A in runtime.controller.inside
+    assert [e["type"] for e in pending(runtime)] == ["checkin"]
+    runtime.stop()
+    assert set(make().controller.inside) == {A}  # the presence cache agrees after a restart
+
+
 def test_cfg_from_the_gateway_changes_space_capacity_and_mode(make):
     runtime = make(capacity=50)
     runtime._config({"device": "kiosk-unit-1", "space": "skills-lab-1", "capacity": 1, "display_name": "Lab"})
@@ -110,6 +136,36 @@ def test_a_fault_is_recorded_once_per_outage(make):
     runtime.restored("card-reader")
     runtime.fault("card-reader", "port /dev/ttyUSB0 unplugged")
     assert [e["type"] for e in pending(runtime)] == ["fault", "fault"]
+
+
+def test_the_screen_iterates_snapshots_while_device_threads_change_states_and_faults(make):
+    runtime = make(mode="health-station")
+    for i in range(50):
+        runtime.device_status(f"device-{i}", "searching")
+    snapshot = runtime.device_states
+    runtime.device_status("device-0", None)
+    assert "device-0" in snapshot and "device-0" not in runtime.device_states  # a copy, not the live dict
+    stop = threading.Event()
+
+    def device_thread() -> None:  # what readers and devices do from their own threads
+        i = 0
+        while not stop.is_set():
+            runtime.device_status(f"device-{i % 100}", None if i % 2 else "finger-out")
+            runtime.restored("card-reader") if i % 3 else runtime.fault("card-reader", f"gone {i % 2}")
+            i += 1
+
+    worker = threading.Thread(target=device_thread)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:  # what the Kivy screen does while drawing
+            for _component, _status in runtime.device_states.items():
+                time.sleep(0)
+            for _component in runtime.faults:
+                time.sleep(0)
+    finally:
+        stop.set()
+        worker.join()
 
 
 def reading(code: str, value: float, unit: str) -> Measurement:
