@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -133,8 +134,10 @@ class ServiceProcess:
     """A component started as ``python -m onestop ...`` in its own process, ready when /healthz answers."""
 
     def __init__(self, name: str, args: list[str], health_url: str, log_path: Path,
-                 env: dict[str, str] | None = None, ready: Callable[[dict], bool] = lambda _body: True) -> None:
+                 env: dict[str, str] | None = None, ready: Callable[[dict], bool] = lambda _body: True,
+                 verify: ssl.SSLContext | bool = True) -> None:
         self.name = name
+        self.verify = verify  # an HTTPS service's CA
         self.args = args
         self.health_url = health_url
         self.ready = ready
@@ -154,7 +157,7 @@ class ServiceProcess:
             if self._proc.poll() is not None:
                 raise ServiceError(f"{self.name} exited with {self._proc.returncode}; see {self.log_path}")
             try:
-                response = httpx.get(self.health_url, timeout=1)
+                response = httpx.get(self.health_url, timeout=1, verify=self.verify)
                 if response.status_code == 200 and self.ready(response.json()):
                     return
             except (httpx.HTTPError, ValueError):
