@@ -138,6 +138,7 @@ class ServiceProcess:
                  verify: ssl.SSLContext | bool = True) -> None:
         self.name = name
         self.verify = verify  # an HTTPS service's CA
+        self.command = [sys.executable, "-m", "onestop"]  # what runs ``args`` (a test may wrap it)
         self.args = args
         self.health_url = health_url
         self.ready = ready
@@ -149,7 +150,7 @@ class ServiceProcess:
         """Start and wait until healthy."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self._proc = subprocess.Popen([sys.executable, "-m", "onestop", *self.args], stdout=log,
+        self._proc = subprocess.Popen([*self.command, *self.args], stdout=log,
                                       stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
