@@ -48,6 +48,7 @@ class Page:
         self.headers = {"Content-Security-Policy": page_policy(html), "Cache-Control": "no-cache"}
 
     def response(self) -> HTMLResponse:
+        """The page with its policy; the middleware adds the headers every response gets."""
         return HTMLResponse(self.html, headers=self.headers)
 
 
