@@ -26,6 +26,7 @@ from central.routes.common import Context, warn_unbound_gateway_tokens
 from central.settings import CentralSettings
 from central.store import CentralStore
 from onestop.auth import Authenticator
+from onestop.web import install_security_headers
 
 __all__ = ["IngestAnswer", "IngestBatch", "create_app"]
 
@@ -94,11 +95,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
     """The FastAPI application of the central service."""
-    app = FastAPI(title="onestop central", version=onestop.__version__,
+    app = FastAPI(title="onestop central", version=onestop.__version__, docs_url=None, redoc_url=None,
                   description="Campus-wide service: ingest from building gateways, alerts, fleet, configuration "
                               "downlink, occupancy analytics and forecast, screenings with FHIR export and "
                               "audit. Every route except /healthz, /metrics, /api/v1/stats, the dashboard and "
                               "this document needs a bearer token; each route lists its roles (`x-roles`).")
+    install_security_headers(app)
     warn_unbound_gateway_tokens(settings)
     ctx = Context(settings=settings, store=store, auth=Authenticator(settings.tokens))
     registry = CollectorRegistry()

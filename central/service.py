@@ -15,7 +15,7 @@ def run(config: Path | None) -> None:
     """``onestop central run``: serve until SIGINT / SIGTERM (uvicorn handles the signals)."""
     settings = load(config)
     store = CentralStore(settings.database_url)
-    print(f"central: http://{settings.http.host}:{settings.http.port}", flush=True)
+    print(f"central: {settings.http.url}", flush=True)
     app = create_app(settings, store)
     # What start-up built (modules, routes, validators) lives until exit. Each ingest batch leaves tens of
     # thousands of objects to the collector, so full collections come every batch or two; frozen, the start-up

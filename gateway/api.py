@@ -25,6 +25,7 @@ from gateway import alerts as rules
 from gateway.occupancy import is_open
 from onestop.auth import HEALTH_ROLES, Authenticator, Principal, Role
 from onestop.records import AlertRecord, DeviceHealth
+from onestop.web import Page, install_security_headers
 
 if TYPE_CHECKING:
     from gateway.service import Gateway
@@ -153,8 +154,9 @@ def _visible(record: AlertRecord, principal: Principal) -> AlertRecord:
 
 def create_app(gateway: "Gateway") -> FastAPI:
     """The FastAPI application for one gateway."""
-    app = FastAPI(title="onestop gateway", version=onestop.__version__,
+    app = FastAPI(title="onestop gateway", version=onestop.__version__, docs_url=None, redoc_url=None,
                   description="Local API of a building gateway: occupancy, devices, alerts, sync.")
+    install_security_headers(app)
     auth = Authenticator(gateway.settings.tokens)
     registry = CollectorRegistry()
     registry.register(_StoreCollector(gateway))
@@ -162,7 +164,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
     registry.register(gateway.consumer.commit_seconds)
     anyone = Depends(auth.require(*ANY_ROLE))
     operations = Depends(auth.require(*OPERATIONS))
-    dashboard = resources.files("gateway").joinpath("dashboard.html").read_text(encoding="utf-8")
+    dashboard = Page(resources.files("gateway").joinpath("dashboard.html").read_text(encoding="utf-8"))
 
     def spaces_now() -> list[SpaceNow]:
         book = gateway.building.occupancy
@@ -192,8 +194,8 @@ def create_app(gateway: "Gateway") -> FastAPI:
         return record
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index() -> str:
-        return dashboard
+    def index() -> HTMLResponse:
+        return dashboard.response()
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and broker connection")
     def healthz() -> dict[str, object]:

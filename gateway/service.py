@@ -122,8 +122,7 @@ class Gateway:
         self._ticker = threading.Thread(target=self._tick_loop, name="tick", daemon=True)
         self._ticker.start()
         self.http.start()
-        log.info("gateway %s listening on http://%s:%d", self.settings.site, self.settings.http.host,
-                 self.settings.http.port)
+        log.info("gateway %s listening on %s", self.settings.site, self.settings.http.url)
 
     def stop(self) -> None:
         """Stop in dependency order: stop taking messages, commit, stop sync, stop serving."""
@@ -144,6 +143,6 @@ def run(config: Path) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     gateway.start()
-    print(f"gateway: http://{gateway.settings.http.host}:{gateway.settings.http.port}", flush=True)
+    print(f"gateway: {gateway.settings.http.url}", flush=True)
     done.wait()
     gateway.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -133,8 +134,11 @@ class ServiceProcess:
     """A component started as ``python -m onestop ...`` in its own process, ready when /healthz answers."""
 
     def __init__(self, name: str, args: list[str], health_url: str, log_path: Path,
-                 env: dict[str, str] | None = None, ready: Callable[[dict], bool] = lambda _body: True) -> None:
+                 env: dict[str, str] | None = None, ready: Callable[[dict], bool] = lambda _body: True,
+                 verify: ssl.SSLContext | bool = True) -> None:
         self.name = name
+        self.verify = verify  # an HTTPS service's CA
+        self.command = [sys.executable, "-m", "onestop"]  # what runs ``args`` (a test may wrap it)
         self.args = args
         self.health_url = health_url
         self.ready = ready
@@ -146,7 +150,7 @@ class ServiceProcess:
         """Start and wait until healthy."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self._proc = subprocess.Popen([sys.executable, "-m", "onestop", *self.args], stdout=log,
+        self._proc = subprocess.Popen([*self.command, *self.args], stdout=log,
                                       stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
@@ -154,7 +158,7 @@ class ServiceProcess:
             if self._proc.poll() is not None:
                 raise ServiceError(f"{self.name} exited with {self._proc.returncode}; see {self.log_path}")
             try:
-                response = httpx.get(self.health_url, timeout=1)
+                response = httpx.get(self.health_url, timeout=1, verify=self.verify)
                 if response.status_code == 200 and self.ready(response.json()):
                     return
             except (httpx.HTTPError, ValueError):

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from onestop.errors import OnestopError
-from provisioning import pki, status
+from provisioning import pki, status, validation
 from provisioning.broker_reload import ReloadOutcome
 from provisioning.device_state import gateway_broker_settings, mark_offline
 from provisioning.errors import BrokerReloadError, GatewayQueryError, InvalidInputError
@@ -340,12 +340,41 @@ def gateway_register(site: Annotated[str, typer.Option(help="Site slug of the ga
     typer.echo(f'[[tokens]]\nname = "{entry.name}"\nrole = "{entry.role.value}"\nsha256 = "{entry.sha256}"')
 
 
+@gateway_app.command("cert")
+@_reports_errors
+def gateway_cert(host: Annotated[list[str] | None, typer.Option(
+                     help="DNS name staff browsers use for the gateway (repeatable; the first is the common "
+                          "name). localhost and 127.0.0.1 are always in the certificate.")] = None,
+                 ip: Annotated[list[str] | None, typer.Option(help="IP address browsers may use (repeatable).")
+                               ] = None,
+                 cert_out: Annotated[Path | None, typer.Option("--out", file_okay=False, help="Directory for "
+                                     "gateway.crt, gateway.key and ca.crt (default: DIR/gateway-tls).")] = None,
+                 owner: Annotated[str | None, typer.Option(help="User the gateway runs as, made owner of the "
+                                                           "files (needs root), e.g. onestop.")] = None,
+                 directory: DirOption = DEFAULT_DIR) -> None:
+    """Issue the gateway's HTTPS certificate from the site CA (the key is written with mode 0600)."""
+    addresses = [validation.ip_address(a) for a in ip or []]
+    if not host and not addresses:
+        raise InvalidInputError("give at least one --host or --ip: the name or address staff browsers dial")
+    uid_gid = validation.user_ids(owner) if owner else None
+    with Site.open(directory) as site:
+        made = site.issue_gateway_certificate([*(host or []), *addresses],
+                                              (cert_out or directory / "gateway-tls").resolve(), uid_gid)
+        out.print(f"gateway certificate for {', '.join(made.names)} until {made.issued.not_after.date()} "
+                  f"(serial {made.issued.serial_hex})")
+        typer.echo("# for gateway.toml:")
+        typer.echo(f'[http]\nhost = "0.0.0.0"\nport = 8080\ntls_cert = "{made.cert}"\ntls_key = "{made.key}"\n')
+        out.print(f"browsers and tools verify it against the site CA: {made.ca_cert} "
+                  f"(sha256 {pki.fingerprint(made.ca_cert.read_bytes())})")
+
+
 # -- status ---------------------------------------------------------------------------------------------
 @app.command("status")
 @_reports_errors
 def status_command(gateway_url: Annotated[str | None, typer.Option(envvar="ONESTOP_GATEWAY_URL",
                                                                    help="Gateway base URL, e.g. "
-                                                                        "http://127.0.0.1:8080.")] = None,
+                                                                        "https://gw-north-b3:8443 (verified "
+                                                                        "against the site CA).")] = None,
                    token: Annotated[str | None, typer.Option(envvar="ONESTOP_GATEWAY_TOKEN",
                                                              help="Bearer token with role technician or admin.")
                                     ] = None,
@@ -353,13 +382,13 @@ def status_command(gateway_url: Annotated[str | None, typer.Option(envvar="ONEST
     """The registry joined with what the gateway has seen: never seen / online / offline, firmware."""
     with Site.open(directory) as site:
         devices = site.registry.devices()
-        name = site.name
+        name, ca_file = site.name, site.paths.ca_cert
     seen = None
     if gateway_url is None:
         _note("note:", "no --gateway-url: showing the registry only")
     else:
         try:
-            seen = status.fetch_gateway_devices(gateway_url, token or "")
+            seen = status.fetch_gateway_devices(gateway_url, token or "", ca_file=ca_file)
         except GatewayQueryError as exc:
             _note("warning:", f"{exc}; showing the registry only")
     out.print(status_table(name, status.join_status(devices, seen)))

@@ -117,9 +117,19 @@ def subject_alt_names(hostnames: list[str]) -> list[x509.GeneralName]:
 
 
 def issue_server(ca: Issued, site: str, hostnames: list[str], *, days: int = LEAF_DAYS) -> Issued:
-    """The broker's certificate; clients check the host they dial against its SANs."""
+    """A server's certificate (the broker's, the gateway's HTTPS); clients check the host they dial against
+    its SANs."""
     common = hostnames[0] if hostnames else "localhost"
     return _leaf(ca, _name(common, site), ExtendedKeyUsageOID.SERVER_AUTH, subject_alt_names(hostnames), days)
+
+
+def san_names(cert: x509.Certificate) -> list[str]:
+    """The DNS names and IP addresses a server certificate is valid for."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(name.value) for name in san]
 
 
 def issue_client(ca: Issued, site: str, device: str, *, days: int = LEAF_DAYS) -> Issued:

@@ -298,6 +298,11 @@ class Registry:
         except sqlite3.IntegrityError:
             raise DuplicateError(f"a token named {name} was already issued; choose another --name") from None
 
+    def record_certificate(self, action: str, subject: str, detail: str) -> None:
+        """Record a certificate the site CA issued outside the device table (a gateway's HTTPS certificate)."""
+        with self.db.atomic():
+            self._audit(action, subject, detail)
+
     def audit_log(self) -> list[tuple[str, str, str, str | None]]:
         """``(ts, action, subject, detail)`` in order."""
         return self.db.execute("SELECT ts, action, subject, detail FROM audit ORDER BY id").fetchall()

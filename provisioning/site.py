@@ -104,6 +104,21 @@ class InitOptions:
                            self.broker_user or None, self.require_client_cert)
 
 
+@dataclass(frozen=True)
+class GatewayCertificate:
+    """Where ``issue_gateway_certificate`` wrote the gateway's HTTPS certificate, key and the site CA."""
+
+    cert: Path
+    key: Path
+    ca_cert: Path
+    issued: pki.Issued
+
+    @property
+    def names(self) -> list[str]:
+        """The subjectAltNames clients may dial (DNS names and IP addresses)."""
+        return pki.san_names(self.issued.cert)
+
+
 def _new_credentials(ca: pki.Issued | None, site: str, device: str) -> DeviceCredentials:
     password = secrets.token_urlsafe(PASSWORD_BYTES)
     if ca is None:
@@ -205,6 +220,24 @@ class Site:
     def ca(self) -> pki.Issued:
         """The site CA with its key (only for signing; never copied anywhere)."""
         return pki.load_ca(self.paths.ca_cert.read_bytes(), self.paths.ca_key.read_bytes())
+
+    def issue_gateway_certificate(self, hosts: list[str], out: Path,
+                                  owner: tuple[int, int] | None = None) -> GatewayCertificate:
+        """The gateway's HTTPS certificate from the site CA, written to ``out`` as ``gateway.crt``,
+        ``gateway.key`` (0600, ``owner``'s: the gateway's service user must read it) and ``ca.crt``."""
+        names = [validation.hostname(h) for h in hosts]
+        issued = pki.issue_server(self.ca(), self.name, names)
+        made = GatewayCertificate(out / "gateway.crt", out / "gateway.key", out / "ca.crt", issued)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            write_private(made.key, issued.key_pem, owner=owner)
+            write_private(made.cert, issued.cert_pem, mode=0o644, owner=owner)
+            write_private(made.ca_cert, self.paths.ca_cert.read_bytes(), mode=0o644, owner=owner)
+        except PermissionError as exc:
+            raise SiteDirectoryError(f"cannot write the gateway's certificate in {out}: {exc.strerror}") from exc
+        self.registry.record_certificate("gateway-cert", self.name, f"serial={issued.serial_hex} "
+                                         f"until={issued.not_after.date()} names={','.join(made.names)}")
+        return made
 
     # -- spaces ----------------------------------------------------------------------------------------
     def add_space(self, space: str, capacity: int | None, display_name: str | None = None) -> Space:

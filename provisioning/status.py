@@ -9,9 +9,11 @@ fields are ignored so the gateway may grow the shape without breaking older tech
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -97,12 +99,14 @@ def parse_gateway_devices(payload: object) -> list[GatewayDevice]:
                                 f"{exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}") from exc
 
 
-def fetch_gateway_devices(url: str, token: str, *, timeout: float = 5.0,
+def fetch_gateway_devices(url: str, token: str, *, timeout: float = 5.0, ca_file: Path | None = None,
                           transport: httpx.BaseTransport | None = None) -> list[GatewayDevice]:
-    """``GET {url}/api/v1/devices`` with the bearer ``token``; every failure is a ``GatewayQueryError``."""
+    """``GET {url}/api/v1/devices`` with the bearer ``token``; every failure is a ``GatewayQueryError``.
+    An ``https://`` gateway is verified against ``ca_file`` (the site CA) when given."""
     endpoint = url.rstrip("/") + "/api/v1/devices"
+    verify = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
     try:
-        with httpx.Client(timeout=timeout, transport=transport) as client:
+        with httpx.Client(timeout=timeout, transport=transport, verify=verify) as client:
             response = client.get(endpoint, headers={"Authorization": f"Bearer {token}"})
     except httpx.HTTPError as exc:
         raise GatewayQueryError(f"gateway {url} unreachable: {type(exc).__name__}: {exc}") from exc

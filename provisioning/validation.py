@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
+import pwd
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -143,6 +144,23 @@ def hostname(value: str) -> str:
     if len(value) > 253 or not _HOSTNAME_RE.fullmatch(value):
         raise InvalidInputError(f"invalid host name {value!r}: a DNS name or an IP address")
     return value.rstrip(".").lower()
+
+
+def ip_address(value: str) -> str:
+    """An IPv4 or IPv6 address (for a certificate's subjectAltName)."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise InvalidInputError(f"invalid IP address {value!r}") from None
+
+
+def user_ids(name: str) -> tuple[int, int]:
+    """(uid, gid) of a local user who is to own files we write."""
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise InvalidInputError(f"no such user {name!r} on this machine") from None
+    return entry.pw_uid, entry.pw_gid
 
 
 def port(value: int, what: str) -> int:

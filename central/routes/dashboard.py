@@ -9,15 +9,13 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from central.routes.common import Context
+from onestop.web import Page
 
 
 def router(ctx: Context) -> APIRouter:
     """``/`` redirects to ``/dashboard``, which serves the page."""
     api = APIRouter(tags=["dashboard"])
-    page = resources.files("central").joinpath("dashboard.html").read_text(encoding="utf-8")
-    headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
-               "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                                          "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"}
+    page = Page(resources.files("central").joinpath("dashboard.html").read_text(encoding="utf-8"))
 
     @api.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
@@ -25,6 +23,6 @@ def router(ctx: Context) -> APIRouter:
 
     @api.get("/dashboard", response_class=HTMLResponse, summary="The campus dashboard (a static page)")
     def dashboard() -> HTMLResponse:
-        return HTMLResponse(page, headers=headers)
+        return page.response()
 
     return api

@@ -169,3 +169,24 @@ def test_reload_re_renders_the_broker_files_from_the_registry(root):
     output = run("reload", "--dir", str(root))
     assert "broker files rewritten" in output and "no broker running" in output
     assert passwd.read_text() == rendered
+
+
+def test_gateway_cert_names_the_hosts_browsers_dial_and_is_recorded(root, tmp_path):
+    from cryptography import x509
+
+    output = run("gateway", "cert", "--host", "gw-north-b3.campus.example", "--ip", "10.0.3.2", "--dir", str(root),
+                 "--out", str(tmp_path / "tls"))
+    tls = tomllib.loads(output[output.index("[http]"):output.index("browsers")])["http"]
+    cert = x509.load_pem_x509_certificate((tmp_path / "tls" / "gateway.crt").read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["localhost", "gw-north-b3.campus.example"]
+    assert [str(a) for a in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1", "10.0.3.2"]
+    assert tls["tls_key"] == str(tmp_path / "tls" / "gateway.key")
+    assert (tmp_path / "tls" / "ca.crt").read_bytes() == (root / "ca" / "ca.crt").read_bytes()
+    registry = Registry.open(root / "registry.db")
+    assert "gateway-cert" in [a[1] for a in registry.audit_log()]
+    registry.close()
+    assert "at least one --host or --ip" in run("gateway", "cert", "--dir", str(root), code=1)
+    assert "invalid IP address" in run("gateway", "cert", "--ip", "gw.example", "--dir", str(root), code=1)
+    assert "no such user" in run("gateway", "cert", "--host", "gw", "--owner", "no-such-user-here", "--dir",
+                                 str(root), code=1)
