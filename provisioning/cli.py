@@ -321,12 +321,13 @@ def gateway_register(site: Annotated[str, typer.Option(help="Site slug of the ga
                      name: Annotated[str | None, typer.Option(help="Token name in central's audit log "
                                                               "(default gateway-SITE).")] = None,
                      directory: DirOption = DEFAULT_DIR) -> None:
-    """Create the gateway's API token for the central service (shown once) and central's config entry."""
+    """Create the gateway's API token for the central service (shown once) and central's config entry,
+    which binds the token to SITE."""
     from onestop.auth import Role, new_token
 
     site_id(site)
     token_name = name or f"gateway-{site}"
-    token, entry = new_token(token_name, Role.GATEWAY)
+    token, entry = new_token(token_name, Role.GATEWAY, site=site)
     if SitePaths(directory).registry.is_file():
         with Site.open(directory) as opened:
             if opened.name != site:
@@ -336,8 +337,9 @@ def gateway_register(site: Annotated[str, typer.Option(help="Site slug of the ga
         _note("note:", f"no registry in {directory}; the token is not recorded there")
     typer.echo("# for gateway.toml; the token is shown only now, nowhere keeps it:")
     typer.echo(f'[central]\ntoken = "{token}"\n')
-    typer.echo("# central's configuration:")
-    typer.echo(f'[[tokens]]\nname = "{entry.name}"\nrole = "{entry.role.value}"\nsha256 = "{entry.sha256}"')
+    typer.echo("# central's configuration (the token acts for this site only):")
+    typer.echo(f'[[tokens]]\nname = "{entry.name}"\nrole = "{entry.role.value}"\nsite = "{entry.site}"\n'
+               f'sha256 = "{entry.sha256}"')
 
 
 # -- status ---------------------------------------------------------------------------------------------
