@@ -39,6 +39,21 @@ class Role(StrEnum):
 
 HEALTH_ROLES = frozenset({Role.CLINIC, Role.COUNSELLING})
 
+# Which teams' alerts each role sees, at the gateway and at central alike: this is the one statement of the
+# rule. A health alert names a rule, a device, a space and a time, which around a clinic says who was
+# screened for what: only the clinic, counselling and admin (who runs the system) see those teams; a health
+# alert's card (``subject``) only a role in HEALTH_ROLES. The gateway role reads no alerts.
+ALERT_TEAMS: dict[Role, tuple[str, ...]] = {
+    Role.CLINIC: ("clinic",), Role.COUNSELLING: ("counselling",), Role.FACILITIES: ("facilities",),
+    Role.TECHNICIAN: ("technicians",), Role.STAFF: ("facilities", "technicians"),
+    Role.ADMIN: ("clinic", "counselling", "facilities", "technicians"), Role.GATEWAY: (),
+}
+
+
+def alert_teams(role: Role) -> tuple[str, ...]:
+    """The teams whose alerts ``role`` may see."""
+    return ALERT_TEAMS[role]
+
 
 class TokenEntry(Section):
     """One API token: who holds it, its role, the site a gateway token acts for, and the secret's digest."""
