@@ -2,8 +2,8 @@
 
 Each command is a thin shell over ``provisioning.site`` / ``bundle`` / ``status``: parse options, call one
 operation, print the result. Errors derived from ``ProvisioningError`` become one red line and exit 1.
-Secrets are printed only where the workflow needs them once (the gateway API token); device passwords are
-never printed, they go into the device's bundle only.
+Secrets are printed only where the workflow needs them once (the gateway API token, a staff display's
+password); device passwords are never printed, they go into the device's bundle only.
 
 Bundles (qrcode, the kiosk's settings model) and tokens (FastAPI via ``onestop.auth``) are
 imported inside their commands: every ``onestop`` invocation imports this module, and should stay quick.
@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from onestop import topics
 from onestop.errors import OnestopError
 from provisioning import pki, status
 from provisioning.broker_reload import ReloadOutcome
@@ -38,7 +39,10 @@ space_app = typer.Typer(help="The site's spaces (once any is declared, devices m
                         no_args_is_help=True)
 gateway_app = typer.Typer(help="The building gateway's credentials for the central service.",
                           no_args_is_help=True)
+display_app = typer.Typer(help="Staff displays: broker accounts that read their teams' alert topics only.",
+                          no_args_is_help=True)
 app.add_typer(device_app, name="device")
+app.add_typer(display_app, name="display")
 app.add_typer(space_app, name="space")
 app.add_typer(gateway_app, name="gateway")
 
@@ -311,6 +315,50 @@ def reload_command(directory: DirOption = DEFAULT_DIR, broker_pid: PidOption = N
     with Site.open(directory) as site:
         site.write_broker_files()
         out.print(f"broker files rewritten in {site.paths.broker}")
+        _reload(site, broker_pid)
+
+
+# -- staff displays -------------------------------------------------------------------------------------
+DisplayArg = Annotated[str, typer.Argument(help="The display's MQTT user name (and client id), e.g. "
+                                                "clinic-desk-1.", show_default=False)]
+
+
+@display_app.command("add")
+@_reports_errors
+def display_add(name: DisplayArg,
+                team: Annotated[list[str], typer.Option(help="A team whose alerts it shows (repeatable): clinic, "
+                                                        "counselling, facilities, technicians.",
+                                                        show_default=False)],
+                directory: DirOption = DEFAULT_DIR, broker_pid: PidOption = None) -> None:
+    """Create a staff display's broker account (password shown once): it may read its teams' alert topics,
+    nothing else, and publish nothing."""
+    with Site.open(directory) as site:
+        password = site.add_display(name, team)
+        readable = ", ".join(topics.alert(site.name, t) for t in site.registry.displays()[name])
+        out.print(f"display {name} added; it may read {readable} and nothing else")
+        typer.echo("# the display's MQTT credentials; the password is shown only now, nowhere keeps it:")
+        typer.echo(f'username = "{name}"\npassword = "{password}"')
+        _reload(site, broker_pid)
+
+
+@display_app.command("list")
+@_reports_errors
+def display_list(directory: DirOption = DEFAULT_DIR) -> None:
+    """List the staff displays and the teams whose alerts each reads."""
+    with Site.open(directory) as site:
+        table = Table("display", "teams", title=f"staff displays of {site.name}")
+        for name, teams in site.registry.displays().items():
+            table.add_row(name, ", ".join(teams))
+        out.print(table)
+
+
+@display_app.command("remove")
+@_reports_errors
+def display_remove(name: DisplayArg, directory: DirOption = DEFAULT_DIR, broker_pid: PidOption = None) -> None:
+    """Remove a staff display's broker account: new connections are refused, a live one is dropped."""
+    with Site.open(directory) as site:
+        site.remove_display(name)
+        out.print(f"display {name} removed")
         _reload(site, broker_pid)
 
 
