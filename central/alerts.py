@@ -29,8 +29,9 @@ class UpsertResult:
 
 @dataclass(frozen=True, slots=True)
 class AlertFilter:
-    """Which alerts to list."""
+    """Which alerts to list; ``teams`` is the caller's (``onestop.auth.alert_teams``), ``team`` its choice."""
 
+    teams: tuple[str, ...] = ()
     team: str | None = None
     status: str | None = None
     site: str | None = None
@@ -77,7 +78,7 @@ class AlertStore:
 
     def list(self, query: AlertFilter) -> list[dict[str, Any]]:
         """Alerts matching ``query``, newest first."""
-        stmt = sa.select(alerts)
+        stmt = sa.select(alerts).where(alerts.c.team.in_(query.teams))
         for column in ("team", "status", "site", "severity"):
             value = getattr(query, column)
             if value is not None:
@@ -88,15 +89,15 @@ class AlertStore:
         with self.db.read() as conn:
             return [dict(row) for row in conn.execute(stmt).mappings()]
 
-    def summary(self) -> dict[str, dict[str, int]]:
-        """Counts by team and status (every team and status present, zero when none)."""
-        teams = {"clinic", "counselling", "facilities", "technicians"}
+    def summary(self, teams: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Counts by team and status for ``teams`` (each of them and every status present, zero when none)."""
         statuses = ("open", "acknowledged", "resolved")
         out = {team: dict.fromkeys(statuses, 0) for team in teams}
-        stmt = sa.select(alerts.c.team, alerts.c.status, sa.func.count()).group_by(alerts.c.team, alerts.c.status)
+        stmt = (sa.select(alerts.c.team, alerts.c.status, sa.func.count()).where(alerts.c.team.in_(teams))
+                .group_by(alerts.c.team, alerts.c.status))
         with self.db.read() as conn:
             for team, status, count in conn.execute(stmt):
-                out.setdefault(team, dict.fromkeys(statuses, 0))[status] = int(count)
+                out[team][status] = int(count)
         return dict(sorted(out.items()))
 
     def counts(self) -> dict[str, int]:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
-from onestop.auth import TokenEntry
+from onestop.auth import Role, TokenEntry
 from onestop.http import HttpSettings
 from onestop.settings import Section, TimeZoneName, load_settings
 
@@ -33,14 +33,27 @@ class CentralSettings(Section):
                               description="SQLAlchemy URL: sqlite:///PATH (default) or postgresql+psycopg://...")
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8000))
     tokens: list[TokenEntry] = Field(default_factory=list,
-                                     description="API tokens (SHA-256 digests); a gateway token named "
-                                                 "'gateway:<site>' may act only for that site")
+                                     description="API tokens (SHA-256 digests); a gateway token must name "
+                                                 "its one site in `site`")
+    test_rig: bool = Field(False, description="this central is a test rig or benchmark: gateway tokens "
+                                              "without `site` are accepted and act for every site. Never on a "
+                                              "campus")
     max_batch_bytes: int = Field(64 * 1024 * 1024, ge=1024,
                                  description="largest ingest body accepted after decompression")
     timezone: TimeZoneName = Field("UTC", description="IANA time zone of the campus: hours, days and opening hours")
     exam_periods: list[ExamPeriod] = Field(default_factory=list,
                                            description="the academic calendar's exam periods (forecast)")
 
+    @model_validator(mode="after")
+    def _gateway_tokens_bound(self) -> CentralSettings:
+        # An unbound gateway token may ingest, sync alerts and fleet data for every site: one mis-issued
+        # token would let one building write another's records. Refuse to start rather than warn.
+        unbound = [e.name for e in self.tokens if e.role is Role.GATEWAY and e.site is None]
+        if unbound and not self.test_rig:
+            raise ValueError("gateway tokens not bound to a site: " + ", ".join(map(repr, unbound))
+                             + "; give each its `site` (onestop provision gateway register prints it), or set "
+                               "`test_rig = true` if this central is a test rig")
+        return self
 
     @property
     def zone(self) -> ZoneInfo:

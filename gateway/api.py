@@ -23,19 +23,13 @@ from pydantic import BaseModel
 import onestop
 from gateway import alerts as rules
 from gateway.occupancy import is_open
-from onestop.auth import HEALTH_ROLES, Authenticator, Principal, Role
+from onestop.auth import HEALTH_ROLES, Authenticator, Principal, Role, alert_teams
 from onestop.records import AlertRecord, DeviceHealth
 from onestop.web import Page, install_security_headers
 
 if TYPE_CHECKING:
     from gateway.service import Gateway
 
-# Which alert teams each role sees; admin sees all (without subjects unless it is a health role).
-TEAMS_BY_ROLE: dict[Role, tuple[str, ...]] = {
-    Role.CLINIC: ("clinic",), Role.COUNSELLING: ("counselling",), Role.FACILITIES: ("facilities",),
-    Role.TECHNICIAN: ("technicians",), Role.STAFF: ("facilities", "technicians"),
-    Role.ADMIN: ("clinic", "counselling", "facilities", "technicians"),
-}
 ANY_ROLE = tuple(r for r in Role if r is not Role.GATEWAY)  # the gateway role is for talking to central
 OPERATIONS = (Role.STAFF, Role.FACILITIES, Role.TECHNICIAN, Role.ADMIN)
 
@@ -189,7 +183,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
 
     def alert_for(alert_id: str, principal: Principal) -> AlertRecord:
         record = gateway.alerts.get(alert_id)
-        if record is None or record.team not in TEAMS_BY_ROLE[principal.role]:
+        if record is None or record.team not in alert_teams(principal.role):
             raise HTTPException(404, "no such alert for your team")
         return record
 
@@ -225,7 +219,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
                     status: Annotated[Literal["open", "acknowledged", "resolved", "unresolved"] | None,
                                       Query(description="filter by status")] = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[AlertRecord]:
-        return [_visible(r, principal) for r in gateway.alerts.list(TEAMS_BY_ROLE[principal.role], status, limit)]
+        return [_visible(r, principal) for r in gateway.alerts.list(alert_teams(principal.role), status, limit)]
 
     @app.post("/api/v1/alerts/{alert_id}/acknowledge", tags=["alerts"], summary="Take an alert on")
     def acknowledge(alert_id: str, principal: Annotated[Principal, anyone]) -> AlertRecord:
@@ -266,7 +260,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
     @app.get("/api/v1/overview", tags=["building"], summary="Everything the dashboard shows")
     def overview(principal: Annotated[Principal, anyone]) -> Overview:
         alerts = [_visible(r, principal)
-                  for r in gateway.alerts.list(TEAMS_BY_ROLE[principal.role], "unresolved", 50)]
+                  for r in gateway.alerts.list(alert_teams(principal.role), "unresolved", 50)]
         devs = devices_now() if principal.role in OPERATIONS else []
         return Overview(site=gateway.settings.site, now=datetime.now(UTC), spaces=spaces_now(), devices=devs,
                         alerts=alerts, sync=sync_now(), broker=gateway.consumer.client.connected)

@@ -25,7 +25,7 @@ from gateway.store import BatchResult, Store, insert_alerts
 from onestop import topics
 from onestop.events import CheckData, FaultData, HeartbeatData, ReadingData
 from onestop.mqtt import Message
-from onestop.payloads import DeviceConfig, Occupancy
+from onestop.payloads import AlertMessage, DeviceConfig, Occupancy
 from onestop.records import AlertRecord
 from onestop.site import SiteConfig
 
@@ -119,7 +119,9 @@ class Building:
 
     @staticmethod
     def alert_message(site: str, record: AlertRecord) -> Message:
-        return Message(topics.alert(site, record.team), record.model_dump_json(exclude_none=True).encode())
+        # AlertMessage, not the record: a display's topic never carries the student's card (``subject``).
+        body = AlertMessage.from_record(record).model_dump_json(exclude_none=True)
+        return Message(topics.alert(site, record.team), body.encode())
 
     # -- per batch -----------------------------------------------------------------------------------
     def derive(self, conn: sqlite3.Connection, new: list[Accepted]) -> list[AlertRecord]:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 import onestop
 from onestop.events import DATA_MODELS, MAX_PAYLOAD_BYTES, Envelope
-from onestop.payloads import DeviceConfig, DeviceState, GatewayState, Occupancy
+from onestop.payloads import AlertMessage, DeviceConfig, DeviceState, GatewayState, Occupancy
 from onestop.topics import EVENT_TYPES, PREFIX
 
 REF = "#/components/schemas/{model}"
@@ -51,8 +51,9 @@ def build() -> dict[str, Any]:
     messages["deviceConfig"] = {"name": "deviceConfig", "payload": _schema(DeviceConfig, schemas)}
     messages["occupancy"] = {"name": "occupancy", "payload": _schema(Occupancy, schemas)}
     messages["gatewayState"] = {"name": "gatewayState", "payload": _schema(GatewayState, schemas)}
-    messages["alert"] = {"name": "alert", "payload": {"type": "object"},
-                         "summary": "An alert for a team's staff displays (see docs/alerts.md)."}
+    messages["alert"] = {"name": "alert", "payload": _schema(AlertMessage, schemas),
+                         "summary": "An alert for a team's staff displays; never the student's card "
+                                    "(docs/gateway.md)."}
 
     site = _param("Site (building) slug.", examples=["north-b3"])
     device = _param("Device id; also the device's MQTT user name and client id.", examples=["kiosk-b3-lobby"])

@@ -3,6 +3,9 @@
 Tokens are configured by their SHA-256 digest, so a configuration file never holds a usable secret.
 Roles (CONTRACT.md): ``gateway``, ``staff``, ``clinic``, ``counselling``, ``facilities``, ``technician``,
 ``admin``. ``admin`` may do everything except read screenings, which only ``clinic`` and ``counselling`` may.
+
+A ``gateway`` token names the one site it may act for in its own ``site`` field (not by a naming convention
+of its holder's name): the entry says so in so many words, and provisioning writes it.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from enum import StrEnum
 
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from onestop.ids import SITE_PATTERN
 from onestop.settings import Section
 
 
@@ -35,13 +39,36 @@ class Role(StrEnum):
 
 HEALTH_ROLES = frozenset({Role.CLINIC, Role.COUNSELLING})
 
+# Which teams' alerts each role sees, at the gateway and at central alike: this is the one statement of the
+# rule. A health alert names a rule, a device, a space and a time, which around a clinic says who was
+# screened for what: only the clinic, counselling and admin (who runs the system) see those teams; a health
+# alert's card (``subject``) only a role in HEALTH_ROLES. The gateway role reads no alerts.
+ALERT_TEAMS: dict[Role, tuple[str, ...]] = {
+    Role.CLINIC: ("clinic",), Role.COUNSELLING: ("counselling",), Role.FACILITIES: ("facilities",),
+    Role.TECHNICIAN: ("technicians",), Role.STAFF: ("facilities", "technicians"),
+    Role.ADMIN: ("clinic", "counselling", "facilities", "technicians"), Role.GATEWAY: (),
+}
+
+
+def alert_teams(role: Role) -> tuple[str, ...]:
+    """The teams whose alerts ``role`` may see."""
+    return ALERT_TEAMS[role]
+
 
 class TokenEntry(Section):
-    """One API token: who holds it, its role, and the SHA-256 hex digest of the secret."""
+    """One API token: who holds it, its role, the site a gateway token acts for, and the secret's digest."""
 
     name: str = Field(min_length=1, max_length=64, description="holder, for audit logs")
     role: Role
+    site: str | None = Field(None, pattern=SITE_PATTERN,
+                             description="role gateway only: the one site this token may act for")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the bearer token")
+
+    @model_validator(mode="after")
+    def _site_only_for_gateways(self) -> TokenEntry:
+        if self.site is not None and self.role is not Role.GATEWAY:
+            raise ValueError(f"token {self.name!r}: only a gateway token is bound to a site")
+        return self
 
 
 def digest(token: str) -> str:
@@ -49,10 +76,10 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_token(name: str, role: Role) -> tuple[str, TokenEntry]:
-    """A fresh random token and the configuration entry that admits it."""
+def new_token(name: str, role: Role, site: str | None = None) -> tuple[str, TokenEntry]:
+    """A fresh random token and the configuration entry that admits it (``site``: a gateway token's site)."""
     token = secrets.token_urlsafe(32)
-    return token, TokenEntry(name=name, role=role, sha256=digest(token))
+    return token, TokenEntry(name=name, role=role, site=site, sha256=digest(token))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +88,14 @@ class Principal:
 
     name: str
     role: Role
+    site: str | None = None  # the site a gateway token is bound to
 
 
 class Authenticator:
     """Turns bearer tokens into principals; ``require`` builds FastAPI dependencies per route."""
 
     def __init__(self, entries: Iterable[TokenEntry]) -> None:
-        self._by_digest = {e.sha256: Principal(e.name, e.role) for e in entries}
+        self._by_digest = {e.sha256: Principal(e.name, e.role, e.site) for e in entries}
         self._bearer = HTTPBearer(auto_error=False)
 
     def authenticate(self, token: str) -> Principal | None:

@@ -68,10 +68,11 @@ class LocalSite:
                                     self.gateway_user, list(self.device_users.values()), [self.observer])
         self._entries = []
         for role in Role:
-            # Central binds a gateway token to its site by the name "gateway:<site>".
-            token, entry = new_token(f"gateway:{self.site}" if role is Role.GATEWAY else f"local-{role.value}", role)
+            # The gateway's token is bound to its site, as `onestop provision gateway register` binds it.
+            token, entry = new_token(f"local-{role.value}", role,
+                                     site=self.site if role is Role.GATEWAY else None)
             self.tokens[role.value] = token
-            self._entries.append(entry.model_dump(mode="json"))
+            self._entries.append(entry.model_dump(mode="json", exclude_none=True))
 
     def add_device(self, device: str, kind: str = "sensor", space: str | None = None) -> Credentials:
         """Register another device (credentials, gateway device list) and rewrite the files."""

@@ -8,7 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from onestop.events import Slug, format_ts
+from onestop.events import UUID_PATTERN, Slug, format_ts
+from onestop.ids import DEVICE_PATTERN, SITE_PATTERN
+from onestop.records import AlertRecord, AlertStatus, Severity, Team
 
 DeviceKind = Literal["kiosk", "health-station", "sensor", "gateway"]
 
@@ -70,3 +72,34 @@ class GatewayState(BaseModel):
     boot: str
     central: Literal["reachable", "unreachable", "unknown"] = "unknown"
     backlog: int | None = None
+
+
+class AlertMessage(BaseModel):
+    """``alert/{team}`` (not retained): what a team's staff display shows.
+
+    Never the student's card: anyone who may read the topic (a display in a corridor, the gateway's
+    observers) would learn who was screened and why. Staff who must know look the alert up in the HTTP API
+    with a ``clinic`` or ``counselling`` token, by ``id``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=UUID_PATTERN)
+    site: str = Field(pattern=SITE_PATTERN)
+    rule: str = Field(description="e.g. bp-crisis, phq9-item9, over-capacity")
+    severity: Severity
+    team: Team
+    status: AlertStatus
+    summary: str = Field(max_length=300, description="never measured values or answers")
+    raised_at: datetime
+    device: str | None = Field(None, pattern=DEVICE_PATTERN)
+    space: Slug | None = None
+    event_id: str | None = Field(None, pattern=UUID_PATTERN, description="the event that raised it")
+
+    @classmethod
+    def from_record(cls, record: AlertRecord) -> AlertMessage:
+        """The publishable part of a stored alert: its ``subject`` and lifecycle stay behind."""
+        return cls.model_validate(record.model_dump(include=set(cls.model_fields)))
+
+    @field_serializer("raised_at")
+    def _raised_at(self, ts: datetime) -> str:
+        return format_ts(ts)

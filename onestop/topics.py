@@ -25,6 +25,8 @@ EVENT_TYPES = ("checkin", "checkout", "attendance", "screening", "reading", "hea
 _TYPE_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 TopicKind = Literal["event", "state", "cfg", "occupancy", "alert", "gateway-state"]
+Branch = Literal["dev", "space", "alert", "gateway"]
+BRANCHES: tuple[Branch, ...] = ("dev", "space", "alert", "gateway")  # the first level under a site
 
 
 def _check(value: str, pattern: re.Pattern[str], what: str) -> str:
@@ -69,6 +71,13 @@ def gateway_state(site: str) -> str:
 def site_tree(site: str) -> str:
     """Filter for everything under one site."""
     return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/#"
+
+
+def branch_filter(branch: Branch, site: str | None = None) -> str:
+    """Filter for one branch of one site's tree, or of every site's (``site`` None): ``onestop/v1/+/dev/#``."""
+    if branch not in BRANCHES:
+        raise TopicError(f"invalid branch: {branch!r}")
+    return f"{PREFIX}/{'+' if site is None else _check(site, SITE_RE, 'site')}/{branch}/#"
 
 
 def events_filter(site: str) -> str:

@@ -2,8 +2,8 @@
 
 Each command is a thin shell over ``provisioning.site`` / ``bundle`` / ``status``: parse options, call one
 operation, print the result. Errors derived from ``ProvisioningError`` become one red line and exit 1.
-Secrets are printed only where the workflow needs them once (the gateway API token); device passwords are
-never printed, they go into the device's bundle only.
+Secrets are printed only where the workflow needs them once (the gateway API token, a staff display's
+password); device passwords are never printed, they go into the device's bundle only.
 
 Bundles (qrcode, the kiosk's settings model) and tokens (FastAPI via ``onestop.auth``) are
 imported inside their commands: every ``onestop`` invocation imports this module, and should stay quick.
@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from onestop import topics
 from onestop.errors import OnestopError
 from provisioning import pki, status, validation
 from provisioning.broker_reload import ReloadOutcome
@@ -38,7 +39,10 @@ space_app = typer.Typer(help="The site's spaces (once any is declared, devices m
                         no_args_is_help=True)
 gateway_app = typer.Typer(help="The building gateway's credentials for the central service.",
                           no_args_is_help=True)
+display_app = typer.Typer(help="Staff displays: broker accounts that read their teams' alert topics only.",
+                          no_args_is_help=True)
 app.add_typer(device_app, name="device")
+app.add_typer(display_app, name="display")
 app.add_typer(space_app, name="space")
 app.add_typer(gateway_app, name="gateway")
 
@@ -314,6 +318,50 @@ def reload_command(directory: DirOption = DEFAULT_DIR, broker_pid: PidOption = N
         _reload(site, broker_pid)
 
 
+# -- staff displays -------------------------------------------------------------------------------------
+DisplayArg = Annotated[str, typer.Argument(help="The display's MQTT user name (and client id), e.g. "
+                                                "clinic-desk-1.", show_default=False)]
+
+
+@display_app.command("add")
+@_reports_errors
+def display_add(name: DisplayArg,
+                team: Annotated[list[str], typer.Option(help="A team whose alerts it shows (repeatable): clinic, "
+                                                        "counselling, facilities, technicians.",
+                                                        show_default=False)],
+                directory: DirOption = DEFAULT_DIR, broker_pid: PidOption = None) -> None:
+    """Create a staff display's broker account (password shown once): it may read its teams' alert topics,
+    nothing else, and publish nothing."""
+    with Site.open(directory) as site:
+        password = site.add_display(name, team)
+        readable = ", ".join(topics.alert(site.name, t) for t in site.registry.displays()[name])
+        out.print(f"display {name} added; it may read {readable} and nothing else")
+        typer.echo("# the display's MQTT credentials; the password is shown only now, nowhere keeps it:")
+        typer.echo(f'username = "{name}"\npassword = "{password}"')
+        _reload(site, broker_pid)
+
+
+@display_app.command("list")
+@_reports_errors
+def display_list(directory: DirOption = DEFAULT_DIR) -> None:
+    """List the staff displays and the teams whose alerts each reads."""
+    with Site.open(directory) as site:
+        table = Table("display", "teams", title=f"staff displays of {site.name}")
+        for name, teams in site.registry.displays().items():
+            table.add_row(name, ", ".join(teams))
+        out.print(table)
+
+
+@display_app.command("remove")
+@_reports_errors
+def display_remove(name: DisplayArg, directory: DirOption = DEFAULT_DIR, broker_pid: PidOption = None) -> None:
+    """Remove a staff display's broker account: new connections are refused, a live one is dropped."""
+    with Site.open(directory) as site:
+        site.remove_display(name)
+        out.print(f"display {name} removed")
+        _reload(site, broker_pid)
+
+
 # -- gateway --------------------------------------------------------------------------------------------
 @gateway_app.command("register")
 @_reports_errors
@@ -321,12 +369,13 @@ def gateway_register(site: Annotated[str, typer.Option(help="Site slug of the ga
                      name: Annotated[str | None, typer.Option(help="Token name in central's audit log "
                                                               "(default gateway-SITE).")] = None,
                      directory: DirOption = DEFAULT_DIR) -> None:
-    """Create the gateway's API token for the central service (shown once) and central's config entry."""
+    """Create the gateway's API token for the central service (shown once) and central's config entry,
+    which binds the token to SITE."""
     from onestop.auth import Role, new_token
 
     site_id(site)
     token_name = name or f"gateway-{site}"
-    token, entry = new_token(token_name, Role.GATEWAY)
+    token, entry = new_token(token_name, Role.GATEWAY, site=site)
     if SitePaths(directory).registry.is_file():
         with Site.open(directory) as opened:
             if opened.name != site:
@@ -336,8 +385,9 @@ def gateway_register(site: Annotated[str, typer.Option(help="Site slug of the ga
         _note("note:", f"no registry in {directory}; the token is not recorded there")
     typer.echo("# for gateway.toml; the token is shown only now, nowhere keeps it:")
     typer.echo(f'[central]\ntoken = "{token}"\n')
-    typer.echo("# central's configuration:")
-    typer.echo(f'[[tokens]]\nname = "{entry.name}"\nrole = "{entry.role.value}"\nsha256 = "{entry.sha256}"')
+    typer.echo("# central's configuration (the token acts for this site only):")
+    typer.echo(f'[[tokens]]\nname = "{entry.name}"\nrole = "{entry.role.value}"\nsite = "{entry.site}"\n'
+               f'sha256 = "{entry.sha256}"')
 
 
 @gateway_app.command("cert")

@@ -51,8 +51,17 @@ def _m0001_initial(db: sqlite_utils.Database) -> None:
     """)
 
 
+def _m0002_displays(db: sqlite_utils.Database) -> None:
+    # Staff displays: broker users that read their teams' alert topics (teams: JSON list of team names).
+    db.executescript("""
+        CREATE TABLE displays (name TEXT PRIMARY KEY, teams TEXT NOT NULL, password_hash TEXT NOT NULL,
+            created TEXT NOT NULL);
+    """)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _m0001_initial),
+    ("0002_displays", _m0002_displays),
 ]
 
 
@@ -282,11 +291,34 @@ class Registry:
         return dict(self.db.execute("SELECT name, role FROM service_users ORDER BY name").fetchall())
 
     def broker_passwords(self) -> dict[str, str]:
-        """``{user: $7$ hash}`` for the password file: service users and active devices."""
+        """``{user: $7$ hash}`` for the password file: service users, staff displays and active devices."""
         users = dict(self.db.execute("SELECT name, password_hash FROM service_users").fetchall())
+        users.update(self.db.execute("SELECT name, password_hash FROM displays").fetchall())
         users.update(self.db.execute("SELECT id, password_hash FROM devices WHERE status = 'active' "
                                      "AND password_hash IS NOT NULL").fetchall())
         return users
+
+    def add_display(self, name: str, teams: list[str], password_hash: str) -> None:
+        """A staff display's broker user, reading the given teams' alerts; ``DuplicateError`` if it exists."""
+        try:
+            with self.db.atomic():
+                self.db.execute("INSERT INTO displays (name, teams, password_hash, created) VALUES (?, ?, ?, ?)",
+                                [name, json.dumps(sorted(teams)), password_hash, utc_now()])
+                self._audit("display-add", name, f"teams={','.join(sorted(teams))}")
+        except sqlite3.IntegrityError:
+            raise DuplicateError(f"display {name} already exists") from None
+
+    def displays(self) -> dict[str, list[str]]:
+        """``{name: teams}`` of the staff displays."""
+        rows = self.db.execute("SELECT name, teams FROM displays ORDER BY name").fetchall()
+        return {name: json.loads(teams) for name, teams in rows}
+
+    def remove_display(self, name: str) -> None:
+        """Forget a staff display's broker user; ``NotFoundError`` if unknown."""
+        with self.db.atomic():
+            if not self.db.execute("DELETE FROM displays WHERE name = ?", [name]).rowcount:
+                raise NotFoundError(f"no display {name} in this registry (`onestop provision display list`)")
+            self._audit("display-remove", name, None)
 
     def add_token(self, name: str, role: str, sha256: str) -> None:
         """Record an issued API token by its digest (for audit; the services hold their own lists)."""

@@ -206,7 +206,8 @@ class Site:
         try:
             write_private(self.layout.passwd, render_passwd(self.registry.broker_passwords()), owner=owner)
             write_private(self.layout.acl, render_acl(self.name, [self.gateway_user],
-                                                      state_writers=[self.provisioner_user]), owner=owner)
+                                                      state_writers=[self.provisioner_user],
+                                                      displays=self.registry.displays()), owner=owner)
             write_private(self.layout.conf, render_conf(self.layout), owner=owner)
         except PermissionError as exc:
             raise SiteDirectoryError(f"cannot write the broker's files in {self.paths.broker}: {exc.strerror}; "
@@ -263,6 +264,8 @@ class Site:
             raise DuplicateError(f"device {device} already exists (ids are never reused, even after revoke)")
         if device == self.gateway_user or device in self.registry.service_users():
             raise DuplicateError(f"{device} is the gateway's broker user, not available as a device id")
+        if device in self.registry.displays():
+            raise DuplicateError(f"{device} is a staff display's broker user, not available as a device id")
 
     def add_device(self, device: str, kind: str, space: str, display_name: str | None = None,
                    cert: bool = False) -> Device:
@@ -320,6 +323,27 @@ class Site:
         self.registry.revoke(device)
         self.write_broker_files()
         return self.registry.device(device)
+
+
+    # -- staff displays --------------------------------------------------------------------------------
+    def add_display(self, name: str, teams: list[str]) -> str:
+        """A staff display's broker user, reading only ``teams``' alert topics; returns its password (kept
+        nowhere: the registry and the broker hold its hash only). Writes the broker's files."""
+        validation.device_id(name)  # a broker user name, and so its client id: the device id rules apply
+        chosen = validation.teams(teams)
+        if name in {d.id for d in self.registry.devices()}:
+            raise DuplicateError(f"{name} is a device id (ids are never reused), not available for a display")
+        if name == self.gateway_user or name in self.registry.service_users():
+            raise DuplicateError(f"{name} is a service's broker user, not available for a display")
+        password = secrets.token_urlsafe(PASSWORD_BYTES)
+        self.registry.add_display(name, chosen, hash_password(password))
+        self.write_broker_files()
+        return password
+
+    def remove_display(self, name: str) -> None:
+        """Remove a staff display's broker user (a live connection is dropped at reload)."""
+        self.registry.remove_display(name)
+        self.write_broker_files()
 
 
 def init_site(root: Path, options: InitOptions, force: bool = False) -> Site:

@@ -13,8 +13,10 @@ import pwd
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import get_args
 
 from onestop.ids import DEVICE_PATTERN, DEVICE_RE, SITE_PATTERN, SITE_RE, SLUG_PATTERN, SLUG_RE
+from onestop.records import Team
 from provisioning.errors import InvalidIdError, InvalidInputError
 
 DISPLAY_NAME_MAX = 80
@@ -41,6 +43,16 @@ def device_id(value: str) -> str:
         raise InvalidIdError(f"invalid device id {value!r}: must match {DEVICE_PATTERN} "
                              "(3-64 lowercase letters, digits and '-', not starting with '-')")
     return value
+
+
+def teams(values: list[str]) -> list[str]:
+    """One or more alert teams (``clinic``, ``counselling``, ``facilities``, ``technicians``), each once."""
+    allowed = get_args(Team)
+    wrong = [v for v in values if v not in allowed]
+    if wrong or not values:
+        raise InvalidInputError(f"invalid team(s) {', '.join(map(repr, wrong)) or '(none given)'}: one or more "
+                                f"of {', '.join(allowed)}")
+    return sorted(set(values))
 
 
 def space_id(value: str) -> str:

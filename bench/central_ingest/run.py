@@ -97,7 +97,7 @@ def run_backend(name: str, database_url: str, root: Path, bodies: dict[str, list
     """Start central on ``database_url``, send everything twice, report."""
     tokens, entries = {}, []
     for site in bodies:
-        token, entry = new_token(f"gateway:{site}", Role.GATEWAY)
+        token, entry = new_token(f"gateway-{site}", Role.GATEWAY, site=site)
         tokens[site] = token
         entries.append(entry.model_dump(mode="json"))
     port = free_port()

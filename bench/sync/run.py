@@ -87,7 +87,7 @@ def main() -> None:
         print(f"local limit: reading the backlog out of SQLite takes {local:.1f} s "
               f"({args.events / local:,.0f} events/s)", flush=True)
 
-        token, entry = new_token(f"gateway:{SITE}", Role.GATEWAY)
+        token, entry = new_token(f"gateway-{SITE}", Role.GATEWAY, site=SITE)
         central_port, gateway_port = free_port(), free_port()
         (root / "central.toml").write_text(tomli_w.dumps({
             "database_url": f"sqlite:///{root / 'central.db'}", "http": {"port": central_port},

@@ -4,9 +4,9 @@ Roles are attached to each route twice from one call (``allow``): as the depende
 and as ``x-roles`` in the OpenAPI document, so the role-matrix test can read what it must check from the
 document itself.
 
-Gateway tokens are bound to a site by their name: a token named ``gateway:<site>`` may act only for that
-site (ingest, sync, configuration downlink). A gateway token with any other name is not bound and may act
-for every site: meant for test rigs and benchmarks; central logs a warning for each at start-up.
+A gateway token is bound to the site its configuration entry names (``site``): it may act only for that
+site (ingest, sync, configuration downlink). A gateway token without a site may act for every site; central
+refuses to start with one unless its settings say ``test_rig = true`` (``central.settings``).
 """
 
 
@@ -25,7 +25,6 @@ from onestop.auth import Authenticator, Principal, Role
 
 log = logging.getLogger(__name__)
 
-GATEWAY_PREFIX = "gateway:"
 ANALYTICS_ROLES = (Role.STAFF, Role.FACILITIES, Role.ADMIN)
 HEALTH_DATA_ROLES = (Role.CLINIC, Role.COUNSELLING)
 ALERT_ROLES = (Role.STAFF, Role.CLINIC, Role.COUNSELLING, Role.FACILITIES, Role.TECHNICIAN, Role.ADMIN)
@@ -77,10 +76,8 @@ def caller(request: Request) -> Principal:
 
 
 def bound_site(principal: Principal) -> str | None:
-    """The site a gateway token is bound to, or ``None`` when unbound."""
-    if principal.role == Role.GATEWAY and principal.name.startswith(GATEWAY_PREFIX):
-        return principal.name[len(GATEWAY_PREFIX):]
-    return None
+    """The site a gateway token is bound to, or ``None`` when unbound (test rigs only)."""
+    return principal.site if principal.role == Role.GATEWAY else None
 
 
 def check_site(principal: Principal, site: str) -> None:
@@ -91,10 +88,10 @@ def check_site(principal: Principal, site: str) -> None:
 
 
 def warn_unbound_gateway_tokens(settings: CentralSettings) -> None:
-    """Log each gateway token that is not bound to a site."""
+    """Log each gateway token a test rig admits without a site (settings refuse them anywhere else)."""
     for entry in settings.tokens:
-        if entry.role == Role.GATEWAY and not entry.name.startswith(GATEWAY_PREFIX):
-            log.warning("gateway token %r is not bound to a site (name it 'gateway:<site>' to bind it)",
+        if entry.role == Role.GATEWAY and entry.site is None:
+            log.warning("test rig: gateway token %r is not bound to a site and may act for every site",
                         entry.name)
 
 

@@ -1,7 +1,8 @@
 """Read routes over what gateways sync: alerts with their lifecycle, the fleet, the gateways themselves.
 
-A health alert's ``subject`` (a card number) is shown only to the ``clinic`` and ``counselling`` roles; every
-other reader sees the alert with ``subject`` withheld.
+Alerts follow the gateway's team rule (``onestop.auth.alert_teams``): each role lists and counts only its
+teams' alerts. A health alert's ``subject`` (a card number) is shown only to the ``clinic`` and
+``counselling`` roles; every other reader sees the alert with ``subject`` withheld.
 """
 
 
@@ -13,7 +14,7 @@ from pydantic import BaseModel
 
 from central.alerts import AlertFilter
 from central.routes.common import ALERT_ROLES, FLEET_ROLES, Context, allow, aware, caller
-from onestop.auth import HEALTH_ROLES
+from onestop.auth import HEALTH_ROLES, alert_teams
 from onestop.ids import SITE_PATTERN
 from onestop.records import AlertStatus, Severity, Team
 
@@ -85,20 +86,22 @@ def router(ctx: Context) -> APIRouter:
     store = ctx.store
 
     @api.get("/api/v1/alerts", tags=["alerts"], response_model=list[AlertView],
-             summary="Alerts from every gateway, newest first, filtered by team, status, site, severity",
+             summary="Alerts of the caller's teams from every gateway, newest first, filtered by team, status, "
+                     "site, severity",
              **allow(ctx, *ALERT_ROLES))
     def list_alerts(request: Request, team: Team | None = None, status: AlertStatus | None = None,
                     site: SiteQuery = None, severity: Severity | None = None, since: datetime | None = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
-        rows = store.alerts.list(AlertFilter(team, status, site, severity, aware(since), limit))
-        if caller(request).role not in HEALTH_ROLES:
+        role = caller(request).role
+        rows = store.alerts.list(AlertFilter(alert_teams(role), team, status, site, severity, aware(since), limit))
+        if role not in HEALTH_ROLES:
             rows = [{**row, "subject": None} for row in rows]
         return rows
 
     @api.get("/api/v1/alerts/summary", tags=["alerts"], response_model=dict[str, dict[str, int]],
-             summary="Alert counts by team and status", **allow(ctx, *ALERT_ROLES))
-    def alert_summary() -> dict[str, dict[str, int]]:
-        return store.alerts.summary()
+             summary="Alert counts by team and status, for the caller's teams", **allow(ctx, *ALERT_ROLES))
+    def alert_summary(request: Request) -> dict[str, dict[str, int]]:
+        return store.alerts.summary(alert_teams(caller(request).role))
 
     @api.get("/api/v1/fleet", tags=["fleet"], response_model=list[DeviceView],
              summary="Device health across the campus", **allow(ctx, *FLEET_ROLES))

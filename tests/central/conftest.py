@@ -52,7 +52,8 @@ def store(database_url: str) -> Iterator[CentralStore]:
 
 class Tokens(dict[str, str]):
     """Bearer tokens by name: one per role (``admin``, ``staff``, ...), plus gateway tokens bound to sites
-    (``gateway:north-b3``) and an unbound one (``gateway``)."""
+    (``gateway:north-b3``: bound to north-b3 by the entry's ``site``) and an unbound one (``gateway``, which
+    only a test rig admits)."""
 
     def header(self, name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self[name]}"}
@@ -63,7 +64,8 @@ def token_entries() -> tuple[Tokens, list]:
     tokens, entries = Tokens(), []
     names = [(r.value, r) for r in Role] + [(f"gateway:{site}", Role.GATEWAY) for site in SITES]
     for name, role in names:
-        token, entry = new_token(name if ":" in name else f"test-{name}", role)
+        site = name.partition(":")[2] or None
+        token, entry = new_token(f"test-{name.replace(':', '-')}", role, site=site)
         tokens[name] = token
         entries.append(entry)
     return tokens, entries
@@ -76,7 +78,8 @@ def tokens(token_entries: tuple[Tokens, list]) -> Tokens:
 
 @pytest.fixture
 def settings(token_entries: tuple[Tokens, list], database_url: str) -> CentralSettings:
-    return CentralSettings(database_url=database_url, tokens=token_entries[1], timezone="Europe/London",
+    return CentralSettings(database_url=database_url, tokens=token_entries[1], test_rig=True,
+                           timezone="Europe/London",
                            exam_periods=[ExamPeriod(start="2026-03-16", end="2026-03-20")])
 
 

@@ -139,7 +139,7 @@ def test_gateway_register_prints_the_token_once_with_central_entry(root):
     central_part = output[output.index("[[tokens]]"):]
     entry = TokenEntry.model_validate(tomllib.loads(central_part)["tokens"][0])
     token = tomllib.loads(output[output.index("[central]"):output.index("# central")])["central"]["token"]
-    assert entry.role.value == "gateway" and entry.name == "gateway-north-b3"
+    assert entry.role.value == "gateway" and entry.name == "gateway-north-b3" and entry.site == "north-b3"
     assert entry.sha256 == hashlib.sha256(token.encode()).hexdigest()
     registry = Registry.open(root / "registry.db")
     assert ("token-add", "gateway-north-b3") in [(a[1], a[2]) for a in registry.audit_log()]
