@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from gateway import alerts as rules
+from gateway.authority import device_table
 from gateway.devices import DeviceBook
 from gateway.ingest import Accepted, SequenceTracker, StateSeen
 from gateway.occupancy import OccupancyBook
@@ -48,6 +49,7 @@ class Building:
         self.device_id = settings.device_id
         self._lock = threading.RLock()
         self.config: SiteConfig = settings.site_config()
+        self.device_table = device_table(self.config.devices)  # who may send what (gateway.authority)
         self.occupancy = OccupancyBook({s.id: s for s in self.config.spaces}, ZoneInfo(settings.timezone))
         self.devices = DeviceBook(timedelta(seconds=settings.health.offline_after_s))
         self.sequences = SequenceTracker(self._last_seqs())
@@ -78,6 +80,7 @@ class Building:
         """A new site configuration (from central or the local file): spaces, devices, reservations."""
         with self._lock:
             self.config = config
+            self.device_table = device_table(config.devices)
             sessions = self.occupancy.sessions
             self.occupancy = OccupancyBook({s.id: s for s in config.spaces}, self.occupancy.timezone,
                                            {k: v for k, v in sessions.items() if k in {s.id for s in config.spaces}})

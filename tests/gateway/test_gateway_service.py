@@ -58,8 +58,9 @@ def test_taps_update_occupancy_and_the_retained_topic(site, lone_gateway, kiosk_
     assert latest["capacity"] == KIOSKS[0].capacity and latest["space"] == KIOSKS[0].space
 
 
-def test_an_urgent_screening_alerts_the_clinic_and_is_acknowledged_and_resolved(site, lone_gateway, watcher):
-    device = KIOSKS[2].device
+def test_an_urgent_screening_alerts_the_clinic_and_is_acknowledged_and_resolved(site, station, lone_gateway,
+                                                                                 watcher):
+    device = station
     client = device_client(site, device)
     env = new_event(device, 1, "screening", {"subject": "922E5832", "session": SESSION, "complete": True,
                                              "measurements": [{"code": "8480-6", "value": 190, "unit": "mm[Hg]"},
