@@ -24,7 +24,7 @@ from gateway.occupancy import OccupancyBook
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Store, insert_alerts
 from onestop import topics
-from onestop.events import CheckData, FaultData, HeartbeatData, ReadingData
+from onestop.events import MAX_PACKET_BYTES, CheckData, FaultData, HeartbeatData, ReadingData
 from onestop.mqtt import Message
 from onestop.payloads import DeviceConfig, Occupancy
 from onestop.records import AlertRecord
@@ -33,6 +33,7 @@ from onestop.site import SiteConfig
 log = logging.getLogger(__name__)
 
 PEOPLE_COUNT = "people_count"
+CONFIG_MAX_BYTES = MAX_PACKET_BYTES - 1024  # room for the topic and the packet's header
 
 
 def _at(received: float) -> datetime:
@@ -103,16 +104,25 @@ class Building:
     def config_message(self, device: str) -> Message:
         entry = next(d for d in self.config.devices if d.device == device)
         space = self.occupancy.spaces.get(entry.space or "")
-        body = DeviceConfig(device=device, space=entry.space, mode=entry.kind,
-                            display_name=entry.display_name or (space.name if space else None),
-                            capacity=space.capacity if space else None, space_name=space.name if space else None,
-                            max_stay_h=space.max_stay_h if space else None, activity=entry.activity,
-                            reservations=[r.model_dump(mode="json") for r in self.config.reservations
-                                          if r.space == entry.space],
-                            thresholds=self.settings.thresholds.model_dump()
-                            if entry.kind == "health-station" else None)
-        return Message(topics.cfg(self.settings.site, device), body.model_dump_json(exclude_none=True).encode(),
-                       retain=True)
+        reservations = sorted((r for r in self.config.reservations if r.space == entry.space), key=lambda r: r.start)
+        while True:
+            body = DeviceConfig(device=device, space=entry.space, mode=entry.kind,
+                                display_name=entry.display_name or (space.name if space else None),
+                                capacity=space.capacity if space else None,
+                                space_name=space.name if space else None,
+                                max_stay_h=space.max_stay_h if space else None, activity=entry.activity,
+                                reservations=[r.model_dump(mode="json") for r in reservations],
+                                thresholds=self.settings.thresholds.model_dump()
+                                if entry.kind == "health-station" else None)
+            payload = body.model_dump_json(exclude_none=True).encode()
+            if len(payload) <= CONFIG_MAX_BYTES or not reservations:
+                break
+            # The broker disconnects a client whose packet is too large, and the gateway would send it again on
+            # every reconnect: keep the soonest reservations that fit instead.
+            log.warning("configuration of %s too large for MQTT; sending the first %d of %d reservations",
+                        device, len(reservations) // 2, len(reservations))
+            reservations = reservations[:len(reservations) // 2]
+        return Message(topics.cfg(self.settings.site, device), payload, retain=True)
 
     def retained_messages(self) -> list[Message]:
         """Every retained message the gateway owns: each device's cfg and each space's occupancy."""

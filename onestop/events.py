@@ -31,6 +31,9 @@ from onestop.ids import CARD_PATTERN, DEVICE_PATTERN, SLUG_PATTERN, uuid7
 from onestop.topics import Topic
 
 MAX_PAYLOAD_BYTES = 16 * 1024
+# The broker disconnects any client that sends a larger MQTT packet (max_packet_size): room for an event and
+# its topic, and for the gateway's retained device configuration, which it keeps below this.
+MAX_PACKET_BYTES = 64 * 1024
 # Every number in the contract has bounds that SQLite's 64-bit integers, JSON readers that hold numbers as
 # doubles (JavaScript) and the gateway's arithmetic (sequence gaps, counters) all handle exactly.
 MAX_SEQ = 2**53 - 1
