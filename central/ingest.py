@@ -71,7 +71,6 @@ class DeviceHealthIn(DeviceHealth):
     fw: Name = None
     boot: Name = None
     space: str | None = Field(None, pattern=SLUG_PATTERN)
-    outbox: int | None = Field(None, ge=0, lt=2**31)
 
 
 class FleetSyncIn(FleetSync):

@@ -101,6 +101,8 @@ class _StoreCollector(Collector):
         counters = self._gateway.store.counters()
         yield _counter("events_stored", "Events stored (deduplicated)", stats["events"])
         yield _counter("duplicates", "Redelivered events dropped by id", stats["duplicates"])
+        yield _counter("conflicts", "Events whose id was already stored with other content (kept aside)",
+                       stats["conflicts"])
         quarantined = CounterMetricFamily("onestop_gateway_quarantined", "Rejected messages", labels=["reason"])
         for reason, count in sorted(stats["quarantined_by_reason"].items()):  # type: ignore[union-attr]
             quarantined.add_metric([reason], count)

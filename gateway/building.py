@@ -17,13 +17,14 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from gateway import alerts as rules
+from gateway.authority import device_table
 from gateway.devices import DeviceBook
 from gateway.ingest import Accepted, SequenceTracker, StateSeen
 from gateway.occupancy import AutoCheckout, OccupancyBook
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Store, insert_alerts
 from onestop import topics
-from onestop.events import CheckData, FaultData, HeartbeatData, ReadingData
+from onestop.events import MAX_PACKET_BYTES, CheckData, FaultData, HeartbeatData, ReadingData
 from onestop.mqtt import Message
 from onestop.payloads import AlertMessage, DeviceConfig, Occupancy
 from onestop.records import AlertRecord
@@ -32,6 +33,7 @@ from onestop.site import SiteConfig
 log = logging.getLogger(__name__)
 
 PEOPLE_COUNT = "people_count"
+CONFIG_MAX_BYTES = MAX_PACKET_BYTES - 1024  # room for the topic and the packet's header
 
 
 def _at(received: float) -> datetime:
@@ -48,6 +50,7 @@ class Building:
         self.device_id = settings.device_id
         self._lock = threading.RLock()
         self.config: SiteConfig = settings.site_config()
+        self.device_table = device_table(self.config.devices)  # who may send what (gateway.authority)
         self.occupancy = OccupancyBook({s.id: s for s in self.config.spaces}, ZoneInfo(settings.timezone))
         self.devices = DeviceBook(timedelta(seconds=settings.health.offline_after_s))
         self.sequences = SequenceTracker(self._last_seqs())
@@ -78,6 +81,7 @@ class Building:
         """A new site configuration (from central or the local file): spaces, devices, reservations."""
         with self._lock:
             self.config = config
+            self.device_table = device_table(config.devices)
             sessions = self.occupancy.sessions
             self.occupancy = OccupancyBook({s.id: s for s in config.spaces}, self.occupancy.timezone,
                                            {k: v for k, v in sessions.items() if k in {s.id for s in config.spaces}})
@@ -100,16 +104,25 @@ class Building:
     def config_message(self, device: str) -> Message:
         entry = next(d for d in self.config.devices if d.device == device)
         space = self.occupancy.spaces.get(entry.space or "")
-        body = DeviceConfig(device=device, space=entry.space, mode=entry.kind,
-                            display_name=entry.display_name or (space.name if space else None),
-                            capacity=space.capacity if space else None, space_name=space.name if space else None,
-                            max_stay_h=space.max_stay_h if space else None, activity=entry.activity,
-                            reservations=[r.model_dump(mode="json") for r in self.config.reservations
-                                          if r.space == entry.space],
-                            thresholds=self.settings.thresholds.model_dump()
-                            if entry.kind == "health-station" else None)
-        return Message(topics.cfg(self.settings.site, device), body.model_dump_json(exclude_none=True).encode(),
-                       retain=True)
+        reservations = sorted((r for r in self.config.reservations if r.space == entry.space), key=lambda r: r.start)
+        while True:
+            body = DeviceConfig(device=device, space=entry.space, mode=entry.kind,
+                                display_name=entry.display_name or (space.name if space else None),
+                                capacity=space.capacity if space else None,
+                                space_name=space.name if space else None,
+                                max_stay_h=space.max_stay_h if space else None, activity=entry.activity,
+                                reservations=[r.model_dump(mode="json") for r in reservations],
+                                thresholds=self.settings.thresholds.model_dump()
+                                if entry.kind == "health-station" else None)
+            payload = body.model_dump_json(exclude_none=True).encode()
+            if len(payload) <= CONFIG_MAX_BYTES or not reservations:
+                break
+            # The broker disconnects a client whose packet is too large, and the gateway would send it again on
+            # every reconnect: keep the soonest reservations that fit instead.
+            log.warning("configuration of %s too large for MQTT; sending the first %d of %d reservations",
+                        device, len(reservations) // 2, len(reservations))
+            reservations = reservations[:len(reservations) // 2]
+        return Message(topics.cfg(self.settings.site, device), payload, retain=True)
 
     def retained_messages(self) -> list[Message]:
         """Every retained message the gateway owns: each device's cfg and each space's occupancy."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from prometheus_client import Histogram
 
@@ -23,6 +23,7 @@ from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Derive, Store
 from onestop import topics
 from onestop.mqtt import Message, Received
+from onestop.site import DeviceEntry
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,14 @@ class Consumer:
                  will: Message | None = None, birth: Callable[[], list[Message]] | None = None,
                  derive: Derive | None = None,
                  on_batch: Callable[[BatchResult, list[StateSeen]], None] | None = None,
-                 known_devices: Callable[[], set[str] | None] | None = None) -> None:
+                 devices: Callable[[], Mapping[str, DeviceEntry]] | None = None) -> None:
         self.settings = settings
         self.store = store
         self._derive = derive
         self._on_batch = on_batch
-        self._known = known_devices or (lambda: None)
+        self._devices = devices or (lambda: {})  # no device table: no device may send anything
+        # Topics whose retained event we cleared: the broker passes our empty message back to us once.
+        self._clearing: set[str] = set()
         # Batch size and commit time: the throughput / acknowledgement-latency trade-off, observable live.
         self.batch_sizes = Histogram("onestop_gateway_batch_size", "Messages per committed batch",
                                      buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000), registry=None)
@@ -74,9 +77,12 @@ class Consumer:
         accepted: list[Accepted] = []
         rejected: list[Rejected] = []
         states: list[StateSeen] = []
-        known = self._known()
+        devices = self._devices()
         for msg in batch:
-            verdict = classify(msg.topic, msg.payload, now, self.settings.site, known)
+            if not msg.payload and msg.topic in self._clearing:
+                self._clearing.discard(msg.topic)  # the echo of our own clearing of a retained event
+                continue
+            verdict = classify(msg.topic, msg.payload, now, self.settings.site, devices, msg.retain)
             if isinstance(verdict, Accepted):
                 accepted.append(verdict)
             elif isinstance(verdict, StateSeen):
@@ -101,5 +107,11 @@ class Consumer:
         for bad in rejected:
             # Reason and topic only: the payload may hold a card number or vital signs.
             log.warning("quarantined message on %s: %s", bad.topic[:200], bad.reason)
+            if bad.reason == "retained":
+                # An empty retained message deletes the broker's copy, so it is neither kept in the broker's
+                # store nor delivered (and quarantined) again on every resubscription. Sent after the commit:
+                # were it lost, the next resubscription brings the message back and it is cleared then.
+                self._clearing.add(bad.topic)
+                self.client.publish(Message(bad.topic, b"", qos=1, retain=True))
         if self._on_batch:
             self._on_batch(result, states)

@@ -45,7 +45,7 @@ class Gateway:
                        GatewayState(online=False, boot=self.boot).model_dump_json().encode(), retain=True)
         self.consumer = Consumer(settings, self.store, will=will, birth=self._birth,
                                  derive=self.building.derive, on_batch=self.building.after_batch,
-                                 known_devices=self._known_devices)
+                                 devices=lambda: self.building.device_table)
         self._load_config_copy()
         self.syncer = Syncer(settings.site, settings.central, self.store, self.alerts, settings.config_copy,
                              fleet=self.fleet, on_config=self.building.apply_config,
@@ -74,10 +74,6 @@ class Gateway:
 
     def _publish(self, message: Message) -> None:
         self.consumer.client.publish(message)
-
-    def _known_devices(self) -> set[str] | None:
-        listed = {d.device for d in self.building.config.devices}
-        return (listed | {self.settings.device_id}) if listed else None
 
     @property
     def central_state(self) -> str:

@@ -69,7 +69,8 @@ class GatewaySettings(Section):
     thresholds: Thresholds = Field(default_factory=Thresholds, description="screening thresholds (CLINICAL.md)")
     spaces: list[SpaceConfig] = Field(default_factory=list, description="spaces, capacities and opening hours")
     devices: list[DeviceEntry] = Field(default_factory=list,
-                                       description="expected devices; when listed, unknown devices are rejected")
+                                       description="the building's devices: only these may send events, each only "
+                                                   "what its kind, space and activity allow")
     reservations: list[Reservation] = Field(default_factory=list)
 
 

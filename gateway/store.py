@@ -17,11 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.ingest import Accepted, Rejected
-from onestop.events import new_event
+from onestop.events import Envelope, new_event
 from onestop.records import AlertRecord, DeviceHealth
 from onestop.sqlite import open_database
 
 QUARANTINE_PAYLOAD_MAX = 16 * 1024  # keep the start of an oversized payload, not all of it
+COUNTER_MAX = 2**62 - 1  # value + by stays inside SQLite's 64-bit integers (beyond, it turns to a REAL)
+_BUMP = ("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
+         f"SET value = max({-COUNTER_MAX}, min({COUNTER_MAX}, value + excluded.value))")
 
 MIGRATIONS = [
     ("0001-events", """
@@ -94,6 +97,7 @@ class BatchResult:
     duplicates: int
     quarantined: int
     alerts: list[AlertRecord]
+    conflicts: int = 0
 
 
 Derive = Callable[[sqlite3.Connection, list[Accepted]], list[AlertRecord]]
@@ -136,10 +140,14 @@ class Store:
 
     @staticmethod
     def bump(conn: sqlite3.Connection, name: str, by: int = 1) -> None:
-        """Add to a persistent counter (inside a transaction)."""
+        """Add to a persistent counter (inside a transaction); it saturates at ``COUNTER_MAX``.
+
+        Some counts come from devices (a sequence gap is as large as a device makes it): neither the value
+        handed to SQLite nor the sum may leave its 64-bit integers, or the whole batch fails.
+        """
         if by:
-            conn.execute("INSERT INTO counters (name, value) VALUES (?, ?) "
-                         "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (name, by))
+            by = max(-COUNTER_MAX, min(COUNTER_MAX, by))
+            conn.execute(_BUMP, (name, by))
 
     # -- events --------------------------------------------------------------------------------------
     _INSERT = ("INSERT OR IGNORE INTO events (id, device, seq, type, ts, received, priority, payload) "
@@ -156,19 +164,40 @@ class Store:
         return conn.execute(cls._INSERT, cls._row(item)).rowcount == 1
 
     @classmethod
-    def _insert_events(cls, conn: sqlite3.Connection, items: Sequence[Accepted]) -> list[Accepted]:
-        """Insert a batch; returns the items that were new. Usually all are: one ``executemany`` then."""
+    def _insert_events(cls, conn: sqlite3.Connection,
+                       items: Sequence[Accepted]) -> tuple[list[Accepted], list[Accepted]]:
+        """Insert a batch; returns the items that were new, and those whose id is stored with other content.
+
+        Usually all are new: one ``executemany`` then, and no content is compared.
+        """
         before = conn.total_changes
         savepoint = "SAVEPOINT batch"
         conn.execute(savepoint)
         conn.executemany(cls._INSERT, [cls._row(item) for item in items])
         if conn.total_changes - before == len(items):
             conn.execute("RELEASE batch")
-            return list(items)
-        # Some were redeliveries: redo the batch row by row to learn which.
+            return list(items), []
+        # Some ids were known: redo the batch row by row to learn which, and whether each is a redelivery.
         conn.execute("ROLLBACK TO batch")
         conn.execute("RELEASE batch")
-        return [item for item in items if cls._insert_event(conn, item)]
+        new, conflicts = [], []
+        for item in items:
+            if cls._insert_event(conn, item):
+                new.append(item)
+            elif cls._differs(conn, item):
+                conflicts.append(item)
+        return new, conflicts
+
+    @staticmethod
+    def _differs(conn: sqlite3.Connection, item: Accepted) -> bool:
+        """Whether the stored event with ``item``'s id says something else (not a mere redelivery)."""
+        (stored,) = conn.execute("SELECT payload FROM events WHERE id = ?", (item.envelope.id,)).fetchone()
+        if bytes(stored) == item.payload:
+            return False
+        try:  # the same event written differently (spacing, key order) is still the same event
+            return Envelope.model_validate_json(stored) != item.envelope
+        except ValueError:
+            return True
 
     def write_batch(self, accepted: Sequence[Accepted], rejected: Sequence[Rejected],
                     derive: Derive | None = None) -> BatchResult:
@@ -177,22 +206,31 @@ class Store:
         ``derive`` sees the new events and returns the alerts they raise, which commit with them.
         """
         with self.transaction() as conn:
-            new = self._insert_events(conn, accepted)
+            new, conflicts = self._insert_events(conn, accepted)
             self.bump(conn, "stored", len(new))
             self.bump(conn, "unsynced", len(new))
             for bad in rejected:
-                conn.execute(
-                    "INSERT INTO quarantine (topic, reason, detail, size, payload, received) VALUES (?, ?, ?, ?, ?, ?)",
-                    (bad.topic[:512], bad.reason, bad.detail[:500], len(bad.payload),
-                     bad.payload[:QUARANTINE_PAYLOAD_MAX], bad.received))
+                self._keep(conn, bad.topic, bad.reason, bad.detail, bad.payload, bad.received)
                 self.bump(conn, f"quarantined:{bad.reason}")
-            if rejected:
+            for item in conflicts:
+                # The first version stays; the other is kept beside the quarantine for an operator to see.
+                self._keep(conn, item.topic, "conflict", "event id already stored with different content",
+                           item.payload, item.received)
+            self.bump(conn, "conflicts", len(conflicts))
+            if rejected or conflicts:
                 conn.execute("DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ?",
                              (self.quarantine_max,))
-            duplicates = len(accepted) - len(new)
+            duplicates = len(accepted) - len(new) - len(conflicts)
             self.bump(conn, "duplicates", duplicates)
             alerts = insert_alerts(conn, derive(conn, new)) if derive and new else []
-        return BatchResult(new, duplicates, len(rejected), alerts)
+        return BatchResult(new, duplicates, len(rejected), alerts, len(conflicts))
+
+    @staticmethod
+    def _keep(conn: sqlite3.Connection, topic: str, reason: str, detail: str, payload: bytes,
+              received: float) -> None:
+        conn.execute(
+            "INSERT INTO quarantine (topic, reason, detail, size, payload, received) VALUES (?, ?, ?, ?, ?, ?)",
+            (topic[:512], reason, detail[:500], len(payload), payload[:QUARANTINE_PAYLOAD_MAX], received))
 
     def append_own_event(self, device: str, event_type: str, data: dict, received: float) -> Accepted:
         """Record an event the gateway itself creates (e.g. an automatic check-out), with its own sequence."""
@@ -282,6 +320,7 @@ class Store:
             "quarantined": sum(by_reason.values()),
             "quarantined_by_reason": by_reason,
             "duplicates": int(counters.get("duplicates", 0)),
+            "conflicts": int(counters.get("conflicts", 0)),
             "synced": int(counters.get("synced", 0)),
             "backlog": int(counters.get("unsynced", 0)),
             "dead_letters": int(counters.get("dead-letters", 0)),

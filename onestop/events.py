@@ -31,15 +31,28 @@ from onestop.ids import CARD_PATTERN, DEVICE_PATTERN, SLUG_PATTERN, uuid7
 from onestop.topics import Topic
 
 MAX_PAYLOAD_BYTES = 16 * 1024
+# The broker disconnects any client that sends a larger MQTT packet (max_packet_size): room for an event and
+# its topic, and for the gateway's retained device configuration, which it keeps below this.
+MAX_PACKET_BYTES = 64 * 1024
+# Every number in the contract has bounds that SQLite's 64-bit integers, JSON readers that hold numbers as
+# doubles (JavaScript) and the gateway's arithmetic (sequence gaps, counters) all handle exactly.
+MAX_SEQ = 2**53 - 1
+MAX_COUNT = 2**31 - 1  # counts a device reports (outbox depth): what central's INTEGER columns hold
+MAX_MAGNITUDE = 1e12  # measured values and readings: far beyond any real sensor, finite
+MAX_UPTIME_S = 10 * 366 * 86400.0
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 Card = Annotated[str, Field(pattern=CARD_PATTERN, description="normalised card id (personal data)")]
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
-Number = Annotated[float, Field(allow_inf_nan=False)]
+Number = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
+# A heartbeat may carry extra diagnostic fields: flat scalars only, each bounded (no NaN, no huge strings).
+HeartbeatExtra = (bool | Annotated[int, Field(ge=-MAX_SEQ, le=MAX_SEQ)] | Number
+                  | Annotated[str, Field(max_length=500)] | None)
+MAX_HEARTBEAT_EXTRAS = 16
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CheckData(_Data):
@@ -48,7 +61,7 @@ class CheckData(_Data):
     space: Slug
     card: Card
     via: Literal["tap", "auto", "staff"] = "tap"
-    reservation: str | None = None
+    reservation: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class AttendanceData(_Data):
@@ -71,7 +84,7 @@ class Questionnaire(_Data):
     """A completed PHQ-9 or GAD-7 questionnaire."""
 
     instrument: Literal["PHQ-9", "GAD-7"]
-    answers: list[Annotated[int, Field(ge=0, le=3)]]
+    answers: list[Annotated[int, Field(ge=0, le=3)]] = Field(max_length=9)
     score: int = Field(ge=0, le=27)
 
     @model_validator(mode="after")
@@ -107,9 +120,17 @@ class ReadingData(_Data):
 class HeartbeatData(BaseModel):
     """``heartbeat``: at least once a minute; extra diagnostic fields are allowed."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
-    uptime_s: float = Field(ge=0)
-    outbox: int = Field(ge=0)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+    __pydantic_extra__: dict[str, HeartbeatExtra] = Field(init=False)  # type: ignore[assignment]
+    uptime_s: float = Field(ge=0, le=MAX_UPTIME_S)
+    outbox: int = Field(ge=0, le=MAX_COUNT)
+
+    @model_validator(mode="after")
+    def _few_extras(self) -> HeartbeatData:
+        extra = self.__pydantic_extra__ or {}
+        if len(extra) > MAX_HEARTBEAT_EXTRAS or any(len(key) > 64 for key in extra):
+            raise ValueError(f"at most {MAX_HEARTBEAT_EXTRAS} extra fields, names of at most 64 characters")
+        return self
 
 
 class FaultData(_Data):
@@ -154,7 +175,7 @@ class Envelope(BaseModel):
     v: Literal[1] = 1
     id: str = Field(pattern=UUID_PATTERN, description="UUIDv7, the deduplication key")
     device: str = Field(pattern=DEVICE_PATTERN)
-    seq: int = Field(ge=0, lt=2**63, description="per-device counter, strictly increasing")
+    seq: int = Field(ge=0, le=MAX_SEQ, description="per-device counter, strictly increasing")
     ts: datetime = Field(description="device clock, UTC RFC 3339; may be wrong")
     type: EventType
     data: EventData

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from onestop.events import UUID_PATTERN, Card, format_ts
+from onestop.events import MAX_COUNT, UUID_PATTERN, Card, format_ts
 from onestop.ids import DEVICE_PATTERN, SITE_PATTERN, SLUG_PATTERN
 
 Severity = Literal["urgent", "follow-up", "notice"]
@@ -65,8 +65,9 @@ class DeviceHealth(_Record):
     boot: str | None = Field(None, max_length=64)
     space: str | None = Field(None, pattern=SLUG_PATTERN)
     last_seen: datetime | None = None
-    outbox: int | None = Field(None, ge=0)
-    clock_skew_s: float | None = Field(None, description="device clock minus gateway clock, when implausible")
+    outbox: int | None = Field(None, ge=0, le=MAX_COUNT, description="bounded like the heartbeat's outbox")
+    clock_skew_s: float | None = Field(None, allow_inf_nan=False,
+                                       description="device clock minus gateway clock, when implausible")
     updated_at: datetime
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from onestop import topics
+from onestop.events import MAX_PACKET_BYTES
 
 PBKDF2_ITERATIONS = 1000
 
@@ -131,6 +132,10 @@ def render_conf(layout: BrokerLayout) -> str:
       for the gateway while it restarts; bounded by bytes instead so a dead subscriber cannot exhaust memory;
     - ``max_inflight_messages`` 0 so MQTT 3.1.1 clients may hold many un-acknowledged messages: the gateway
       acknowledges only after a batched commit, and a window of 20 would throttle it to 20 per commit;
+    - ``max_packet_size`` of 64 KiB (an event is at most 16 KiB): a client that sends a larger packet is
+      disconnected and nothing of it is stored, so one device cannot fill the broker's memory or its
+      persistence file with huge (retained) messages. Mosquitto 2.0's per-client limits are global, so the
+      queue limits above, which must stay large for the gateway, cannot be made smaller for devices;
     - ``use_username_as_clientid`` on every listener: the client id is the authenticated user name, so no
       device can connect under the gateway's client id, take over its session and throw away its queue.
       (It is a listener option: written before the first listener, Mosquitto would open a default one.)
@@ -148,7 +153,7 @@ def render_conf(layout: BrokerLayout) -> str:
         "max_queued_messages 2000000",
         "max_queued_bytes 1073741824",
         "max_inflight_messages 0",
-        "max_packet_size 1048576",
+        f"max_packet_size {MAX_PACKET_BYTES}",
         "set_tcp_nodelay true",
         f"log_dest file {layout.log}",
         "log_type error",

@@ -54,7 +54,10 @@ def main() -> None:
         config = root / "gateway.toml"
         config.write_text(tomli_w.dumps({"site": SITE, "data_dir": str(root / "gw"), "http": {"port": port},
                                          "broker": {"port": broker.port, "username": gateway.username,
-                                                    "password": gateway.password}}))
+                                                    "password": gateway.password},
+                                         # only listed devices may send (gateway/authority.py)
+                                         "devices": [{"device": station, "kind": "health-station"}]
+                                         + [{"device": d, "kind": "kiosk"} for d in noise]}))
         proc = subprocess.Popen([sys.executable, "-m", "onestop", "--log-level", "WARNING", "gateway", "run",
                                  "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

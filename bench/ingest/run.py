@@ -87,7 +87,9 @@ def gateway_rate(root: Path, broker: BenchBroker, per_device: int, batch_max: in
     config.write_text(tomli_w.dumps({
         "site": SITE, "data_dir": str(data),
         "broker": {"port": broker.port, "username": gateway.username, "password": gateway.password},
-        "http": {"port": port}, "ingest": {"batch_max": batch_max, "batch_wait_ms": wait_ms}}))
+        "http": {"port": port}, "ingest": {"batch_max": batch_max, "batch_wait_ms": wait_ms},
+        # only listed devices may send (gateway/authority.py); the burst is heartbeats
+        "devices": [{"device": device, "kind": "sensor"} for device in broker.devices]}))
     proc = subprocess.Popen([sys.executable, "-m", "onestop", "--log-level", "WARNING", "gateway", "run",
                              "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

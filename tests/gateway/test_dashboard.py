@@ -53,8 +53,8 @@ def test_dashboard_shows_occupancy_alerts_and_devices_and_updates_live(site, lon
     screenshot(page, tmp_path / "gateway-dashboard.png")
 
 
-def test_dashboard_lets_the_clinic_acknowledge_an_alert_and_hides_devices(site, lone_gateway, page):
-    device = KIOSKS[2].device
+def test_dashboard_lets_the_clinic_acknowledge_an_alert_and_hides_devices(site, station, lone_gateway, page):
+    device = station
     cred = site.device_users[device]
     client = raw_client(site.broker_port, cred.username, cred.password, "dash-hs")
     env = new_event(device, 1, "screening", {"subject": "922E5832", "session": SESSION, "complete": True,

@@ -1,7 +1,7 @@
 import time
 
 from gateway.ingest import Accepted, Rejected
-from gateway.store import Store
+from gateway.store import COUNTER_MAX, Store
 from onestop.events import new_event
 from tests.helpers import query
 
@@ -51,3 +51,29 @@ def test_unsynced_events_come_most_urgent_first_and_leave_once_synced(tmp_path):
     store.mark_synced(order[:2])
     assert [row[0] for row in store.unsynced(10)] == [hb.id]
     assert store.stats()["backlog"] == 1
+
+
+def test_counters_saturate_instead_of_failing_the_batch(tmp_path):
+    store = Store(tmp_path / "g.db")
+    with store.transaction() as conn:
+        for _ in range(3):  # three sequence gaps of the largest size a device could claim before the bound
+            Store.bump(conn, "seq-gaps", 2**63 - 1)
+    assert store.counters()["seq-gaps"] == COUNTER_MAX
+    store.write_batch([accepted(1)], [])  # the store goes on working
+    assert store.stats()["events"] == 1
+
+
+def test_the_same_id_with_other_content_is_a_conflict_and_the_first_version_stays(tmp_path):
+    store = Store(tmp_path / "g.db")
+    first = accepted(1)
+    other_env = first.envelope.model_copy(update={"data": first.envelope.data.model_copy(update={"card": "CD34"})})
+    other = Accepted(other_env, other_env.to_json(), time.time(), "onestop/v1/x/dev/kiosk-1/evt/checkin")
+    respaced = Accepted(first.envelope, first.payload.replace(b",", b", "), time.time())  # same event, other bytes
+    store.write_batch([first], [])
+    result = store.write_batch([other, first, respaced], [])
+    assert (len(result.new), result.duplicates, result.conflicts) == (0, 2, 1)
+    stats = store.stats()
+    assert stats["conflicts"] == 1 and stats["duplicates"] == 2 and stats["quarantined"] == 0
+    assert query(tmp_path / "g.db", "SELECT payload FROM events") == [(first.payload,)]
+    assert query(tmp_path / "g.db", "SELECT reason, topic FROM quarantine") == [
+        ("conflict", "onestop/v1/x/dev/kiosk-1/evt/checkin")]

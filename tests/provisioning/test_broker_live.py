@@ -18,6 +18,7 @@ import pwd
 import shutil
 import ssl
 import stat
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from typer.testing import CliRunner
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
 from onestop import topics
+from onestop.events import MAX_PACKET_BYTES, MAX_PAYLOAD_BYTES
 from onestop.payloads import GatewayState
 from provisioning import bundle
 from provisioning.cli import app
@@ -98,6 +100,28 @@ def test_a_device_is_denied_another_devices_topics(live, watcher):
         assert watcher.received(forged) == []  # published before `own`, so it would have arrived first
     finally:
         kiosk.close()
+
+
+def test_a_packet_larger_than_the_bound_is_refused_and_not_kept_while_a_full_size_event_passes(live, watcher):
+    live.site.add_device("kiosk-a1", "kiosk", "study")
+    live.site.reload()
+    secret = live.site.registry.pending_secret("kiosk-a1").password
+    huge, full = (topics.event(live.site.name, "kiosk-a1", kind) for kind in ("fault", "heartbeat"))
+    for topic, size in ((huge, MAX_PACKET_BYTES + 1), (full, MAX_PAYLOAD_BYTES)):
+        # MQTT 3.1.1, retained: the broker tells such a client no limit, so only the broker's own check stops it.
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(live.site.settings["port"]), "-u", "kiosk-a1",
+                        "-P", secret, "-i", "kiosk-a1", "-V", "mqttv311", "-q", "1", "-r", "-t", topic, "-s"],
+                       input=b"x" * size, capture_output=True, timeout=10)
+    wait_until(lambda: watcher.received(full), 5, what="the full-size event")
+    assert watcher.received(huge) == []  # published first, so it would have arrived first
+    fresh = gateway_probe(live)
+    try:
+        assert fresh.connect() == 0
+        fresh.subscribe(topics.events_filter(live.site.name))
+        wait_until(lambda: fresh.received(full), 5, what="the retained full-size event")
+        assert fresh.received(huge) == [], "the broker kept the oversized message"
+    finally:
+        fresh.close()
 
 
 def test_anonymous_and_wrong_passwords_are_refused(live):

@@ -56,6 +56,7 @@ def test_conf_keeps_the_gateway_queue_settings_and_has_no_anonymous_access(tmp_p
     conf = render_conf(BrokerLayout(tmp_path, 1883)).splitlines()
     assert "allow_anonymous false" in conf
     assert "max_queued_messages 2000000" in conf and "max_inflight_messages 0" in conf
+    assert "max_packet_size 65536" in conf  # an event (16 KiB) fits; a device's 900 KB message does not
     assert conf[-2:] == ["listener 1883 127.0.0.1", "use_username_as_clientid true"]
     assert not any(line.startswith(("pid_file", "cafile")) for line in conf)
 
