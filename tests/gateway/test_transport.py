@@ -15,7 +15,7 @@ from onestop import topics
 from onestop.events import new_event
 from onestop.localsite import ServiceProcess, gateway_ready
 from provisioning.cli import app as provision
-from tests.conftest import KIOSKS
+from tests.gateway.conftest import STATION
 from tests.helpers import raw_client, wait_until
 from tests.provisioning.conftest import current_user, free_ports
 
@@ -39,7 +39,7 @@ def provision_gateway_certificate(tmp_path):
 
 
 @pytest.fixture
-def tls_gateway(site, broker, tmp_path):
+def tls_gateway(site, station, broker, tmp_path):
     """The gateway serving HTTPS with the certificate provisioning issued; yields (https URL, site CA context)."""
     tls, ca_file = provision_gateway_certificate(tmp_path)
     site.gateway_extra = {"http": {"host": "127.0.0.1", "port": site.gateway_port,
@@ -55,7 +55,7 @@ def tls_gateway(site, broker, tmp_path):
 
 
 def send_urgent_screening(site):
-    device = KIOSKS[2].device
+    device = STATION  # only a health station may send screenings
     cred = site.device_users[device]
     client = raw_client(site.broker_port, cred.username, cred.password, "transport-hs")
     env = new_event(device, 1, "screening", {"subject": CARD, "session": SESSION, "complete": True,
@@ -97,7 +97,7 @@ def test_gateway_serves_alerts_over_https_verified_against_the_site_ca_and_refus
         httpx.get(f"http://127.0.0.1:{site.gateway_port}/api/v1/alerts", headers=clinic)
 
 
-def test_gateway_dashboard_cannot_be_framed_and_personal_data_is_not_cached(site, lone_gateway):
+def test_gateway_dashboard_cannot_be_framed_and_personal_data_is_not_cached(site, station, lone_gateway):
     page = httpx.get(f"{site.gateway_url}/")
     assert page.status_code == 200
     assert page.headers["x-frame-options"] == "DENY"
