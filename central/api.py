@@ -98,7 +98,10 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
                   description="Campus-wide service: ingest from building gateways, alerts, fleet, configuration "
                               "downlink, occupancy analytics and forecast, screenings with FHIR export and "
                               "audit. Every route except /healthz, /metrics, /api/v1/stats, the dashboard and "
-                              "this document needs a bearer token; each route lists its roles (`x-roles`).")
+                              "this document needs a bearer token; each route lists its roles (`x-roles`).",
+                  # Every body is counted while it is read (and Content-Length checked first): none is
+                  # buffered past this, whatever the route. Routes may set a smaller bound.
+                  max_body_size=settings.max_batch_bytes)
     warn_unbound_gateway_tokens(settings)
     ctx = Context(settings=settings, store=store, auth=Authenticator(settings.tokens))
     registry = CollectorRegistry()

@@ -184,6 +184,11 @@ class ServiceProcess:
     def running(self) -> bool:
         return bool(self._proc and self._proc.poll() is None)
 
+    @property
+    def pid(self) -> int | None:
+        """The process id while started (tests read its memory in ``/proc``)."""
+        return self._proc.pid if self._proc else None
+
 
 def central_process(site: LocalSite) -> ServiceProcess:
     """The central service of ``site`` as a process."""
