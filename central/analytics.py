@@ -17,11 +17,11 @@ from central.errors import NotFoundError, RequestError
 from central.forecast import Forecast, ModelParameters, forecast
 from central.occupancy import Bucket, CheckEvent, Span, boundaries, reading_stats, replay, spans
 from central.store import CentralStore, StoredEvent
+from central.timerange import MAX_BUCKETS, check_span
 from central.utilisation import Utilisation, utilisation
 from onestop.site import SpaceConfig
 
 DEFAULT_MAX_STAY = timedelta(hours=12)
-MAX_BUCKETS = 24 * 93
 PEOPLE_COUNT = "people_count"
 
 
@@ -70,8 +70,7 @@ class Analytics:
 
     def history(self, site: str, space: str, start: datetime, end: datetime, bucket: Bucket) -> SpaceHistory:
         """Peak and mean occupancy per bucket in ``[start, end)``, with people-count readings."""
-        if end <= start:
-            raise RequestError("end must be after start")
+        check_span(start, end, bucket)  # before any edge is computed: a 1000-year range is refused at once
         config = self._require(site, space)
         edges = boundaries(start, end, bucket, self.zone)
         if len(edges) - 1 > MAX_BUCKETS:

@@ -16,8 +16,9 @@ from pydantic import BaseModel
 
 from central.audit import AuditEntry
 from central.fhir import observations, searchset
-from central.routes.common import HEALTH_DATA_ROLES, Context, allow, aware, caller
+from central.routes.common import HEALTH_DATA_ROLES, Context, allow, caller
 from central.store import StoredEvent
+from central.timerange import query_time
 from onestop.auth import Role
 from onestop.ids import CARD_PATTERN, SITE_PATTERN
 
@@ -101,7 +102,7 @@ def router(ctx: Context) -> APIRouter:
 
     def read_screenings(request: Request, route: str, subject: str | None, site: str | None,
                         since: datetime | None, until: datetime | None, limit: int) -> list[StoredEvent]:
-        found = store.screenings(subject, site, aware(since), aware(until), limit)
+        found = store.screenings(subject, site, query_time(since, "since"), query_time(until, "until"), limit)
         counts: dict[str | None, int] = {}
         for event in found:
             counts[event.subject] = counts.get(event.subject, 0) + 1
@@ -162,6 +163,6 @@ def router(ctx: Context) -> APIRouter:
              summary="The audit log of health-data reads, newest first", **allow(ctx, Role.ADMIN))
     def audit(principal: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]+$")] = None,
               subject: CardQuery = None, since: datetime | None = None, limit: Limit = 200) -> list[dict]:
-        return store.audit.list(principal, subject, aware(since), limit)
+        return store.audit.list(principal, subject, query_time(since, "since"), limit)
 
     return api

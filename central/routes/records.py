@@ -12,7 +12,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from central.alerts import AlertFilter
-from central.routes.common import ALERT_ROLES, FLEET_ROLES, Context, allow, aware, caller
+from central.routes.common import ALERT_ROLES, FLEET_ROLES, Context, allow, caller
+from central.timerange import query_time
 from onestop.auth import HEALTH_ROLES
 from onestop.ids import SITE_PATTERN
 from onestop.records import AlertStatus, Severity, Team
@@ -90,7 +91,7 @@ def router(ctx: Context) -> APIRouter:
     def list_alerts(request: Request, team: Team | None = None, status: AlertStatus | None = None,
                     site: SiteQuery = None, severity: Severity | None = None, since: datetime | None = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
-        rows = store.alerts.list(AlertFilter(team, status, site, severity, aware(since), limit))
+        rows = store.alerts.list(AlertFilter(team, status, site, severity, query_time(since, "since"), limit))
         if caller(request).role not in HEALTH_ROLES:
             rows = [{**row, "subject": None} for row in rows]
         return rows
