@@ -41,7 +41,10 @@ class _StoreCollector(Collector):
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         stats = self._store.stats()
         for name, help_text in (("events", "Events stored"), ("duplicates", "Duplicate events dropped"),
-                                ("quarantined", "Ingest batches rejected as invalid (422)")):
+                                ("quarantined", "Ingest batches rejected as invalid (422)"),
+                                ("future_dated", "Alert and fleet records dated after their arrival (clamped)"),
+                                ("unknown_space", "Events stored for a space the site's configuration lacks"),
+                                ("conflicts", "Events whose id central already held with other content")):
             family = CounterMetricFamily(f"onestop_central_{name}", help_text)
             family.add_metric([], stats[name])
             yield family

@@ -14,16 +14,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from central import counters
 from central.alerts import AlertStore
 from central.audit import AuditLog
 from central.db import Database
 from central.fleet import FleetStore
 from central.ingest import EVENT_COLUMNS, IngestItem, event_rows, received_utc
 from central.migrations import migrate
-from central.schema import counters, events, gateways
+from central.schema import events, gateways
 from central.siteconfigs import ConfigStore
 
 CHECK_TYPES = ("checkin", "checkout")
+# Keys of ``/api/v1/stats`` read from named counters.
+STATS_COUNTERS = {"quarantined": counters.QUARANTINED, "future_dated": counters.FUTURE_DATED,
+                  "unknown_space": counters.UNKNOWN_SPACE, "conflicts": counters.CONFLICTS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +89,7 @@ class CentralStore:
         """Count a rejected batch, per site when the site is known."""
         now = now or datetime.now(UTC)
         with self.db.write() as conn:
-            bump = self.db.insert(counters).values(name="quarantined_batches", value=1)
-            conn.execute(bump.on_conflict_do_update(index_elements=["name"],
-                                                    set_={"value": counters.c.value + 1}))
+            counters.bump(self.db, conn, counters.QUARANTINED)
             if site is not None:
                 upsert = self.db.insert(gateways).values(site=site, last_seen=now, events=0, duplicates=0,
                                                          quarantined=1)
@@ -102,10 +104,10 @@ class CentralStore:
             stored = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
             dup, sites = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(gateways.c.duplicates), 0),
                                                 sa.func.count())).one()
-            quarantined = conn.execute(sa.select(counters.c.value)
-                                       .where(counters.c.name == "quarantined_batches")).scalar()
-        return {"events": int(stored), "quarantined": int(quarantined or 0), "duplicates": int(dup),
-                "gateways": int(sites), **self.alerts.counts(), **self.fleet.counts()}
+            counted = counters.read(conn, STATS_COUNTERS.values())
+        return {"events": int(stored), "duplicates": int(dup), "gateways": int(sites),
+                **{key: counted[name] for key, name in STATS_COUNTERS.items()},
+                **self.alerts.counts(), **self.fleet.counts()}
 
     def gateways(self) -> list[dict[str, Any]]:
         """Every gateway central has heard from, with last contact and sync lag."""
