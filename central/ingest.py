@@ -7,7 +7,9 @@ poison events. Valid batches become rows with a few columns copied out of the ev
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
@@ -41,10 +43,12 @@ class IngestBatch(BaseModel):
 
 
 class IngestAnswer(BaseModel):
-    """How many events of the batch were new and how many central already had."""
+    """How many events of the batch were new, how many central already had, and how many it had with other
+    content (conflicts: the stored copy is kept, the ids are listed at ``GET /api/v1/events/conflicts``)."""
 
     new: int
     duplicates: int
+    conflicts: int = 0
 
 
 Name = Annotated[str | None, Field(None, max_length=64)]
@@ -184,3 +188,53 @@ def event_rows(site: str, items: Sequence[IngestItem], now: datetime,
                      env.data.model_dump_json(), ts if derived["at"] is env.ts else received_at,
                      derived["space"], derived["subject"]))
     return rows
+
+
+_ID, _SITE, _DEVICE, _SEQ, _TYPE, _TS, _DATA, _SPACE = (EVENT_COLUMNS.index(c) for c in (
+    "id", "site", "device", "seq", "type", "ts", "data", "space"))
+
+
+def event_content(row: Sequence[Any]) -> tuple[Any, ...]:
+    """What makes an event that event, for comparing two with one id: not when the gateway received it.
+
+    ``data`` is the JSON text ingest wrote (both databases keep it verbatim: SQLite text, PostgreSQL
+    ``json``); ``same_content`` parses it only when the texts differ."""
+    return row[_SITE], row[_DEVICE], row[_SEQ], row[_TYPE], row[_TS], row[_DATA]
+
+
+def same_content(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Whether two ``event_content``s are one event (data spelt differently, e.g. by an older release, is equal)."""
+    return a[:-1] == b[:-1] and (a[-1] == b[-1] or json.loads(a[-1]) == json.loads(b[-1]))
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSort:
+    """What a stored batch held besides new events and plain duplicates."""
+
+    conflicts: list[tuple[str, str]]  # (event id, device) of events whose id was known with other content
+    unknown_space: int  # new events naming a space the site's configuration lacks
+
+
+def sort_batch(rows: Sequence[Sequence[Any]], all_new: bool, stored: Mapping[str, tuple[Any, ...]],
+               spaces: frozenset[str]) -> BatchSort:
+    """Conflicts and unknown-space events of a batch of ``event_rows`` just inserted.
+
+    ``stored`` holds the ``event_content`` of the batch's ids that were in the database before it; it is
+    fetched only when the insert skipped rows (``all_new`` false), so the usual all-new batch costs one pass
+    over the space column. A repeated id inside the batch is compared with its first occurrence.
+    """
+    if all_new:
+        return BatchSort([], sum(1 for row in rows if row[_SPACE] is not None and row[_SPACE] not in spaces))
+    first: dict[str, int] = {}
+    conflicts: list[tuple[str, str]] = []
+    unknown = 0
+    for index, row in enumerate(rows):
+        event_id = row[_ID]
+        if event_id in stored or event_id in first:
+            known = stored[event_id] if event_id in stored else event_content(rows[first[event_id]])
+            if not same_content(event_content(row), known):
+                conflicts.append((event_id, row[_DEVICE]))
+            continue
+        first[event_id] = index
+        unknown += row[_SPACE] is not None and row[_SPACE] not in spaces
+    return BatchSort(conflicts, unknown)

@@ -26,6 +26,9 @@ MAX_BUCKETS = 24 * 93  # three months of hours, six years of days: a chart, not 
 BUCKET_LENGTH: dict[Bucket, timedelta] = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 
+BAD_TIME = {400: {"description": "a time outside the accepted years, or a backwards or over-long range"}}
+
+
 class TimeRangeError(RequestError):
     """A time or range in a query that central will not answer (400)."""
 

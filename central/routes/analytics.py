@@ -15,12 +15,12 @@ from pydantic import BaseModel, Field
 from central.analytics import Analytics
 from central.occupancy import Bucket
 from central.routes.common import ANALYTICS_ROLES, Context, allow
-from central.timerange import query_range, query_time
+from central.timerange import BAD_TIME, query_range, query_time
 from onestop.ids import SITE_PATTERN, SLUG_PATTERN
 
 SitePath = Annotated[str, Path(pattern=SITE_PATTERN)]
 SpacePath = Annotated[str, Path(pattern=SLUG_PATTERN)]
-NOT_FOUND = {404: {"description": "unknown site or space"}, 400: {"description": "impossible time range"}}
+NOT_FOUND = {404: {"description": "unknown site or space (spaces are those of the site's configuration)"}, **BAD_TIME}
 
 
 class SpaceNow(BaseModel):
@@ -112,7 +112,7 @@ def router(ctx: Context) -> APIRouter:
     analytics = Analytics(ctx.store, ctx.settings.zone, exam_days(ctx))
 
     @api.get("/api/v1/occupancy", response_model=list[SpaceNow], summary="Campus occupancy now, per space",
-             **allow(ctx, *ANALYTICS_ROLES))
+             **allow(ctx, *ANALYTICS_ROLES, responses=BAD_TIME))
     async def occupancy_now(at: datetime | None = None) -> list[dict]:
         return await run_in_threadpool(analytics.now, query_time(at, "at") or datetime.now(UTC))
 

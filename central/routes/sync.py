@@ -43,14 +43,15 @@ class SyncAnswer(BaseModel):
     stale: int
 
 
-async def read_bounded(request: Request, limit: int) -> bytearray:
-    """The request body, decoded while it arrives; ``BodyError`` (413/415/400) as soon as it breaks a bound."""
+async def read_bounded(request: Request, limit: int) -> BodyDecoder:
+    """The request body read as it arrives, ``BodyError`` (413/415) as soon as it breaks a bound; the caller
+    decodes it (``finish``) in the thread pool."""
     declared = request.headers.get("content-length")
     decoder = BodyDecoder(request.headers.get("content-encoding"), limit,
                           int(declared) if declared and declared.isdigit() else None)
     async for chunk in request.stream():
         decoder.feed(chunk)
-    return decoder.finish()
+    return decoder
 
 
 def _claimed_site(body: bytes | bytearray) -> str | None:
@@ -69,7 +70,8 @@ def router(ctx: Context) -> APIRouter:
                 415: {"description": "unsupported Content-Encoding"},
                 422: {"description": "invalid; `detail` lists locations and error types only (no values)"}}
 
-    def ingest_body(raw: bytearray, principal: Principal) -> IngestAnswer:
+    def ingest_body(body: BodyDecoder, principal: Principal) -> IngestAnswer:
+        raw = body.finish()
         try:
             batch = parse_batch(raw)
         except InvalidBatchError:
@@ -77,7 +79,7 @@ def router(ctx: Context) -> APIRouter:
             raise
         check_site(principal, batch.site)
         result = store.ingest(batch.site, batch.events)
-        return IngestAnswer(new=result.new, duplicates=result.duplicates)
+        return IngestAnswer(new=result.new, duplicates=result.duplicates, conflicts=result.conflicts)
 
     @api.post("/api/v1/ingest", response_model=IngestAnswer, tags=["ingest"],
               summary="A batch of events from a gateway (idempotent on event id; all or nothing)",
@@ -86,8 +88,8 @@ def router(ctx: Context) -> APIRouter:
         body = await read_bounded(request, settings.max_batch_bytes)
         return await run_in_threadpool(ingest_body, body, caller(request))
 
-    def records_body(model: type[BaseModel], body: bytearray, principal: Principal) -> Any:
-        parsed = validate_model(model, body)
+    def records_body(model: type[BaseModel], body: BodyDecoder, principal: Principal) -> Any:
+        parsed = validate_model(model, body.finish())
         check_site(principal, parsed.site)
         return parsed
 
