@@ -2,11 +2,12 @@
 
 Gateways push their alerts with ``POST /api/v1/alerts/sync``; each alert is upserted by id and the copy
 with the newer ``updated_at`` wins, so resending, reordering or two gateways' views arriving late never
-roll an alert's lifecycle back.
+roll an alert's lifecycle back. Times after the record's arrival are clamped to it first (``clamp_future``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,9 +15,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from central import counters
 from central.db import Database
 from central.schema import alerts
 from onestop.records import AlertRecord
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,36 @@ def table_row(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if key in table.c}
 
 
+ALERT_TIMES = ("raised_at", "updated_at", "acknowledged_at", "resolved_at")
+
+
+def clamp_future(values: dict[str, Any], now: datetime, fields: Sequence[str]) -> tuple[dict[str, Any], bool]:
+    """``values`` with every time of ``fields`` later than ``now`` replaced by ``now``, and whether any was.
+
+    Newer ``updated_at`` wins, so a record dated in the future (a gateway clock years ahead, or a hostile
+    sender) would win over every real update until that date. Nothing can truthfully have happened after
+    central received it: the receive time is the latest a record may carry, and later records still win.
+    """
+    times = {name: _utc(values[name]) for name in fields if values.get(name) is not None}
+    late = [name for name, value in times.items() if value > now]
+    return {**values, **times, **dict.fromkeys(late, now)}, bool(late)
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # a time without an offset is UTC
+
+
+def clamped_rows(table: sa.Table, records: Sequence[dict[str, Any]], now: datetime,
+                 fields: Sequence[str]) -> tuple[list[dict[str, Any]], int]:
+    """Table rows of ``records`` with future times clamped to ``now``, and how many records needed it."""
+    rows, clamped = [], 0
+    for record in records:
+        row, late = clamp_future(record, now, fields)
+        rows.append(table_row(table, row))
+        clamped += late
+    return rows, clamped
+
+
 def newer_wins_upsert(db: Database, conn: sa.Connection, table: sa.Table, key: str,
                       rows: Sequence[dict[str, Any]]) -> int:
     """Insert rows, or update those whose ``updated_at`` is newer than the stored one; returns rows applied."""
@@ -71,9 +105,13 @@ class AlertStore:
         for record in records:  # one statement may not touch a row twice: keep each id's newest copy
             if record.id not in latest or latest[record.id].updated_at < record.updated_at:
                 latest[record.id] = record
-        rows = [table_row(alerts, {**record.model_dump(), "synced_at": now}) for record in latest.values()]
+        rows, clamped = clamped_rows(alerts, [{**record.model_dump(), "synced_at": now}
+                                              for record in latest.values()], now, ALERT_TIMES)
         with self.db.write() as conn:
             applied = newer_wins_upsert(self.db, conn, alerts, "id", rows)
+            counters.bump(self.db, conn, counters.FUTURE_DATED, clamped)
+        if clamped:
+            log.warning("%d alert(s) dated after their arrival; their times were clamped to it", clamped)
         return UpsertResult(applied, len(records) - applied)
 
     def list(self, query: AlertFilter) -> list[dict[str, Any]]:

@@ -4,6 +4,10 @@ The thin shell between ``CentralStore`` and ``occupancy`` / ``utilisation`` / ``
 time windows (replaying from ``max_stay`` before the window, see ``central.occupancy``), maps stored events
 to ``CheckEvent`` and readings, and looks up each space's capacity, hours and maximum stay in the site
 configurations.
+
+Only the spaces a site's stored configuration declares exist here: events naming any other space are kept
+(and counted at ingest) but never make a space appear, so a hostile or misconfigured device cannot add
+phantom spaces to the campus's occupancy lists or analytics.
 """
 
 from __future__ import annotations
@@ -17,11 +21,11 @@ from central.errors import NotFoundError, RequestError
 from central.forecast import Forecast, ModelParameters, forecast
 from central.occupancy import Bucket, CheckEvent, Span, boundaries, reading_stats, replay, spans
 from central.store import CentralStore, StoredEvent
+from central.timerange import MAX_BUCKETS, check_span
 from central.utilisation import Utilisation, utilisation
 from onestop.site import SpaceConfig
 
 DEFAULT_MAX_STAY = timedelta(hours=12)
-MAX_BUCKETS = 24 * 93
 PEOPLE_COUNT = "people_count"
 
 
@@ -62,21 +66,20 @@ class Analytics:
             return None
         return next((s for s in stored.model().spaces if s.id == space), None)
 
-    def _require(self, site: str, space: str) -> SpaceConfig | None:
+    def _require(self, site: str, space: str) -> SpaceConfig:
         config = self.space(site, space)
-        if config is None and not self.store.space_known(site, space):
-            raise NotFoundError(f"no space {space!r} at site {site!r}")
+        if config is None:
+            raise NotFoundError(f"no space {space!r} in site {site!r}'s configuration")
         return config
 
     def history(self, site: str, space: str, start: datetime, end: datetime, bucket: Bucket) -> SpaceHistory:
         """Peak and mean occupancy per bucket in ``[start, end)``, with people-count readings."""
-        if end <= start:
-            raise RequestError("end must be after start")
+        check_span(start, end, bucket)  # before any edge is computed: a 1000-year range is refused at once
         config = self._require(site, space)
         edges = boundaries(start, end, bucket, self.zone)
         if len(edges) - 1 > MAX_BUCKETS:
             raise RequestError(f"at most {MAX_BUCKETS} buckets per request; narrow the range or use days")
-        max_stay = timedelta(hours=config.max_stay_h) if config else DEFAULT_MAX_STAY
+        max_stay = timedelta(hours=config.max_stay_h)
         events = self.store.space_events(site, space, edges[0] - max_stay, edges[-1])
         steps = replay(check_events(events), max_stay, until=edges[-1])
         readings = [(at, v) for at, v in people_counts(events) if at >= edges[0]]
@@ -85,8 +88,6 @@ class Analytics:
     def utilisation(self, site: str, space: str, start: datetime, end: datetime) -> Utilisation:
         """Open hours nearly empty and over 90 % full in ``[start, end)``."""
         config = self._require(site, space)
-        if config is None:
-            raise NotFoundError(f"space {space!r} at {site!r} has no configured capacity; PUT the site's config")
         history = self.history(site, space, start, end, "hour")
         return utilisation(history.spans, config.capacity, config.hours, self.zone)
 
@@ -105,25 +106,24 @@ class Analytics:
         return made, history.space
 
     def now(self, at: datetime) -> list[dict[str, object]]:
-        """Occupancy of every configured or recently used space at ``at``."""
+        """Occupancy of every configured space at ``at``."""
         configs = self.store.configs.all()
-        spaces: dict[tuple[str, str], SpaceConfig | None] = {
+        spaces: dict[tuple[str, str], SpaceConfig] = {
             (site, sp.id): sp for site, config in configs.items() for sp in config.spaces}
-        longest = max([timedelta(hours=sp.max_stay_h) for sp in spaces.values() if sp] + [DEFAULT_MAX_STAY])
+        longest = max([timedelta(hours=sp.max_stay_h) for sp in spaces.values()] + [DEFAULT_MAX_STAY])
         per_space: dict[tuple[str, str], list[StoredEvent]] = defaultdict(list)
         for event in self.store.check_events_since(at - longest, at + timedelta(microseconds=1)):
-            per_space[(event.site, event.space or "")].append(event)
-            spaces.setdefault((event.site, event.space or ""), None)
+            if (event.site, event.space or "") in spaces:
+                per_space[(event.site, event.space or "")].append(event)
         latest: dict[tuple[str, str], float] = {}
         for event in self.store.readings_since(at - timedelta(hours=1), at + timedelta(microseconds=1)):
             if event.data.get("code") == PEOPLE_COUNT and event.space:
                 latest[(event.site, event.space)] = float(event.data["value"])
         out = []
         for (site, space_id), config in sorted(spaces.items()):
-            max_stay = timedelta(hours=config.max_stay_h) if config else DEFAULT_MAX_STAY
+            max_stay = timedelta(hours=config.max_stay_h)
             events = [e for e in per_space[(site, space_id)] if e.at >= at - max_stay]
             steps = replay(check_events(events), max_stay, until=at)
-            out.append({"site": site, "space": space_id, "name": config.name if config else "",
-                        "count": steps[-1].count if steps else 0, "capacity": config.capacity if config else None,
-                        "people_count": latest.get((site, space_id))})
+            out.append({"site": site, "space": space_id, "name": config.name, "count": steps[-1].count if steps else 0,
+                        "capacity": config.capacity, "people_count": latest.get((site, space_id))})
         return out

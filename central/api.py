@@ -42,7 +42,10 @@ class _StoreCollector(Collector):
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         stats = self._store.stats()
         for name, help_text in (("events", "Events stored"), ("duplicates", "Duplicate events dropped"),
-                                ("quarantined", "Ingest batches rejected as invalid (422)")):
+                                ("quarantined", "Ingest batches rejected as invalid (422)"),
+                                ("future_dated", "Alert and fleet records dated after their arrival (clamped)"),
+                                ("unknown_space", "Events stored for a space the site's configuration lacks"),
+                                ("conflicts", "Events whose id central already held with other content")):
             family = CounterMetricFamily(f"onestop_central_{name}", help_text)
             family.add_metric([], stats[name])
             yield family
@@ -99,7 +102,10 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
                   description="Campus-wide service: ingest from building gateways, alerts, fleet, configuration "
                               "downlink, occupancy analytics and forecast, screenings with FHIR export and "
                               "audit. Every route except /healthz, /metrics, /api/v1/stats, the dashboard and "
-                              "this document needs a bearer token; each route lists its roles (`x-roles`).")
+                              "this document needs a bearer token; each route lists its roles (`x-roles`).",
+                  # Every body is counted while it is read (and Content-Length checked first): none is
+                  # buffered past this, whatever the route. Routes may set a smaller bound.
+                  max_body_size=settings.max_batch_bytes)
     install_security_headers(app)
     warn_unbound_gateway_tokens(settings)
     ctx = Context(settings=settings, store=store, auth=Authenticator(settings.tokens))

@@ -1,21 +1,28 @@
 """Device health from every gateway: the campus fleet.
 
 Gateways push what they know about their devices with ``POST /api/v1/fleet/sync``; each device is
-upserted by id (device ids are unique campus-wide) and the newer ``updated_at`` wins.
+upserted by id (device ids are unique campus-wide) and the newer ``updated_at`` wins. Times after the
+record's arrival (``updated_at``, ``last_seen``) are clamped to it first: a record dated 2030 would otherwise
+win over every real update until 2030 (see ``central.alerts.clamp_future``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from central.alerts import UpsertResult, newer_wins_upsert, table_row
+from central import counters
+from central.alerts import UpsertResult, clamped_rows, newer_wins_upsert
 from central.db import Database
 from central.schema import devices
 from onestop.records import DeviceHealth
+
+log = logging.getLogger(__name__)
+DEVICE_TIMES = ("updated_at", "last_seen")
 
 
 class FleetStore:
@@ -31,10 +38,13 @@ class FleetStore:
         for record in records:
             if record.device not in latest or latest[record.device].updated_at < record.updated_at:
                 latest[record.device] = record
-        rows = [table_row(devices, {**record.model_dump(), "site": site, "synced_at": now})
-                for record in latest.values()]
+        rows, clamped = clamped_rows(devices, [{**record.model_dump(), "site": site, "synced_at": now}
+                                               for record in latest.values()], now, DEVICE_TIMES)
         with self.db.write() as conn:
             applied = newer_wins_upsert(self.db, conn, devices, "device", rows)
+            counters.bump(self.db, conn, counters.FUTURE_DATED, clamped)
+        if clamped:
+            log.warning("site %s: %d device record(s) dated after their arrival; clamped to it", site, clamped)
         return UpsertResult(applied, len(records) - applied)
 
     def list(self, site: str | None = None, online: bool | None = None) -> list[dict[str, Any]]:

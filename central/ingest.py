@@ -7,8 +7,9 @@ poison events. Valid batches become rows with a few columns copied out of the ev
 
 from __future__ import annotations
 
-import zlib
+import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
@@ -42,10 +43,12 @@ class IngestBatch(BaseModel):
 
 
 class IngestAnswer(BaseModel):
-    """How many events of the batch were new and how many central already had."""
+    """How many events of the batch were new, how many central already had, and how many it had with other
+    content (conflicts: the stored copy is kept, the ids are listed at ``GET /api/v1/events/conflicts``)."""
 
     new: int
     duplicates: int
+    conflicts: int = 0
 
 
 Name = Annotated[str | None, Field(None, max_length=64)]
@@ -79,14 +82,6 @@ class FleetSyncIn(FleetSync):
     devices: list[DeviceHealthIn] = Field(max_length=10_000)  # type: ignore[assignment]  # narrower items
 
 
-class BodyError(RequestError):
-    """The request body cannot be read (bad encoding, too large)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 class InvalidBatchError(RequestError):
     """The batch breaks the contract; ``problems`` holds locations and error types only."""
 
@@ -96,24 +91,6 @@ class InvalidBatchError(RequestError):
         super().__init__(f"invalid batch: {len(problems)} problem(s)")
         self.problems = problems
         self.invalid_events = invalid_events
-
-
-def read_body(raw: bytes, encoding: str | None, limit: int) -> bytes:
-    """The request body, gunzipped when ``Content-Encoding: gzip``; bounded so a zip bomb stops early."""
-    if encoding in (None, "", "identity"):
-        if len(raw) > limit:
-            raise BodyError(413, "body too large")
-        return raw
-    if encoding != "gzip":
-        raise BodyError(415, "unsupported Content-Encoding (use gzip or none)")
-    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        body = decompressor.decompress(raw, limit + 1)
-    except zlib.error as exc:
-        raise BodyError(400, "body is not valid gzip") from exc
-    if len(body) > limit or decompressor.unconsumed_tail:
-        raise BodyError(413, "body too large once decompressed")
-    return body
 
 
 def located_problems(exc: ValidationError) -> tuple[list[dict[str, Any]], list[int]]:
@@ -148,7 +125,7 @@ def unstorable(value: Any, loc: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, .
     return []
 
 
-def validate_model(model: type[M], body: bytes) -> M:
+def validate_model(model: type[M], body: bytes | bytearray) -> M:
     """Validate ``body`` as ``model``; ``InvalidBatchError`` (locations only) if any part of it is invalid."""
     try:
         parsed = model.model_validate_json(body)
@@ -167,7 +144,7 @@ def validate_model(model: type[M], body: bytes) -> M:
     return parsed
 
 
-def parse_batch(body: bytes) -> IngestBatch:
+def parse_batch(body: bytes | bytearray) -> IngestBatch:
     """Validate a batch; ``InvalidBatchError`` if any part of it is invalid."""
     return validate_model(IngestBatch, body)
 
@@ -210,3 +187,53 @@ def event_rows(site: str, items: Sequence[IngestItem], now: datetime,
                      env.data.model_dump_json(), ts if derived["at"] is env.ts else received_at,
                      derived["space"], derived["subject"]))
     return rows
+
+
+_ID, _SITE, _DEVICE, _SEQ, _TYPE, _TS, _DATA, _SPACE = (EVENT_COLUMNS.index(c) for c in (
+    "id", "site", "device", "seq", "type", "ts", "data", "space"))
+
+
+def event_content(row: Sequence[Any]) -> tuple[Any, ...]:
+    """What makes an event that event, for comparing two with one id: not when the gateway received it.
+
+    ``data`` is the JSON text ingest wrote (both databases keep it verbatim: SQLite text, PostgreSQL
+    ``json``); ``same_content`` parses it only when the texts differ."""
+    return row[_SITE], row[_DEVICE], row[_SEQ], row[_TYPE], row[_TS], row[_DATA]
+
+
+def same_content(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Whether two ``event_content``s are one event (data spelt differently, e.g. by an older release, is equal)."""
+    return a[:-1] == b[:-1] and (a[-1] == b[-1] or json.loads(a[-1]) == json.loads(b[-1]))
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSort:
+    """What a stored batch held besides new events and plain duplicates."""
+
+    conflicts: list[tuple[str, str]]  # (event id, device) of events whose id was known with other content
+    unknown_space: int  # new events naming a space the site's configuration lacks
+
+
+def sort_batch(rows: Sequence[Sequence[Any]], all_new: bool, stored: Mapping[str, tuple[Any, ...]],
+               spaces: frozenset[str]) -> BatchSort:
+    """Conflicts and unknown-space events of a batch of ``event_rows`` just inserted.
+
+    ``stored`` holds the ``event_content`` of the batch's ids that were in the database before it; it is
+    fetched only when the insert skipped rows (``all_new`` false), so the usual all-new batch costs one pass
+    over the space column. A repeated id inside the batch is compared with its first occurrence.
+    """
+    if all_new:
+        return BatchSort([], sum(1 for row in rows if row[_SPACE] is not None and row[_SPACE] not in spaces))
+    first: dict[str, int] = {}
+    conflicts: list[tuple[str, str]] = []
+    unknown = 0
+    for index, row in enumerate(rows):
+        event_id = row[_ID]
+        if event_id in stored or event_id in first:
+            known = stored[event_id] if event_id in stored else event_content(rows[first[event_id]])
+            if not same_content(event_content(row), known):
+                conflicts.append((event_id, row[_DEVICE]))
+            continue
+        first[event_id] = index
+        unknown += row[_SPACE] is not None and row[_SPACE] not in spaces
+    return BatchSort(conflicts, unknown)

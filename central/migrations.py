@@ -110,10 +110,15 @@ def _device_clock_skew(conn: sa.Connection) -> None:
     _add_column(conn, "devices", schema.devices.c.clock_skew_s)
 
 
+def _event_conflicts(conn: sa.Connection) -> None:
+    schema.event_conflicts.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events and gateways", _initial),
     Migration(2, "analytics columns, alerts, fleet, site configurations, audit log", _analytics_and_records),
     Migration(3, "device clock skew", _device_clock_skew),
+    Migration(4, "event conflicts", _event_conflicts),
 )
 
 

@@ -57,6 +57,19 @@ gateways = sa.Table(
     sa.Column("quarantined", sa.BigInteger, nullable=False, server_default="0"),
 )
 
+# Events that arrived with the id of a stored event but other content: the stored copy is kept; this is where
+# an operator finds the ids (never the contents, which may be personal data).
+event_conflicts = sa.Table(
+    "event_conflicts", metadata,
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("site", sa.String(32), nullable=False),
+    sa.Column("device", sa.String(64), nullable=False),
+    sa.Column("first_at", UtcDateTime, nullable=False),
+    sa.Column("last_at", UtcDateTime, nullable=False),
+    sa.Column("times", sa.BigInteger, nullable=False, server_default="1"),
+    sa.Index("event_conflicts_last_at", "last_at"),
+)
+
 counters = sa.Table(
     "counters", metadata,
     sa.Column("name", sa.String(64), primary_key=True),

@@ -39,7 +39,8 @@ class CentralSettings(Section):
                                               "without `site` are accepted and act for every site. Never on a "
                                               "campus")
     max_batch_bytes: int = Field(64 * 1024 * 1024, ge=1024,
-                                 description="largest ingest body accepted after decompression")
+                                 description="largest request body accepted, counted while it is read and "
+                                             "again after decompression")
     timezone: TimeZoneName = Field("UTC", description="IANA time zone of the campus: hours, days and opening hours")
     exam_periods: list[ExamPeriod] = Field(default_factory=list,
                                            description="the academic calendar's exam periods (forecast)")

@@ -3,6 +3,9 @@
 An administrator stores a site's ``SiteConfig`` (``PUT /api/v1/gateways/{site}/config``); the gateway
 fetches it (``GET``) with ``If-None-Match`` and gets ``304 Not Modified`` while nothing changed. The ETag
 is a digest of the canonical JSON, so equal configurations have equal tags whoever stored them.
+
+The stored configuration is also what central knows of a site's spaces: events naming any other space are
+kept but never make a space appear in occupancy or analytics (``ConfigStore.spaces``).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class ConfigStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._spaces: dict[str, tuple[str, frozenset[str]]] = {}  # site -> (etag, space ids), parsed once per etag
 
     def put(self, site: str, config: SiteConfig, by: str, now: datetime | None = None) -> StoredConfig:
         """Store (create or replace) a site's configuration."""
@@ -74,6 +78,19 @@ class ConfigStore:
         if row is None:
             return None
         return StoredConfig(row["site"], row["config"], row["etag"], row["updated_at"], row["updated_by"])
+
+    def spaces(self, site: str) -> frozenset[str]:
+        """The ids of the spaces ``site``'s stored configuration declares (none when it has no configuration)."""
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(site_configs.c.etag, site_configs.c.config)
+                               .where(site_configs.c.site == site)).first()
+        if row is None:
+            return frozenset()
+        cached = self._spaces.get(site)
+        if cached is None or cached[0] != row.etag:
+            cached = (row.etag, frozenset(s.id for s in SiteConfig.model_validate_json(row.config).spaces))
+            self._spaces[site] = cached
+        return cached[1]
 
     def all(self) -> dict[str, SiteConfig]:
         """Every site's configuration, parsed."""

@@ -102,6 +102,10 @@ class Demo:
         self.site.write()
         self.site.broker.start()
         self.central.start()
+        # Central shows only the spaces of a site's stored configuration: store the demo building's, as an
+        # administrator would (the gateway then pulls the same configuration back).
+        httpx.put(f"{self.site.central_url}/api/v1/gateways/{self.site.site}/config", json=self.site.site_config(),
+                  headers={"Authorization": f"Bearer {self.site.tokens['admin']}"}, timeout=10).raise_for_status()
         self.wan.start()
         self.gateway.start()
         for plan in self.site.kiosks:

@@ -97,21 +97,25 @@ class LocalSite:
         return {"host": "127.0.0.1", "port": self.broker_port, "username": cred.username,
                 "password": cred.password}
 
+    def site_config(self) -> dict[str, object]:
+        """The building's spaces and devices (a ``SiteConfig``): what the gateway is configured with, and what
+        an administrator stores at central (central knows a site's spaces only from it)."""
+        spaces: dict[str, dict[str, object]] = {}
+        for kiosk in self.kiosks:
+            spaces.setdefault(kiosk.space, {"id": kiosk.space, "name": kiosk.space.replace("-", " ").title(),
+                                            "capacity": kiosk.capacity or 100})
+        return {"spaces": self.spaces if self.spaces is not None else list(spaces.values()),
+                "devices": [{"device": k.device, "kind": k.mode, "space": k.space} for k in self.kiosks]
+                + self.other_devices}
+
     def write(self) -> None:
         """Write broker files and every component's TOML (secret-bearing files are mode 0600)."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.broker.write_files()
         central = {"database_url": f"sqlite:///{self.root / 'central' / 'central.db'}",
                    "http": {"host": "127.0.0.1", "port": self.central_port}, "tokens": self._entries}
-        spaces: dict[str, dict[str, object]] = {}
-        for kiosk in self.kiosks:
-            spaces.setdefault(kiosk.space, {"id": kiosk.space, "name": kiosk.space.replace("-", " ").title(),
-                                            "capacity": kiosk.capacity or 100})
         central_url = f"http://127.0.0.1:{self.central_link_port}" if self.central_link_port else self.central_url
-        gateway = {"site": self.site, "data_dir": str(self.root / "gateway"),
-                   "spaces": self.spaces if self.spaces is not None else list(spaces.values()),
-                   "devices": [{"device": k.device, "kind": k.mode, "space": k.space} for k in self.kiosks]
-                   + self.other_devices,
+        gateway = {"site": self.site, "data_dir": str(self.root / "gateway"), **self.site_config(),
                    "broker": self.broker_section(self.gateway_user),
                    "http": {"host": "127.0.0.1", "port": self.gateway_port},
                    "central": {"url": central_url, "token": self.tokens["gateway"]},
@@ -188,6 +192,11 @@ class ServiceProcess:
     @property
     def running(self) -> bool:
         return bool(self._proc and self._proc.poll() is None)
+
+    @property
+    def pid(self) -> int | None:
+        """The process id while started (tests read its memory in ``/proc``)."""
+        return self._proc.pid if self._proc else None
 
 
 def central_process(site: LocalSite) -> ServiceProcess:

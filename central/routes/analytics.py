@@ -14,12 +14,13 @@ from pydantic import BaseModel, Field
 
 from central.analytics import Analytics
 from central.occupancy import Bucket
-from central.routes.common import ANALYTICS_ROLES, Context, allow, aware
+from central.routes.common import ANALYTICS_ROLES, Context, allow
+from central.timerange import BAD_TIME, query_range, query_time
 from onestop.ids import SITE_PATTERN, SLUG_PATTERN
 
 SitePath = Annotated[str, Path(pattern=SITE_PATTERN)]
 SpacePath = Annotated[str, Path(pattern=SLUG_PATTERN)]
-NOT_FOUND = {404: {"description": "unknown site or space"}, 400: {"description": "impossible time range"}}
+NOT_FOUND = {404: {"description": "unknown site or space (spaces are those of the site's configuration)"}, **BAD_TIME}
 
 
 class SpaceNow(BaseModel):
@@ -111,17 +112,16 @@ def router(ctx: Context) -> APIRouter:
     analytics = Analytics(ctx.store, ctx.settings.zone, exam_days(ctx))
 
     @api.get("/api/v1/occupancy", response_model=list[SpaceNow], summary="Campus occupancy now, per space",
-             **allow(ctx, *ANALYTICS_ROLES))
+             **allow(ctx, *ANALYTICS_ROLES, responses=BAD_TIME))
     async def occupancy_now(at: datetime | None = None) -> list[dict]:
-        return await run_in_threadpool(analytics.now, aware(at) or datetime.now(UTC))
+        return await run_in_threadpool(analytics.now, query_time(at, "at") or datetime.now(UTC))
 
     @api.get("/api/v1/spaces/{site}/{space}/occupancy", response_model=HistoryView,
              summary="A space's occupancy per hour or day (peak, mean) with people-counter readings",
              **allow(ctx, *ANALYTICS_ROLES, responses=NOT_FOUND))
     async def occupancy_history(site: SitePath, space: SpacePath, start: datetime | None = None,
                                 end: datetime | None = None, bucket: Bucket = "hour") -> HistoryView:
-        end_at = aware(end) or datetime.now(UTC)
-        start_at = aware(start) or end_at - timedelta(days=7)
+        start_at, end_at = query_range(start, end, datetime.now(UTC), timedelta(days=7), bucket)
         history = await run_in_threadpool(analytics.history, site, space, start_at, end_at, bucket)
         buckets = [BucketView(start=s.start, end=s.end, peak=s.peak, mean=round(s.mean, 3),
                               people_count_max=r[0] if r else None,
@@ -135,8 +135,7 @@ def router(ctx: Context) -> APIRouter:
              **allow(ctx, *ANALYTICS_ROLES, responses=NOT_FOUND))
     async def space_utilisation(site: SitePath, space: SpacePath, start: datetime | None = None,
                                 end: datetime | None = None) -> UtilisationView:
-        end_at = aware(end) or datetime.now(UTC)
-        start_at = aware(start) or end_at - timedelta(days=28)
+        start_at, end_at = query_range(start, end, datetime.now(UTC), timedelta(days=28), "hour")
         u = await run_in_threadpool(analytics.utilisation, site, space, start_at, end_at)
         return UtilisationView(site=site, space=space, start=start_at, end=end_at, capacity=u.capacity,
                                open_hours=u.open_hours, nearly_empty_hours=u.nearly_empty_hours,
@@ -149,7 +148,8 @@ def router(ctx: Context) -> APIRouter:
              **allow(ctx, *ANALYTICS_ROLES, responses=NOT_FOUND))
     async def space_forecast(site: SitePath, space: SpacePath, origin: datetime | None = None,
                              weeks: Annotated[int, Query(ge=1, le=12)] = 8) -> ForecastView:
-        made, config = await run_in_threadpool(analytics.forecast, site, space, aware(origin) or datetime.now(UTC),
+        made, config = await run_in_threadpool(analytics.forecast, site, space,
+                                               query_time(origin, "origin") or datetime.now(UTC),
                                                weeks)
         return ForecastView(site=site, space=space, capacity=config.capacity if config else None,
                             model="hour-of-week profile, recency-weighted, exam profile/factor, capped at capacity",

@@ -12,7 +12,6 @@ refuses to start with one unless its settings say ``test_rig = true`` (``central
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Depends, Request
@@ -94,9 +93,3 @@ def warn_unbound_gateway_tokens(settings: CentralSettings) -> None:
             log.warning("test rig: gateway token %r is not bound to a site and may act for every site",
                         entry.name)
 
-
-def aware(value: datetime | None) -> datetime | None:
-    """A query-parameter time; naive values are taken as UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -16,8 +16,9 @@ from pydantic import BaseModel
 
 from central.audit import AuditEntry
 from central.fhir import observations, searchset
-from central.routes.common import HEALTH_DATA_ROLES, Context, allow, aware, caller
+from central.routes.common import HEALTH_DATA_ROLES, Context, allow, caller
 from central.store import StoredEvent
+from central.timerange import BAD_TIME, query_time
 from onestop.auth import Role
 from onestop.ids import CARD_PATTERN, SITE_PATTERN
 
@@ -101,7 +102,7 @@ def router(ctx: Context) -> APIRouter:
 
     def read_screenings(request: Request, route: str, subject: str | None, site: str | None,
                         since: datetime | None, until: datetime | None, limit: int) -> list[StoredEvent]:
-        found = store.screenings(subject, site, aware(since), aware(until), limit)
+        found = store.screenings(subject, site, query_time(since, "since"), query_time(until, "until"), limit)
         counts: dict[str | None, int] = {}
         for event in found:
             counts[event.subject] = counts.get(event.subject, 0) + 1
@@ -110,7 +111,8 @@ def router(ctx: Context) -> APIRouter:
         return found
 
     @api.get("/api/v1/screenings", tags=["health"], response_model=list[ScreeningView],
-             summary="Screening measurements, newest first (audited)", **allow(ctx, *HEALTH_DATA_ROLES))
+             summary="Screening measurements, newest first (audited)",
+             **allow(ctx, *HEALTH_DATA_ROLES, responses=BAD_TIME))
     async def screenings(request: Request, subject: CardQuery = None, site: SiteQuery = None,
                          since: datetime | None = None, until: datetime | None = None, limit: Limit = 100) -> list:
         found = await run_in_threadpool(read_screenings, request, "/api/v1/screenings", subject, site, since,
@@ -120,7 +122,8 @@ def router(ctx: Context) -> APIRouter:
                               measurements=e.data.get("measurements", [])) for e in found]
 
     @api.get("/api/v1/questionnaires", tags=["health"], response_model=list[QuestionnaireView],
-             summary="PHQ-9 / GAD-7 results with bands, newest first (audited)", **allow(ctx, *HEALTH_DATA_ROLES))
+             summary="PHQ-9 / GAD-7 results with bands, newest first (audited)",
+             **allow(ctx, *HEALTH_DATA_ROLES, responses=BAD_TIME))
     async def questionnaires(request: Request, subject: CardQuery = None, site: SiteQuery = None,
                              since: datetime | None = None, until: datetime | None = None,
                              limit: Limit = 100) -> list:
@@ -159,9 +162,9 @@ def router(ctx: Context) -> APIRouter:
         return JSONResponse(await run_in_threadpool(build), media_type="application/fhir+json")
 
     @api.get("/api/v1/audit", tags=["health"], response_model=list[AuditView],
-             summary="The audit log of health-data reads, newest first", **allow(ctx, Role.ADMIN))
+             summary="The audit log of health-data reads, newest first", **allow(ctx, Role.ADMIN, responses=BAD_TIME))
     def audit(principal: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]+$")] = None,
               subject: CardQuery = None, since: datetime | None = None, limit: Limit = 200) -> list[dict]:
-        return store.audit.list(principal, subject, aware(since), limit)
+        return store.audit.list(principal, subject, query_time(since, "since"), limit)
 
     return api

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from central.alerts import AlertFilter
-from central.routes.common import ALERT_ROLES, FLEET_ROLES, Context, allow, aware, caller
+from central.routes.common import ALERT_ROLES, FLEET_ROLES, Context, allow, caller
+from central.timerange import BAD_TIME, query_time
 from onestop.auth import HEALTH_ROLES, alert_teams
 from onestop.ids import SITE_PATTERN
 from onestop.records import AlertStatus, Severity, Team
@@ -70,6 +71,17 @@ class GatewayView(BaseModel):
     max_lag_s: float | None
 
 
+class ConflictView(BaseModel):
+    """An event id that arrived with content other than the stored copy's (which central kept)."""
+
+    event_id: str
+    site: str
+    device: str
+    first_at: datetime
+    last_at: datetime
+    times: int
+
+
 class SiteFleet(BaseModel):
     """Devices online and offline at one site."""
 
@@ -88,12 +100,13 @@ def router(ctx: Context) -> APIRouter:
     @api.get("/api/v1/alerts", tags=["alerts"], response_model=list[AlertView],
              summary="Alerts of the caller's teams from every gateway, newest first, filtered by team, status, "
                      "site, severity",
-             **allow(ctx, *ALERT_ROLES))
+             **allow(ctx, *ALERT_ROLES, responses=BAD_TIME))
     def list_alerts(request: Request, team: Team | None = None, status: AlertStatus | None = None,
                     site: SiteQuery = None, severity: Severity | None = None, since: datetime | None = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
         role = caller(request).role
-        rows = store.alerts.list(AlertFilter(alert_teams(role), team, status, site, severity, aware(since), limit))
+        rows = store.alerts.list(AlertFilter(alert_teams(role), team, status, site, severity,
+                                             query_time(since, "since"), limit))
         if role not in HEALTH_ROLES:
             rows = [{**row, "subject": None} for row in rows]
         return rows
@@ -118,6 +131,12 @@ def router(ctx: Context) -> APIRouter:
              **allow(ctx, *FLEET_ROLES))
     def gateways() -> list[dict]:
         return store.gateways()
+
+    @api.get("/api/v1/events/conflicts", tags=["fleet"], response_model=list[ConflictView],
+             summary="Event ids received again with other content (the stored copy was kept), most recent first",
+             **allow(ctx, *FLEET_ROLES))
+    def event_conflicts(limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
+        return store.conflicts(limit)
 
     return api
 

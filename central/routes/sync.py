@@ -1,7 +1,9 @@
 """Routes the gateways call: event ingest, alert and fleet sync, the configuration downlink.
 
 Bodies of the three POST routes are JSON, optionally gzip-compressed (``Content-Encoding: gzip``); they are
-read raw so compressed bodies work, and documented in OpenAPI by their models.
+read raw so compressed bodies work, and documented in OpenAPI by their models. They are read chunk by chunk
+through ``central.bodies.BodyDecoder``, so a body over ``max_batch_bytes`` (received or decompressed) is
+refused while it arrives, never buffered whole first.
 """
 
 
@@ -12,6 +14,7 @@ from fastapi import APIRouter, Body, Header, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from central.bodies import BodyDecoder
 from central.errors import NotFoundError, RequestError
 from central.ingest import (
     AlertSyncIn,
@@ -20,7 +23,6 @@ from central.ingest import (
     IngestBatch,
     InvalidBatchError,
     parse_batch,
-    read_body,
     validate_model,
 )
 from central.routes.common import Context, allow, bound_site, caller, check_site
@@ -30,6 +32,8 @@ from onestop.ids import SITE_PATTERN, SITE_RE
 from onestop.site import SiteConfig
 
 SitePath = Annotated[str, Path(pattern=SITE_PATTERN, description="site id")]
+# A site's configuration is a few kilobytes; its route needs no more than this (the app-wide bound is larger).
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 class SyncAnswer(BaseModel):
@@ -39,7 +43,18 @@ class SyncAnswer(BaseModel):
     stale: int
 
 
-def _claimed_site(body: bytes) -> str | None:
+async def read_bounded(request: Request, limit: int) -> BodyDecoder:
+    """The request body read as it arrives, ``BodyError`` (413/415) as soon as it breaks a bound; the caller
+    decodes it (``finish``) in the thread pool."""
+    declared = request.headers.get("content-length")
+    decoder = BodyDecoder(request.headers.get("content-encoding"), limit,
+                          int(declared) if declared and declared.isdigit() else None)
+    async for chunk in request.stream():
+        decoder.feed(chunk)
+    return decoder
+
+
+def _claimed_site(body: bytes | bytearray) -> str | None:
     try:
         site = json.loads(body).get("site")
     except (ValueError, AttributeError):
@@ -55,8 +70,8 @@ def router(ctx: Context) -> APIRouter:
                 415: {"description": "unsupported Content-Encoding"},
                 422: {"description": "invalid; `detail` lists locations and error types only (no values)"}}
 
-    def ingest_body(body: bytes, encoding: str | None, principal: Principal) -> IngestAnswer:
-        raw = read_body(body, encoding, settings.max_batch_bytes)
+    def ingest_body(body: BodyDecoder, principal: Principal) -> IngestAnswer:
+        raw = body.finish()
         try:
             batch = parse_batch(raw)
         except InvalidBatchError:
@@ -64,18 +79,17 @@ def router(ctx: Context) -> APIRouter:
             raise
         check_site(principal, batch.site)
         result = store.ingest(batch.site, batch.events)
-        return IngestAnswer(new=result.new, duplicates=result.duplicates)
+        return IngestAnswer(new=result.new, duplicates=result.duplicates, conflicts=result.conflicts)
 
     @api.post("/api/v1/ingest", response_model=IngestAnswer, tags=["ingest"],
               summary="A batch of events from a gateway (idempotent on event id; all or nothing)",
               **allow(ctx, Role.GATEWAY, responses=bad_body, body=IngestBatch))
     async def ingest(request: Request) -> IngestAnswer:
-        body = await request.body()
-        return await run_in_threadpool(ingest_body, body, request.headers.get("content-encoding"),
-                                       caller(request))
+        body = await read_bounded(request, settings.max_batch_bytes)
+        return await run_in_threadpool(ingest_body, body, caller(request))
 
-    def records_body(model: type[BaseModel], body: bytes, encoding: str | None, principal: Principal) -> Any:
-        parsed = validate_model(model, read_body(body, encoding, settings.max_batch_bytes))
+    def records_body(model: type[BaseModel], body: BodyDecoder, principal: Principal) -> Any:
+        parsed = validate_model(model, body.finish())
         check_site(principal, parsed.site)
         return parsed
 
@@ -83,10 +97,10 @@ def router(ctx: Context) -> APIRouter:
               summary="Upsert a gateway's alerts (newer updated_at wins)",
               **allow(ctx, Role.GATEWAY, responses=bad_body, body=AlertSyncIn))
     async def alerts_sync(request: Request) -> SyncAnswer:
-        body = await request.body()
+        body = await read_bounded(request, settings.max_batch_bytes)
 
         def apply() -> SyncAnswer:
-            sync = records_body(AlertSyncIn, body, request.headers.get("content-encoding"), caller(request))
+            sync = records_body(AlertSyncIn, body, caller(request))
             if any(alert.site != sync.site for alert in sync.alerts):
                 raise RequestError("every alert's site must be the batch's site")
             result = store.alerts.upsert(sync.alerts)
@@ -98,10 +112,10 @@ def router(ctx: Context) -> APIRouter:
               summary="Upsert a gateway's device health (newer updated_at wins)",
               **allow(ctx, Role.GATEWAY, responses=bad_body, body=FleetSyncIn))
     async def fleet_sync(request: Request) -> SyncAnswer:
-        body = await request.body()
+        body = await read_bounded(request, settings.max_batch_bytes)
 
         def apply() -> SyncAnswer:
-            sync = records_body(FleetSyncIn, body, request.headers.get("content-encoding"), caller(request))
+            sync = records_body(FleetSyncIn, body, caller(request))
             result = store.fleet.upsert(sync.site, sync.devices)
             return SyncAnswer(applied=result.applied, stale=result.stale)
 
@@ -130,6 +144,7 @@ def router(ctx: Context) -> APIRouter:
         return Response(stored.json, media_type="application/json", headers=headers)
 
     @api.put("/api/v1/gateways/{site}/config", tags=["configuration"], response_model=None,
+             max_body_size=MAX_CONFIG_BYTES,
              summary="Store the site's configuration (validated; If-Match for optimistic concurrency)",
              **allow(ctx, Role.ADMIN, responses={200: config_body,
                                                  412: {"description": "If-Match does not match the stored ETag"}}))

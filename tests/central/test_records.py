@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from tests.central.factories import GZIP, T0, alert, device, gz, records_body
 
@@ -69,6 +69,29 @@ def test_fleet_upsert_newer_wins_and_summarises_per_site(as_role):
     assert fleet["kiosk-n-1"]["online"] is True and fleet["kiosk-n-2"]["outbox"] == 3
     assert as_role("technician").get("/api/v1/fleet/summary").json() == {"north-b3": {"online": 2, "offline": 0}}
     assert as_role("technician").get("/api/v1/fleet", params={"online": False}).json() == []
+
+
+def test_a_fleet_record_dated_in_the_future_does_not_hide_the_real_updates(as_role):
+    gateway = as_role("gateway:north-b3")
+    future = datetime(2030, 1, 1, tzinfo=UTC)
+    wrong = [device("kiosk-n-1", online=False, updated=future)]
+    assert gateway.post("/api/v1/fleet/sync", json=records_body("devices", "north-b3", wrong)).json()["applied"] == 1
+    real = [device("kiosk-n-1", online=True, updated=datetime.now(UTC), outbox=0)]
+    assert gateway.post("/api/v1/fleet/sync", json=records_body("devices", "north-b3", real)).json() == \
+        {"applied": 1, "stale": 0}
+    shown = as_role("technician").get("/api/v1/fleet").json()[0]
+    assert shown["online"] is True and datetime.fromisoformat(shown["last_seen"]) < future
+    assert as_role("admin").get("/api/v1/stats").json()["future_dated"] == 1
+
+
+def test_an_alert_dated_in_the_future_can_still_be_resolved(as_role):
+    gateway = as_role("gateway:north-b3")
+    wrong = alert(updated=datetime(2030, 1, 1, tzinfo=UTC))
+    assert gateway.post("/api/v1/alerts/sync", json=records_body("alerts", "north-b3", [wrong])).status_code == 200
+    resolved = wrong.model_copy(update={"status": "resolved", "updated_at": datetime.now(UTC)})
+    assert gateway.post("/api/v1/alerts/sync", json=records_body("alerts", "north-b3", [resolved])).json() == \
+        {"applied": 1, "stale": 0}
+    assert as_role("admin").get("/api/v1/alerts").json()[0]["status"] == "resolved"
 
 
 SITE_CONFIG = {"spaces": [{"id": "study-24h-2f", "name": "24h study", "capacity": 40},
