@@ -96,7 +96,7 @@ class BuildingDay:
         self.now += timedelta(minutes=minutes)
         hour = self.now.hour
         actions: list[TapAction | ScreeningAction] = []
-        for card, (space, kiosk, leave) in list(self.inside.items()):
+        for card, (space, _kiosk, leave) in list(self.inside.items()):
             plan = next(p for p in self.spaces if p.space == space)
             if leave is not None and (leave <= self.now or not plan.open_at(hour)):
                 exits = plan.exits or plan.kiosks
