@@ -23,10 +23,11 @@ from gateway.ingest import Accepted, SequenceTracker, StateSeen
 from gateway.occupancy import AutoCheckout, OccupancyBook
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Store, insert_alerts
+from onestop import presence as tags
 from onestop import topics
 from onestop.events import MAX_PACKET_BYTES, CheckData, FaultData, HeartbeatData, ReadingData
 from onestop.mqtt import Message
-from onestop.payloads import AlertMessage, DeviceConfig, Occupancy
+from onestop.payloads import AlertMessage, DeviceConfig, Occupancy, SpacePresence
 from onestop.records import AlertRecord
 from onestop.site import SiteConfig
 
@@ -54,6 +55,7 @@ class Building:
         self.occupancy = OccupancyBook({s.id: s for s in self.config.spaces}, ZoneInfo(settings.timezone))
         self.devices = DeviceBook(timedelta(seconds=settings.health.offline_after_s))
         self.sequences = SequenceTracker(self._last_seqs())
+        self.site_key = tags.load_site_key(settings.data_dir / "presence.key")  # see onestop.presence
         self._changed: set[str] = set()
         self._restore()
 
@@ -101,6 +103,21 @@ class Building:
         return Message(topics.occupancy(self.settings.site, space),
                        body.model_dump_json(exclude_none=True).encode(), retain=True)
 
+    def presence_message(self, space: str) -> Message:
+        """The space's presence as keyed hashes: its kiosks decide from it, nobody can read a card from it."""
+        key = tags.space_key(self.site_key, space)
+        sessions = self.occupancy.sessions.get(space, {})
+        newest = sorted(sessions, key=lambda card: sessions[card], reverse=True)[:tags.MAX_TAGS]
+        if len(newest) < len(sessions):
+            log.warning("presence of %s truncated to the %d newest of %d check-ins", space, len(newest),
+                        len(sessions))
+        upto = {d.device: self.sequences.last.get(d.device, 0) for d in self.config.devices
+                if d.space == space and d.kind == "kiosk"}
+        body = SpacePresence(space=space, key_id=tags.key_id(key), inside=tags.encode(tags.tag(key, c) for c in newest),
+                             count=len(sessions), truncated=len(newest) < len(sessions), upto=upto,
+                             ts=datetime.now(UTC))
+        return Message(topics.presence(self.settings.site, space), body.model_dump_json().encode(), retain=True)
+
     def config_message(self, device: str) -> Message:
         entry = next(d for d in self.config.devices if d.device == device)
         space = self.occupancy.spaces.get(entry.space or "")
@@ -111,6 +128,9 @@ class Building:
                                 capacity=space.capacity if space else None,
                                 space_name=space.name if space else None,
                                 max_stay_h=space.max_stay_h if space else None, activity=entry.activity,
+                                direction=entry.direction,
+                                presence_key=tags.space_key(self.site_key, space.id).hex()
+                                if space and entry.kind == "kiosk" else None,
                                 reservations=[r.model_dump(mode="json") for r in reservations],
                                 thresholds=self.settings.thresholds.model_dump()
                                 if entry.kind == "health-station" else None)
@@ -125,10 +145,11 @@ class Building:
         return Message(topics.cfg(self.settings.site, device), payload, retain=True)
 
     def retained_messages(self) -> list[Message]:
-        """Every retained message the gateway owns: each device's cfg and each space's occupancy."""
+        """Every retained message the gateway owns: each device's cfg, each space's occupancy and presence."""
         with self._lock:
             return ([self.config_message(d.device) for d in self.config.devices] +
-                    [self.occupancy_message(s) for s in self.occupancy.spaces])
+                    [m for s in self.occupancy.spaces for m in (self.occupancy_message(s),
+                                                                 self.presence_message(s))])
 
     @staticmethod
     def alert_message(site: str, record: AlertRecord) -> Message:
@@ -182,7 +203,8 @@ class Building:
             for seen in states:
                 self.devices.state_message(seen.device, seen.state, _at(seen.received))
             changed, self._changed = self._changed, set()
-            messages = [self.occupancy_message(space) for space in sorted(changed)]
+            messages = [m for space in sorted(changed) for m in (self.occupancy_message(space),
+                                                                  self.presence_message(space))]
         for message in messages:
             self._publish(message)
         self.publish_alerts(result.alerts)

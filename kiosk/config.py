@@ -15,6 +15,10 @@ allowed). A kiosk reads these keys and ignores the rest, so the gateway can add 
 ``reservation_early_min``  how early a booking may be claimed (default 15 minutes)
 ``reservations_only``   true → only cards with a current booking may check in
 ``max_stay_h``          a check-in older than this is forgotten locally (the gateway closes it via "auto")
+``direction``           ``in`` (never checks out), ``out`` (never checks in) or ``toggle``; replaces the local
+                        setting only when the gateway's ``[[devices]]`` entry names one
+``presence_key``        hex key of the space's presence tags (``onestop.presence``): lets the kiosk read who
+                        is inside from the gateway's ``space/{space}/presence``
 ``thresholds``          health stations: overrides of ``onestop.clinical.Thresholds`` (any subset)
 ======================  =====================================================================================
 
@@ -32,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from onestop.clinical import Thresholds
 from onestop.errors import ConfigError
 from onestop.events import Card, Slug
+from onestop.payloads import Direction
 from onestop.site import Reservation
 
 MAX_RESERVATIONS = 5000
@@ -54,6 +59,8 @@ class StationConfig(BaseModel):
     reservation_early_min: float = Field(15, ge=0, le=240)
     reservations_only: bool = False
     max_stay_h: float = Field(12.0, gt=0, le=72)
+    direction: Direction = "toggle"
+    presence_key: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     thresholds: Thresholds = Field(default_factory=Thresholds)
 
     @field_validator("thresholds", mode="before")

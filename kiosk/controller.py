@@ -2,19 +2,23 @@
 
 ``TapController.decide(card, now)`` turns a card into a ``Decision``: the event to record (if any) and the
 feedback to show, changing nothing; ``apply(decision, now)`` makes its state change once the caller has
-recorded the event, so the kiosk never believes what it failed to record. It decides from local state
-only, so feedback is instant even when the gateway or the network is down. In the order it checks:
+recorded the event, so the kiosk never believes what it failed to record. It decides from what it holds
+locally, so feedback is instant even when the gateway or the network is down: the gateway's last presence
+copy for the space (``Authority``: every kiosk's taps, as keyed hashes) with this kiosk's own taps since
+laid over it, or, without a usable copy, its own taps alone. In the order it checks:
 
 1. a string that is not a card id → ``unknown-card``;
 2. attendance mode (the cfg names an ``activity``): a card not on the roster (when there is one) →
    ``unknown-card``; already registered at this activity → ``already-registered`` (no event); else
    ``attendance``;
-3. a card inside this space checks out → ``goodbye`` (with the booking it came in on, if any);
-4. a card with a current booking here claims it → ``reservation`` (even when the space is full: the seat
+3. a card inside this space checks out → ``goodbye`` (with the booking it came in on, if any); at an ``in``
+   kiosk it is ``already-in`` instead (no event);
+4. at an ``out`` kiosk a card not inside is ``not-inside`` (no event): an exit never checks anyone in;
+5. a card with a current booking here claims it → ``reservation`` (even when the space is full: the seat
    was held for it);
-5. a space open to bookings only → ``reservation-required``;
-6. no room (local count or the gateway's live count, whichever is higher) → ``full``;
-7. otherwise it checks in → ``welcome``.
+6. a space open to bookings only → ``reservation-required``;
+7. no room (local count or the gateway's live count, whichever is higher) → ``full``;
+8. otherwise it checks in → ``welcome``.
 
 A check-in older than ``max_stay_h`` is forgotten at the next tap (the gateway closes such stays itself,
 ``via: "auto"``), so a student who left without tapping is welcomed, not said goodbye to, the next day.
@@ -27,12 +31,15 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from kiosk.config import StationConfig
+from onestop import presence as tags
 from onestop.ids import CARD_RE
 
 FeedbackKind = Literal["welcome", "reservation", "goodbye", "attendance", "already-registered", "full",
-                       "reservation-required", "unknown-card", "identified", "not-recorded"]
+                       "reservation-required", "unknown-card", "identified", "not-recorded", "already-in",
+                       "not-inside"]
 POSITIVE: frozenset[str] = frozenset({"welcome", "reservation", "goodbye", "attendance", "already-registered",
-                                      "identified"})
+                                      "identified", "already-in"})
+MAX_OWN_TAPS = 20_000  # own taps kept until a presence copy includes them (a long outage of a busy door)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,27 @@ class Stay:
     reservation: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Authority:
+    """The gateway's presence for this kiosk's space, with the key its tags were made with."""
+
+    key: bytes
+    tags: frozenset[bytes]
+    upto: int  # this kiosk's last sequence number the copy already includes
+    ts: datetime  # when the gateway made it
+    truncated: bool = False  # more people inside than tags: a card not found may still be inside
+
+
+@dataclass(frozen=True, slots=True)
+class OwnTap:
+    """A check-in or check-out this kiosk recorded, kept until a presence copy includes it."""
+
+    seq: int
+    event_type: str
+    card: str
+    at: datetime
+
+
 @dataclass
 class TapController:
     """Check-in / check-out, booking and attendance decisions for one kiosk."""
@@ -68,6 +96,8 @@ class TapController:
     remote_count: int | None = None  # the gateway's live count, when known
     config: StationConfig | None = None
     registered: set[str] = field(default_factory=set)  # cards registered at the current activity
+    authority: Authority | None = None  # the gateway's presence copy for this space, when there is one
+    own: list[OwnTap] = field(default_factory=list)  # own taps the copy does not include yet
 
     def __post_init__(self) -> None:
         if self.config is None:
@@ -85,7 +115,7 @@ class TapController:
         if previous is None or previous.activity != config.activity:
             self.registered = set()
         if previous is None or previous.space != config.space:
-            self.remote_count = None
+            self.remote_count, self.authority, self.own = None, None, []
 
     def decide(self, card: str, now: datetime) -> Decision:
         """What a tap of ``card`` at ``now`` (UTC) means, changing nothing (``apply`` it once recorded)."""
@@ -96,9 +126,13 @@ class TapController:
         if config.attendance:
             return self._attendance(card, config)
         stale = set(self.stale_cards(now))
-        stay = None if card in stale else self.inside.get(card)
-        if stay is not None:
-            return Decision("goodbye", "checkout", self._check_data(card, stay.reservation))
+        if self.is_inside(card, now, stale):
+            if config.direction == "in":
+                return Decision("already-in")
+            stay = self.inside.get(card)
+            return Decision("goodbye", "checkout", self._check_data(card, stay.reservation if stay else None))
+        if config.direction == "out":
+            return Decision("not-inside")
         booking = config.reservation_for(card, now)
         if booking is not None:
             return Decision("reservation", "checkin", self._check_data(card, booking.id), booking.end)
@@ -109,12 +143,53 @@ class TapController:
             return Decision("full")
         return Decision("welcome", "checkin", self._check_data(card, None))
 
-    def apply(self, decision: Decision, now: datetime) -> None:
-        """Make a decision's state change, once its event is durable (the kiosk believes what it recorded)."""
+    def is_inside(self, card: str, now: datetime, stale: set[str] | None = None) -> bool:
+        """Whether ``card`` is inside this space: the gateway's copy with this kiosk's later taps over it.
+
+        A copy older than the maximum stay says nothing any more (the gateway would have closed those
+        stays); then, as without a copy, the kiosk's own taps decide.
+        """
+        assert self.config is not None
+        stale = set(self.stale_cards(now)) if stale is None else stale
+        local = card in self.inside and card not in stale
+        auth, max_stay = self.authority, timedelta(hours=self.config.max_stay_h)
+        if auth is None or now - auth.ts > max_stay:
+            return local
+        for tap in reversed(self.own):
+            if tap.card == card:
+                return tap.event_type == "checkin" and now - tap.at <= max_stay
+        if tags.tag(auth.key, card) in auth.tags:
+            return True
+        return local and auth.truncated
+
+    def set_authority(self, authority: Authority) -> list[str]:
+        """Adopt a newer presence copy; returns the cards this kiosk thought inside that are not (forgotten).
+
+        Own taps the copy includes (``seq <= upto``) are dropped; later ones stay laid over it.
+        """
+        self.authority = authority
+        self.own = [t for t in self.own if t.seq > authority.upto]
+        if authority.truncated:
+            return []
+        pending = {t.card for t in self.own}
+        gone = [c for c in self.inside if c not in pending and tags.tag(authority.key, c) not in authority.tags]
+        for card in gone:
+            del self.inside[card]
+        return gone
+
+    def apply(self, decision: Decision, now: datetime, seq: int | None = None) -> None:
+        """Make a decision's state change, once its event is durable (the kiosk believes what it recorded).
+
+        ``seq`` is the recorded event's sequence number: the tap is laid over the gateway's copy until a copy
+        that includes it arrives.
+        """
         for stale in self.stale_cards(now):
             del self.inside[stale]
         data = decision.data or {}
         card = str(data.get("card", ""))
+        if seq is not None and decision.event_type in ("checkin", "checkout"):
+            self.own.append(OwnTap(seq, decision.event_type, card, now))
+            del self.own[:-MAX_OWN_TAPS]
         if decision.event_type == "checkout":
             self.inside.pop(card, None)
             if self.remote_count:

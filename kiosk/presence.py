@@ -6,9 +6,9 @@ outbox (the event is the promise; presence is a cache of decisions already recor
 twice, something the gateway already tolerates. Card numbers are personal data; this file lives beside the
 outbox, which holds them too, in the kiosk's private data directory.
 
-Presence is per kiosk: two toggle kiosks at one door do not see each other's taps (the ACL lets a device
-read only its own cfg and the occupancy counts). Such spaces should use the gateway's occupancy and, ideally,
-one kiosk for the way in and one for the way out; see docs/kiosk.md.
+Beside it the store keeps the last good copy of the gateway's presence for the space (with the key that
+reads it) and this kiosk's own taps the copy does not include yet, so that after a restart with the broker
+down the kiosk still decides from what every kiosk of the space had recorded (see ``kiosk.controller``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kiosk.controller import Stay
+from kiosk.controller import OwnTap, Stay
 from onestop.sqlite import open_database
 
 MIGRATIONS = [
@@ -28,6 +28,21 @@ MIGRATIONS = [
             since REAL NOT NULL,
             reservation TEXT,
             PRIMARY KEY (space, card)
+        );
+    """),
+    ("0002-authority", """
+        CREATE TABLE authority (
+            space TEXT PRIMARY KEY,
+            key TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE TABLE own_taps (
+            space TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            card TEXT NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (space, seq)
         );
     """),
 ]
@@ -59,6 +74,36 @@ class PresenceStore:
             with self._lock:
                 self._conn.executemany("DELETE FROM presence WHERE space = ? AND card = ?",
                                        [(space, c) for c in cards])
+
+    def save_authority(self, space: str, key: str, body: str) -> None:
+        """Keep the gateway's latest presence copy (JSON) for ``space`` and the hex key that reads it."""
+        with self._lock:
+            self._conn.execute("INSERT OR REPLACE INTO authority (space, key, body) VALUES (?, ?, ?)",
+                               (space, key, body))
+
+    def load_authority(self, space: str) -> tuple[str, str] | None:
+        """The last presence copy kept for ``space``: (hex key, JSON body), if any."""
+        with self._lock:
+            row = self._conn.execute("SELECT key, body FROM authority WHERE space = ?", (space,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def add_own(self, space: str, tap: OwnTap) -> None:
+        """Record one of this kiosk's taps until a presence copy includes it."""
+        with self._lock:
+            self._conn.execute("INSERT OR REPLACE INTO own_taps (space, seq, type, card, at) VALUES (?, ?, ?, ?, ?)",
+                               (space, tap.seq, tap.event_type, tap.card, tap.at.timestamp()))
+
+    def prune_own(self, space: str, upto: int) -> None:
+        """Forget own taps up to ``upto``: the gateway's copy includes them."""
+        with self._lock:
+            self._conn.execute("DELETE FROM own_taps WHERE space = ? AND seq <= ?", (space, upto))
+
+    def load_own(self, space: str) -> list[OwnTap]:
+        """This kiosk's taps at ``space`` not yet included in a presence copy, oldest first."""
+        with self._lock:
+            rows = self._conn.execute("SELECT seq, type, card, at FROM own_taps WHERE space = ? ORDER BY seq",
+                                      (space,)).fetchall()
+        return [OwnTap(seq, kind, card, datetime.fromtimestamp(at, UTC)) for seq, kind, card, at in rows]
 
     def close(self) -> None:
         """Close the database."""

@@ -24,17 +24,19 @@ from typing import Any
 
 import onestop
 from kiosk.config import StationConfig, merge
-from kiosk.controller import Decision, TapController
+from kiosk.controller import Authority, Decision, TapController
 from kiosk.devices import DeviceHub
 from kiosk.health import HealthSession
 from kiosk.presence import PresenceStore
 from kiosk.questionnaires import Instrument
 from kiosk.settings import KioskSettings
+from onestop import presence as tags
 from onestop.device_link import DeviceLink
 from onestop.errors import ConfigError
 from onestop.events import Envelope, Measurement, ScreeningData
 from onestop.ids import CARD_RE
 from onestop.outbox import Outbox
+from onestop.payloads import SpacePresence
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,9 @@ class KioskRuntime:
         self._device_states: dict[str, str] = {}  # health device -> its last status ("finger-out", ...)
         self.devices: DeviceHub | None = None
         self.not_recorded = 0  # taps refused because the outbox could not record them (sent in heartbeats)
+        self.presence_refused = 0  # presence messages that did not validate (sent in heartbeats)
+        self._latest_presence: SpacePresence | None = None  # the gateway's last copy, until the key fits
+        self._load_authority(settings.space)
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
         if on_feedback:
@@ -77,8 +82,9 @@ class KioskRuntime:
         self._stopping = threading.Event()
         self.link = DeviceLink(settings.broker, settings.site, self.outbox, kind=settings.mode,
                                fw=onestop.__version__, heartbeat_s=settings.heartbeat_s,
-                               on_config=self._config, on_occupancy=self._occupancy,
-                               counters=lambda: {"taps_not_recorded": self.not_recorded})
+                               on_config=self._config, on_occupancy=self._occupancy, on_presence=self._presence,
+                               counters=lambda: {"taps_not_recorded": self.not_recorded,
+                                                 "presence_refused": self.presence_refused})
 
     @property
     def health_station(self) -> bool:
@@ -128,19 +134,21 @@ class KioskRuntime:
                               self.settings.device, self.settings.outbox_path, exc)
                     decision = Decision("not-recorded")
             if decision.feedback != "not-recorded":
-                self._believe(decision, now)
+                self._believe(decision, now, event)
         self.link.notify()
         log.info("tap at %s: %s", self.settings.device, decision.feedback)  # never the card number
         self._tell("feedback", decision)
         return Tap(decision, event)
 
-    def _believe(self, decision: Decision, now: datetime) -> None:
+    def _believe(self, decision: Decision, now: datetime, event: Envelope | None) -> None:
         # Only what the outbox holds changes who is inside; presence is a cache of it and may lag on failure.
         space, stale = self.controller.space, self.controller.stale_cards(now)
-        self.controller.apply(decision, now)
+        self.controller.apply(decision, now, event.seq if event else None)
         card = (decision.data or {}).get("card")
         try:
             self.presence.leave(space, stale)
+            if decision.event_type in ("checkin", "checkout") and self.controller.own:
+                self.presence.add_own(space, self.controller.own[-1])
             if decision.event_type == "checkin":
                 self.presence.enter(space, card, self.controller.inside[card])
             elif decision.event_type == "checkout":
@@ -273,13 +281,70 @@ class KioskRuntime:
     def apply_config(self, config: StationConfig) -> None:
         """Make ``config`` the effective configuration (from cfg, or directly in tests and the demo)."""
         with self._lock:
-            if config.space != self.controller.space:
+            moved = config.space != self.controller.space
+            if moved:
                 self.controller.inside = self.presence.load(config.space)
                 self.occupancy = None
             self.controller.configure(config)
             self.session.thresholds = config.thresholds
             self.config = config
+            if moved:
+                self._load_authority(config.space)
+            self._adopt()
         self._tell("config", config)
+
+    # -- the gateway's presence for this space -----------------------------------------------------------
+    def _load_authority(self, space: str) -> None:
+        """The last good presence copy kept on disk, and own taps since: the kiosk decides from them offline."""
+        self.controller.own = self.presence.load_own(space)
+        kept = self.presence.load_authority(space)
+        if kept is None:
+            return
+        try:
+            message = SpacePresence.model_validate_json(kept[1])
+            self.controller.set_authority(Authority(bytes.fromhex(kept[0]), tags.decode(message.inside),
+                                                    message.upto.get(self.settings.device, 0), message.ts,
+                                                    message.truncated))
+        except ValueError as exc:
+            log.warning("kept presence copy of %s unreadable (%s); deciding from own taps until the next one",
+                        space, exc.__class__.__name__)
+
+    def _presence(self, body: dict) -> None:
+        if body.get("space") != self.controller.space:
+            return
+        try:
+            message = SpacePresence.model_validate(body)
+            tags.decode(message.inside)
+        except ValueError as exc:  # never the body: it is opaque, but bounded logs say what, not the content
+            self.presence_refused += 1
+            log.warning("presence message for %s refused (%s); keeping the last good copy", body.get("space"),
+                        exc.__class__.__name__)
+            return
+        with self._lock:
+            self._latest_presence = message
+            self._adopt()
+
+    def _adopt(self) -> None:
+        """Use the latest presence copy once this kiosk holds the key it was made with (under the lock)."""
+        message, key = self._latest_presence, self.config.presence_key
+        if message is None or key is None or message.space != self.controller.space:
+            return
+        if tags.key_id(bytes.fromhex(key)) != message.key_id:
+            log.info("presence of %s made with another key (being rotated); waiting for the matching one",
+                     message.space)
+            return
+        current = self.controller.authority
+        if current is not None and current.ts > message.ts:
+            return
+        upto = message.upto.get(self.settings.device, 0)
+        forgotten = self.controller.set_authority(Authority(bytes.fromhex(key), tags.decode(message.inside), upto,
+                                                            message.ts, message.truncated))
+        try:
+            self.presence.save_authority(message.space, key, message.model_dump_json())
+            self.presence.prune_own(message.space, upto)
+            self.presence.leave(message.space, forgotten)
+        except sqlite3.Error as exc:
+            log.warning("presence copy at %s not kept on disk (%s)", self.settings.device, exc)
 
     def _occupancy(self, body: dict) -> None:
         if body.get("space") != self.controller.space or not isinstance(body.get("count"), int):

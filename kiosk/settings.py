@@ -66,6 +66,9 @@ class KioskSettings(Section):
     mode: Literal["kiosk", "health-station"] = "kiosk"
     space: str = Field(pattern=SLUG_PATTERN, description="the space this kiosk checks people into")
     capacity: int | None = Field(None, ge=0, description="used until the gateway's configuration arrives")
+    direction: Literal["in", "out", "toggle"] = Field(
+        "toggle", description="in: only checks in; out: only checks out; toggle: both (the gateway's device "
+                              "entry wins when it names one)")
     data_dir: Path = Field(Path("data/kiosk"), description="where the outbox lives")
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     reader: ReaderSettings = Field(default_factory=ReaderSettings)

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 import onestop
 from onestop.events import DATA_MODELS, MAX_PAYLOAD_BYTES, Envelope
-from onestop.payloads import AlertMessage, DeviceConfig, DeviceState, GatewayState, Occupancy
+from onestop.payloads import AlertMessage, DeviceConfig, DeviceState, GatewayState, Occupancy, SpacePresence
 from onestop.topics import EVENT_TYPES, PREFIX
 
 REF = "#/components/schemas/{model}"
@@ -50,6 +50,9 @@ def build() -> dict[str, Any]:
                                           "process starts apart."}
     messages["deviceConfig"] = {"name": "deviceConfig", "payload": _schema(DeviceConfig, schemas)}
     messages["occupancy"] = {"name": "occupancy", "payload": _schema(Occupancy, schemas)}
+    messages["presence"] = {"name": "presence", "payload": _schema(SpacePresence, schemas),
+                            "summary": "Who is inside, as keyed hashes only the space's kiosks can match "
+                                       "(docs/gateway.md); no card number is readable."}
     messages["gatewayState"] = {"name": "gatewayState", "payload": _schema(GatewayState, schemas)}
     messages["alert"] = {"name": "alert", "payload": _schema(AlertMessage, schemas),
                          "summary": "An alert for a team's staff displays; never the student's card "
@@ -75,6 +78,9 @@ def build() -> dict[str, Any]:
         "spaceOccupancy": {"address": PREFIX + "/{site}/space/{space}/occupancy",
                            "parameters": {"site": site, "space": _param("Space slug.", examples=["study-24h-2f"])},
                            "messages": {"occupancy": {"$ref": "#/components/messages/occupancy"}}},
+        "spacePresence": {"address": PREFIX + "/{site}/space/{space}/presence",
+                          "parameters": {"site": site, "space": _param("Space slug.", examples=["study-24h-2f"])},
+                          "messages": {"presence": {"$ref": "#/components/messages/presence"}}},
         "alerts": {"address": PREFIX + "/{site}/alert/{team}",
                    "parameters": {"site": site, "team": _param("Responsible team.", examples=["clinic"])},
                    "messages": {"alert": {"$ref": "#/components/messages/alert"}}},
@@ -96,6 +102,9 @@ def build() -> dict[str, Any]:
                                          "Retained birth on every connect; the same topic carries the Will."),
         "sendDeviceConfig": operation("send", "deviceConfig", 1, True, "The gateway's retained device config."),
         "sendOccupancy": operation("send", "spaceOccupancy", 1, True, "Republished on every change."),
+        "sendPresence": operation("send", "spacePresence", 1, True,
+                                  "Republished on every change; the space's kiosks decide check-in or "
+                                  "check-out from it, offline from their last good copy."),
         "sendAlert": operation("send", "alerts", 1, False, "Routed to the responsible team."),
         "announceGatewayState": operation("send", "gatewayState", 1, True,
                                           "Gateway birth / Will, including whether central is reachable. "

@@ -43,8 +43,11 @@ SPACES = [
      "hours": {"open": "08:00", "close": "22:00"}, "max_stay_h": 2},
     {"id": "health-corner", "name": "Health corner", "capacity": 6},
 ]
-KIOSKS = [("kiosk-demo-study-a", "study-24h-2f", "em4100"), ("kiosk-demo-study-b", "study-24h-2f", "wedge"),
-          ("kiosk-demo-skills", "skills-lab-1", "pn532"), ("kiosk-demo-equipment", "equipment-room", "em4100")]
+# The study room's door has two kiosks with one kind of reader (a card must read the same at both): students
+# walk in through the entrance kiosk and out through the exit kiosk, which decide from the gateway's presence.
+KIOSKS = [("kiosk-demo-study-a", "study-24h-2f", "em4100"), ("kiosk-demo-study-b", "study-24h-2f", "em4100"),
+          ("kiosk-demo-skills", "skills-lab-1", "pn532"), ("kiosk-demo-equipment", "equipment-room", "wedge")]
+DIRECTIONS = {"kiosk-demo-study-a": "in", "kiosk-demo-study-b": "out"}
 STATION = "hs-demo-corner"
 STATION_DEVICES = {"bp": "gatt-bp", "oximeter": "cms50d", "thermometer": "gatt-temp", "scale": "and-scale"}
 FLAKY = "kiosk-demo-equipment"  # loses power for a while in every cycle
@@ -71,7 +74,8 @@ class Demo:
         self.readers[STATION] = self.stack.enter_context(SimulatedDevice("em4100", seed=seed))
         self.station_devices = {name: self.stack.enter_context(SimulatedDevice(driver, seed=seed))
                                 for name, driver in STATION_DEVICES.items()}
-        plans = [KioskPlan(device, space, reader={"driver": driver, "port": self.readers[device].path})
+        plans = [KioskPlan(device, space, direction=DIRECTIONS.get(device),
+                           reader={"driver": driver, "port": self.readers[device].path})
                  for device, space, driver in KIOSKS]
         plans.append(KioskPlan(STATION, "health-corner", mode="health-station",
                                reader={"driver": "em4100", "port": self.readers[STATION].path},
@@ -87,8 +91,8 @@ class Demo:
         self.rng = random.Random(seed)
         self.speed = speed
         self.sim = BuildingDay(
-            [SpacePlan("study-24h-2f", ("kiosk-demo-study-a", "kiosk-demo-study-b"), 60, peak_per_hour=50,
-                       mean_stay_min=120),
+            [SpacePlan("study-24h-2f", ("kiosk-demo-study-a",), 60, peak_per_hour=50, mean_stay_min=120,
+                       exits=("kiosk-demo-study-b",)),
              SpacePlan("skills-lab-1", ("kiosk-demo-skills",), 24, 7, 23, peak_per_hour=20, mean_stay_min=75),
              SpacePlan("equipment-room", ("kiosk-demo-equipment",), 8, 8, 22, peak_per_hour=12, mean_stay_min=20,
                        study=False)],

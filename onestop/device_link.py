@@ -1,5 +1,5 @@
 """A device's link to its building: drains the outbox to the broker, announces itself, listens for its
-configuration and for occupancy.
+configuration, for occupancy and for presence.
 
 The publisher hands paho at most ``window`` events at a time, in sequence order, and marks each in the
 outbox when its PUBACK arrives. paho resends unacknowledged QoS 1 messages itself after a reconnect; after a
@@ -43,6 +43,7 @@ class DeviceLink:
                  heartbeat_s: float = 30.0, window: int = 100, resend_window_s: float = 60.0,
                  on_config: Callable[[dict], None] | None = None,
                  on_occupancy: Callable[[dict], None] | None = None,
+                 on_presence: Callable[[dict], None] | None = None,
                  counters: Callable[[], dict[str, int]] | None = None) -> None:
         self.site = site
         self.device = outbox.device
@@ -56,7 +57,7 @@ class DeviceLink:
         self._resend_window_s = resend_window_s
         self._resend = False  # set on every (re)connect
         self._gateway_known = threading.Event()  # the gateway's retained state has arrived on this connection
-        self._on_config, self._on_occupancy = on_config, on_occupancy
+        self._on_config, self._on_occupancy, self._on_presence = on_config, on_occupancy, on_presence
         self._counters = counters  # the device's own counters, sent in every heartbeat
         self._inflight: dict[int, int] = {}  # mid -> seq
         # PUBACKs arrive on paho's thread while paho holds its own lock: the callback only queues the mid and
@@ -73,7 +74,8 @@ class DeviceLink:
         self.client = MqttClient(
             broker.address(), client_id=self.device, will=will, birth=self._birth,
             subscriptions=[(topics.cfg(site, self.device), 1), (topics.occupancy_filter(site), 1),
-                           (topics.gateway_state(site), 1)],
+                           (topics.gateway_state(site), 1)]
+            + ([(topics.presence_filter(site), 1)] if on_presence else []),
             on_message=self._message, on_published=self._published, on_connection=self._connection)
 
     def _connection(self, up: bool) -> None:
@@ -183,3 +185,5 @@ class DeviceLink:
             self._on_config(body)
         elif parsed.kind == "occupancy" and self._on_occupancy:
             self._on_occupancy(body)
+        elif parsed.kind == "presence" and self._on_presence:
+            self._on_presence(body)

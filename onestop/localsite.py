@@ -37,6 +37,7 @@ class KioskPlan:
     space: str
     capacity: int | None = None
     mode: str = "kiosk"
+    direction: str | None = None  # in / out / toggle, told by the gateway's cfg; None = the kiosk's default
     reader: dict[str, object] | None = None          # [reader] section: driver and serial port
     health_devices: list[dict[str, object]] = field(default_factory=list)  # [[health.devices]]
 
@@ -105,7 +106,8 @@ class LocalSite:
             spaces.setdefault(kiosk.space, {"id": kiosk.space, "name": kiosk.space.replace("-", " ").title(),
                                             "capacity": kiosk.capacity or 100})
         return {"spaces": self.spaces if self.spaces is not None else list(spaces.values()),
-                "devices": [{"device": k.device, "kind": k.mode, "space": k.space} for k in self.kiosks]
+                "devices": [{"device": k.device, "kind": k.mode, "space": k.space,
+                             **({"direction": k.direction} if k.direction else {})} for k in self.kiosks]
                 + self.other_devices}
 
     def write(self) -> None:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from onestop.events import UUID_PATTERN, Slug, format_ts
 from onestop.ids import DEVICE_PATTERN, SITE_PATTERN
+from onestop.presence import MAX_TAGS, TAG_BYTES
 from onestop.records import AlertRecord, AlertStatus, Severity, Team
 
 DeviceKind = Literal["kiosk", "health-station", "sensor", "gateway"]
@@ -48,6 +49,33 @@ class Occupancy(BaseModel):
         return format_ts(ts)
 
 
+Direction = Literal["in", "out", "toggle"]
+
+
+class SpacePresence(BaseModel):
+    """``space/{space}/presence`` (retained): who is inside, as keyed hashes (``onestop.presence``).
+
+    ``inside`` is base64 of 8-byte tags ``HMAC-SHA256(space key, card)``; only the space's kiosks hold the key
+    (in their cfg). ``upto`` is, per kiosk of the space, the last sequence number the gateway had applied, so
+    a kiosk knows which of its own taps this copy already includes.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+    space: Slug
+    key_id: str = Field(pattern=r"^[0-9a-f]{12}$", description="which key the tags were made with")
+    inside: str = Field(max_length=-(-MAX_TAGS * TAG_BYTES // 3) * 4, pattern=r"^[A-Za-z0-9+/]*={0,2}$",
+                        description="base64 of the concatenated, sorted 8-byte tags")
+    count: int = Field(ge=0, description="people inside (more than the tags when truncated)")
+    truncated: bool = Field(False, description="more people are inside than fit: the newest check-ins are kept")
+    upto: dict[str, int] = Field(default_factory=dict, max_length=64,
+                                 description="kiosk -> last sequence number applied")
+    ts: datetime
+
+    @field_serializer("ts")
+    def _ts(self, ts: datetime) -> str:
+        return format_ts(ts)
+
+
 class DeviceConfig(BaseModel):
     """``dev/{device}/cfg`` (retained): what the gateway tells a device about its place."""
 
@@ -61,6 +89,8 @@ class DeviceConfig(BaseModel):
     activity: str | None = Field(default=None, description="attendance mode: the activity being registered")
     reservations: list[dict] = Field(default_factory=list, description="reservations for the device's space")
     max_stay_h: float | None = Field(default=None, description="sessions longer than this are closed")
+    direction: Direction | None = Field(default=None, description="kiosks: in, out or toggle (the default)")
+    presence_key: str | None = Field(default=None, description="kiosks: hex key of their space's presence tags")
     thresholds: dict | None = Field(default=None, description="screening thresholds (health stations)")
 
 

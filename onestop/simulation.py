@@ -2,7 +2,9 @@
 
 Arrivals per space follow an hour-of-day profile (quiet at night, busy late morning, afternoon and
 evening) scaled by the space's peak rate; an exam week multiplies demand for study rooms. Each student stays
-for a log-normally distributed time, leaves through the kiosk they came in by, and a few forget to tap out
+for a log-normally distributed time, comes in through one of the space's ``kiosks`` and leaves through one of
+its ``exits`` (any of its kiosks when it has no separate exit), so a space with two kiosks sees students
+walk in at one and out at the other; a few forget to tap out
 (the gateway closes those sessions at closing time or after the maximum stay). Health stations see a steady
 trickle of students, a fraction of them with results that must raise an alert.
 
@@ -27,13 +29,14 @@ class SpacePlan:
     """How one space behaves in the simulation."""
 
     space: str
-    kiosks: tuple[str, ...]
+    kiosks: tuple[str, ...]  # the way in (kiosks with direction "in" or "toggle")
     capacity: int
     opens: int = 0          # hour; opens == closes means always open
     closes: int = 0
     peak_per_hour: float = 30.0
     mean_stay_min: float = 90.0
     study: bool = True      # exam weeks raise demand for study spaces
+    exits: tuple[str, ...] = ()  # the way out (direction "out"); empty: any of ``kiosks``
 
     def open_at(self, hour: int) -> bool:
         if self.opens == self.closes:
@@ -93,10 +96,12 @@ class BuildingDay:
         self.now += timedelta(minutes=minutes)
         hour = self.now.hour
         actions: list[TapAction | ScreeningAction] = []
-        for card, (space, kiosk, leave) in list(self.inside.items()):
+        for card, (space, _kiosk, leave) in list(self.inside.items()):
             plan = next(p for p in self.spaces if p.space == space)
             if leave is not None and (leave <= self.now or not plan.open_at(hour)):
-                actions.append(TapAction(kiosk, card, arriving=False))
+                exits = plan.exits or plan.kiosks
+                actions.append(TapAction(self.rng.choice(exits) if len(exits) > 1 else exits[0], card,
+                                         arriving=False))
                 del self.inside[card]
             elif leave is None and not plan.open_at(hour):
                 del self.inside[card]  # forgot to tap out: the gateway closes the session itself

@@ -84,6 +84,9 @@ class DeviceEntry(Section):
     space: str | None = Field(None, pattern=SLUG_PATTERN)
     display_name: str | None = Field(None, max_length=80)
     activity: str | None = Field(None, pattern=SLUG_PATTERN, description="attendance mode: the activity id")
+    direction: Literal["in", "out", "toggle"] | None = Field(
+        None, description="kiosks: in (never checks out), out (never checks in); unset = the kiosk's own "
+                          "setting (toggle by default)")
 
 
 class Reservation(Section):

@@ -6,6 +6,7 @@ All topics live under ``onestop/v1/{site}/``::
     dev/{device}/state          retained birth / Last Will
     dev/{device}/cfg            retained device configuration from the gateway
     space/{space}/occupancy     retained live occupancy
+    space/{space}/presence      retained keyed hashes of the cards inside (``onestop.presence``)
     alert/{team}                alerts for staff displays
     gateway/state               retained gateway birth / Will
 """
@@ -24,7 +25,7 @@ PREFIX = "onestop/v1"
 EVENT_TYPES = ("checkin", "checkout", "attendance", "screening", "reading", "heartbeat", "fault")
 _TYPE_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
-TopicKind = Literal["event", "state", "cfg", "occupancy", "alert", "gateway-state"]
+TopicKind = Literal["event", "state", "cfg", "occupancy", "presence", "alert", "gateway-state"]
 Branch = Literal["dev", "space", "alert", "gateway"]
 BRANCHES: tuple[Branch, ...] = ("dev", "space", "alert", "gateway")  # the first level under a site
 
@@ -56,6 +57,11 @@ def cfg(site: str, device: str) -> str:
 def occupancy(site: str, space: str) -> str:
     """``onestop/v1/{site}/space/{space}/occupancy`` (retained)."""
     return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/space/{_check(space, SLUG_RE, 'space id')}/occupancy"
+
+
+def presence(site: str, space: str) -> str:
+    """``onestop/v1/{site}/space/{space}/presence`` (retained; no card number is readable in it)."""
+    return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/space/{_check(space, SLUG_RE, 'space id')}/presence"
 
 
 def alert(site: str, team: str) -> str:
@@ -95,6 +101,11 @@ def occupancy_filter(site: str) -> str:
     return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/space/+/occupancy"
 
 
+def presence_filter(site: str) -> str:
+    """Filter for every space's presence (a kiosk keeps its own space's, whichever its cfg names)."""
+    return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/space/+/presence"
+
+
 @dataclass(frozen=True, slots=True)
 class Topic:
     """A contract topic taken apart; fields not part of the kind are ``None``."""
@@ -125,6 +136,8 @@ def parse(topic: str) -> Topic:
             return Topic("cfg", site, device=_check(device, DEVICE_RE, "device id"))
         case ["space", space, "occupancy"]:
             return Topic("occupancy", site, space=_check(space, SLUG_RE, "space id"))
+        case ["space", space, "presence"]:
+            return Topic("presence", site, space=_check(space, SLUG_RE, "space id"))
         case ["alert", team]:
             return Topic("alert", site, team=_check(team, SLUG_RE, "team"))
         case ["gateway", "state"]:

@@ -77,6 +77,7 @@ def render_acl(site: str, gateway_users: Iterable[str], observers: Iterable[str]
         "pattern write onestop/v1/+/dev/%u/state",
         "pattern read  onestop/v1/+/dev/%u/cfg",
         "pattern read  onestop/v1/+/space/+/occupancy",
+        "pattern read  onestop/v1/+/space/+/presence",
         "pattern read  onestop/v1/+/gateway/state",
         "",
     ]

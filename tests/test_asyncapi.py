@@ -34,7 +34,7 @@ def test_committed_document_is_current():
 def test_document_is_valid_for_the_official_asyncapi_parser():
     code, report = validate(DOC)
     assert code == 0 and report["valid"], report["errors"]
-    assert report["version"] == "3.0.0" and report["channels"] == 6
+    assert report["version"] == "3.0.0" and report["channels"] == 7
 
 
 def test_the_validator_does_reject_a_broken_document(tmp_path):
@@ -52,6 +52,7 @@ def test_document_carries_the_contract_qos_retain_and_last_will():
     assert ops["publishEvent"]["bindings"]["mqtt"] == {"qos": 1, "retain": False, "bindingVersion": "0.2.0"}
     assert ops["announceDeviceState"]["bindings"]["mqtt"]["retain"] is True
     assert ops["sendOccupancy"]["bindings"]["mqtt"]["retain"] is True
+    assert ops["sendPresence"]["bindings"]["mqtt"] == {"qos": 1, "retain": True, "bindingVersion": "0.2.0"}
     will = doc["servers"]["building"]["bindings"]["mqtt"]["lastWill"]
     assert will["topic"].endswith("/dev/{device}/state") and will["retain"] is True
     assert doc["channels"]["deviceEvents"]["address"] == "onestop/v1/{site}/dev/{device}/evt/{type}"

@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from tests.helpers import wait_until
+from tests.helpers import query, wait_until
 
 
 def test_demo_prints_urls_serves_simulated_events_and_stops_cleanly(tmp_path):
@@ -34,6 +34,15 @@ def test_demo_prints_urls_serves_simulated_events_and_stops_cleanly(tmp_path):
             return gateway["events"] > 20 and central["events"] > 20
 
         wait_until(both_have_events, timeout=120, interval=1.0, what="simulated events at gateway and central")
+
+        def study_room_taps():  # the study room's door: an entrance kiosk and an exit kiosk
+            rows = set(query(tmp_path / "demo" / "gateway" / "gateway.db",
+                             "SELECT device, type FROM events WHERE device LIKE 'kiosk-demo-study-%' "
+                             "AND type IN ('checkin', 'checkout')"))
+            return rows if ("kiosk-demo-study-b", "checkout") in rows else None
+
+        taps = wait_until(study_room_taps, timeout=120, interval=1.0, what="a student leaving by the exit kiosk")
+        assert taps == {("kiosk-demo-study-a", "checkin"), ("kiosk-demo-study-b", "checkout")}
         dashboard = next(line for line in lines if line.startswith("building dashboard:"))
         assert "#token=" in dashboard
         proc.send_signal(signal.SIGINT)  # Ctrl-C

@@ -8,7 +8,8 @@ START = datetime(2026, 11, 23, 9, 0)
 
 def day(exam_week=False, seed=1, capacity=40):
     plans = [SpacePlan("study", ("k-a", "k-b"), capacity=capacity, peak_per_hour=60),
-             SpacePlan("lab", ("k-lab",), capacity=5, opens=8, closes=18, peak_per_hour=30, study=False)]
+             SpacePlan("lab", ("k-lab",), capacity=5, opens=8, closes=18, peak_per_hour=30, study=False),
+             SpacePlan("library", ("k-lib-in",), capacity=30, peak_per_hour=30, exits=("k-lib-out",))]
     students = [f"{i:08X}" for i in range(500)]
     return BuildingDay(plans, ["hs-1"], students, random.Random(seed), START, exam_week=exam_week)
 
@@ -20,17 +21,25 @@ def run(sim, minutes):
     return actions
 
 
-def test_every_departure_follows_an_arrival_at_the_same_kiosk_and_capacity_holds():
+WAYS = {"k-a": "study", "k-b": "study", "k-lab": "lab", "k-lib-in": "library", "k-lib-out": "library"}
+
+
+def test_every_departure_follows_an_arrival_at_the_same_space_and_capacity_holds():
     sim = day()
-    inside = {}
+    inside: dict[str, str] = {}
+    ways: set[tuple[str, str]] = set()
     for action in run(sim, 8 * 60):
         if isinstance(action, TapAction):
             if action.arriving:
-                assert action.card not in inside
+                assert action.card not in inside and action.kiosk != "k-lib-out"  # an exit is no way in
                 inside[action.card] = action.kiosk
             else:
-                assert inside.pop(action.card) == action.kiosk
+                came_in = inside.pop(action.card)
+                assert WAYS[came_in] == WAYS[action.kiosk] and action.kiosk != "k-lib-in"
+                ways.add((came_in, action.kiosk))
         assert sim.occupancy("lab") <= 5 and sim.occupancy("study") <= 40
+    assert ("k-a", "k-b") in ways and ("k-b", "k-a") in ways  # in at one kiosk, out at the other
+    assert ("k-lib-in", "k-lib-out") in ways
 
 
 def test_the_lab_empties_at_closing_time():

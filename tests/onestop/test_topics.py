@@ -16,6 +16,7 @@ def test_event_topic_is_built_and_parsed_back():
     ("onestop/v1/north-b3/dev/kiosk-1/state", "state"),
     ("onestop/v1/north-b3/dev/kiosk-1/cfg", "cfg"),
     ("onestop/v1/north-b3/space/study-24h-2f/occupancy", "occupancy"),
+    ("onestop/v1/north-b3/space/study-24h-2f/presence", "presence"),
     ("onestop/v1/north-b3/alert/clinic", "alert"),
     ("onestop/v1/north-b3/gateway/state", "gateway-state"),
 ])
@@ -25,8 +26,9 @@ def test_every_contract_topic_parses_to_its_kind(topic, kind):
 
 def test_builders_and_parser_agree_for_every_topic_kind():
     built = [topics.state("s1", "dev-1"), topics.cfg("s1", "dev-1"), topics.occupancy("s1", "room-1"),
-             topics.alert("s1", "clinic"), topics.gateway_state("s1")]
-    assert [topics.parse(t).kind for t in built] == ["state", "cfg", "occupancy", "alert", "gateway-state"]
+             topics.presence("s1", "room-1"), topics.alert("s1", "clinic"), topics.gateway_state("s1")]
+    assert [topics.parse(t).kind for t in built] == ["state", "cfg", "occupancy", "presence", "alert",
+                                                     "gateway-state"]
 
 
 @pytest.mark.parametrize("topic", [
@@ -50,6 +52,7 @@ def test_topics_outside_the_contract_are_rejected(topic):
     (topics.event, ("north", "kiosk/1", "checkin")),
     (topics.state, ("north", "#")),
     (topics.occupancy, ("north", "Room 1")),
+    (topics.presence, ("north", "room/1")),
     (topics.alert, ("north", "+")),
 ])
 def test_builders_refuse_values_that_would_escape_the_topic_tree(builder, args):

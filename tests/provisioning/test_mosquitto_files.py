@@ -48,7 +48,7 @@ def test_acl_gives_the_gateway_its_site_and_devices_their_own_topics():
     assert "user north-b3-gateway\ntopic readwrite onestop/v1/north-b3/#\n" in acl
     for line in ("pattern write onestop/v1/+/dev/%u/evt/+", "pattern write onestop/v1/+/dev/%u/state",
                  "pattern read  onestop/v1/+/dev/%u/cfg", "pattern read  onestop/v1/+/space/+/occupancy",
-                 "pattern read  onestop/v1/+/gateway/state"):
+                 "pattern read  onestop/v1/+/space/+/presence", "pattern read  onestop/v1/+/gateway/state"):
         assert line in acl.splitlines()
 
 
