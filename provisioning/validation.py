@@ -45,6 +45,23 @@ def device_id(value: str) -> str:
     return value
 
 
+# Broker users that ``init`` makes for services, named ``<site>-<role>`` (provisioning/site.py, onestop/localsite.py).
+SERVICE_USER_ROLES = ("gateway", "provisioner", "observer")
+
+
+def not_service_user(value: str) -> str:
+    """``value`` unless it has the form of a service's broker user of any site (``south-a1-gateway``).
+
+    A device id is also a broker user name and client id: an id of that form would be another site's
+    gateway (or provisioning, monitoring) account the day that site shares this broker or registry.
+    """
+    site, _, role = value.rpartition("-")
+    if role in SERVICE_USER_ROLES and SITE_RE.fullmatch(site):
+        raise InvalidIdError(f"invalid device id {value!r}: ids of the form SITE-{role} are reserved for the "
+                             f"{role} broker user of site {site!r}; choose another id")
+    return value
+
+
 def teams(values: list[str]) -> list[str]:
     """One or more alert teams (``clinic``, ``counselling``, ``facilities``, ``technicians``), each once."""
     allowed = get_args(Team)
