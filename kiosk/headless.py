@@ -19,7 +19,7 @@ def run(config: Path, *, headless: bool, fullscreen: bool = False) -> None:
     settings = load(config)
     problem = settings.reader.problem()
     if problem:
-        raise ConfigError(f"{config}: {problem}")
+        raise ConfigError(str(config), [f"reader: {problem}"])
     if not headless:
         from kiosk.app import run_window  # Kivy is imported only when a screen is wanted, before anything starts
 
