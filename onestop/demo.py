@@ -298,7 +298,7 @@ def run_demo(duration: float | None, data_dir: Path | None, speed: float = 60.0,
             from kiosk.app import run_window
 
             threading.Thread(target=_loop, args=(demo, stop, duration), daemon=True).start()
-            run_window(demo.runtimes[KIOSKS[0][0]])
+            run_window(demo.runtimes[KIOSKS[0][0]], on_ready=lambda app: _close_when(app, stop))
             stop.set()
         else:
             _loop(demo, stop, duration)
@@ -306,6 +306,13 @@ def run_demo(duration: float | None, data_dir: Path | None, speed: float = 60.0,
     finally:
         demo.stop()
     console.print("\ndemo stopped cleanly")
+
+
+def _close_when(app: object, stop: threading.Event) -> None:
+    """Close the kiosk window once the demo stops (``--duration`` over, Ctrl-C); runs on Kivy's thread."""
+    from kivy.clock import Clock
+
+    Clock.schedule_interval(lambda _dt: app.stop() if stop.is_set() else None, 0.25)  # type: ignore[attr-defined]
 
 
 def _central_events(demo: Demo) -> int | None:

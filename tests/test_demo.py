@@ -102,3 +102,14 @@ def test_a_killed_gateway_and_broker_are_restarted_and_no_device_event_is_lost(t
         if proc.poll() is None:
             proc.kill()
 
+
+def test_the_demo_with_its_kiosk_window_stops_after_its_duration(tmp_path):
+    env = {**os.environ, "COLUMNS": "120", "SDL_VIDEODRIVER": os.environ.get("SDL_VIDEODRIVER", "offscreen"),
+           "KIVY_NO_ARGS": "1", "KIVY_HOME": str(tmp_path / "kivy-home"), "KIVY_NO_CONSOLELOG": "1",
+           "KIVY_NO_FILELOG": "1"}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "onestop", "demo", "--ui", "--duration", "20", "--speed", "240",
+                           "--data-dir", str(tmp_path / "demo")], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "stopped cleanly" in done.stdout and "Traceback" not in done.stdout + done.stderr
+    assert time.monotonic() - started < 100
