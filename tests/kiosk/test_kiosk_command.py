@@ -36,9 +36,10 @@ def test_a_kiosk_without_a_card_reader_that_does_not_say_so_is_refused(tmp_path)
     assert "Traceback" not in err
 
 
-def test_a_kiosk_that_cannot_reach_its_broker_says_where_it_dials_once_per_outage(tmp_path):
+def test_a_kiosk_says_once_that_its_reader_is_missing_and_where_it_cannot_reach_its_broker(tmp_path):
     port = free_port()  # nothing listens there
-    proc = kiosk(write_config(tmp_path, port, reader={"driver": "none"}))
+    missing = tmp_path / "ttyUSB-unplugged"
+    proc = kiosk(write_config(tmp_path, port, reader={"driver": "em4100", "port": str(missing)}))
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
     reader.start()
@@ -53,4 +54,6 @@ def test_a_kiosk_that_cannot_reach_its_broker_says_where_it_dials_once_per_outag
     told = [line for line in lines if "cannot reach the broker" in line]
     assert len(told) == 1, "".join(lines)
     assert f"127.0.0.1:{port}" in told[0] and "kiosk-b3-lobby" in told[0]
+    reader = [line for line in lines if "card-reader not working" in line]
+    assert len(reader) == 1 and str(missing) in reader[0], "".join(lines)
     assert "Traceback" not in "".join(lines)
