@@ -12,46 +12,15 @@ import signal
 import threading
 from pathlib import Path
 
-from pydantic import Field, field_validator
-
 import onestop
-from firmware_bridge.drivers import DRIVERS
 from firmware_bridge.readings import MeasurementRead, PortFault, PortRestored
 from firmware_bridge.serial_port import SerialReader
+from firmware_bridge.settings import SensorNodeSettings, SensorSettings
 from onestop.device_link import DeviceLink
-from onestop.ids import DEVICE_PATTERN, SITE_PATTERN, SLUG_PATTERN
-from onestop.mqtt_settings import BrokerSettings
 from onestop.outbox import Outbox
-from onestop.settings import Section, load_settings
+from onestop.settings import load_settings
 
 log = logging.getLogger(__name__)
-
-
-class SensorSettings(Section):
-    """One serial sensor of the node."""
-
-    name: str = Field(min_length=1, max_length=64, description="sensor name carried in each reading")
-    driver: str = Field(description="driver name (onestop bridge drivers)")
-    port: str = Field(description="serial device path, e.g. /dev/ttyUSB0")
-    space: str | None = Field(None, pattern=SLUG_PATTERN, description="the space the readings describe")
-
-    @field_validator("driver")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in DRIVERS:
-            raise ValueError(f"unknown driver {value!r}; valid: {', '.join(DRIVERS)}")
-        return value
-
-
-class SensorNodeSettings(Section):
-    """A headless sensor node's configuration."""
-
-    site: str = Field(pattern=SITE_PATTERN)
-    device: str = Field(pattern=DEVICE_PATTERN, description="device id = MQTT user name and client id")
-    data_dir: Path = Field(Path("data/sensor"), description="where the outbox lives")
-    broker: BrokerSettings = Field(default_factory=BrokerSettings)
-    heartbeat_s: float = Field(30.0, ge=1, le=60)
-    sensors: list[SensorSettings] = Field(min_length=1)
 
 
 class SensorNode:

@@ -50,7 +50,7 @@ class DeviceHub:
         self.runtime = runtime
         self.readers: list[SerialReader | EvdevWedgeReader] = []
         settings = runtime.settings
-        port = settings.reader.port
+        port = None if settings.reader.absent else settings.reader.port
         if port and port.startswith(EVDEV_PREFIX) and settings.reader.driver == "wedge":
             # A USB keyboard-wedge reader: read through evdev with the device grabbed, so its keystrokes never
             # reach the UI (needs the evdev package on the kiosk: pip install evdev).

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load
+from onestop.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +17,9 @@ log = logging.getLogger(__name__)
 def run(config: Path, *, headless: bool, fullscreen: bool = False) -> None:
     """Run until SIGINT / SIGTERM (or the window is closed)."""
     settings = load(config)
+    problem = settings.reader.problem()
+    if problem:
+        raise ConfigError(str(config), [f"reader: {problem}"])
     if not headless:
         from kiosk.app import run_window  # Kivy is imported only when a screen is wanted, before anything starts
 

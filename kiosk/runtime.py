@@ -258,6 +258,7 @@ class KioskRuntime:
             self._faults[component] = error
             faults = dict(self._faults)
             self.outbox.append("fault", {"component": component, "error": error[:500]})
+        log.warning("%s not working: %s (retrying)", component, error[:500])  # once per outage, as the event
         self.link.notify()
         self._tell("fault", faults)
 
@@ -267,6 +268,7 @@ class KioskRuntime:
             if self._faults.pop(component, None) is None:
                 return
             faults = dict(self._faults)
+        log.warning("%s works again", component)
         self._tell("fault", faults)
 
     # -- the gateway -------------------------------------------------------------------------------------

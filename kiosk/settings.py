@@ -20,14 +20,36 @@ def _known_driver(value: str) -> str:
     return value
 
 
-class ReaderSettings(Section):
-    """The card reader: a serial port with its driver (``onestop bridge drivers`` lists them)."""
+NO_READER = "none"
 
-    driver: str = Field("em4100", description="driver name, e.g. em4100, pn532, wedge")
-    port: str | None = Field(None, description="serial device path, e.g. /dev/ttyUSB0; none = no reader")
+
+class ReaderSettings(Section):
+    """The card reader: a serial port with its driver (``onestop bridge drivers`` lists them).
+
+    A kiosk without a reader must say so (``driver = "none"``): ``onestop kiosk run`` refuses a configuration
+    that names no port, so a bundle that lost its reader section cannot start a kiosk that records nothing.
+    """
+
+    driver: str = Field("em4100", description='driver name, e.g. em4100, pn532, wedge; "none" = no card reader')
+    port: str | None = Field(None, description="serial device path, e.g. /dev/onestop-reader")
     repeat_window_s: float = Field(1.0, ge=0, le=10, description="same card within this window = one tap")
 
-    _known = field_validator("driver")(_known_driver)
+    @field_validator("driver")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        return value if value == NO_READER else _known_driver(value)
+
+    @property
+    def absent(self) -> bool:
+        """True when the kiosk is declared to have no card reader."""
+        return self.driver == NO_READER
+
+    def problem(self) -> str | None:
+        """Why a kiosk cannot start with this section (None when it can)."""
+        if self.absent or self.port:
+            return None
+        return (f'no card reader configured: set [reader] port (e.g. port = "/dev/onestop-reader", driver = '
+                f'"{self.driver}"), or driver = "none" for a kiosk without one')
 
 
 class DeviceSettings(Section):

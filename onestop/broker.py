@@ -96,6 +96,7 @@ class BrokerProcess:
         """Start the broker and wait until it accepts connections."""
         if self._proc and self._proc.poll() is None:
             return
+        self._close()  # a broker that died: its pipe goes with it
         if not self.layout.conf.exists():
             self.write_files()
         self._proc = subprocess.Popen([mosquitto_binary(), "-c", str(self.layout.conf)],
@@ -141,6 +142,16 @@ class BrokerProcess:
     @property
     def running(self) -> bool:
         return bool(self._proc and self._proc.poll() is None)
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once the broker has ended by itself (reaping it), else None."""
+        return self._proc.poll() if self._proc else None
+
+    @property
+    def pid(self) -> int | None:
+        """The process id while started."""
+        return self._proc.pid if self._proc else None
 
     def __enter__(self) -> BrokerProcess:
         self.start()

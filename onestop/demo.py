@@ -6,13 +6,19 @@ are simulated on pseudo-terminals (so every byte goes through the real serial dr
 central that drops now and then. Students follow ``onestop.simulation`` (a timetable with an optional exam
 week), ``--speed`` simulated minutes per real minute. One kiosk loses power for a while, so device health and
 the offline alert show; a few screenings are abnormal, so alerts reach the clinic and counselling.
+
+The broker, central and the gateway are supervised (``onestop.supervision``): kill one (their pids are in
+``DIR/run/``) and it is restarted, and the live summary says so. The summary also keeps the books on the
+devices' events, from their outboxes to the gateway's database, so anyone can see that nothing was lost.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import random
 import signal
+import sqlite3
 import tempfile
 import threading
 import time
@@ -31,6 +37,7 @@ from kiosk.settings import load as load_kiosk
 from onestop.localsite import KioskPlan, LocalSite, central_process, gateway_process
 from onestop.netutil import free_port
 from onestop.simulation import BuildingDay, ScreeningAction, SpacePlan, TapAction, phq9_answers, vitals
+from onestop.supervision import Incident, Supervisor
 from onestop.wan import WanLink
 
 console = Console()
@@ -100,6 +107,8 @@ class Demo:
             datetime.now(UTC).replace(tzinfo=None), exam_week=exam_week)
         self.screenings: queue.Queue[ScreeningAction] = queue.Queue()
         self.counts = {"taps": 0, "screenings": 0, "abnormal": 0}
+        self.supervisor = Supervisor({"broker": self.site.broker, "central": self.central, "gateway": self.gateway},
+                                     self.site.path("run"), self._incident)
 
     # -- start and stop ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -114,7 +123,12 @@ class Demo:
         self.gateway.start()
         for plan in self.site.kiosks:
             self.start_kiosk(plan.device)
+        self.supervisor.start()
         threading.Thread(target=self._station_worker, name="station", daemon=True).start()
+
+    def _incident(self, incident: Incident) -> None:
+        style = "yellow" if incident.restarted else "bold red"
+        console.print(f"[{style}]{datetime.now():%H:%M:%S} {incident}[/]", soft_wrap=True)
 
     def start_kiosk(self, device: str) -> None:
         runtime = KioskRuntime(load_kiosk(self.site.path(f"kiosk-{device}.toml")))
@@ -122,6 +136,7 @@ class Demo:
         self.runtimes[device] = runtime
 
     def stop(self) -> None:
+        self.supervisor.stop()  # first: the services' clean exits below are not deaths
         for runtime in self.runtimes.values():
             runtime.stop()
         self.gateway.stop()
@@ -183,6 +198,37 @@ class Demo:
         elif flaky_up and FLAKY not in self.runtimes:
             self.start_kiosk(FLAKY)
 
+    # -- the books: every event a device recorded is in its outbox, in transit, or stored at the gateway ---
+    def tally(self) -> dict[str, int]:
+        """``recorded`` by the devices, ``waiting`` in their outboxes, ``stored`` at the gateway, and the rest
+        ``in_transit`` (acknowledged by the broker, not yet stored: the gateway's session holds them)."""
+        recorded = waiting = stored = 0
+        devices = [plan.device for plan in self.site.kiosks]
+        for device in devices:
+            # Read from the files, powered or not: a kiosk without power still holds its outbox.
+            with contextlib.closing(_read_only(self.site.path(f"kiosks/{device}.outbox.db"))) as db:
+                recorded += (db.execute("SELECT max(last_seq) FROM sequence").fetchone()[0] or 0)
+                waiting += db.execute("SELECT count(*) FROM outbox WHERE acked IS NULL").fetchone()[0]
+        with contextlib.closing(_read_only(self.site.path("gateway/gateway.db"))) as db:
+            marks = ",".join("?" * len(devices))
+            stored = db.execute(f"SELECT count(*) FROM events WHERE device IN ({marks})", devices).fetchone()[0]
+        return {"recorded": recorded, "waiting": waiting, "stored": stored,
+                "in_transit": recorded - waiting - stored}
+
+    def settle(self, timeout: float) -> dict[str, int] | None:
+        """Power every kiosk and wait until every recorded event is stored at the gateway (or ``timeout``)."""
+        if FLAKY not in self.runtimes:
+            self.start_kiosk(FLAKY)
+        deadline = time.monotonic() + timeout
+        books = None
+        while time.monotonic() < deadline:
+            with contextlib.suppress(sqlite3.Error):
+                books = self.tally()
+                if books["waiting"] == 0 and books["in_transit"] == 0:
+                    return books
+            time.sleep(0.5)
+        return books
+
     # -- the live summary ----------------------------------------------------------------------------------
     def summary(self) -> Group:
         table = Table(title=f"onestop demo · simulated {self.sim.now:%a %H:%M} · ×{self.speed:g}")
@@ -206,7 +252,32 @@ class Demo:
                       "sync backlog", str(stats["backlog"]))
         facts.add_row("open alerts", str(len(alerts)), "central events", str(central["events"]))
         facts.add_row("kiosks powered", f"{len(self.runtimes)}/{len(self.site.kiosks)}", "WAN", wan)
+        with contextlib.suppress(sqlite3.Error):  # a database being created or restarted: next time
+            books = self.tally()
+            facts.add_row("device events", f"{books['recorded']} recorded", "at the gateway",
+                          f"{books['stored']} ({books['waiting']} in outboxes, {books['in_transit']} in transit)")
+        for incident in self.supervisor.incidents[-3:]:
+            style = "yellow" if incident.restarted else "red"
+            facts.add_row("restart", f"[{style}]{datetime.fromtimestamp(incident.at):%H:%M:%S} {incident}[/]")
         return Group(table, facts)
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    if not path.exists():
+        raise sqlite3.OperationalError(f"{path} does not exist yet")
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+
+
+def report_books(books: dict[str, int] | None, central_events: int | None) -> None:
+    """The closing line: were all the devices' events stored?"""
+    if books is None:
+        console.print("[red]the event books could not be read[/]")
+        return
+    central = f" · central stored {central_events} (all devices and the gateway)" if central_events is not None else ""
+    lost = books["recorded"] - books["stored"] - books["waiting"]
+    verdict = "[green]0 events lost[/]" if lost == 0 else f"[red]{lost} events not stored at the gateway[/]"
+    console.print(f"\ndevice events: {books['recorded']} recorded · {books['stored']} stored at the gateway · "
+                  f"{books['waiting']} still in outboxes{central} · {verdict}", soft_wrap=True)
 
 
 def run_demo(duration: float | None, data_dir: Path | None, speed: float = 60.0, exam_week: bool = False,
@@ -225,18 +296,34 @@ def run_demo(duration: float | None, data_dir: Path | None, speed: float = 60.0,
         console.print(f"building dashboard: {site.gateway_url}/#token={site.tokens['staff']}", soft_wrap=True)
         console.print(f"clinic view:        {site.gateway_url}/#token={site.tokens['clinic']}", soft_wrap=True)
         console.print(f"campus dashboard:   {site.central_url}/#token={site.tokens['admin']}", soft_wrap=True)
-        console.print(f"[dim]data and logs in {root}[/]")
+        console.print(f"[dim]data and logs in {root}; kill a service (kill -9 $(cat {root}/run/gateway.pid)) "
+                      "and watch it come back[/]", soft_wrap=True)
         if ui:
             from kiosk.app import run_window
 
             threading.Thread(target=_loop, args=(demo, stop, duration), daemon=True).start()
-            run_window(demo.runtimes[KIOSKS[0][0]])
+            run_window(demo.runtimes[KIOSKS[0][0]], on_ready=lambda app: _close_when(app, stop))
             stop.set()
         else:
             _loop(demo, stop, duration)
+        report_books(demo.settle(30 if duration else 10), _central_events(demo))  # Ctrl-C: be quick
     finally:
         demo.stop()
     console.print("\ndemo stopped cleanly")
+
+
+def _close_when(app: object, stop: threading.Event) -> None:
+    """Close the kiosk window once the demo stops (``--duration`` over, Ctrl-C); runs on Kivy's thread."""
+    from kivy.clock import Clock
+
+    Clock.schedule_interval(lambda _dt: app.stop() if stop.is_set() else None, 0.25)  # type: ignore[attr-defined]
+
+
+def _central_events(demo: Demo) -> int | None:
+    try:
+        return int(httpx.get(f"{demo.site.central_url}/api/v1/stats", timeout=5).json()["events"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
 
 
 def _loop(demo: Demo, stop: threading.Event, duration: float | None) -> None:

@@ -196,6 +196,11 @@ class ServiceProcess:
         return bool(self._proc and self._proc.poll() is None)
 
     @property
+    def returncode(self) -> int | None:
+        """The exit status once the process has ended (reaping it: no zombie stays behind), else None."""
+        return self._proc.poll() if self._proc else None
+
+    @property
     def pid(self) -> int | None:
         """The process id while started (tests read its memory in ``/proc``)."""
         return self._proc.pid if self._proc else None

@@ -4,6 +4,8 @@ Connection behaviour (the Home Assistant / aiomqtt pattern):
 - the Last Will is set at connect; on every CONNACK the client resubscribes, then publishes its birth; it
   counts as connected once the broker has acknowledged the subscriptions (nothing can pass it by after that);
 - transient failures (broker down, network) are retried by paho with exponential back-off (1 s .. 30 s);
+  the first failure of an outage is logged with the host and port dialled ("cannot reach the broker at
+  gw:8883"), the retries are not (a broker down for a night would otherwise fill the SD card's journal);
 - a refusal for bad credentials or authorisation is logged once and retried only every 5 minutes, since
   hammering the broker cannot fix it;
 - a clean ``stop`` publishes the Will payload itself (MQTT sends the Will only on an unclean loss).
@@ -99,6 +101,7 @@ class MqttClient:
         self._awaiting_suback: set[int] = set()
         self._stopping = False
         self.refused: str | None = None
+        self._unreachable_since: float | None = None  # monotonic time of the outage's first failure, logged once
         self._client = self._new_paho(client_id)
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
@@ -113,6 +116,7 @@ class MqttClient:
         # paho's own queue is unbounded; callers bound what they hand it (the outbox keeps the rest).
         self._client.max_inflight_messages_set(1000)
         self._client.on_connect = self._handle_connect
+        self._client.on_connect_fail = lambda _client, _userdata: self._unreachable()
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
         self._client.on_publish = self._handle_publish
@@ -170,7 +174,7 @@ class MqttClient:
                 self.refused = str(reason)
                 client.reconnect_delay_set(RETRY_REFUSED_S, RETRY_REFUSED_S)
             else:
-                log.warning("broker connection failed: %s", reason)
+                self._unreachable(reason)
             return
         self.refused = None
         client.reconnect_delay_set(RETRY_MIN_S, RETRY_MAX_S)
@@ -192,9 +196,22 @@ class MqttClient:
             if not self._awaiting_suback:
                 self._ready()
 
+    def _unreachable(self, detail: object = None) -> None:
+        """A connection attempt failed: say so, with where we dial, once per outage (not once per retry)."""
+        if self._unreachable_since is not None or self._stopping:
+            return
+        self._unreachable_since = time.monotonic()
+        log.warning("cannot reach the broker at %s:%d as %s%s; retrying every %d..%d s until it answers",
+                    self._broker.host, self._broker.port, self._broker.username or "<anonymous>",
+                    f" ({detail})" if detail else "", RETRY_MIN_S, RETRY_MAX_S)
+
     def _ready(self) -> None:
         """Connected and subscribed: from here on nothing published to our filters passes us by."""
         self._connected.set()
+        if self._unreachable_since is not None:
+            log.warning("broker at %s:%d reachable again after %.0f s", self._broker.host, self._broker.port,
+                        time.monotonic() - self._unreachable_since)
+            self._unreachable_since = None
         log.info("connected to broker %s:%d", self._broker.host, self._broker.port)
         if self._on_connection:
             self._on_connection(True)
@@ -377,7 +394,7 @@ class BatchReceiver(MqttClient):
             try:
                 self._client.reconnect()
             except OSError as exc:
-                log.warning("broker connection failed: %s", exc)
+                self._unreachable(exc)
             else:
                 if self._serve():
                     delay = RETRY_MIN_S

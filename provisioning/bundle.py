@@ -2,10 +2,12 @@
 
 Contents (``DEVICE`` is the device id):
 
-    DEVICE.toml    the device's configuration (0600): site, device, space, data_dir, broker host/port,
-                   user name, password, and ``tls_ca`` (plus ``tls_cert``/``tls_key``) as absolute paths
-                   under the install directory; a kiosk or health station loads it with
-                   ``kiosk.settings.load``
+    DEVICE.toml    the device's configuration (0600): site, device, data_dir, broker host/port, user
+                   name, password, and ``tls_ca`` (plus ``tls_cert``/``tls_key``) as absolute paths under
+                   the install directory. A kiosk or health station's adds its space and ``[reader]`` and
+                   runs with ``onestop kiosk run``; a sensor node's adds ``[[sensors]]`` (driver, port,
+                   space) and runs with ``onestop bridge run``. Each is validated here with the very model
+                   the device loads it with.
     ca.crt         the site CA certificate the device checks the broker against
     client.crt     the device's certificate and key (0600), only when it has one
     client.key
@@ -30,9 +32,9 @@ from typing import Any
 import qrcode
 import tomli_w
 
+from firmware_bridge.settings import SensorNodeSettings
 from kiosk.settings import KioskSettings
-from onestop.mqtt_settings import BrokerSettings
-from provisioning import pki
+from provisioning import pki, validation
 from provisioning.errors import InvalidInputError, StateError
 from provisioning.mosquitto_files import write_private
 from provisioning.registry import Device, PendingSecret
@@ -52,12 +54,22 @@ class BundleFile:
 
 
 @dataclass(frozen=True)
+class Hardware:
+    """What is plugged into the device, as the technician gave it (``device bundle --reader/--sensor``)."""
+
+    reader_driver: str | None = None  # None: em4100; "none": the kiosk has no card reader
+    reader_port: str | None = None    # None: /dev/onestop-reader (deploy/kiosk/99-onestop-serial.rules)
+    sensors: tuple[str, ...] = ()     # a sensor node's sensors as DRIVER=PORT
+
+
+@dataclass(frozen=True)
 class Bundle:
     """A rendered bundle, not yet written anywhere."""
 
     device: str
     files: list[BundleFile]
     pairing: dict[str, Any]
+    hardware_summary: str = ""  # what the device will read from, for the technician to check
 
     @property
     def config_name(self) -> str:
@@ -72,30 +84,36 @@ def pairing_payload(site: Site, device: Device, broker_host: str) -> dict[str, A
 
 
 def device_config(site: Site, device: Device, secret: PendingSecret, broker_host: str,
-                  install_dir: Path, data_dir: Path) -> dict[str, Any]:
+                  install_dir: Path, data_dir: Path, hardware: Hardware | None = None) -> dict[str, Any]:
     """The device's TOML as a dict, validated against the model the device will load it with."""
     broker: dict[str, Any] = {"host": broker_host, "port": site.settings["tls_port"], "username": device.id,
                               "password": secret.password, "tls_ca": str(install_dir / "ca.crt")}
     if device.cert_pem:
         broker |= {"tls_cert": str(install_dir / "client.crt"), "tls_key": str(install_dir / "client.key")}
-    config: dict[str, Any] = {"site": site.name, "device": device.id, "space": device.space,
-                              "data_dir": str(data_dir)}
+    hardware = hardware or Hardware()
+    config: dict[str, Any] = {"site": site.name, "device": device.id, "data_dir": str(data_dir)}
     if device.kind in ("kiosk", "health-station"):
+        if hardware.sensors:
+            raise InvalidInputError(f"{device.id} is a {device.kind}: --sensor is for sensor nodes")
+        config["space"] = device.space
         config["mode"] = device.kind
         capacity = {s.id: s.capacity for s in site.registry.spaces()}.get(device.space)
         if capacity is not None:
             config["capacity"] = capacity
         if device.display_name and "display_name" in KioskSettings.model_fields:
             config["display_name"] = device.display_name
+        config["reader"] = validation.reader(hardware.reader_driver, hardware.reader_port)
         KioskSettings.model_validate({**config, "broker": broker})
     else:
-        # A sensor node: the bridge's settings model is not settled yet; hold its broker section to the
-        # shared model at least.
-        BrokerSettings.model_validate(broker)
+        if hardware.reader_driver or hardware.reader_port:
+            raise InvalidInputError(f"{device.id} is a sensor node: --reader is for kiosks and health stations")
+        config["sensors"] = validation.sensors(list(hardware.sensors), device.space)
+        SensorNodeSettings.model_validate({**config, "broker": broker})
     return {**config, "broker": broker}
 
 
-def render(site: Site, device_id: str, broker_host: str | None, install_dir: Path, data_dir: Path) -> Bundle:
+def render(site: Site, device_id: str, broker_host: str | None, install_dir: Path, data_dir: Path,
+           hardware: Hardware | None = None) -> Bundle:
     """Render the bundle of ``device_id`` from its pending secret (``StateError`` if already delivered)."""
     device = site.registry.device(device_id)
     if not device.active:
@@ -110,7 +128,7 @@ def render(site: Site, device_id: str, broker_host: str | None, install_dir: Pat
             raise InvalidInputError(f"{option} must be an absolute path, not {path}")
     host = broker_host or (site.settings["hostnames"] or ["localhost"])[0]
     pairing = pairing_payload(site, device, host)
-    config = device_config(site, device, secret, host, install_dir, data_dir)
+    config = device_config(site, device, secret, host, install_dir, data_dir, hardware)
     files = [BundleFile(f"{device_id}.toml", f"# {device_id} at {site.name}: generated by onestop provision; "
                         "holds the device's broker password.\n".encode() + tomli_w.dumps(config).encode()),
              BundleFile("ca.crt", site.paths.ca_cert.read_bytes(), 0o644)]
@@ -120,7 +138,19 @@ def render(site: Site, device_id: str, broker_host: str | None, install_dir: Pat
     text = json.dumps(pairing, separators=(",", ":"))
     files += [BundleFile("pairing.json", text.encode() + b"\n", 0o644),
               BundleFile("pairing.png", qr_png(text), 0o644)]
-    return Bundle(device_id, files, pairing)
+    return Bundle(device_id, files, pairing, hardware_summary(config, hardware or Hardware()))
+
+
+def hardware_summary(config: dict[str, Any], hardware: Hardware) -> str:
+    """One line saying what the device will read from, and which of it are defaults."""
+    if "sensors" in config:
+        return "sensors: " + ", ".join(f"{s['name']} ({s['driver']}) on {s['port']}" for s in config["sensors"])
+    reader = config["reader"]
+    if reader["driver"] == validation.NO_READER:
+        return "card reader: none (the kiosk records no taps)"
+    default = "" if hardware.reader_driver and hardware.reader_port else \
+        " (defaults filled in: --reader DRIVER --reader-port PORT to change, --reader none for no reader)"
+    return f"card reader: {reader['driver']} on {reader['port']}{default}"
 
 
 def qr_png(text: str) -> bytes:
@@ -177,10 +207,10 @@ def write(bundle: Bundle, out: Path) -> Path:
 
 
 def issue(site: Site, device_id: str, out: Path, broker_host: str | None = None,
-          install_dir: Path | None = None, data_dir: Path | None = None) -> Bundle:
+          install_dir: Path | None = None, data_dir: Path | None = None, hardware: Hardware | None = None) -> Bundle:
     """Render, write and record the bundle; the clear secret leaves the registry only once it is written."""
     bundle = render(site, device_id, broker_host, install_dir or default_install_dir(out, device_id),
-                    data_dir or default_data_dir(out, device_id))
+                    data_dir or default_data_dir(out, device_id), hardware)
     write(bundle, out)
     site.registry.mark_bundled(device_id, str(out.resolve()))
     return bundle

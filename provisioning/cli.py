@@ -65,6 +65,12 @@ DeviceArg = Annotated[str, typer.Argument(help="Device id (also its MQTT user na
                                           show_default=False)]
 OutOption = Annotated[Path | None, typer.Option("--out", help="Write the device's bundle here right away: a "
                                                               "directory, or a file name ending in .zip.")]
+ReaderOption = Annotated[str | None, typer.Option("--reader", help="A kiosk's card reader driver (`onestop bridge "
+                                                   "drivers`; default em4100), or none for a kiosk without one.")]
+ReaderPortOption = Annotated[str | None, typer.Option(help="The card reader's serial port (default "
+                                                           "/dev/onestop-reader, the udev rule's name).")]
+SensorOption = Annotated[list[str] | None, typer.Option("--sensor", help="A sensor node's sensor as DRIVER=PORT, "
+                                                        "e.g. and-scale=/dev/ttyUSB0 (repeatable).")]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -95,12 +101,15 @@ def _mark_offline(site: Site, device: str, reason: str) -> None:
     out.print(mark_offline(gateway_broker_settings(site.paths.provisioner_credentials), site.name, device, reason))
 
 
-def _bundle(site: Site, device: str, target: Path, broker_host: str | None = None,
-            install_dir: Path | None = None, data_dir: Path | None = None, qr: bool = True) -> None:
+def _bundle(site: Site, device: str, target: Path, reader: str | None, reader_port: str | None,
+            sensors: list[str] | None, broker_host: str | None = None, install_dir: Path | None = None,
+            data_dir: Path | None = None, qr: bool = True) -> None:
     from provisioning import bundle as bundles
 
-    made = bundles.issue(site, device, target, broker_host, install_dir, data_dir)
+    hardware = bundles.Hardware(reader, reader_port, tuple(sensors or ()))
+    made = bundles.issue(site, device, target, broker_host, install_dir, data_dir, hardware)
     out.print(f"bundle for {device} written to {target} ({', '.join(f.name for f in made.files)})")
+    out.print(made.hardware_summary)
     out.print("it holds the device's password: move it to the device, then delete it here")
     if qr:
         text = [f for f in made.files if f.name == "pairing.json"][0].data.decode().strip()
@@ -189,7 +198,8 @@ def device_add(device: DeviceArg,
                space: Annotated[str, typer.Option(help="Space the device serves.", show_default=False)],
                display_name: Annotated[str | None, typer.Option(help="Name shown on the device.")] = None,
                cert: Annotated[bool, typer.Option(help="Also issue a client certificate from the site CA.")] = False,
-               bundle_out: OutOption = None,
+               bundle_out: OutOption = None, reader: ReaderOption = None, reader_port: ReaderPortOption = None,
+               sensor: SensorOption = None,
                directory: DirOption = DEFAULT_DIR, broker_pid: PidOption = None) -> None:
     """Register a device with a fresh random password (never shown: it goes into the bundle)."""
     with Site.open(directory) as site:
@@ -198,7 +208,7 @@ def device_add(device: DeviceArg,
                   f"{', certificate ' + (added.cert_serial or '') if added.cert_pem else ''})")
         _reload(site, broker_pid)
         if bundle_out:
-            _bundle(site, added.id, bundle_out)
+            _bundle(site, added.id, bundle_out, reader, reader_port, sensor)
         else:
             out.print(f"next: onestop provision device bundle {added.id} --out DIR|FILE.zip")
 
@@ -240,7 +250,8 @@ def device_show(device: DeviceArg, directory: DirOption = DEFAULT_DIR) -> None:
 def device_rotate(device: DeviceArg,
                   cert: Annotated[bool | None, typer.Option("--cert/--no-cert", help="Issue (or drop) a client "
                                                             "certificate; default: as before.")] = None,
-                  bundle_out: OutOption = None,
+                  bundle_out: OutOption = None, reader: ReaderOption = None, reader_port: ReaderPortOption = None,
+                  sensor: SensorOption = None,
                   directory: DirOption = DEFAULT_DIR, broker_pid: PidOption = None) -> None:
     """Issue a new password (and certificate); the old ones stop working at once."""
     with Site.open(directory) as site:
@@ -249,7 +260,7 @@ def device_rotate(device: DeviceArg,
         if _reload(site, broker_pid).signalled:
             _mark_offline(site, device, "rotated")
         if bundle_out:
-            _bundle(site, device, bundle_out)
+            _bundle(site, device, bundle_out, reader, reader_port, sensor)
         else:
             out.print(f"next: onestop provision device bundle {device} --out DIR|FILE.zip")
 
@@ -277,10 +288,11 @@ def device_bundle(device: DeviceArg,
                   data_dir: Annotated[Path | None, typer.Option(help="Where the device keeps its outbox "
                                       "(default: OUT/data, or /var/lib/onestop/DEVICE for a zip).")] = None,
                   qr: Annotated[bool, typer.Option(help="Draw the pairing QR code in the terminal.")] = True,
+                  reader: ReaderOption = None, reader_port: ReaderPortOption = None, sensor: SensorOption = None,
                   directory: DirOption = DEFAULT_DIR) -> None:
     """Write the device's config, CA certificate and credentials, with a pairing QR code (once per password)."""
     with Site.open(directory) as site:
-        _bundle(site, device, bundle_out, broker_host, install_dir, data_dir, qr)
+        _bundle(site, device, bundle_out, reader, reader_port, sensor, broker_host, install_dir, data_dir, qr)
 
 
 @device_app.command("import")

@@ -266,6 +266,7 @@ class Site:
             raise DuplicateError(f"{device} is the gateway's broker user, not available as a device id")
         if device in self.registry.displays():
             raise DuplicateError(f"{device} is a staff display's broker user, not available as a device id")
+        validation.not_service_user(device)
 
     def add_device(self, device: str, kind: str, space: str, display_name: str | None = None,
                    cert: bool = False) -> Device:
@@ -335,6 +336,7 @@ class Site:
             raise DuplicateError(f"{name} is a device id (ids are never reused), not available for a display")
         if name == self.gateway_user or name in self.registry.service_users():
             raise DuplicateError(f"{name} is a service's broker user, not available for a display")
+        validation.not_service_user(name)
         password = secrets.token_urlsafe(PASSWORD_BYTES)
         self.registry.add_display(name, chosen, hash_password(password))
         self.write_broker_files()

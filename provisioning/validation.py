@@ -45,6 +45,23 @@ def device_id(value: str) -> str:
     return value
 
 
+# Broker users that ``init`` makes for services, named ``<site>-<role>`` (provisioning/site.py, onestop/localsite.py).
+SERVICE_USER_ROLES = ("gateway", "provisioner", "observer")
+
+
+def not_service_user(value: str) -> str:
+    """``value`` unless it has the form of a service's broker user of any site (``south-a1-gateway``).
+
+    A device id is also a broker user name and client id: an id of that form would be another site's
+    gateway (or provisioning, monitoring) account the day that site shares this broker or registry.
+    """
+    site, _, role = value.rpartition("-")
+    if role in SERVICE_USER_ROLES and SITE_RE.fullmatch(site):
+        raise InvalidIdError(f"invalid device id {value!r}: ids of the form SITE-{role} are reserved for the "
+                             f"{role} broker user of site {site!r}; choose another id")
+    return value
+
+
 def teams(values: list[str]) -> list[str]:
     """One or more alert teams (``clinic``, ``counselling``, ``facilities``, ``technicians``), each once."""
     allowed = get_args(Team)
@@ -53,6 +70,55 @@ def teams(values: list[str]) -> list[str]:
         raise InvalidInputError(f"invalid team(s) {', '.join(map(repr, wrong)) or '(none given)'}: one or more "
                                 f"of {', '.join(allowed)}")
     return sorted(set(values))
+
+
+DEFAULT_READER_DRIVER = "em4100"
+DEFAULT_READER_PORT = "/dev/onestop-reader"  # the name deploy/kiosk/99-onestop-serial.rules gives the reader
+NO_READER = "none"
+_PORT_RE = re.compile(r"^/[\x21-\x7e]{1,255}$")
+
+
+def serial_port(value: str) -> str:
+    """An absolute device path such as ``/dev/ttyUSB0`` (printable, no spaces)."""
+    if not _PORT_RE.fullmatch(value or ""):
+        raise InvalidInputError(f"invalid serial port {value!r}: an absolute device path such as /dev/ttyUSB0")
+    return value
+
+
+def reader(driver: str | None, port: str | None) -> dict[str, str]:
+    """A kiosk's ``[reader]`` section: the driver (default em4100) and port (default /dev/onestop-reader), or
+    ``{"driver": "none"}`` for a kiosk declared to have no card reader."""
+    if driver == NO_READER:
+        if port:
+            raise InvalidInputError("--reader none takes no --reader-port")
+        return {"driver": NO_READER}
+    from firmware_bridge.drivers import DRIVERS, DeviceKind  # every parser: only when a bundle is made
+
+    chosen = driver or DEFAULT_READER_DRIVER
+    readers = [name for name, d in DRIVERS.items() if d.kind == DeviceKind.CARD_READER]
+    if chosen not in readers:
+        raise InvalidInputError(f"invalid card reader driver {chosen!r}: one of {', '.join(readers)}, or none")
+    return {"driver": chosen, "port": serial_port(port or DEFAULT_READER_PORT)}
+
+
+def sensors(specs: list[str], space: str) -> list[dict[str, str]]:
+    """A sensor node's ``[[sensors]]`` from ``DRIVER=PORT`` specs; each named after its driver (``-2`` ...
+    when a driver repeats), each describing ``space``."""
+    from firmware_bridge.drivers import DRIVERS  # every parser: only when a bundle is made
+
+    if not specs:
+        raise InvalidInputError("a sensor node needs at least one sensor: --sensor DRIVER=PORT, e.g. "
+                                "--sensor and-scale=/dev/ttyUSB0 (`onestop bridge drivers` lists the drivers)")
+    made: list[dict[str, str]] = []
+    for spec in specs:
+        driver, sep, port = spec.partition("=")
+        if not sep or driver not in DRIVERS:
+            raise InvalidInputError(f"invalid --sensor {spec!r}: DRIVER=PORT with a driver of "
+                                    f"{', '.join(DRIVERS)}")
+        seen = sum(1 for m in made if m["driver"] == driver)
+        made.append({"name": driver if not seen else f"{driver}-{seen + 1}", "driver": driver,
+                     "port": serial_port(port), "space": space})
+    return made
 
 
 def space_id(value: str) -> str:

@@ -102,7 +102,8 @@ def test_a_problem_in_the_file_is_not_blamed_on_an_unrelated_variable(tmp_path):
 
 def test_a_missing_extra_says_which_to_install_without_a_traceback(tmp_path):
     kiosk = tmp_path / "kiosk.toml"
-    kiosk.write_text(f'site = "north-b3"\ndevice = "kiosk-b3-lobby"\nspace = "lobby"\ndata_dir = "{tmp_path}"\n')
+    kiosk.write_text(f'site = "north-b3"\ndevice = "kiosk-b3-lobby"\nspace = "lobby"\ndata_dir = "{tmp_path}"\n'
+                     '[reader]\ndriver = "none"\n')
     central = tmp_path / "central.toml"
     central.write_text("")
     for args, module, extra in ((["kiosk", "run", "--config", str(kiosk)], "kivy", "kiosk"),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 
@@ -53,3 +56,84 @@ def test_demo_prints_urls_serves_simulated_events_and_stops_cleanly(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def kill_leftovers(data: Path) -> None:
+    """After a demo that had to be killed: its services (own sessions) would outlive it; end them by pid."""
+    for pid_file in (data / "run").glob("*.pid"):
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def not_a_zombie(pid: int) -> bool:
+    """True once ``pid`` has been reaped by its parent (or is alive and well)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state != "Z"
+
+
+def outbox_books(data: Path) -> dict[str, int]:
+    """Each demo device's events as its outbox counts them: how many it recorded."""
+    books = {}
+    for path in (data / "kiosks").glob("*.outbox.db"):
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            books[path.name.removesuffix(".outbox.db")] = db.execute("SELECT max(last_seq) FROM sequence").fetchone()[0]
+    return books
+
+
+def test_a_killed_gateway_and_broker_are_restarted_and_no_device_event_is_lost(tmp_path):
+    data = tmp_path / "demo"
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "onestop", "demo", "--duration", "60", "--speed", "240",
+                             "--data-dir", str(data)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
+    output = lambda: "".join(lines)  # noqa: E731
+    try:
+        gateway_url = wait_until(lambda: next((line.split(": ", 1)[1].strip() for line in lines
+                                               if line.startswith("gateway: http")), None), 90, what="the gateway URL")
+        wait_until(lambda: httpx.get(f"{gateway_url}/api/v1/stats").json()["events"] > 10, 60, interval=1.0,
+                   what="events at the gateway")
+        for service in ("gateway", "broker"):
+            pid_file = data / "run" / f"{service}.pid"
+            pid = int(pid_file.read_text())
+            os.kill(pid, signal.SIGKILL)
+            wait_until(lambda pid_file=pid_file, pid=pid: int(pid_file.read_text()) != pid, 40,
+                       what=f"the {service} restarted")
+            assert f"{service} died (SIGKILL) — restarted" in output()
+            wait_until(lambda pid=pid: not_a_zombie(pid), 5, what=f"the killed {service} reaped")
+            wait_until(lambda: httpx.get(f"{gateway_url}/healthz").json().get("broker") is True, 40, interval=0.5,
+                       what="the gateway answering and connected to the broker again")
+        assert proc.wait(150) == 0, output()
+        assert "0 events lost" in output(), output()
+        recorded = outbox_books(data)
+        with contextlib.closing(sqlite3.connect(data / "gateway" / "gateway.db")) as db:
+            stored = dict(db.execute("SELECT device, count(*) FROM events GROUP BY device").fetchall())
+        assert recorded and all(stored.get(device) == count for device, count in recorded.items()), (recorded, stored)
+        assert "Traceback" not in output()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            kill_leftovers(data)
+
+
+def test_the_demo_with_its_kiosk_window_stops_after_its_duration(tmp_path):
+    env = {**os.environ, "COLUMNS": "120", "SDL_VIDEODRIVER": os.environ.get("SDL_VIDEODRIVER", "offscreen"),
+           "KIVY_NO_ARGS": "1", "KIVY_HOME": str(tmp_path / "kivy-home"), "KIVY_NO_CONSOLELOG": "1",
+           "KIVY_NO_FILELOG": "1"}
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "onestop", "demo", "--ui", "--duration", "20", "--speed", "240",
+                             "--data-dir", str(tmp_path / "demo")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        kill_leftovers(tmp_path / "demo")
+        raise AssertionError("the demo with --ui did not stop after its --duration") from None
+    assert proc.returncode == 0, out[-3000:] + err[-3000:]
+    assert "stopped cleanly" in out and "Traceback" not in out + err
+    assert time.monotonic() - started < 100

@@ -19,6 +19,7 @@ import shutil
 import ssl
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from firmware_bridge.simulators import SimulatedDevice
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
 from onestop import topics
@@ -293,3 +295,31 @@ def test_as_root_the_broker_drops_to_the_mosquitto_user_and_still_reads_its_file
         site.close()
     finally:
         shutil.rmtree(base)
+
+
+def test_a_sensor_node_bundle_made_by_the_cli_runs_a_node_whose_readings_reach_the_broker(live, watcher, tmp_path):
+    root = str(live.root)
+    with SimulatedDevice("and-scale", seed=5) as scale:
+        result = runner.invoke(app, ["device", "add", "sensor-b3-scale", "--kind", "sensor", "--space", "study",
+                                     "--sensor", f"and-scale={scale.path}", "--out", str(tmp_path / "node"),
+                                     "--dir", root])
+        assert result.exit_code == 0, result.output
+        assert f"sensors: and-scale (and-scale) on {scale.path}" in result.output
+        node = subprocess.Popen([sys.executable, "-m", "onestop", "bridge", "run", "--config",
+                                 str(tmp_path / "node" / "sensor-b3-scale.toml")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            topic = topics.event(live.site.name, "sensor-b3-scale", "reading")
+
+            def weighed():
+                if node.poll() is not None:
+                    raise AssertionError(f"the node exited: {node.stderr.read().decode()}")
+                scale.measure(weight=72.5)
+                return watcher.received(topic)
+            reading = json.loads(wait_until(weighed, 30, interval=1.0, what="a reading at the broker")[0])
+            assert reading["data"] == {"sensor": "and-scale", "code": "29463-7", "value": 72.5, "unit": "kg",
+                                       "space": "study"}
+        finally:
+            node.terminate()
+            assert node.wait(15) == 0
+        assert b"Traceback" not in node.stderr.read()

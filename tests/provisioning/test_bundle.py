@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from firmware_bridge.settings import SensorNodeSettings
 from kiosk.settings import load as load_kiosk
+from onestop.settings import load_settings
 from provisioning import bundle, pki
 from provisioning.errors import InvalidInputError, StateError
 
@@ -64,7 +66,7 @@ def test_the_qr_payload_identifies_and_pins_but_holds_no_secret(psite, tmp_path)
 def test_a_zip_bundle_keeps_file_modes_and_points_at_the_install_directory(psite, tmp_path):
     psite.add_device("sensor-b3-co2", "sensor", "study")
     out = tmp_path / "sensor.zip"
-    bundle.issue(psite, "sensor-b3-co2", out)
+    bundle.issue(psite, "sensor-b3-co2", out, hardware=bundle.Hardware(sensors=("and-scale=/dev/ttyUSB3",)))
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     with zipfile.ZipFile(out) as archive:
         modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in archive.infolist()}
@@ -74,6 +76,29 @@ def test_a_zip_bundle_keeps_file_modes_and_points_at_the_install_directory(psite
     assert 'tls_ca = "/etc/onestop/sensor-b3-co2/ca.crt"' in config
     assert 'data_dir = "/var/lib/onestop/sensor-b3-co2"' in config
     assert 'mode =' not in config  # a sensor node is not a kiosk
+    settings = load_settings(SensorNodeSettings, tmp_path / "unzipped" / "sensor-b3-co2.toml", "ONESTOP_BRIDGE")
+    assert [(s.name, s.driver, s.port, s.space) for s in settings.sensors] == [
+        ("and-scale", "and-scale", "/dev/ttyUSB3", "study")]
+
+
+def test_a_kiosk_bundle_names_its_card_reader_defaults_or_none(psite, tmp_path):
+    for device in ("kiosk-a1", "kiosk-a2", "kiosk-a3"):
+        psite.add_device(device, "kiosk", "study")
+    made = bundle.issue(psite, "kiosk-a1", tmp_path / "a1")
+    assert load_kiosk(tmp_path / "a1" / "kiosk-a1.toml").reader.model_dump(include={"driver", "port"}) == {
+        "driver": "em4100", "port": "/dev/onestop-reader"}
+    assert "defaults filled in" in made.hardware_summary
+    bundle.issue(psite, "kiosk-a2", tmp_path / "a2", hardware=bundle.Hardware("pn532", "/dev/ttyAMA0"))
+    reader = load_kiosk(tmp_path / "a2" / "kiosk-a2.toml").reader
+    assert (reader.driver, reader.port, reader.problem()) == ("pn532", "/dev/ttyAMA0", None)
+    bundle.issue(psite, "kiosk-a3", tmp_path / "a3", hardware=bundle.Hardware("none"))
+    reader = load_kiosk(tmp_path / "a3" / "kiosk-a3.toml").reader
+    assert reader.absent and reader.problem() is None
+    for wrong, message in ((bundle.Hardware("cms50d"), "card reader driver"),
+                           (bundle.Hardware(sensors=("em4100=/dev/x",)), "sensor nodes")):
+        psite.rotate("kiosk-a1")
+        with pytest.raises(InvalidInputError, match=message):
+            bundle.issue(psite, "kiosk-a1", tmp_path / f"wrong-{message}", hardware=wrong)
 
 
 def test_bundles_never_overwrite(psite, tmp_path):

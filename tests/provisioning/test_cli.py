@@ -190,3 +190,15 @@ def test_gateway_cert_names_the_hosts_browsers_dial_and_is_recorded(root, tmp_pa
     assert "invalid IP address" in run("gateway", "cert", "--ip", "gw.example", "--dir", str(root), code=1)
     assert "no such user" in run("gateway", "cert", "--host", "gw", "--owner", "no-such-user-here", "--dir",
                                  str(root), code=1)
+
+
+def test_another_sites_gateway_user_is_refused_as_a_device_id_or_display(root, tmp_path):
+    for taken in ("south-a1-gateway", "south-a1-provisioner", "north-b3-observer"):
+        output = run("device", "add", taken, "--kind", "kiosk", "--space", "s", "--dir", str(root), code=1)
+        assert f"invalid device id '{taken}'" in output and "reserved" in output
+        assert "reserved" in run("display", "add", taken, "--team", "clinic", "--dir", str(root), code=1)
+    csv_file = tmp_path / "devices.csv"
+    csv_file.write_text("device,kind,space\nkiosk-a,kiosk,s\nsouth-a1-gateway,kiosk,s\n")
+    assert "line 3" in run("device", "import", str(csv_file), "--dir", str(root), code=1)
+    assert "gateway" not in run("device", "list", "--dir", str(root))
+    run("device", "add", "gateway-lobby-kiosk", "--kind", "kiosk", "--space", "s", "--dir", str(root))
