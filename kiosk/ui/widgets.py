@@ -8,6 +8,7 @@ grows with the shorter side, so the same layout reads well at 1920×1080. Touch 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
+
+from kiosk.ui.fonts import chinese_face
 
 RGBA = tuple[float, float, float, float]
 
@@ -70,10 +73,16 @@ class Style:
         return args
 
 
+@cache
 def register_font(regular: Path) -> str:
-    """Register ``regular`` (and its Bold sibling, when installed) as one family; returns the family name."""
+    """Register ``regular`` (and its Bold sibling, when installed) as one family; returns the family name.
+
+    From a collection such as Noto Sans CJK's ``.ttc`` the simplified-Chinese face is registered (Kivy would
+    take the first, Japanese, face): ``kiosk.ui.fonts``. Done once per font file.
+    """
     bold = regular.with_name(regular.name.replace("Regular", "Bold"))
-    LabelBase.register(FONT_FAMILY, str(regular), fn_bold=str(bold) if bold.is_file() and bold != regular else None)
+    LabelBase.register(FONT_FAMILY, str(chinese_face(regular)),
+                       fn_bold=str(chinese_face(bold)) if bold.is_file() and bold != regular else None)
     return FONT_FAMILY
 
 

@@ -18,14 +18,16 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 import tomli_w
-from PIL import Image, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageOps, ImageStat
 
 from onestop import topics
 from onestop.localsite import LocalSite
 from onestop.netutil import free_port
+from tests.kiosk.ui_scenario import GLYPHS
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
+NOTO_CJK = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 
 
 def publish_retained(site: LocalSite, messages: list[tuple[str, dict]]) -> None:
@@ -106,3 +108,48 @@ def test_a_whole_screening_through_the_health_station_window(site, screenshots, 
     assert len(shots) == 8
     for name in shots:
         assert_not_blank(screenshots / name, size)
+
+
+def _glyph_bitmap(image: Image.Image) -> Image.Image:
+    """The ink of a white-on-transparent (or black-on-white) glyph, cropped to its box, at 64×64 grey."""
+    grey = image.getchannel("A") if image.mode == "RGBA" else ImageOps.invert(image.convert("L"))
+    box = grey.point(lambda v: 255 if v > 64 else 0).getbbox()
+    assert box, "no ink drawn"
+    return grey.crop(box).resize((64, 64), Image.Resampling.BILINEAR)
+
+
+def _distance(a: Image.Image, b: Image.Image) -> float:
+    return ImageStat.Stat(ImageChops.difference(a, b)).mean[0]
+
+
+def _face(family: str) -> ImageFont.FreeTypeFont:
+    """A face of the Noto CJK collection chosen by its family name (FreeType's own reading, not ours)."""
+    for index in range(16):
+        font = ImageFont.truetype(NOTO_CJK, 96, index=index)
+        if font.getname()[0] == family:
+            return font
+    raise AssertionError(f"no {family} face in {NOTO_CJK}")
+
+
+def _reference(font: ImageFont.FreeTypeFont, char: str) -> Image.Image:
+    canvas = Image.new("L", (160, 160), 255)
+    ImageDraw.Draw(canvas).text((20, 10), char, font=font, fill=0)
+    return _glyph_bitmap(canvas)
+
+
+@pytest.mark.skipif(not Path(NOTO_CJK).is_file(), reason="fonts-noto-cjk is not installed")
+def test_chinese_is_drawn_with_the_simplified_chinese_glyph_forms(broker, tmp_path, monkeypatch):
+    # The window draws 所 直 角 骨 with the font its labels use; Pillow draws them from the collection's SC
+    # and JP faces (found by family name through FreeType). The window's glyphs must match SC, not JP.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the SC face is extracted afresh
+    config = station_config(broker, "kiosk-test-a")
+    report = run_scenario(config, "glyphs", "800x480", tmp_path)
+    assert [s["glyph"] for s in report["steps"]] == list(GLYPHS)
+    sc, jp = _face("Noto Sans CJK SC"), _face("Noto Sans CJK JP")
+    for char in GLYPHS:
+        drawn = _glyph_bitmap(Image.open(tmp_path / f"800x480-glyph-U+{ord(char):04X}.png").convert("RGBA"))
+        to_sc, to_jp = _distance(drawn, _reference(sc, char)), _distance(drawn, _reference(jp, char))
+        assert _distance(_reference(sc, char), _reference(jp, char)) > 4, f"{char}: SC and JP forms should differ"
+        assert to_sc < to_jp / 2, f"{char} drawn closer to the JP form ({to_jp:.1f}) than to SC ({to_sc:.1f})"
+    cached = list((tmp_path / "cache" / "onestop").glob("*.otf"))
+    assert len(cached) >= 1 and all(p.stat().st_mode & 0o777 == 0o644 for p in cached)

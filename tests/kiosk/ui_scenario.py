@@ -168,7 +168,27 @@ def health_scenario(d: Driver) -> None:
     assert [e["data"]["complete"] for e in pending] == [True, False], pending
 
 
-SCENARIOS = {"kiosk": kiosk_scenario, "health": health_scenario}
+GLYPHS = "所直角骨"  # their Japanese and simplified-Chinese forms differ
+
+
+def glyphs_scenario(d: Driver) -> None:
+    """Draw each glyph with the font the screen's labels use, as Kivy draws it, into ``glyph-U+XXXX.png``."""
+    from kivy.core.text import Label as CoreLabel
+
+    def draw() -> None:
+        font = d.app.style.text_args(96)["font_name"]
+        for char in GLYPHS:
+            core = CoreLabel(text=char, font_size=96, font_name=font, color=(1, 1, 1, 1))
+            core.refresh()
+            texture = core.texture
+            image = Image.frombytes("RGBA", texture.size, texture.pixels)  # top row first, as drawn
+            image.save(d.out / f"{d.prefix}glyph-U+{ord(char):04X}.png")
+            d.steps.append({"glyph": char, "font": font})
+
+    d.on_main(draw)
+
+
+SCENARIOS = {"kiosk": kiosk_scenario, "health": health_scenario, "glyphs": glyphs_scenario}
 
 
 def simulated_devices(settings: KioskSettings, scenario: str) -> tuple[KioskSettings, dict[str, SimulatedDevice]]:
