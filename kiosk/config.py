@@ -15,6 +15,7 @@ allowed). A kiosk reads these keys and ignores the rest, so the gateway can add 
 ``reservation_early_min``  how early a booking may be claimed (default 15 minutes)
 ``reservations_only``   true → only cards with a current booking may check in
 ``max_stay_h``          a check-in older than this is forgotten locally (the gateway closes it via "auto")
+``hours``               the space's opening hours (``onestop.site.OpeningHours``), shown on the idle screen
 ``thresholds``          health stations: overrides of ``onestop.clinical.Thresholds`` (any subset)
 ======================  =====================================================================================
 
@@ -32,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from onestop.clinical import Thresholds
 from onestop.errors import ConfigError
 from onestop.events import Card, Slug
-from onestop.site import Reservation
+from onestop.site import OpeningHours, Reservation
 
 MAX_RESERVATIONS = 5000
 
@@ -54,6 +55,7 @@ class StationConfig(BaseModel):
     reservation_early_min: float = Field(15, ge=0, le=240)
     reservations_only: bool = False
     max_stay_h: float = Field(12.0, gt=0, le=72)
+    hours: OpeningHours | None = None  # the space's opening hours, for the idle screen
     thresholds: Thresholds = Field(default_factory=Thresholds)
 
     @field_validator("thresholds", mode="before")

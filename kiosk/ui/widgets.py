@@ -2,7 +2,10 @@
 
 Sizes scale with the window: ``Style.scale`` is 1.0 at 800×480 (the official Raspberry Pi touch screen) and
 grows with the shorter side, so the same layout reads well at 1920×1080. Touch targets stay at least ~9 mm
-(60 px at 800×480), above the usual 7–10 mm guidance for public touch screens.
+(48 px at 800×480 on the 7" screen's ~133 px/inch), the low end of the usual 7–10 mm guidance for public touch
+screens. Text and its background meet WCAG AA contrast (4.5:1, 3:1 for large text): white on every filled
+colour below, and the ``*_TEXT`` colours for warnings on the dark background. ``tests/kiosk/test_ui.py``
+checks both from the widget tree of every screen.
 """
 
 from __future__ import annotations
@@ -34,11 +37,16 @@ BACKGROUND = hex_colour("#14181d")
 PANEL = hex_colour("#232a33")
 TEXT = hex_colour("#f4f6f8")
 MUTED = hex_colour("#a9b4c0")
-ACCENT = hex_colour("#2f7fd8")
+ACCENT = hex_colour("#1e6bb8")
 GOOD = hex_colour("#2e7d32")
-WARN = hex_colour("#b26a00")
+WARN = hex_colour("#9a5b00")
 BAD = hex_colour("#c62828")
 NEUTRAL = hex_colour("#4a5563")
+# Warnings as text on BACKGROUND or PANEL (the filled WARN and BAD are too dark for that).
+WARN_TEXT = hex_colour("#ffb74d")
+BAD_TEXT = hex_colour("#ef9a9a")
+# The privacy time-out warning: dark text on amber, over everything else.
+ALERT = hex_colour("#ffb300")
 
 # Feedback backgrounds: green = go ahead, amber = not now, red = not recognised.
 FEEDBACK_COLOURS = {"welcome": GOOD, "reservation": GOOD, "goodbye": ACCENT, "attendance": GOOD,
@@ -104,6 +112,18 @@ class Filled(BoxLayout):
 
     def set_colour(self, colour: RGBA) -> None:
         self._colour.rgba = colour
+
+    @property
+    def colour(self) -> RGBA:
+        """The background colour (what the text on it is measured against)."""
+        return tuple(self._colour.rgba)  # type: ignore[return-value]
+
+
+class Shield(Filled):
+    """A filled box that keeps touches from the widgets under it (the touch itself still counts as activity)."""
+
+    def on_touch_down(self, touch: Any) -> bool:
+        return bool(self.collide_point(*touch.pos)) or bool(super().on_touch_down(touch))
 
 
 def label(style: Style, text: str, size: float = 22, *, colour: RGBA = TEXT, bold: bool = False,

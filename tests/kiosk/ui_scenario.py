@@ -76,46 +76,223 @@ class Driver:
         if not self.on_main(lambda: self.app.press(text)):
             raise AssertionError(f"no enabled button {text!r} on screen; it shows {self.texts()}")
 
-    def shot(self, name: str) -> None:
+    def shot(self, name: str, *expected: str) -> None:
+        """Capture the screen, which must show every ``expected`` text and pass the contrast and size audit."""
+        assert expected, "say what the screenshot must show"
         path = self.out / f"{self.prefix}{name}.png"
         # Labels get their textures a frame or two after they change; on a loaded machine that can take a
         # while, so capture again until the picture has the detail a drawn screen has (at most ~3 s).
         for _ in range(15):
             time.sleep(0.2)
-            self.on_main(lambda: self.app.screenshot(path))
+            shown = self.on_main(lambda: (self.app.screenshot(path), self.app.visible_texts())[1])
             with Image.open(path) as image:
                 if len(image.convert("RGB").getcolors(maxcolors=1 << 16) or range(1 << 16)) > 20:
                     break
-        self.steps.append({"screenshot": path.name})
+        missing = [text for text in expected if not any(text in s for s in shown)]
+        assert not missing, f"{name}: {missing} not on screen when captured; it shows {shown}"
+        checked = self.on_main(lambda: audit(self.app))
+        self.steps.append({"screenshot": path.name, "expected": list(expected), "texts": shown, **checked})
+
+    def in_both_languages(self, name: str, english: tuple[str, ...], chinese: tuple[str, ...]) -> None:
+        """Capture the screen in English (``name``) and in Chinese (``name-zh``), and go back to English."""
+        self.shot(name, *english)
+        self.press("中文")
+        self.see(*chinese)
+        self.shot(f"{name}-zh", *chinese)
+        self.press("English")
+        self.see(*english)
+
+    def results_seen_whole(self, name: str, *expected: str) -> set[str]:
+        """Page through the results with "More", capturing each page; the results some page showed entirely
+        (inside the window and inside every widget holding them, so not cut by a scroll view)."""
+        seen: set[str] = set()
+        for page in range(9):
+            deadline = time.monotonic() + 10
+            while self.on_main(lambda: self.app.manager.get_screen("results").page) != page:
+                assert time.monotonic() < deadline, f"results page {page + 1} did not show"
+                time.sleep(0.05)
+            self.shot(f"{name}-{page + 1}", *expected)  # waits for the frame, so the page is laid out
+            whole = self.on_main(lambda: whole_rows(self.app))
+            self.steps.append({"page": page + 1, "whole": sorted(whole)})
+            seen |= whole
+            if not self.on_main(lambda: self.app.press(self.app.tr("more_results"))):
+                return seen
+        raise AssertionError("more than nine pages of results")
+
+
+def _ancestors(widget: Any) -> list[Any]:
+    chain, node = [], widget.parent
+    while node is not None and node is not node.parent:
+        chain.append(node)
+        node = node.parent
+    return chain
+
+
+def _rect(widget: Any) -> tuple[float, float, float, float]:
+    x, y = widget.to_window(widget.x, widget.y)
+    return x, y, x + widget.width, y + widget.height
+
+
+def whole_rows(app: Any) -> set[str]:
+    """Results rows drawn entirely inside the window and inside every widget that holds them (scroll views)."""
+    from kivy.core.window import Window
+
+    found: set[str] = set()
+
+    def inside(inner: tuple[float, ...], outer: tuple[float, ...]) -> bool:
+        return inner[0] >= outer[0] - 1 and inner[1] >= outer[1] - 1 and inner[2] <= outer[2] + 1 \
+            and inner[3] <= outer[3] + 1
+
+    def walk(node: Any) -> None:
+        measure = getattr(node, "result_measure", None)
+        if measure and node.height > 0:
+            rect = _rect(node)
+            if inside(rect, (0, 0, *Window.size)) and all(inside(rect, _rect(a)) for a in _ancestors(node)
+                                                          if a.parent is not None and a is not Window):
+                found.add(measure)
+        for child in node.children:
+            walk(child)
+
+    walk(app.manager.current_screen)
+    return found
+
+
+def _luminance(rgba: tuple[float, ...]) -> float:
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(foreground: tuple[float, ...], background: tuple[float, ...]) -> float:
+    """WCAG 2 contrast ratio of two opaque colours (a translucent foreground is blended over the background)."""
+    alpha = foreground[3] if len(foreground) > 3 else 1.0
+    blended = tuple(f * alpha + b * (1 - alpha) for f, b in zip(foreground[:3], background[:3], strict=True))
+    high, low = sorted((_luminance(blended), _luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+# The 7" touch screen: 800×480 on ~133 px/inch. A CSS pixel is 1/96 inch; WCAG's large text is 24 CSS px
+# (18.66 bold); a touch target of 9 mm is 47 px. Other windows scale the whole layout (``Style.scale``).
+PX_PER_INCH = 800 / 6.0  # the panel's visible width is ~6 inches (154 mm)
+LARGE_TEXT, LARGE_BOLD_TEXT = 24 * PX_PER_INCH / 96, 18.66 * PX_PER_INCH / 96
+MIN_TARGET = 9 / 25.4 * PX_PER_INCH
+
+
+def audit(app: Any) -> dict[str, Any]:
+    """Every visible text against its background (WCAG AA) and every button's size (≥ 9 mm); raises on a miss."""
+    from kivy.core.window import Window
+    from kivy.uix.button import Button
+    from kivy.uix.label import Label
+
+    from kiosk.ui.widgets import Filled
+
+    scale, problems = app.style.scale, []
+    texts = buttons = 0
+
+    def background(widget: Any) -> tuple[float, ...]:
+        for node in _ancestors(widget):
+            if isinstance(node, Filled):
+                return node.colour
+        return tuple(Window.clearcolor)
+
+    def walk(node: Any) -> None:
+        nonlocal texts, buttons
+        if node.opacity == 0:
+            return
+        if isinstance(node, Button):
+            buttons += 1
+            if min(node.size) < MIN_TARGET * scale - 0.5:
+                problems.append(f"button {node.text!r} is {node.width:.0f}×{node.height:.0f} px, "
+                                f"under 9 mm ({MIN_TARGET * scale:.0f} px)")
+        if isinstance(node, Label) and node.text.strip() and not node.disabled:  # WCAG exempts inactive controls
+            texts += 1
+            back = node.background_color if isinstance(node, Button) else background(node)
+            size = node.font_size / scale
+            needed = 3.0 if size >= LARGE_TEXT or (node.bold and size >= LARGE_BOLD_TEXT) else 4.5
+            ratio = contrast(tuple(node.color), tuple(back))
+            if ratio < needed:
+                problems.append(f"{node.text[:40]!r}: contrast {ratio:.2f} < {needed}")
+        for child in node.children:
+            walk(child)
+
+    walk(app.manager.current_screen)
+    assert not problems, "; ".join(problems)
+    return {"texts_checked": texts, "buttons_checked": buttons}
+
+
+def demo_cfg(device: str, kind: str, space: str) -> dict[str, Any]:
+    """The retained ``cfg`` the demo building's gateway (``onestop.demo.SPACES``) publishes for ``device``."""
+    import tempfile
+
+    from gateway.building import Building
+    from gateway.settings import GatewaySettings
+    from gateway.store import Store
+    from onestop.demo import SPACES
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = GatewaySettings(site="demo", data_dir=tmp, spaces=SPACES,
+                                   devices=[{"device": device, "kind": kind, "space": space}])
+        store = Store(Path(tmp) / "gateway.db")
+        try:
+            return json.loads(Building(settings, store, lambda _m: None).config_message(device).payload)
+        finally:
+            store.close()
 
 
 def kiosk_scenario(d: Driver) -> None:
     reader = d.devices["reader"]
-    d.see("24-hour study room", "41 of 60 places taken", "Tap your card")
-    d.shot("idle-en")
+    idle_en = ("24-hour study room", "Busy · 41 of 60 places taken", "Tap your card", "Open 24 hours today")
+    d.see(*idle_en)
+    d.shot("idle-en", *idle_en)
     reader.tap(CARD)
     d.see("Welcome!", "You are checked in.")
-    d.shot("feedback-welcome")
+    d.shot("feedback-welcome", "Welcome!", "You are checked in.")
     d.see("Tap your card", gone=("Welcome!",))
     d.press("中文")
-    d.see("请刷卡", "24小时自习室", "已使用 42 / 60 个位置")
-    d.shot("idle-zh")
+    idle_zh = ("请刷卡", "24小时自习室", "较忙 · 已使用 42 / 60 个位置", "今日 24 小时开放")
+    d.see(*idle_zh)
+    d.shot("idle-zh", *idle_zh)
     reader.tap(CARD)
     d.see("再见！", "您已签退。")
-    d.shot("feedback-goodbye-zh")
+    d.shot("feedback-goodbye-zh", "再见！", "您已签退。")
     d.see("Tap your card", gone=("再见！",))  # back to the default language for the next student
+    d.runtime._occupancy({"space": "study-24h-2f", "count": 20, "capacity": 60, "ts": "2026-11-23T09:00:00Z"})
+    d.see("Quiet · 20 of 60 places taken")
+    d.runtime._occupancy({"space": "study-24h-2f", "count": 55, "capacity": 60, "ts": "2026-11-23T09:00:00Z"})
+    d.see("Nearly full · 55 of 60 places taken")
     d.runtime._occupancy({"space": "study-24h-2f", "count": 60, "capacity": 60, "ts": "2026-11-23T09:00:00Z"})
-    d.see("60 of 60 places taken")
+    d.see("Full · 60 of 60 places taken")
     time.sleep(1.1)  # past the reader's repeat window
     reader.tap(OTHER)
     d.see("Sorry, the space is full", "Please try again later.")
-    d.shot("feedback-full")
+    d.shot("feedback-full", "Sorry, the space is full", "Please try again later.")
+
+
+def timeout_warning_geometry(app: Any) -> dict[str, float]:
+    """Where the privacy warning is and how large its text is (in 800×480 pixels)."""
+    from kivy.core.window import Window
+
+    from kiosk.ui.widgets import Shield
+
+    def find(node: Any) -> Any:
+        if isinstance(node, Shield):
+            return node
+        return next((f for f in (find(c) for c in node.children) if f is not None), None)
+
+    shield = find(app.manager.current_screen)
+    assert shield is not None, "no time-out warning on screen"
+    x0, y0, x1, y1 = _rect(shield)
+    width, height = Window.size
+    return {"centre_x": (x0 + x1) / 2 / width, "centre_y": (y0 + y1) / 2 / height, "width": (x1 - x0) / width,
+            "font": max(c.font_size for c in shield.children) / app.style.scale}
 
 
 def health_scenario(d: Driver) -> None:
     dev = d.devices
-    d.see("Tap your card to start a health check")
-    d.shot("health-idle")
+    # What the demo building's gateway would tell this station (it runs offline here: applied as it arrives).
+    d.runtime._config(demo_cfg(d.runtime.settings.device, "health-station", "health-corner"))
+    d.see("Health corner", "Tap your card to start a health check")
+    d.in_both_languages("health-idle", ("Health corner", "Tap your card to start a health check"),
+                        ("健康角", "请刷卡开始健康检查"))
     dev["reader"].tap(CARD)
     d.see("Health check", "Blood pressure", "waiting…")
     dev["bp"].measure(systolic=128, diastolic=82, pulse=72)
@@ -127,33 +304,39 @@ def health_scenario(d: Driver) -> None:
     for key in ("1", "7", "8"):
         d.press(key)
     d.see("178 cm")
-    d.shot("health-keypad")
+    d.in_both_languages("health-keypad", ("178 cm", "Enter height", "Clear"), ("178 cm", "输入身高", "清除"))
     d.press("OK")
     d.see("178 cm", "23.8", "See my results")
-    d.shot("health-hub")
+    d.in_both_languages("health-hub", ("Blood pressure", "128/82", "97 %", "36.8 °C", "75.5 kg", "23.8"),
+                        ("血压", "128/82", "体温", "查看结果"))
     d.press("Mood questions (PHQ-9)")
     d.see("Question 1 of 9", "Little interest or pleasure in doing things", "Not at all", "Nearly every day")
-    d.shot("question-phq9")
+    d.shot("question-phq9", "Question 1 of 9", "Little interest or pleasure in doing things", "Nearly every day")
     for answer in ["Several days"] * 4 + ["More than half the days"] * 4 + ["Not at all"]:
         d.press(answer)
     d.see("Mood questions (PHQ-9) — done")
     d.press("中文")
     d.press("焦虑问卷（GAD-7）")
     d.see("第 1 题，共 7 题", "感觉紧张、焦虑或急切", "好几天")
-    d.shot("question-gad7-zh")
+    d.shot("question-gad7-zh", "第 1 题，共 7 题", "感觉紧张、焦虑或急切", "好几天")
     for _ in range(7):
         d.press("好几天")
     d.press("查看结果")
     d.see("您的结果", "128/82 mmHg", "偏高（1级）", "这是筛查结果，不是诊断。")
-    d.shot("results-zh")
+    expected = {r.measure for r in d.on_main(d.runtime.session.results)}
+    seen_zh = d.results_seen_whole("results-zh", "您的结果", "这是筛查结果，不是诊断。")
     pending = [json.loads(p.payload) for p in d.runtime.outbox.pending()]
     screening = [e for e in pending if e["type"] == "screening"]
     assert len(screening) == 1 and screening[0]["data"]["complete"], screening
     assert {q["instrument"]: q["score"] for q in screening[0]["data"]["questionnaires"]} == {"PHQ-9": 12,
                                                                                             "GAD-7": 7}
     d.press("English")
-    d.see("Your results", "High (stage 1)", "Moderate", "Mild", "This is a screening, not a diagnosis.")
-    d.shot("results-en")
+    while d.on_main(lambda: d.app.manager.get_screen("results").page) > 0:
+        d.press("◀ Back")
+    d.see("Your results", "High (stage 1)", "This is a screening, not a diagnosis.")
+    seen_en = d.results_seen_whole("results-en", "Your results", "This is a screening, not a diagnosis.")
+    assert seen_zh == seen_en == expected, (sorted(expected), sorted(seen_zh), sorted(seen_en))
+    d.steps.append({"results": sorted(expected), "seen_whole_zh": sorted(seen_zh), "seen_whole_en": sorted(seen_en)})
     d.press("Finish")
     d.see("Tap your card to start a health check", gone=("Your results",))
     # Walk away mid-session: the countdown warns, then the screen clears and the record is incomplete.
@@ -162,7 +345,14 @@ def health_scenario(d: Driver) -> None:
     d.see("Health check")
     dev["oximeter"].measure(spo2=91, pulse=110)
     d.see("91 %", "Still there? This screen clears in")
-    d.shot("health-timeout-warning")
+    warning = d.on_main(lambda: timeout_warning_geometry(d.app))
+    d.steps.append({"timeout_warning": warning})
+    assert abs(warning["centre_x"] - 0.5) < 0.05 and abs(warning["centre_y"] - 0.5) < 0.05, warning
+    assert warning["width"] >= 0.8 and warning["font"] >= 30, warning
+    d.shot("health-timeout-warning", "Still there? This screen clears in", "Touch to continue")
+    d.press("中文")
+    d.see("还在吗？屏幕将在", "触摸以继续")
+    d.shot("health-timeout-warning-zh", "还在吗？屏幕将在", "触摸以继续")
     d.see("Tap your card to start a health check", timeout=20)
     pending = [json.loads(p.payload) for p in d.runtime.outbox.pending() if p.type == "screening"]
     assert [e["data"]["complete"] for e in pending] == [True, False], pending
