@@ -185,6 +185,7 @@ def test_chinese_is_drawn_with_the_simplified_chinese_glyph_forms(broker, tmp_pa
     # The window draws 所 直 角 骨 with the font its labels use; Pillow draws them from the collection's SC
     # and JP faces (found by family name through FreeType). The window's glyphs must match SC, not JP.
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the SC face is extracted afresh
+    monkeypatch.delenv("CACHE_DIRECTORY", raising=False)
     config = station_config(broker, "kiosk-test-a")
     report = run_scenario(config, "glyphs", "800x480", tmp_path)
     assert [s["glyph"] for s in report["steps"]] == list(GLYPHS)
