@@ -122,6 +122,10 @@ class Building:
         entry = next(d for d in self.config.devices if d.device == device)
         space = self.occupancy.spaces.get(entry.space or "")
         reservations = sorted((r for r in self.config.reservations if r.space == entry.space), key=lambda r: r.start)
+        # Names in Chinese and today's opening hours, for the kiosk's screen (extra keys: DeviceConfig allows them).
+        screen = {"display_name_zh": entry.display_name_zh or (space.name_zh if space else None),
+                  "activity_name": entry.activity_name, "activity_name_zh": entry.activity_name_zh,
+                  "hours": space.hours.model_dump(mode="json") if space else None}
         while True:
             body = DeviceConfig(device=device, space=entry.space, mode=entry.kind,
                                 display_name=entry.display_name or (space.name if space else None),
@@ -133,7 +137,8 @@ class Building:
                                 if space and entry.kind == "kiosk" else None,
                                 reservations=[r.model_dump(mode="json") for r in reservations],
                                 thresholds=self.settings.thresholds.model_dump()
-                                if entry.kind == "health-station" else None)
+                                if entry.kind == "health-station" else None,
+                                **{key: value for key, value in screen.items() if value})
             payload = body.model_dump_json(exclude_none=True).encode()
             if len(payload) <= CONFIG_MAX_BYTES or not reservations:
                 break

@@ -19,6 +19,7 @@ allowed). A kiosk reads these keys and ignores the rest, so the gateway can add 
                         setting only when the gateway's ``[[devices]]`` entry names one
 ``presence_key``        hex key of the space's presence tags (``onestop.presence``): lets the kiosk read who
                         is inside from the gateway's ``space/{space}/presence``
+``hours``               the space's opening hours (``onestop.site.OpeningHours``), shown on the idle screen
 ``thresholds``          health stations: overrides of ``onestop.clinical.Thresholds`` (any subset)
 ======================  =====================================================================================
 
@@ -37,7 +38,7 @@ from onestop.clinical import Thresholds
 from onestop.errors import ConfigError
 from onestop.events import Card, Slug
 from onestop.payloads import Direction
-from onestop.site import Reservation
+from onestop.site import OpeningHours, Reservation
 
 MAX_RESERVATIONS = 5000
 
@@ -61,6 +62,7 @@ class StationConfig(BaseModel):
     max_stay_h: float = Field(12.0, gt=0, le=72)
     direction: Direction = "toggle"
     presence_key: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    hours: OpeningHours | None = None  # the space's opening hours, for the idle screen
     thresholds: Thresholds = Field(default_factory=Thresholds)
 
     @field_validator("thresholds", mode="before")

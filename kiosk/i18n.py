@@ -93,6 +93,18 @@ _TEXT: dict[str, tuple[str, str]] = {
     "status_no-reading": ("No reading yet", "暂无读数"),
     "height_invalid": ("Enter a height between 50 and 250 cm", "请输入 50 至 250 厘米之间的身高"),
     "device_fault": ("{device} not available", "{device} 暂不可用"),
+    # The idle screen: how busy the space is (kiosk.ui.kiosk_screens.busy_level) and today's opening hours.
+    "busy_quiet": ("Quiet", "安静"),
+    "busy_busy": ("Busy", "较忙"),
+    "busy_nearly-full": ("Nearly full", "将满"),
+    "busy_full": ("Full", "已满"),
+    "open_today": ("Open today {open}–{close}", "今日开放 {open}–{close}"),
+    "open_all_day": ("Open 24 hours today", "今日 24 小时开放"),
+    "closed_today": ("Closed today", "今日不开放"),
+    # The results screen, when the results take more than one page.
+    "more_results": ("More ▶", "更多 ▶"),
+    "previous_results": ("◀ Back", "◀ 上一页"),
+    "page_of": ("Page {n} of {total}", "第 {n} / {total} 页"),
 }
 
 

@@ -43,12 +43,12 @@ from onestop.wan import WanLink
 console = Console()
 
 SPACES = [
-    {"id": "study-24h-2f", "name": "24-hour study room", "capacity": 60},
-    {"id": "skills-lab-1", "name": "Clinical skills lab", "capacity": 24,
+    {"id": "study-24h-2f", "name": "24-hour study room", "name_zh": "24小时自习室", "capacity": 60},
+    {"id": "skills-lab-1", "name": "Clinical skills lab", "name_zh": "临床技能实验室", "capacity": 24,
      "hours": {"open": "07:00", "close": "23:00"}, "max_stay_h": 4},
-    {"id": "equipment-room", "name": "Equipment room", "capacity": 8,
+    {"id": "equipment-room", "name": "Equipment room", "name_zh": "器材室", "capacity": 8,
      "hours": {"open": "08:00", "close": "22:00"}, "max_stay_h": 2},
-    {"id": "health-corner", "name": "Health corner", "capacity": 6},
+    {"id": "health-corner", "name": "Health corner", "name_zh": "健康角", "capacity": 6},
 ]
 # The study room's door has two kiosks with one kind of reader (a card must read the same at both): students
 # walk in through the entrance kiosk and out through the exit kiosk, which decide from the gateway's presence.

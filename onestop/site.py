@@ -71,6 +71,7 @@ class SpaceConfig(Section):
 
     id: str = Field(pattern=SLUG_PATTERN)
     name: str = Field("", max_length=80, description="display name")
+    name_zh: str = Field("", max_length=80, description="display name in Chinese (kiosks in Chinese mode)")
     capacity: int = Field(ge=0, description="people allowed at once")
     hours: OpeningHours = Field(default_factory=OpeningHours)
     max_stay_h: float = Field(12.0, gt=0, le=72, description="sessions longer than this are closed (via auto)")
@@ -83,10 +84,13 @@ class DeviceEntry(Section):
     kind: Literal["kiosk", "health-station", "sensor"]
     space: str | None = Field(None, pattern=SLUG_PATTERN)
     display_name: str | None = Field(None, max_length=80)
+    display_name_zh: str | None = Field(None, max_length=80, description="default: the space's ``name_zh``")
     activity: str | None = Field(None, pattern=SLUG_PATTERN, description="attendance mode: the activity id")
     direction: Literal["in", "out", "toggle"] | None = Field(
         None, description="kiosks: in (never checks out), out (never checks in); unset = the kiosk's own "
                           "setting (toggle by default)")
+    activity_name: str | None = Field(None, max_length=80, description="the activity's name on the kiosk")
+    activity_name_zh: str | None = Field(None, max_length=80, description="the activity's name in Chinese")
 
 
 class Reservation(Section):

@@ -25,8 +25,9 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kiosk.controller import Decision
 from kiosk.i18n import find_cjk_font, tr
 from kiosk.runtime import KioskRuntime
-from kiosk.ui.health_screens import HealthScreen, HeightScreen, QuestionScreen, ResultsScreen
+from kiosk.ui.health_screens import HealthScreen, HeightScreen, QuestionScreen
 from kiosk.ui.kiosk_screens import FeedbackScreen, IdleScreen
+from kiosk.ui.results_screen import ResultsScreen
 from kiosk.ui.widgets import Style, find_button, refresh_textures, texts
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The health-station screens: the measuring hub, the height keypad, one questionnaire item, the results.
+"""The health-station screens: the measuring hub, the height keypad, one questionnaire item (results: ``results``).
 
 Every action goes through the runtime (which records before it answers); these classes only draw the
 session's state and turn touches into calls.
@@ -11,23 +11,19 @@ from typing import TYPE_CHECKING
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.screenmanager import Screen
-from kivy.uix.scrollview import ScrollView
 
 from firmware_bridge.drivers import DRIVERS, DeviceKind
-from kiosk.health import Result
 from kiosk.questionnaires import wording
-from kiosk.ui.kiosk_screens import top_bar
+from kiosk.ui.kiosk_screens import timeout_warning, top_bar
 from kiosk.ui.widgets import (
     ACCENT,
     BACKGROUND,
-    BAD,
-    CATEGORY_COLOURS,
+    BAD_TEXT,
     GOOD,
     MUTED,
     NEUTRAL,
     PANEL,
     TEXT,
-    WARN,
     Filled,
     button,
     label,
@@ -41,16 +37,9 @@ _TILE_OF_KIND = {DeviceKind.BLOOD_PRESSURE: "bp", DeviceKind.PULSE_OXIMETER: "sp
                  DeviceKind.THERMOMETER: "temperature", DeviceKind.SCALE: "weight"}
 
 
-def _number(value: float) -> str:
+def number(value: float) -> str:
+    """A reading without a needless ".0"."""
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
-
-
-def countdown(app: KioskApp) -> str:
-    """The privacy warning, shown in the last 20 seconds before the screen clears."""
-    remaining = app.remaining()
-    if remaining is None or remaining > 20:
-        return ""
-    return app.tr("timeout_warning", seconds=max(0, int(remaining)))
 
 
 class HealthScreen(Screen):
@@ -60,23 +49,22 @@ class HealthScreen(Screen):
         s, session = app.style, app.runtime.session
         self.clear_widgets()
         root = Filled(BACKGROUND, orientation="vertical", padding=s.px(12), spacing=s.px(8))
-        root.add_widget(top_bar(app, app.tr("health_title"),
-                                label(s, countdown(app), 16, colour=WARN, size_hint_x=1.4)))
+        root.add_widget(top_bar(app, app.tr("health_title")))
         root.add_widget(label(s, app.tr("health_hint"), 17, colour=MUTED, size_hint_y=None))
         grid = GridLayout(cols=3, spacing=s.px(8))
         statuses, faults = self._statuses(app)
         value = session.value
-        bp = (f"{_number(value('8480-6'))}/{_number(value('8462-4'))}"
+        bp = (f"{number(value('8480-6'))}/{number(value('8462-4'))}"
               if value("8480-6") and value("8462-4") else None)
         pulse = value(clinical.HEART_RATE)
         spo2 = value("59408-5") or value("2708-6")
         tiles = [
-            ("bp", bp, ("mmHg" + (f" · {_number(pulse)} /min" if pulse else "")) if bp else ""),
-            ("spo2", f"{_number(spo2)} %" if spo2 else None, f"{_number(pulse)} /min" if pulse else ""),
+            ("bp", bp, ("mmHg" + (f" · {number(pulse)} /min" if pulse else "")) if bp else ""),
+            ("spo2", f"{number(spo2)} %" if spo2 else None, f"{number(pulse)} /min" if pulse else ""),
             ("temperature", f"{value(clinical.BODY_TEMPERATURE):.1f} °C" if value(clinical.BODY_TEMPERATURE)
              else None, ""),
-            ("weight", f"{_number(value(clinical.BODY_WEIGHT))} kg" if value(clinical.BODY_WEIGHT) else None, ""),
-            ("height", f"{_number(value(clinical.BODY_HEIGHT))} cm" if value(clinical.BODY_HEIGHT) else None, ""),
+            ("weight", f"{number(value(clinical.BODY_WEIGHT))} kg" if value(clinical.BODY_WEIGHT) else None, ""),
+            ("height", f"{number(value(clinical.BODY_HEIGHT))} cm" if value(clinical.BODY_HEIGHT) else None, ""),
             ("bmi", f"{value(clinical.BMI):.1f}" if value(clinical.BMI) else None, ""),
         ]
         for key, shown, sub in tiles:
@@ -100,6 +88,7 @@ class HealthScreen(Screen):
         bottom.add_widget(results)
         root.add_widget(bottom)
         self.add_widget(root)
+        timeout_warning(app, self)
 
     def _statuses(self, app: KioskApp) -> tuple[dict[str, str], dict[str, str]]:
         """Per tile: what its device says (``finger-out`` ...), and whether its device is unavailable."""
@@ -120,11 +109,17 @@ class HealthScreen(Screen):
         s = app.style
         tile = Filled(PANEL, radius=s.px(10), orientation="vertical", padding=s.px(6), spacing=s.px(2))
         tile.add_widget(label(s, app.tr(key), 17, colour=MUTED, size_hint_y=None, height=s.px(24)))
-        tile.add_widget(label(s, shown or app.tr("waiting"), 28 if shown else 18, bold=bool(shown),
-                              colour=TEXT if shown else MUTED))
+        value = label(s, shown or app.tr("waiting"), 28 if shown else 18, bold=bool(shown),
+                      colour=TEXT if shown else MUTED)
         if key == "height":
-            tile.add_widget(button(s, app.tr("enter_height"), app.open_keypad, colour=ACCENT, size=16, height=38))
+            # Value and button side by side: stacked, a 9 mm button left the value no room in the tile.
+            row = BoxLayout(spacing=s.px(6))
+            row.add_widget(value)
+            row.add_widget(button(s, app.tr("enter_height"), app.open_keypad, colour=ACCENT, size=16, height=48,
+                                  pos_hint={"center_y": 0.5}))
+            tile.add_widget(row)
         else:
+            tile.add_widget(value)
             tile.add_widget(label(s, sub, 15, colour=MUTED, size_hint_y=None, height=s.px(22)))
         return tile
 
@@ -143,7 +138,8 @@ class HeightScreen(Screen):
         shown = f"{self.typed or '—'} cm"
         root.add_widget(label(s, shown, 40, bold=True, size_hint_y=None, height=s.px(56)))
         if self.error:
-            root.add_widget(label(s, app.tr("height_invalid"), 16, colour=BAD, size_hint_y=None, height=s.px(22)))
+            root.add_widget(label(s, app.tr("height_invalid"), 16, colour=BAD_TEXT, size_hint_y=None,
+                                  height=s.px(22)))
         pad = GridLayout(cols=3, spacing=s.px(6))
         for key in ("1", "2", "3", "4", "5", "6", "7", "8", "9", "clear", "0", "ok"):
             if key == "clear":
@@ -156,6 +152,7 @@ class HeightScreen(Screen):
         root.add_widget(pad)
         root.add_widget(button(s, app.tr("back"), app.close_keypad, colour=NEUTRAL, height=52))
         self.add_widget(root)
+        timeout_warning(app, self)
 
     def _set(self, app: KioskApp, typed: str) -> None:
         self.typed, self.error = typed, False
@@ -188,74 +185,11 @@ class QuestionScreen(Screen):
         bar = top_bar(app, words.title, label(s, progress, 18, colour=MUTED))
         bar.add_widget(back, index=len(bar.children))
         root.add_widget(bar)
-        warning = countdown(app)
-        root.add_widget(label(s, warning or words.stem, 17, colour=WARN if warning else MUTED, size_hint_y=None))
+        root.add_widget(label(s, words.stem, 17, colour=MUTED, size_hint_y=None))
         root.add_widget(label(s, words.items[session.item], 28, bold=True))
         answers = GridLayout(cols=2, spacing=s.px(8), size_hint_y=None, height=s.px(2 * 76 + 8))
         for value, option in enumerate(words.options):
             answers.add_widget(button(s, option, lambda v=value: app.runtime.answer(v), size=22, height=76))
         root.add_widget(answers)
         self.add_widget(root)
-
-
-class ResultsScreen(Screen):
-    """Categories with plain guidance; the PHQ-9 item 9 message first when it applies."""
-
-    def render(self, app: KioskApp) -> None:
-        s, session, lang = app.style, app.runtime.session, app.lang
-        self.clear_widgets()
-        root = Filled(BACKGROUND, orientation="vertical", padding=s.px(12), spacing=s.px(8))
-        root.add_widget(top_bar(app, app.tr("results_title"),
-                                label(s, countdown(app), 16, colour=WARN, size_hint_x=1.4)))
-        body = BoxLayout(orientation="vertical", size_hint_y=None, spacing=s.px(8))
-        body.bind(minimum_height=body.setter("height"))
-        if session.item9_positive:
-            box = Filled(BAD, radius=s.px(8), size_hint_y=None, padding=s.px(10))
-            text = label(s, clinical.PHQ9_ITEM9_GUIDANCE[lang], 20, bold=True, size_hint_y=None)
-            text.bind(height=lambda _w, h, b=box: setattr(b, "height", h + s.px(20)))
-            box.add_widget(text)
-            body.add_widget(box)
-        for result in session.results():
-            body.add_widget(self._row(app, result))
-        scroll = ScrollView(do_scroll_x=False, bar_width=s.px(8))
-        scroll.add_widget(body)
-        root.add_widget(scroll)
-        footer = BoxLayout(size_hint_y=None, height=s.px(60), spacing=s.px(8))
-        footer.add_widget(label(s, clinical.SCREENING_NOTE[lang], 15, colour=MUTED))
-        footer.add_widget(button(s, app.tr("finish"), app.runtime.done, colour=GOOD, height=60,
-                                 size_hint_x=None, width=s.px(180)))
-        root.add_widget(footer)
-        self.add_widget(root)
-
-    def _row(self, app: KioskApp, result: Result) -> Filled:
-        s, lang = app.style, app.lang
-        row = Filled(PANEL, radius=s.px(8), orientation="vertical", size_hint_y=None, padding=s.px(10),
-                     spacing=s.px(4))
-        head = BoxLayout(size_hint_y=None, height=s.px(34), spacing=s.px(8))
-        head.add_widget(label(s, app.tr(result.measure), 20, colour=MUTED, halign="left", size_hint_x=0.9))
-        head.add_widget(label(s, _reading_text(app, result), 22, bold=True, halign="left"))
-        chip = Filled(CATEGORY_COLOURS.get(result.category, NEUTRAL), radius=s.px(6), size_hint_x=0.9)
-        chip.add_widget(label(s, clinical.category_label(result.measure, result.category, lang), 18, bold=True))
-        head.add_widget(chip)
-        row.add_widget(head)
-        advice = label(s, clinical.guidance(result.measure, result.category, lang), 16, halign="left",
-                       size_hint_y=None)
-        row.add_widget(advice)
-        advice.bind(height=lambda _w, h: setattr(row, "height", h + s.px(34 + 24)))
-        return row
-
-
-def _reading_text(app: KioskApp, result: Result) -> str:
-    measure, readings, score = result.measure, result.readings, result.score
-    if score is not None:
-        return app.tr("score", score=score)
-    values = {m.code: m.value for m in readings}
-    if measure == "bp":
-        return f"{_number(values['8480-6'])}/{_number(values['8462-4'])} mmHg"
-    if measure == "heart_rate":
-        return f"{_number(readings[0].value)} /min"
-    if measure == "spo2":
-        return f"{_number(readings[0].value)} %"
-    if measure == "temperature":
-        return f"{readings[0].value:.1f} °C"
-    return f"{readings[0].value:.1f}"
+        timeout_warning(app, self)

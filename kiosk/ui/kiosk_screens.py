@@ -1,4 +1,4 @@
-"""The tap screens: idle (where am I, how full is it, tap your card) and the feedback after a tap.
+"""The tap screens: idle (where am I, is it open, how full is it, tap your card) and the feedback after a tap.
 
 Screens are redrawn whole from the runtime's state on every change (``render``): there is little on them,
 a redraw takes a few milliseconds, and a screen that is a function of the state cannot drift from it.
@@ -6,6 +6,7 @@ a redraw takes a few milliseconds, and a screen that is a function of the state 
 
 from __future__ import annotations
 
+from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
 from kivy.uix.boxlayout import BoxLayout
@@ -13,7 +14,21 @@ from kivy.uix.progressbar import ProgressBar
 from kivy.uix.screenmanager import Screen
 
 from kiosk.controller import Decision
-from kiosk.ui.widgets import BACKGROUND, BAD, FEEDBACK_COLOURS, MUTED, NEUTRAL, WARN, Filled, button, label, spacer
+from kiosk.ui.widgets import (
+    ALERT,
+    BACKGROUND,
+    BAD_TEXT,
+    FEEDBACK_COLOURS,
+    MUTED,
+    NEUTRAL,
+    WARN_TEXT,
+    Filled,
+    Shield,
+    button,
+    label,
+    spacer,
+)
+from onestop.site import ALL_DAYS, OpeningHours
 
 if TYPE_CHECKING:
     from kiosk.app import KioskApp
@@ -30,6 +45,42 @@ def top_bar(app: KioskApp, title: str, *extra: Any) -> BoxLayout:
         bar.add_widget(button(s, app.tr("language"), app.toggle_language, colour=NEUTRAL, size=20, height=52,
                               size_hint_x=None, width=s.px(120)))
     return bar
+
+
+def busy_level(count: int, capacity: int | None) -> str | None:
+    """How full the space is, as a word's key: ``quiet``, ``busy``, ``nearly-full``, ``full`` (None: unknown)."""
+    if not capacity:
+        return None
+    share = count / capacity
+    if share >= 1:
+        return "busy_full"
+    return "busy_quiet" if share < 0.5 else "busy_busy" if share < 0.85 else "busy_nearly-full"
+
+
+def hours_today(app: KioskApp, hours: OpeningHours | None, now: datetime) -> str:
+    """Today's opening hours in words ("Open today 07:00–23:00"); empty when the kiosk was not told them."""
+    if hours is None:
+        return ""
+    if ALL_DAYS[now.weekday()] not in hours.days:
+        return app.tr("closed_today")
+    if hours.open == hours.close:
+        return app.tr("open_all_day")
+    close = "24:00" if hours.close == time(0, 0) else hours.close.strftime("%H:%M")
+    return app.tr("open_today", open=hours.open.strftime("%H:%M"), close=close)
+
+
+def timeout_warning(app: KioskApp, screen: Screen) -> None:
+    """The privacy warning over the screen, large and centred, in the last 20 seconds before it clears."""
+    remaining = app.remaining()
+    if remaining is None or remaining > 20:
+        return
+    s = app.style
+    box = Shield(ALERT, radius=s.px(14), orientation="vertical", padding=s.px(20), spacing=s.px(10),
+                 size_hint=(0.84, None), height=s.px(230), pos_hint={"center_x": 0.5, "center_y": 0.5})
+    text = app.tr("timeout_warning", seconds=max(0, int(remaining)))
+    box.add_widget(label(s, text, 34, bold=True, colour=BACKGROUND))
+    box.add_widget(label(s, app.tr("touch_to_stay"), 24, colour=BACKGROUND, size_hint_y=None, height=s.px(40)))
+    screen.add_widget(box)
 
 
 def status_line(app: KioskApp) -> str:
@@ -54,12 +105,15 @@ class IdleScreen(Screen):
         if runtime.config.attendance and not runtime.health_station:
             root.add_widget(label(s, runtime.config.name(app.lang), 30, colour=MUTED, size_hint_y=None))
         root.add_widget(label(s, app.tr(prompt), 60, bold=True, size_hint_y=None))
+        opening = hours_today(app, runtime.config.hours, datetime.now().astimezone())
+        if opening:
+            root.add_widget(label(s, opening, 24, colour=MUTED, size_hint_y=None))
         if not runtime.health_station and not runtime.config.attendance:
             self._occupancy(app, root)
         root.add_widget(spacer())
         status = status_line(app)
-        colour = BAD if "card-reader" in runtime.faults else WARN
-        root.add_widget(label(s, status, 18, colour=colour, size_hint_y=None, height=s.px(28)))
+        colour = BAD_TEXT if "card-reader" in runtime.faults else WARN_TEXT
+        root.add_widget(label(s, status, 20, colour=colour, size_hint_y=None, height=s.px(28)))
         self.add_widget(root)
 
     def _occupancy(self, app: KioskApp, root: BoxLayout) -> None:
@@ -69,6 +123,9 @@ class IdleScreen(Screen):
             text = app.tr("occupancy", count=count, capacity=capacity)
         else:
             text = app.tr("occupancy_open", count=count)
+        level = busy_level(count, capacity)
+        if level:
+            text = f"{app.tr(level)} · {text}"
         root.add_widget(label(s, text, 26, colour=MUTED, size_hint_y=None))
         if capacity:
             box = BoxLayout(size_hint_y=None, height=s.px(18), padding=[s.px(120), 0])

@@ -2,12 +2,16 @@
 
 Sizes scale with the window: ``Style.scale`` is 1.0 at 800×480 (the official Raspberry Pi touch screen) and
 grows with the shorter side, so the same layout reads well at 1920×1080. Touch targets stay at least ~9 mm
-(60 px at 800×480), above the usual 7–10 mm guidance for public touch screens.
+(48 px at 800×480 on the 7" screen's ~133 px/inch), the low end of the usual 7–10 mm guidance for public touch
+screens. Text and its background meet WCAG AA contrast (4.5:1, 3:1 for large text): white on every filled
+colour below, and the ``*_TEXT`` colours for warnings on the dark background. ``tests/kiosk/test_ui.py``
+checks both from the widget tree of every screen.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,8 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
+
+from kiosk.ui.fonts import chinese_face
 
 RGBA = tuple[float, float, float, float]
 
@@ -31,11 +37,16 @@ BACKGROUND = hex_colour("#14181d")
 PANEL = hex_colour("#232a33")
 TEXT = hex_colour("#f4f6f8")
 MUTED = hex_colour("#a9b4c0")
-ACCENT = hex_colour("#2f7fd8")
+ACCENT = hex_colour("#1e6bb8")
 GOOD = hex_colour("#2e7d32")
-WARN = hex_colour("#b26a00")
+WARN = hex_colour("#9a5b00")
 BAD = hex_colour("#c62828")
 NEUTRAL = hex_colour("#4a5563")
+# Warnings as text on BACKGROUND or PANEL (the filled WARN and BAD are too dark for that).
+WARN_TEXT = hex_colour("#ffb74d")
+BAD_TEXT = hex_colour("#ef9a9a")
+# The privacy time-out warning: dark text on amber, over everything else.
+ALERT = hex_colour("#ffb300")
 
 # Feedback backgrounds: green = go ahead, amber = not now, red = not recognised.
 FEEDBACK_COLOURS = {"welcome": GOOD, "reservation": GOOD, "goodbye": ACCENT, "attendance": GOOD,
@@ -70,10 +81,16 @@ class Style:
         return args
 
 
+@cache
 def register_font(regular: Path) -> str:
-    """Register ``regular`` (and its Bold sibling, when installed) as one family; returns the family name."""
+    """Register ``regular`` (and its Bold sibling, when installed) as one family; returns the family name.
+
+    From a collection such as Noto Sans CJK's ``.ttc`` the simplified-Chinese face is registered (Kivy would
+    take the first, Japanese, face): ``kiosk.ui.fonts``. Done once per font file.
+    """
     bold = regular.with_name(regular.name.replace("Regular", "Bold"))
-    LabelBase.register(FONT_FAMILY, str(regular), fn_bold=str(bold) if bold.is_file() and bold != regular else None)
+    LabelBase.register(FONT_FAMILY, str(chinese_face(regular)),
+                       fn_bold=str(chinese_face(bold)) if bold.is_file() and bold != regular else None)
     return FONT_FAMILY
 
 
@@ -95,6 +112,18 @@ class Filled(BoxLayout):
 
     def set_colour(self, colour: RGBA) -> None:
         self._colour.rgba = colour
+
+    @property
+    def colour(self) -> RGBA:
+        """The background colour (what the text on it is measured against)."""
+        return tuple(self._colour.rgba)  # type: ignore[return-value]
+
+
+class Shield(Filled):
+    """A filled box that keeps touches from the widgets under it (the touch itself still counts as activity)."""
+
+    def on_touch_down(self, touch: Any) -> bool:
+        return bool(self.collide_point(*touch.pos)) or bool(super().on_touch_down(touch))
 
 
 def label(style: Style, text: str, size: float = 22, *, colour: RGBA = TEXT, bold: bool = False,

@@ -26,3 +26,22 @@ def test_a_configuration_with_too_many_reservations_keeps_the_soonest_that_fit(t
 
     kept = [r["id"] for r in json.loads(message.payload)["reservations"]]
     assert kept and kept == [f"r{i:05d}" for i in range(len(kept))]  # the soonest, in order
+
+
+def test_a_kiosk_is_told_its_space_s_chinese_name_and_opening_hours(tmp_path):
+    settings = GatewaySettings(site="north-b3", data_dir=tmp_path,
+                               spaces=[{"id": "lab", "name": "Skills lab", "name_zh": "技能实验室", "capacity": 24,
+                                        "hours": {"open": "07:00", "close": "23:00", "days": ["mon", "tue"]}}],
+                               devices=[{"device": "kiosk-b3-lab", "kind": "kiosk", "space": "lab"},
+                                        {"device": "kiosk-b3-talk", "kind": "kiosk", "space": "lab",
+                                         "activity": "talk", "activity_name": "Careers talk",
+                                         "activity_name_zh": "职业讲座"}])
+    store = Store(tmp_path / "gateway.db")
+    try:
+        building = Building(settings, store, lambda _m: None)
+        lab, talk = (json.loads(building.config_message(d).payload) for d in ("kiosk-b3-lab", "kiosk-b3-talk"))
+    finally:
+        store.close()
+    assert (lab["display_name"], lab["display_name_zh"]) == ("Skills lab", "技能实验室")
+    assert lab["hours"] == {"open": "07:00:00", "close": "23:00:00", "days": ["mon", "tue"]}
+    assert (talk["activity_name"], talk["activity_name_zh"]) == ("Careers talk", "职业讲座")

@@ -24,6 +24,7 @@ from PIL import Image
 from firmware_bridge.simulators import SimulatedDevice
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import DeviceSettings, KioskSettings, ReaderSettings, load
+from tests.kiosk.ui_audit import audit, timeout_warning_geometry, whole_rows
 
 CARD, OTHER = "62E3086CED", "0A1B2C3D4E"
 
@@ -76,46 +77,105 @@ class Driver:
         if not self.on_main(lambda: self.app.press(text)):
             raise AssertionError(f"no enabled button {text!r} on screen; it shows {self.texts()}")
 
-    def shot(self, name: str) -> None:
+    def shot(self, name: str, *expected: str) -> None:
+        """Capture the screen, which must show every ``expected`` text and pass the contrast and size audit."""
+        assert expected, "say what the screenshot must show"
         path = self.out / f"{self.prefix}{name}.png"
         # Labels get their textures a frame or two after they change; on a loaded machine that can take a
         # while, so capture again until the picture has the detail a drawn screen has (at most ~3 s).
         for _ in range(15):
             time.sleep(0.2)
-            self.on_main(lambda: self.app.screenshot(path))
+            shown = self.on_main(lambda: (self.app.screenshot(path), self.app.visible_texts())[1])
             with Image.open(path) as image:
                 if len(image.convert("RGB").getcolors(maxcolors=1 << 16) or range(1 << 16)) > 20:
                     break
-        self.steps.append({"screenshot": path.name})
+        missing = [text for text in expected if not any(text in s for s in shown)]
+        assert not missing, f"{name}: {missing} not on screen when captured; it shows {shown}"
+        checked = self.on_main(lambda: audit(self.app))
+        self.steps.append({"screenshot": path.name, "expected": list(expected), "texts": shown, **checked})
+
+    def in_both_languages(self, name: str, english: tuple[str, ...], chinese: tuple[str, ...]) -> None:
+        """Capture the screen in English (``name``) and in Chinese (``name-zh``), and go back to English."""
+        self.shot(name, *english)
+        self.press("中文")
+        self.see(*chinese)
+        self.shot(f"{name}-zh", *chinese)
+        self.press("English")
+        self.see(*english)
+
+    def results_seen_whole(self, name: str, *expected: str) -> set[str]:
+        """Page through the results with "More", capturing each page; the results some page showed entirely
+        (inside the window and inside every widget holding them, so not cut by a scroll view)."""
+        seen: set[str] = set()
+        for page in range(9):
+            deadline = time.monotonic() + 10
+            while self.on_main(lambda: self.app.manager.get_screen("results").page) != page:
+                assert time.monotonic() < deadline, f"results page {page + 1} did not show"
+                time.sleep(0.05)
+            self.shot(f"{name}-{page + 1}", *expected)  # waits for the frame, so the page is laid out
+            whole = self.on_main(lambda: whole_rows(self.app))
+            self.steps.append({"page": page + 1, "whole": sorted(whole)})
+            seen |= whole
+            if not self.on_main(lambda: self.app.press(self.app.tr("more_results"))):
+                return seen
+        raise AssertionError("more than nine pages of results")
+
+
+def demo_cfg(device: str, kind: str, space: str) -> dict[str, Any]:
+    """The retained ``cfg`` the demo building's gateway (``onestop.demo.SPACES``) publishes for ``device``."""
+    import tempfile
+
+    from gateway.building import Building
+    from gateway.settings import GatewaySettings
+    from gateway.store import Store
+    from onestop.demo import SPACES
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = GatewaySettings(site="demo", data_dir=tmp, spaces=SPACES,
+                                   devices=[{"device": device, "kind": kind, "space": space}])
+        store = Store(Path(tmp) / "gateway.db")
+        try:
+            return json.loads(Building(settings, store, lambda _m: None).config_message(device).payload)
+        finally:
+            store.close()
 
 
 def kiosk_scenario(d: Driver) -> None:
     reader = d.devices["reader"]
-    d.see("24-hour study room", "41 of 60 places taken", "Tap your card")
-    d.shot("idle-en")
+    idle_en = ("24-hour study room", "Busy · 41 of 60 places taken", "Tap your card", "Open 24 hours today")
+    d.see(*idle_en)
+    d.shot("idle-en", *idle_en)
     reader.tap(CARD)
     d.see("Welcome!", "You are checked in.")
-    d.shot("feedback-welcome")
+    d.shot("feedback-welcome", "Welcome!", "You are checked in.")
     d.see("Tap your card", gone=("Welcome!",))
     d.press("中文")
-    d.see("请刷卡", "24小时自习室", "已使用 42 / 60 个位置")
-    d.shot("idle-zh")
+    idle_zh = ("请刷卡", "24小时自习室", "较忙 · 已使用 42 / 60 个位置", "今日 24 小时开放")
+    d.see(*idle_zh)
+    d.shot("idle-zh", *idle_zh)
     reader.tap(CARD)
     d.see("再见！", "您已签退。")
-    d.shot("feedback-goodbye-zh")
+    d.shot("feedback-goodbye-zh", "再见！", "您已签退。")
     d.see("Tap your card", gone=("再见！",))  # back to the default language for the next student
+    d.runtime._occupancy({"space": "study-24h-2f", "count": 20, "capacity": 60, "ts": "2026-11-23T09:00:00Z"})
+    d.see("Quiet · 20 of 60 places taken")
+    d.runtime._occupancy({"space": "study-24h-2f", "count": 55, "capacity": 60, "ts": "2026-11-23T09:00:00Z"})
+    d.see("Nearly full · 55 of 60 places taken")
     d.runtime._occupancy({"space": "study-24h-2f", "count": 60, "capacity": 60, "ts": "2026-11-23T09:00:00Z"})
-    d.see("60 of 60 places taken")
+    d.see("Full · 60 of 60 places taken")
     time.sleep(1.1)  # past the reader's repeat window
     reader.tap(OTHER)
     d.see("Sorry, the space is full", "Please try again later.")
-    d.shot("feedback-full")
+    d.shot("feedback-full", "Sorry, the space is full", "Please try again later.")
 
 
 def health_scenario(d: Driver) -> None:
     dev = d.devices
-    d.see("Tap your card to start a health check")
-    d.shot("health-idle")
+    # What the demo building's gateway would tell this station (it runs offline here: applied as it arrives).
+    d.runtime._config(demo_cfg(d.runtime.settings.device, "health-station", "health-corner"))
+    d.see("Health corner", "Tap your card to start a health check")
+    d.in_both_languages("health-idle", ("Health corner", "Tap your card to start a health check"),
+                        ("健康角", "请刷卡开始健康检查"))
     dev["reader"].tap(CARD)
     d.see("Health check", "Blood pressure", "waiting…")
     dev["bp"].measure(systolic=128, diastolic=82, pulse=72)
@@ -127,33 +187,39 @@ def health_scenario(d: Driver) -> None:
     for key in ("1", "7", "8"):
         d.press(key)
     d.see("178 cm")
-    d.shot("health-keypad")
+    d.in_both_languages("health-keypad", ("178 cm", "Enter height", "Clear"), ("178 cm", "输入身高", "清除"))
     d.press("OK")
     d.see("178 cm", "23.8", "See my results")
-    d.shot("health-hub")
+    d.in_both_languages("health-hub", ("Blood pressure", "128/82", "97 %", "36.8 °C", "75.5 kg", "23.8"),
+                        ("血压", "128/82", "体温", "查看结果"))
     d.press("Mood questions (PHQ-9)")
     d.see("Question 1 of 9", "Little interest or pleasure in doing things", "Not at all", "Nearly every day")
-    d.shot("question-phq9")
+    d.shot("question-phq9", "Question 1 of 9", "Little interest or pleasure in doing things", "Nearly every day")
     for answer in ["Several days"] * 4 + ["More than half the days"] * 4 + ["Not at all"]:
         d.press(answer)
     d.see("Mood questions (PHQ-9) — done")
     d.press("中文")
     d.press("焦虑问卷（GAD-7）")
     d.see("第 1 题，共 7 题", "感觉紧张、焦虑或急切", "好几天")
-    d.shot("question-gad7-zh")
+    d.shot("question-gad7-zh", "第 1 题，共 7 题", "感觉紧张、焦虑或急切", "好几天")
     for _ in range(7):
         d.press("好几天")
     d.press("查看结果")
     d.see("您的结果", "128/82 mmHg", "偏高（1级）", "这是筛查结果，不是诊断。")
-    d.shot("results-zh")
+    expected = {r.measure for r in d.on_main(d.runtime.session.results)}
+    seen_zh = d.results_seen_whole("results-zh", "您的结果", "这是筛查结果，不是诊断。")
     pending = [json.loads(p.payload) for p in d.runtime.outbox.pending()]
     screening = [e for e in pending if e["type"] == "screening"]
     assert len(screening) == 1 and screening[0]["data"]["complete"], screening
     assert {q["instrument"]: q["score"] for q in screening[0]["data"]["questionnaires"]} == {"PHQ-9": 12,
                                                                                             "GAD-7": 7}
     d.press("English")
-    d.see("Your results", "High (stage 1)", "Moderate", "Mild", "This is a screening, not a diagnosis.")
-    d.shot("results-en")
+    while d.on_main(lambda: d.app.manager.get_screen("results").page) > 0:
+        d.press("◀ Back")
+    d.see("Your results", "High (stage 1)", "This is a screening, not a diagnosis.")
+    seen_en = d.results_seen_whole("results-en", "Your results", "This is a screening, not a diagnosis.")
+    assert seen_zh == seen_en == expected, (sorted(expected), sorted(seen_zh), sorted(seen_en))
+    d.steps.append({"results": sorted(expected), "seen_whole_zh": sorted(seen_zh), "seen_whole_en": sorted(seen_en)})
     d.press("Finish")
     d.see("Tap your card to start a health check", gone=("Your results",))
     # Walk away mid-session: the countdown warns, then the screen clears and the record is incomplete.
@@ -162,13 +228,40 @@ def health_scenario(d: Driver) -> None:
     d.see("Health check")
     dev["oximeter"].measure(spo2=91, pulse=110)
     d.see("91 %", "Still there? This screen clears in")
-    d.shot("health-timeout-warning")
+    warning = d.on_main(lambda: timeout_warning_geometry(d.app))
+    d.steps.append({"timeout_warning": warning})
+    assert abs(warning["centre_x"] - 0.5) < 0.05 and abs(warning["centre_y"] - 0.5) < 0.05, warning
+    assert warning["width"] >= 0.8 and warning["font"] >= 30, warning
+    d.shot("health-timeout-warning", "Still there? This screen clears in", "Touch to continue")
+    d.press("中文")
+    d.see("还在吗？屏幕将在", "触摸以继续")
+    d.shot("health-timeout-warning-zh", "还在吗？屏幕将在", "触摸以继续")
     d.see("Tap your card to start a health check", timeout=20)
     pending = [json.loads(p.payload) for p in d.runtime.outbox.pending() if p.type == "screening"]
     assert [e["data"]["complete"] for e in pending] == [True, False], pending
 
 
-SCENARIOS = {"kiosk": kiosk_scenario, "health": health_scenario}
+GLYPHS = "所直角骨"  # their Japanese and simplified-Chinese forms differ
+
+
+def glyphs_scenario(d: Driver) -> None:
+    """Draw each glyph with the font the screen's labels use, as Kivy draws it, into ``glyph-U+XXXX.png``."""
+    from kivy.core.text import Label as CoreLabel
+
+    def draw() -> None:
+        font = d.app.style.text_args(96)["font_name"]
+        for char in GLYPHS:
+            core = CoreLabel(text=char, font_size=96, font_name=font, color=(1, 1, 1, 1))
+            core.refresh()
+            texture = core.texture
+            image = Image.frombytes("RGBA", texture.size, texture.pixels)  # top row first, as drawn
+            image.save(d.out / f"{d.prefix}glyph-U+{ord(char):04X}.png")
+            d.steps.append({"glyph": char, "font": font})
+
+    d.on_main(draw)
+
+
+SCENARIOS = {"kiosk": kiosk_scenario, "health": health_scenario, "glyphs": glyphs_scenario}
 
 
 def simulated_devices(settings: KioskSettings, scenario: str) -> tuple[KioskSettings, dict[str, SimulatedDevice]]:
