@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from gateway.store import Store
 from onestop.records import AlertRecord
 
+REFUSED = 2  # alerts.synced: 0 waiting for central, 1 central has this version, 2 central refused this version
+
 
 class AlertStore:
     """Alert queries and lifecycle updates on the gateway store."""
@@ -55,6 +57,13 @@ class AlertStore:
         with self.store.transaction() as conn:
             conn.executemany("UPDATE alerts SET synced = 1 WHERE id = ? AND record = ?",
                              [(r.id, r.model_dump_json()) for r in records])
+
+    def set_aside(self, record: AlertRecord) -> None:
+        """Central refuses this version of the alert: stop sending it (a later change is sent again), count it."""
+        with self.store.transaction() as conn:
+            changed = conn.execute("UPDATE alerts SET synced = ? WHERE id = ? AND record = ?",
+                                   (REFUSED, record.id, record.model_dump_json())).rowcount
+            Store.bump(conn, "alerts-set-aside", changed)
 
     def counts(self) -> dict[str, int]:
         """Unresolved alerts per severity."""

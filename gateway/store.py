@@ -149,6 +149,11 @@ class Store:
             by = max(-COUNTER_MAX, min(COUNTER_MAX, by))
             conn.execute(_BUMP, (name, by))
 
+    def count(self, name: str, by: int = 1) -> None:
+        """Add to a persistent counter in a transaction of its own."""
+        with self.transaction() as conn:
+            self.bump(conn, name, by)
+
     # -- events --------------------------------------------------------------------------------------
     _INSERT = ("INSERT OR IGNORE INTO events (id, device, seq, type, ts, received, priority, payload) "
                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
@@ -324,6 +329,8 @@ class Store:
             "synced": int(counters.get("synced", 0)),
             "backlog": int(counters.get("unsynced", 0)),
             "dead_letters": int(counters.get("dead-letters", 0)),
+            "alerts_set_aside": int(counters.get("alerts-set-aside", 0)),
+            "fleet_refused": int(counters.get("fleet-refused", 0)),
             "dropped": {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("dropped:")},
         }
 
