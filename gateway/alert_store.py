@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
+from gateway.alerts import resolve
 from gateway.store import Store
 from onestop.records import AlertRecord
 
@@ -44,6 +46,21 @@ class AlertStore:
         with self.store.transaction() as conn:
             conn.execute("UPDATE alerts SET status = ?, record = ?, synced = 0 WHERE id = ?",
                          (record.status, record.model_dump_json(), record.id))
+
+    def resolve_open(self, keys: Sequence[str], who: str, at: datetime) -> list[AlertRecord]:
+        """Resolve the unresolved alerts with these keys (their cause is gone); returns them resolved."""
+        if not keys:
+            return []
+        resolved = []
+        with self.store.transaction() as conn:
+            rows = conn.execute(f"SELECT record FROM alerts WHERE status != 'resolved' "
+                                f"AND key IN ({', '.join('?' * len(keys))})", list(keys)).fetchall()
+            for (text,) in rows:
+                record = resolve(AlertRecord.model_validate_json(text), who, at)
+                conn.execute("UPDATE alerts SET status = ?, record = ?, synced = 0 WHERE id = ?",
+                             (record.status, record.model_dump_json(), record.id))
+                resolved.append(record)
+        return resolved
 
     def unsynced(self, limit: int) -> list[AlertRecord]:
         """Alerts central has not seen in their latest state, urgent first."""

@@ -3,7 +3,8 @@
 ``derive`` runs inside each ingest batch's transaction: it updates occupancy and device health and returns
 the alerts the batch raises, so alerts commit together with the events that caused them. ``after_batch``
 runs after the commit and publishes what changed. ``tick`` runs every second: it notices silent devices,
-closes forgotten sessions, and raises or clears the alerts that time alone causes.
+closes forgotten sessions, and raises or clears the alerts that time alone causes. A device that comes back
+(a birth, or any event) resolves its offline alert, as resolved by ``system``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from gateway import alerts as rules
+from gateway.alert_store import AlertStore
 from gateway.authority import device_table
 from gateway.devices import DeviceBook
 from gateway.ingest import Accepted, SequenceTracker, StateSeen
@@ -55,6 +57,8 @@ class Building:
         self.devices = DeviceBook(timedelta(seconds=settings.health.offline_after_s))
         self.sequences = SequenceTracker(self._last_seqs())
         self._changed: set[str] = set()
+        self._back: set[str] = set()  # devices online again since the last batch was published
+        self._alerts = AlertStore(store)
         self._restore()
 
     # -- start-up ----------------------------------------------------------------------------------------
@@ -163,7 +167,8 @@ class Building:
         if abs(skew) > self.settings.health.clock_tolerance_s:
             counts["clock-implausible"] += 1
             self.devices._get(env.device).clock_skew_s = round(skew, 1)
-        self.devices.seen(env.device, at, data.outbox if isinstance(data, HeartbeatData) else None)
+        if self.devices.seen(env.device, at, data.outbox if isinstance(data, HeartbeatData) else None):
+            self._back.add(env.device)
         if isinstance(data, CheckData):
             self._changed |= self.occupancy.apply(env.type, data.space, data.card, at)
         elif isinstance(data, ReadingData) and data.code == PEOPLE_COUNT and data.space in self.occupancy.spaces:
@@ -180,12 +185,23 @@ class Building:
         """Publish what the committed batch changed."""
         with self._lock:
             for seen in states:
-                self.devices.state_message(seen.device, seen.state, _at(seen.received))
+                if self.devices.state_message(seen.device, seen.state, _at(seen.received)) and seen.state.online:
+                    self._back.add(seen.device)
             changed, self._changed = self._changed, set()
+            back, self._back = self._back, set()
             messages = [self.occupancy_message(space) for space in sorted(changed)]
         for message in messages:
             self._publish(message)
         self.publish_alerts(result.alerts)
+        self.resolve_offline(sorted(back))
+
+    def resolve_offline(self, devices: list[str]) -> None:
+        """Devices are online again: their offline alerts are resolved by the system, and displays told."""
+        resolved = self._alerts.resolve_open([rules.device_offline_key(d) for d in devices], rules.SYSTEM,
+                                             datetime.now(UTC))
+        for record in resolved:
+            self._publish(self.alert_message(self.settings.site, record))
+            log.info("alert %s for device %s resolved: the device is online again", record.rule, record.device)
 
     def publish_alerts(self, records: list[AlertRecord]) -> None:
         """Send alerts to their teams' topics (urgent first) and remember they went out."""

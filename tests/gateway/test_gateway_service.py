@@ -204,3 +204,49 @@ def test_role_matrix_for_every_route(site, lone_gateway):
                 assert code in (200, 404), (route, role, code)  # 404: alert "x" does not exist
             else:
                 assert code == 403, (route, role, code)
+
+
+def test_a_device_offline_alert_is_resolved_by_the_system_when_the_device_comes_back(site, broker, watcher):
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from onestop.localsite import gateway_process
+
+    gateway = gateway_process(site)
+    gateway.env["ONESTOP_GATEWAY__HEALTH__OFFLINE_ALERT_MIN"] = "0"  # alert at the first tick offline
+    gateway.start()
+    device = KIOSKS[0].device
+    cred = site.device_users[device]
+    state = topics.state(site.site, device)
+
+    def connect(boot: str):
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=device, protocol=paho.MQTTv5)
+        client.username_pw_set(cred.username, cred.password)
+        client.will_set(state, json.dumps({"online": False, "boot": boot}), 1, True)
+        client.connect("127.0.0.1", site.broker_port)
+        client.loop_start()
+        wait_until(client.is_connected, what="device connected")
+        client.publish(state, json.dumps({"online": True, "boot": boot, "kind": "kiosk"}), 1, True).wait_for_publish(5)
+        return client
+
+    def offline_alerts():
+        alerts = httpx.get(f"{site.gateway_url}/api/v1/alerts", headers=auth(site, "technician")).json()
+        return [a for a in alerts if a["rule"] == "device-offline" and a["device"] == device]
+
+    try:
+        first = connect("b1")
+        wait_until(lambda: any(d["device"] == device and d["online"] for d in httpx.get(
+            f"{site.gateway_url}/api/v1/devices", headers=auth(site, "technician")).json()), what="device online")
+        first.loop_stop()
+        first.socket().close()  # a crash: the broker publishes the Will
+        wait_until(lambda: [a for a in offline_alerts() if a["status"] == "open"], what="offline alert raised")
+        back = connect("b2")  # the device restarts: a fresh birth
+        wait_until(lambda: offline_alerts()[0]["status"] == "resolved", what="offline alert resolved")
+        (alert,) = offline_alerts()
+        assert alert["resolved_by"] == "system" and alert["resolved_at"]
+        shown = [json.loads(p) for p in watcher.on("alert/technicians")]
+        assert [m["status"] for m in shown if m["id"] == alert["id"]] == ["open", "resolved"]
+        back.loop_stop()
+        back.disconnect()
+    finally:
+        gateway.stop()
