@@ -122,6 +122,8 @@ class _StoreCollector(Collector):
         yield anomalies
         yield _gauge("sync_backlog", "Events not yet confirmed by central", stats["backlog"])
         yield _gauge("broker_connected", "1 when connected to the broker", int(self._gateway.consumer.client.connected))
+        yield _counter("tick_failures", "Once-a-second ticks (silence, automatic check-outs, storage bound) that "
+                       "failed", self._gateway.tick_failures)
         yield _counter("receiver_restarts", "Times the MQTT receiver process ended unexpectedly and was restarted",
                        self._gateway.consumer.client.restarts)
         occupancy = GaugeMetricFamily("onestop_gateway_occupancy", "People inside by card taps", labels=["space"])

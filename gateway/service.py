@@ -53,6 +53,8 @@ class Gateway:
         self.http = HttpServer(create_app(self), settings.http)
         self._stopping = threading.Event()
         self._ticker: threading.Thread | None = None
+        # Counted in memory, not in the store: the store is often what fails (a full or read-only disk).
+        self.tick_failures = 0
 
     def _load_config_copy(self) -> None:
         """Central's last good configuration wins over the local file, also when starting offline."""
@@ -105,7 +107,8 @@ class Gateway:
                 if ticks % storage_every == 0:
                     retention.enforce(self.store, self.settings.storage.max_bytes)
             except Exception:  # the ticker must survive anything one tick runs into; it is logged and counted
-                log.exception("gateway tick failed")
+                self.tick_failures += 1
+                log.exception("gateway tick failed (%d failures since start)", self.tick_failures)
 
     def save_devices(self) -> None:
         """Persist every device's health."""

@@ -250,3 +250,34 @@ def test_a_device_offline_alert_is_resolved_by_the_system_when_the_device_comes_
         back.disconnect()
     finally:
         gateway.stop()
+
+
+def test_failed_ticks_are_counted_and_ticking_resumes(site, broker, monkeypatch):
+    from gateway.service import Gateway
+    from gateway.settings import load
+
+    monkeypatch.setenv("ONESTOP_GATEWAY__STORAGE__CHECK_INTERVAL_S", "1")  # the storage bound: every tick
+    gateway = Gateway(load(site.path("gateway.toml")))
+    gateway.start()
+
+    def failures() -> float:
+        text = httpx.get(f"{site.gateway_url}/metrics").text
+        line = next(x for x in text.splitlines() if x.startswith("onestop_gateway_tick_failures_total "))
+        return float(line.split()[1])
+
+    def refuse_writes(on: bool) -> None:
+        # What a card whose filesystem was remounted read-only after an error does: SQLITE_READONLY.
+        with gateway.store._lock:
+            gateway.store._conn.execute(f"PRAGMA query_only = {int(on)}")
+
+    try:
+        assert failures() == 0
+        refuse_writes(True)
+        wait_until(lambda: failures() >= 2, timeout=10, what="failed ticks counted")
+        refuse_writes(False)
+        time.sleep(1.5)
+        settled = failures()
+        time.sleep(2.5)
+        assert failures() == settled  # ticking again without failing
+    finally:
+        gateway.stop()
