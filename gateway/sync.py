@@ -27,6 +27,7 @@ import gzip
 import json
 import logging
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +44,7 @@ from gateway.store import Store
 from onestop.errors import OnestopError
 from onestop.records import AlertRecord, AlertSync, DeviceHealth, FleetSync
 from onestop.site import SiteConfig
+from onestop.sqlite import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -307,6 +309,14 @@ class Syncer:
                 sent = self.sync_once()
                 if sent == 0:
                     self._request("GET", "/healthz")  # keep the WAN state true while idle
+            except (StorageError, sqlite3.Error) as exc:
+                # This gateway's store, not central, failed (a full disk): what was not marked synced is
+                # sent again later, and central is idempotent on event id.
+                delay = backoff_delay(attempt)
+                attempt += 1
+                log.error("sync round stopped: %s; next try in %.1f s", exc, delay)
+                self._stopping.wait(delay)
+                continue
             except SyncError as exc:
                 if exc.retry:
                     self._set_reachable(False)

@@ -6,6 +6,7 @@ a database opened by a newer version is brought forward exactly once.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -14,8 +15,37 @@ from typing import Literal
 
 import sqlite_utils
 
+from onestop.errors import OnestopError
+
 Migration = tuple[str, str]
 Synchronous = Literal["OFF", "NORMAL", "FULL"]
+
+
+class StorageError(OnestopError):
+    """A store cannot write; ``path`` is its database file."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class StorageFullError(StorageError):
+    """The database cannot grow: its disk (or its size limit) is full. Retrying helps once space returns."""
+
+
+def storage_error(path: Path, exc: sqlite3.Error) -> StorageError | None:
+    """Our error for a write SQLite refused because of the storage itself (else ``None``)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL:
+        try:
+            free = f"{shutil.disk_usage(path.parent).free:,} bytes free there"
+        except OSError:
+            free = "free space unknown"
+        return StorageFullError(f"the disk holding {path} is full ({free}): free some space; "
+                                "nothing is lost, writing resumes by itself", path)
+    if code == sqlite3.SQLITE_READONLY:
+        return StorageError(f"{path} cannot be written (read-only: is its filesystem remounted read-only?)", path)
+    return None
 
 
 def open_database(path: str | Path, migrations: Sequence[Migration], *,

@@ -281,3 +281,40 @@ def test_failed_ticks_are_counted_and_ticking_resumes(site, broker, monkeypatch)
         assert failures() == settled  # ticking again without failing
     finally:
         gateway.stop()
+
+
+def test_a_full_disk_is_reported_with_its_file_and_writing_resumes_when_space_returns(site, broker, caplog):
+    from gateway.service import Gateway
+    from gateway.settings import load
+
+    gateway = Gateway(load(site.path("gateway.toml")))
+    gateway.start()
+    wait_until(lambda: gateway.consumer.client.connected, what="gateway subscribed")  # else events pass it by
+    store = gateway.store
+    kiosk = KIOSKS[0].device
+    cred = site.device_users[kiosk]
+    client = raw_client(site.broker_port, cred.username, cred.password, kiosk)
+    events = [new_event(kiosk, seq, "heartbeat", {"uptime_s": seq, "outbox": 0, "pad": "x" * 500})
+              for seq in range(1, 301)]
+    try:
+        with store._lock:  # the database may not grow by one page: SQLite answers SQLITE_FULL, as on a full disk
+            pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+            store._conn.execute(f"PRAGMA max_page_count = {pages}")
+        for env in events:
+            publish(client, site, env)
+        wait_until(lambda: any("is full" in r.getMessage() for r in caplog.records), what="full disk reported")
+        messages = [r.getMessage() for r in caplog.records]
+        full = next(m for m in messages if "is full" in m)
+        assert str(site.path("gateway/gateway.db")) in full and "bytes free" in full
+        assert not [m for m in messages if "cannot rollback" in m]
+        assert store.stats()["events"] == 0  # nothing stored, nothing acknowledged: the broker keeps them
+
+        with store._lock:  # space returns
+            store._conn.execute("PRAGMA max_page_count = 1073741823")
+        wait_until(lambda: store.stats()["events"] == len(events), what="every event stored once space returned")
+        assert {r[0] for r in query(site.path("gateway/gateway.db"), "SELECT id FROM events")} == {e.id for e in events}
+        assert any("storing again" in r.getMessage() for r in caplog.records)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        gateway.stop()
