@@ -190,3 +190,19 @@ def test_gateway_cert_names_the_hosts_browsers_dial_and_is_recorded(root, tmp_pa
     assert "invalid IP address" in run("gateway", "cert", "--ip", "gw.example", "--dir", str(root), code=1)
     assert "no such user" in run("gateway", "cert", "--host", "gw", "--owner", "no-such-user-here", "--dir",
                                  str(root), code=1)
+
+
+@pytest.mark.parametrize("damage", [b"", b"SQLite format 2\x00 overwritten by something else" * 50],
+                         ids=["zero-length", "garbage-header"])
+def test_a_damaged_registry_is_named_and_left_untouched(root, damage):
+    registry = root / "registry.db"
+    registry.write_bytes(damage)
+    output = run("device", "list", "--dir", str(root), code=65)
+    assert "registry.db" in output and "backup" in output
+    assert registry.read_bytes() == damage  # nothing written into it
+
+
+def test_a_damaged_ca_key_is_named(root):
+    (root / "ca" / "ca.key").write_bytes(b"-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n")
+    output = run("gateway", "cert", "--host", "gw.example", "--dir", str(root), code=65)
+    assert "ca.key" in output and "backup" in output
