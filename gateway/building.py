@@ -9,6 +9,7 @@ closes forgotten sessions, and raises or clears the alerts that time alone cause
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -28,9 +29,9 @@ from gateway.store import BatchResult, Store, insert_alerts
 from onestop import topics
 from onestop.events import MAX_PACKET_BYTES, CheckData, FaultData, HeartbeatData, ReadingData
 from onestop.mqtt import Message
-from onestop.payloads import AlertMessage, DeviceConfig, Occupancy
+from onestop.payloads import MAX_RESERVATIONS, AlertMessage, DeviceConfig, Occupancy
 from onestop.records import AlertRecord
-from onestop.site import SiteConfig
+from onestop.site import Reservation, SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,28 @@ CONFIG_MAX_BYTES = MAX_PACKET_BYTES - 1024  # room for the topic and the packet'
 
 def _at(received: float) -> datetime:
     return datetime.fromtimestamp(received, UTC)
+
+
+def upcoming_reservations(reservations: list[Reservation], now: datetime, budget: int) -> list[dict]:
+    """The reservations a kiosk can still use (not yet ended), soonest first, as wire dicts: at most
+    ``MAX_RESERVATIONS`` and ``budget`` bytes of JSON.
+
+    Past bookings are of no use to a kiosk, and sending them crowded out the ones it needs. The broker
+    disconnects a client whose packet is too large, and the gateway would send it again on every reconnect.
+    """
+    live = sorted((r for r in reservations if _utc(r.end) > now), key=lambda r: _utc(r.start))
+    kept, used = [], 0
+    for reservation in live[:MAX_RESERVATIONS]:
+        wire = reservation.model_dump(mode="json")
+        used += len(json.dumps(wire, separators=(",", ":"))) + 1
+        if used > budget:
+            break
+        kept.append(wire)
+    return kept
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)  # times without an offset are UTC, as on the wire
 
 
 class Building:
@@ -105,28 +128,26 @@ class Building:
         return Message(topics.occupancy(self.settings.site, space),
                        body.model_dump_json(exclude_none=True).encode(), retain=True)
 
-    def config_message(self, device: str) -> Message:
+    def config_message(self, device: str, now: datetime | None = None) -> Message:
         entry = next(d for d in self.config.devices if d.device == device)
         space = self.occupancy.spaces.get(entry.space or "")
-        reservations = sorted((r for r in self.config.reservations if r.space == entry.space), key=lambda r: r.start)
-        while True:
-            body = DeviceConfig(device=device, space=entry.space, mode=entry.kind,
-                                display_name=entry.display_name or (space.name if space else None),
-                                capacity=space.capacity if space else None,
-                                space_name=space.name if space else None,
-                                max_stay_h=space.max_stay_h if space else None, activity=entry.activity,
-                                reservations=[r.model_dump(mode="json") for r in reservations],
-                                thresholds=self.settings.thresholds.model_dump()
-                                if entry.kind == "health-station" else None)
-            payload = body.model_dump_json(exclude_none=True).encode()
-            if len(payload) <= CONFIG_MAX_BYTES or not reservations:
-                break
-            # The broker disconnects a client whose packet is too large, and the gateway would send it again on
-            # every reconnect: keep the soonest reservations that fit instead.
-            log.warning("configuration of %s too large for MQTT; sending the first %d of %d reservations",
-                        device, len(reservations) // 2, len(reservations))
-            reservations = reservations[:len(reservations) // 2]
-        return Message(topics.cfg(self.settings.site, device), payload, retain=True)
+        mine = [r for r in self.config.reservations if r.space == entry.space]
+        body = DeviceConfig(device=device, space=entry.space, mode=entry.kind,
+                            display_name=entry.display_name or (space.name if space else None),
+                            capacity=space.capacity if space else None,
+                            space_name=space.name if space else None,
+                            max_stay_h=space.max_stay_h if space else None, activity=entry.activity,
+                            thresholds=self.settings.thresholds.model_dump()
+                            if entry.kind == "health-station" else None)
+        bare = len(body.model_dump_json(exclude_none=True).encode())
+        kept = upcoming_reservations(mine, now or datetime.now(UTC), CONFIG_MAX_BYTES - bare)
+        if len(kept) < len(mine):
+            log.info("configuration of %s carries %d of its space's %d reservations (current and upcoming, "
+                     "soonest first, at most %d and what fits in one MQTT packet)", device, len(kept), len(mine),
+                     MAX_RESERVATIONS)
+        body.reservations = kept
+        return Message(topics.cfg(self.settings.site, device), body.model_dump_json(exclude_none=True).encode(),
+                       retain=True)
 
     def retained_messages(self) -> list[Message]:
         """Every retained message the gateway owns: each device's cfg and each space's occupancy."""

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import onestop
-from kiosk.config import StationConfig, merge
+from kiosk.config import StationConfig, merge_sections
 from kiosk.controller import Decision, TapController
 from kiosk.devices import DeviceHub
 from kiosk.health import HealthSession
@@ -69,6 +69,7 @@ class KioskRuntime:
         self._device_states: dict[str, str] = {}  # health device -> its last status ("finger-out", ...)
         self.devices: DeviceHub | None = None
         self.not_recorded = 0  # taps refused because the outbox could not record them (sent in heartbeats)
+        self.cfg_sections_refused = 0  # cfg messages with a section that did not validate (sent in heartbeats)
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
         if on_feedback:
@@ -78,7 +79,8 @@ class KioskRuntime:
         self.link = DeviceLink(settings.broker, settings.site, self.outbox, kind=settings.mode,
                                fw=onestop.__version__, heartbeat_s=settings.heartbeat_s,
                                on_config=self._config, on_occupancy=self._occupancy,
-                               counters=lambda: {"taps_not_recorded": self.not_recorded})
+                               counters=lambda: {"taps_not_recorded": self.not_recorded,
+                                                 "cfg_sections_refused": self.cfg_sections_refused})
 
     @property
     def health_station(self) -> bool:
@@ -264,10 +266,13 @@ class KioskRuntime:
     # -- the gateway -------------------------------------------------------------------------------------
     def _config(self, body: dict) -> None:
         try:
-            config = merge(self._base, body)
+            config, refused = merge_sections(self._base, body)
         except ConfigError as exc:
             log.warning("cfg refused, keeping the last good one: %s", "; ".join(exc.problems))
             return
+        if refused:  # the rest of the message applies; these sections keep their local value
+            self.cfg_sections_refused += 1
+            log.warning("cfg sections refused, keeping their local values: %s", "; ".join(refused))
         self.apply_config(config)
 
     def apply_config(self, config: StationConfig) -> None:
