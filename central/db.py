@@ -15,6 +15,7 @@ One code path for SQLite and PostgreSQL (SQLAlchemy Core). What differs is confi
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from central.errors import StoreError
+from onestop.sqlite import check_database
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -63,6 +65,9 @@ def make_engine(url: str) -> sa.Engine:
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:" and url.startswith("sqlite:///"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if Path(path).exists():  # a damaged file stops the start-up, naming it (CorruptDataError)
+                with contextlib.closing(sqlite3.connect(path)) as probe:
+                    check_database(probe, Path(path))
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @sa.event.listens_for(engine, "connect")

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
+from gateway.alerts import resolve
 from gateway.store import Store
 from onestop.records import AlertRecord
+
+REFUSED = 2  # alerts.synced: 0 waiting for central, 1 central has this version, 2 central refused this version
 
 
 class AlertStore:
@@ -43,6 +47,21 @@ class AlertStore:
             conn.execute("UPDATE alerts SET status = ?, record = ?, synced = 0 WHERE id = ?",
                          (record.status, record.model_dump_json(), record.id))
 
+    def resolve_open(self, keys: Sequence[str], who: str, at: datetime) -> list[AlertRecord]:
+        """Resolve the unresolved alerts with these keys (their cause is gone); returns them resolved."""
+        if not keys:
+            return []
+        resolved = []
+        with self.store.transaction() as conn:
+            rows = conn.execute(f"SELECT record FROM alerts WHERE status != 'resolved' "
+                                f"AND key IN ({', '.join('?' * len(keys))})", list(keys)).fetchall()
+            for (text,) in rows:
+                record = resolve(AlertRecord.model_validate_json(text), who, at)
+                conn.execute("UPDATE alerts SET status = ?, record = ?, synced = 0 WHERE id = ?",
+                             (record.status, record.model_dump_json(), record.id))
+                resolved.append(record)
+        return resolved
+
     def unsynced(self, limit: int) -> list[AlertRecord]:
         """Alerts central has not seen in their latest state, urgent first."""
         with self.store.reader() as conn:
@@ -55,6 +74,13 @@ class AlertStore:
         with self.store.transaction() as conn:
             conn.executemany("UPDATE alerts SET synced = 1 WHERE id = ? AND record = ?",
                              [(r.id, r.model_dump_json()) for r in records])
+
+    def set_aside(self, record: AlertRecord) -> None:
+        """Central refuses this version of the alert: stop sending it (a later change is sent again), count it."""
+        with self.store.transaction() as conn:
+            changed = conn.execute("UPDATE alerts SET synced = ? WHERE id = ? AND record = ?",
+                                   (REFUSED, record.id, record.model_dump_json())).rowcount
+            Store.bump(conn, "alerts-set-aside", changed)
 
     def counts(self) -> dict[str, int]:
         """Unresolved alerts per severity."""

@@ -61,6 +61,11 @@ def device_offline_alert(site: str, device: str, minutes: float, at: datetime) -
                 summary=f"Device {device} offline for {minutes:.0f} min")
 
 
+def device_offline_key(device: str) -> str:
+    """The key of a device's offline alert (``alert_key`` of ``device_offline_alert``)."""
+    return f"device-offline:{device}"
+
+
 def device_fault_alert(site: str, device: str, component: str, at: datetime) -> AlertRecord:
     """A notice for technicians when a device reports a fault (e.g. a card reader unplugged)."""
     return _new(site, at, rule="device-fault", severity="notice", team="technicians", device=device,
@@ -73,6 +78,9 @@ def acknowledge(record: AlertRecord, who: str, at: datetime) -> AlertRecord:
         raise AlertError(f"alert is {record.status}, not open")
     return record.model_copy(update={"status": "acknowledged", "acknowledged_by": who, "acknowledged_at": at,
                                      "updated_at": at})
+
+
+SYSTEM = "system"  # who resolved an alert whose cause went away by itself (a device back online)
 
 
 def resolve(record: AlertRecord, who: str, at: datetime) -> AlertRecord:

@@ -108,6 +108,10 @@ class _StoreCollector(Collector):
             quarantined.add_metric([reason], count)
         yield quarantined
         yield _counter("synced", "Events confirmed by the central service", stats["synced"])
+        yield _counter("alerts_set_aside", "Alert versions central refused, set aside", stats["alerts_set_aside"])
+        yield _counter("fleet_refused", "Device health records central refused", stats["fleet_refused"])
+        yield _counter("sync_refused", "Sync rounds central refused as a whole (no retry helps)",
+                       counters.get("sync-refused", 0))
         yield _counter("sequence_gaps", "Device sequence numbers never received", counters.get("seq-gaps", 0))
         yield _counter("clock_implausible", "Events whose device clock was implausible",
                        counters.get("clock-implausible", 0))
@@ -118,6 +122,8 @@ class _StoreCollector(Collector):
         yield anomalies
         yield _gauge("sync_backlog", "Events not yet confirmed by central", stats["backlog"])
         yield _gauge("broker_connected", "1 when connected to the broker", int(self._gateway.consumer.client.connected))
+        yield _counter("tick_failures", "Once-a-second ticks (silence, automatic check-outs, storage bound) that "
+                       "failed", self._gateway.tick_failures)
         yield _counter("receiver_restarts", "Times the MQTT receiver process ended unexpectedly and was restarted",
                        self._gateway.consumer.client.restarts)
         occupancy = GaugeMetricFamily("onestop_gateway_occupancy", "People inside by card taps", labels=["space"])

@@ -3,11 +3,13 @@
 ``derive`` runs inside each ingest batch's transaction: it updates occupancy and device health and returns
 the alerts the batch raises, so alerts commit together with the events that caused them. ``after_batch``
 runs after the commit and publishes what changed. ``tick`` runs every second: it notices silent devices,
-closes forgotten sessions, and raises or clears the alerts that time alone causes.
+closes forgotten sessions, and raises or clears the alerts that time alone causes. A device that comes back
+(a birth, or any event) resolves its offline alert, as resolved by ``system``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -17,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from gateway import alerts as rules
+from gateway.alert_store import AlertStore
 from gateway.authority import device_table
 from gateway.devices import DeviceBook
 from gateway.ingest import Accepted, SequenceTracker, StateSeen
@@ -27,9 +30,9 @@ from onestop import presence as tags
 from onestop import topics
 from onestop.events import MAX_PACKET_BYTES, CheckData, FaultData, HeartbeatData, ReadingData
 from onestop.mqtt import Message
-from onestop.payloads import AlertMessage, DeviceConfig, Occupancy, SpacePresence
+from onestop.payloads import MAX_RESERVATIONS, AlertMessage, DeviceConfig, Occupancy, SpacePresence
 from onestop.records import AlertRecord
-from onestop.site import SiteConfig
+from onestop.site import Reservation, SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,28 @@ CONFIG_MAX_BYTES = MAX_PACKET_BYTES - 1024  # room for the topic and the packet'
 
 def _at(received: float) -> datetime:
     return datetime.fromtimestamp(received, UTC)
+
+
+def upcoming_reservations(reservations: list[Reservation], now: datetime, budget: int) -> list[dict]:
+    """The reservations a kiosk can still use (not yet ended), soonest first, as wire dicts: at most
+    ``MAX_RESERVATIONS`` and ``budget`` bytes of JSON.
+
+    Past bookings are of no use to a kiosk, and sending them crowded out the ones it needs. The broker
+    disconnects a client whose packet is too large, and the gateway would send it again on every reconnect.
+    """
+    live = sorted((r for r in reservations if _utc(r.end) > now), key=lambda r: _utc(r.start))
+    kept, used = [], 0
+    for reservation in live[:MAX_RESERVATIONS]:
+        wire = reservation.model_dump(mode="json")
+        used += len(json.dumps(wire, separators=(",", ":"))) + 1
+        if used > budget:
+            break
+        kept.append(wire)
+    return kept
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)  # times without an offset are UTC, as on the wire
 
 
 class Building:
@@ -57,6 +82,8 @@ class Building:
         self.sequences = SequenceTracker(self._last_seqs())
         self.site_key = tags.load_site_key(settings.data_dir / "presence.key")  # see onestop.presence
         self._changed: set[str] = set()
+        self._back: set[str] = set()  # devices online again since the last batch was published
+        self._alerts = AlertStore(store)
         self._restore()
 
     # -- start-up ----------------------------------------------------------------------------------------
@@ -118,36 +145,34 @@ class Building:
                              ts=datetime.now(UTC))
         return Message(topics.presence(self.settings.site, space), body.model_dump_json().encode(), retain=True)
 
-    def config_message(self, device: str) -> Message:
+    def config_message(self, device: str, now: datetime | None = None) -> Message:
         entry = next(d for d in self.config.devices if d.device == device)
         space = self.occupancy.spaces.get(entry.space or "")
-        reservations = sorted((r for r in self.config.reservations if r.space == entry.space), key=lambda r: r.start)
+        mine = [r for r in self.config.reservations if r.space == entry.space]
         # Names in Chinese and today's opening hours, for the kiosk's screen (extra keys: DeviceConfig allows them).
         screen = {"display_name_zh": entry.display_name_zh or (space.name_zh if space else None),
                   "activity_name": entry.activity_name, "activity_name_zh": entry.activity_name_zh,
                   "hours": space.hours.model_dump(mode="json") if space else None}
-        while True:
-            body = DeviceConfig(device=device, space=entry.space, mode=entry.kind,
-                                display_name=entry.display_name or (space.name if space else None),
-                                capacity=space.capacity if space else None,
-                                space_name=space.name if space else None,
-                                max_stay_h=space.max_stay_h if space else None, activity=entry.activity,
-                                direction=entry.direction,
-                                presence_key=tags.space_key(self.site_key, space.id).hex()
-                                if space and entry.kind == "kiosk" else None,
-                                reservations=[r.model_dump(mode="json") for r in reservations],
-                                thresholds=self.settings.thresholds.model_dump()
-                                if entry.kind == "health-station" else None,
-                                **{key: value for key, value in screen.items() if value})
-            payload = body.model_dump_json(exclude_none=True).encode()
-            if len(payload) <= CONFIG_MAX_BYTES or not reservations:
-                break
-            # The broker disconnects a client whose packet is too large, and the gateway would send it again on
-            # every reconnect: keep the soonest reservations that fit instead.
-            log.warning("configuration of %s too large for MQTT; sending the first %d of %d reservations",
-                        device, len(reservations) // 2, len(reservations))
-            reservations = reservations[:len(reservations) // 2]
-        return Message(topics.cfg(self.settings.site, device), payload, retain=True)
+        body = DeviceConfig(device=device, space=entry.space, mode=entry.kind,
+                            display_name=entry.display_name or (space.name if space else None),
+                            capacity=space.capacity if space else None,
+                            space_name=space.name if space else None,
+                            max_stay_h=space.max_stay_h if space else None, activity=entry.activity,
+                            direction=entry.direction,
+                            presence_key=tags.space_key(self.site_key, space.id).hex()
+                            if space and entry.kind == "kiosk" else None,
+                            thresholds=self.settings.thresholds.model_dump()
+                            if entry.kind == "health-station" else None,
+                            **{key: value for key, value in screen.items() if value})
+        bare = len(body.model_dump_json(exclude_none=True).encode())
+        kept = upcoming_reservations(mine, now or datetime.now(UTC), CONFIG_MAX_BYTES - bare)
+        if len(kept) < len(mine):
+            log.info("configuration of %s carries %d of its space's %d reservations (current and upcoming, "
+                     "soonest first, at most %d and what fits in one MQTT packet)", device, len(kept), len(mine),
+                     MAX_RESERVATIONS)
+        body.reservations = kept
+        return Message(topics.cfg(self.settings.site, device), body.model_dump_json(exclude_none=True).encode(),
+                       retain=True)
 
     def retained_messages(self) -> list[Message]:
         """Every retained message the gateway owns: each device's cfg, each space's occupancy and presence."""
@@ -189,7 +214,8 @@ class Building:
         if abs(skew) > self.settings.health.clock_tolerance_s:
             counts["clock-implausible"] += 1
             self.devices._get(env.device).clock_skew_s = round(skew, 1)
-        self.devices.seen(env.device, at, data.outbox if isinstance(data, HeartbeatData) else None)
+        if self.devices.seen(env.device, at, data.outbox if isinstance(data, HeartbeatData) else None):
+            self._back.add(env.device)
         if isinstance(data, CheckData):
             self._changed |= self.occupancy.apply(env.type, data.space, data.card, at)
         elif isinstance(data, ReadingData) and data.code == PEOPLE_COUNT and data.space in self.occupancy.spaces:
@@ -206,13 +232,24 @@ class Building:
         """Publish what the committed batch changed."""
         with self._lock:
             for seen in states:
-                self.devices.state_message(seen.device, seen.state, _at(seen.received))
+                if self.devices.state_message(seen.device, seen.state, _at(seen.received)) and seen.state.online:
+                    self._back.add(seen.device)
             changed, self._changed = self._changed, set()
+            back, self._back = self._back, set()
             messages = [m for space in sorted(changed) for m in (self.occupancy_message(space),
                                                                   self.presence_message(space))]
         for message in messages:
             self._publish(message)
         self.publish_alerts(result.alerts)
+        self.resolve_offline(sorted(back))
+
+    def resolve_offline(self, devices: list[str]) -> None:
+        """Devices are online again: their offline alerts are resolved by the system, and displays told."""
+        resolved = self._alerts.resolve_open([rules.device_offline_key(d) for d in devices], rules.SYSTEM,
+                                             datetime.now(UTC))
+        for record in resolved:
+            self._publish(self.alert_message(self.settings.site, record))
+            log.info("alert %s for device %s resolved: the device is online again", record.rule, record.device)
 
     def publish_alerts(self, records: list[AlertRecord]) -> None:
         """Send alerts to their teams' topics (urgent first) and remember they went out."""

@@ -24,8 +24,11 @@ from gateway.store import BatchResult, Derive, Store
 from onestop import topics
 from onestop.mqtt import Message, Received
 from onestop.site import DeviceEntry
+from onestop.sqlite import StorageError
 
 log = logging.getLogger(__name__)
+
+REPORT_EVERY_S = 60.0  # how often a store that keeps failing is reported again
 
 
 class Consumer:
@@ -89,16 +92,25 @@ class Consumer:
                 states.append(verdict)
             else:
                 rejected.append(verdict)
+        failing_since = next_report = 0.0
         while True:
             try:
                 result = self.store.write_batch(accepted, rejected, self._derive)
                 break
-            except sqlite3.Error as exc:
-                # Not acknowledged, so nothing is lost: keep trying while the disk or lock recovers.
-                log.error("could not commit a batch of %d messages: %s; retrying", len(batch), exc)
+            except (StorageError, sqlite3.Error) as exc:
+                # Not acknowledged, so nothing is lost: keep trying while the disk or lock recovers. Said once a
+                # minute, not every second, so the log does not fill what space is left.
+                failing_since = failing_since or time.monotonic()
+                if time.monotonic() >= next_report:
+                    next_report = time.monotonic() + REPORT_EVERY_S
+                    log.error("could not store a batch of %d messages: %s; not acknowledged, retrying every "
+                              "second", len(batch), exc)
                 if self._stopping:
                     raise
                 time.sleep(1.0)
+        if failing_since:
+            log.warning("storing again after %.0f s; the batch held back meanwhile is stored",
+                        time.monotonic() - failing_since)
         for msg in batch:
             if msg.qos > 0:
                 self.client.ack(msg.mid, msg.qos)

@@ -37,6 +37,12 @@ def used_bytes(conn: sqlite3.Connection) -> int:
     return int(pages * conn.execute("PRAGMA page_size").fetchone()[0])
 
 
+def stored_rows(conn: sqlite3.Connection) -> int:
+    """How many events are stored, from the persistent counter (no table scan)."""
+    row = conn.execute("SELECT value FROM counters WHERE name = 'stored'").fetchone()
+    return int(row[0]) if row else 0
+
+
 def enforce(store: Store, max_bytes: int) -> dict[str, int]:
     """Delete by the policy until the store fits in ``max_bytes``; returns how many of each class went."""
     dropped: dict[str, int] = {}
@@ -48,7 +54,10 @@ def enforce(store: Store, max_bytes: int) -> dict[str, int]:
                     break
                 # Delete only about as many rows as the overshoot needs (measured again after each chunk), so
                 # urgent records are not thrown away wholesale when the store is just over its bound.
-                rows = conn.execute("SELECT count(*) FROM events").fetchone()[0] or 1
+                # The rows come from the ``stored`` counter, kept exact in the same transactions as the rows:
+                # counting them would scan all of ``events`` per chunk while holding the write lock, and every
+                # acknowledgement waits for that lock.
+                rows = stored_rows(conn) or 1
                 limit = max(1, min(CHUNK, math.ceil((used - max_bytes) / (used / rows))))
                 # Deleted rows and their count commit together, so the counts are exact.
                 deleted = conn.execute(f"DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE {where} "

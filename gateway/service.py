@@ -23,6 +23,7 @@ from onestop.mqtt import Message
 from onestop.payloads import GatewayState
 from onestop.records import DeviceHealth
 from onestop.site import SiteConfig
+from onestop.sqlite import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class Gateway:
         self.http = HttpServer(create_app(self), settings.http)
         self._stopping = threading.Event()
         self._ticker: threading.Thread | None = None
+        # Counted in memory, not in the store: the store is often what fails (a full or read-only disk).
+        self.tick_failures = 0
 
     def _load_config_copy(self) -> None:
         """Central's last good configuration wins over the local file, also when starting offline."""
@@ -104,8 +107,13 @@ class Gateway:
                     self.save_devices()
                 if ticks % storage_every == 0:
                     retention.enforce(self.store, self.settings.storage.max_bytes)
+            except StorageError as exc:  # the store says what is wrong and where: no traceback every second
+                self.tick_failures += 1
+                if self.tick_failures == 1 or ticks % 60 == 0:
+                    log.error("gateway tick failed: %s (%d failures since start)", exc, self.tick_failures)
             except Exception:  # the ticker must survive anything one tick runs into; it is logged and counted
-                log.exception("gateway tick failed")
+                self.tick_failures += 1
+                log.exception("gateway tick failed (%d failures since start)", self.tick_failures)
 
     def save_devices(self) -> None:
         """Persist every device's health."""

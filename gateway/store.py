@@ -19,7 +19,7 @@ from pathlib import Path
 from gateway.ingest import Accepted, Rejected
 from onestop.events import Envelope, new_event
 from onestop.records import AlertRecord, DeviceHealth
-from onestop.sqlite import open_database
+from onestop.sqlite import open_database, storage_error
 
 QUARANTINE_PAYLOAD_MAX = 16 * 1024  # keep the start of an oversized payload, not all of it
 COUNTER_MAX = 2**62 - 1  # value + by stays inside SQLite's 64-bit integers (beyond, it turns to a REAL)
@@ -117,15 +117,28 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """The write connection inside ``BEGIN IMMEDIATE`` … ``COMMIT`` (rolled back on error)."""
+        """The write connection inside ``BEGIN IMMEDIATE`` … ``COMMIT`` (rolled back on error).
+
+        A full disk or a read-only file raises ``StorageError`` naming the file; nothing of the transaction
+        is kept, so the caller may retry it as it was.
+        """
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    # SQLite rolls back by itself after some errors (SQLITE_FULL among them); a second
+                    # ROLLBACK would fail and hide the first error.
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                mapped = storage_error(self.path, exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
 
     @contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
@@ -148,6 +161,11 @@ class Store:
         if by:
             by = max(-COUNTER_MAX, min(COUNTER_MAX, by))
             conn.execute(_BUMP, (name, by))
+
+    def count(self, name: str, by: int = 1) -> None:
+        """Add to a persistent counter in a transaction of its own."""
+        with self.transaction() as conn:
+            self.bump(conn, name, by)
 
     # -- events --------------------------------------------------------------------------------------
     _INSERT = ("INSERT OR IGNORE INTO events (id, device, seq, type, ts, received, priority, payload) "
@@ -324,6 +342,8 @@ class Store:
             "synced": int(counters.get("synced", 0)),
             "backlog": int(counters.get("unsynced", 0)),
             "dead_letters": int(counters.get("dead-letters", 0)),
+            "alerts_set_aside": int(counters.get("alerts-set-aside", 0)),
+            "fleet_refused": int(counters.get("fleet-refused", 0)),
             "dropped": {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("dropped:")},
         }
 

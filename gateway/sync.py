@@ -1,19 +1,23 @@
 """Sync to the central service, and the configuration downlink.
 
 Each round, in this order:
-1. alerts central has not seen in their latest state (urgent first): ``POST /api/v1/alerts/sync``;
+1. alerts central has not seen in their latest state (urgent first): ``POST /api/v1/alerts/sync``. A batch
+   central refuses (400, 413, 422) is split in halves the same way; a refused alert is set aside (counted,
+   sent again only once it changes), so one bad alert never holds back the others or the events;
 2. the most urgent, then oldest, unsynced events, bounded by count and bytes, gzip-compressed:
    ``POST /api/v1/ingest``; central's 200 marks them synced. Central is idempotent on event id, so a batch
    resent after a lost answer does no harm. A batch central refuses as invalid (422) is split in halves
    until the bad events are found; those are set aside as dead letters and the rest flows. Batches follow
    one another for up to ``ROUND_EVENTS_S`` while a backlog drains, pipelined: while central ingests one,
    the gateway reads and encodes the next and marks the previous one synced (one request in flight);
-3. every ``fleet_interval_s``: device health, ``POST /api/v1/fleet/sync``;
+3. every ``fleet_interval_s``: device health, ``POST /api/v1/fleet/sync``; refused devices are found by
+   splitting too, logged and counted (the next round sends a fresh snapshot anyway);
 4. every ``config_interval_s``: ``GET /api/v1/gateways/{site}/config`` with the last ETag; a new
    configuration is validated, kept on disk as the last good copy for offline start-ups, and applied.
 
 While central is unreachable, rounds back off exponentially with full jitter, capped, so a campus of
-gateways does not stampede it when the WAN returns.
+gateways does not stampede it when the WAN returns. An answer that no retry can change (``SyncError.retry``
+false, e.g. a 404 from a central without this route) is counted and retried only at the cap.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ import gzip
 import json
 import logging
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 from pydantic import ValidationError
@@ -36,18 +42,23 @@ from gateway.alert_store import AlertStore
 from gateway.settings import CentralLinkSettings
 from gateway.store import Store
 from onestop.errors import OnestopError
-from onestop.records import AlertSync, DeviceHealth, FleetSync
+from onestop.records import AlertRecord, AlertSync, DeviceHealth, FleetSync
 from onestop.site import SiteConfig
+from onestop.sqlite import StorageError
 
 log = logging.getLogger(__name__)
 
 # A round sends event batches for at most this long, so alerts (synced first in every round) wait no longer.
 ROUND_EVENTS_S = 2.0
+MAX_BACKOFF_S = 60.0
 # httpx keeps each response in a reference cycle with its request, body included, until a full collection
 # (encode/httpx#3733). This process seldom runs one by itself, so in a drain the bodies piled up (30 MB per
 # million events); a round ends with a collection once this many body bytes may be waiting.
 COLLECT_AFTER_BYTES = 2 * 1024 * 1024
 Row = tuple[str, float, bytes]  # an unsynced event: (id, received, payload)
+# Answers that judge the content, not the moment: splitting the batch finds the records that cause them.
+REFUSED = frozenset({400, 413, 422})
+T = TypeVar("T")
 
 
 class SyncError(OnestopError):
@@ -58,7 +69,8 @@ class SyncError(OnestopError):
         self.retry = retry
 
 
-def backoff_delay(attempt: int, base: float = 0.5, cap: float = 60.0, rng: random.Random | None = None) -> float:
+def backoff_delay(attempt: int, base: float = 0.5, cap: float = MAX_BACKOFF_S,
+                  rng: random.Random | None = None) -> float:
     """Full-jitter exponential back-off: uniform in [0, min(cap, base * 2**attempt)]."""
     return (rng or random).uniform(0, min(cap, base * (2 ** min(attempt, 30))))
 
@@ -165,12 +177,35 @@ class Syncer:
 
     def _sync_alerts(self) -> None:
         pending = self.alerts.unsynced(500)
-        if pending:
-            body = AlertSync(site=self.site, alerts=pending).model_dump_json().encode()
-            response = self._post_json("/api/v1/alerts/sync", body)
-            if response.status_code != 200:
-                raise SyncError(f"central refused alerts ({response.status_code})", retry=False)
-            self.alerts.mark_synced(pending)
+        if not pending:
+            return
+
+        def post(records: list[AlertRecord]) -> httpx.Response:
+            return self._post_json("/api/v1/alerts/sync",
+                                   AlertSync(site=self.site, alerts=records).model_dump_json().encode())
+
+        for record, reason in self._bisect(pending, post, self.alerts.mark_synced):
+            # Rule and id only: a health alert's summary and subject stay out of the log.
+            log.error("central refused alert %s (%s): %s; set aside until it changes", record.id, record.rule,
+                      reason)
+            self.alerts.set_aside(record)
+
+    def _bisect(self, records: list[T], post: Callable[[list[T]], httpx.Response],
+                accepted: Callable[[list[T]], None]) -> list[tuple[T, str]]:
+        """Post ``records``; a refused batch is split in halves until the refused records are found.
+
+        Calls ``accepted`` with every part central took; returns the refused records with central's reason.
+        """
+        response = post(records)
+        if response.status_code == 200:
+            accepted(records)
+            return []
+        if response.status_code not in REFUSED:
+            raise SyncError(f"central answered {response.status_code}", retry=False)
+        if len(records) == 1:
+            return [(records[0], _reason(response))]
+        half = len(records) // 2
+        return self._bisect(records[:half], post, accepted) + self._bisect(records[half:], post, accepted)
 
     def _sync_events(self) -> int:
         """Send batches until the backlog is empty or the round's time is up; returns how many events central
@@ -224,21 +259,30 @@ class Syncer:
             self._refused(rows, response)
 
     def _refused(self, rows: list[Row], response: httpx.Response) -> None:
-        if response.status_code == 422 and len(rows) > 1:
+        if response.status_code in REFUSED and len(rows) > 1:
             half = len(rows) // 2  # find the poison: each half flows or splits again
             self._send_events(rows[:half])
             self._send_events(rows[half:])
-        elif response.status_code == 422:
-            reason = json.dumps(response.json().get("detail"))[:500] if response.content else "invalid"
+        elif response.status_code in REFUSED:
             log.error("central refused event %s as invalid; set aside as a dead letter", rows[0][0])
-            self.store.mark_dead(rows[0][0], reason)
+            self.store.mark_dead(rows[0][0], _reason(response))
         else:
             raise SyncError(f"central answered {response.status_code} to a batch", retry=False)
 
     def _sync_fleet(self) -> None:
         devices = self._fleet()
-        if devices:
-            self._post_json("/api/v1/fleet/sync", FleetSync(site=self.site, devices=devices).model_dump_json().encode())
+        if not devices:
+            return
+
+        def post(records: list[DeviceHealth]) -> httpx.Response:
+            return self._post_json("/api/v1/fleet/sync",
+                                   FleetSync(site=self.site, devices=records).model_dump_json().encode())
+
+        refused = self._bisect(devices, post, lambda _records: None)
+        for device, reason in refused:
+            log.error("central refused the health of device %s: %s", device.device, reason)
+        if refused:
+            self.store.count("fleet-refused", len(refused))
 
     def _pull_config(self) -> None:
         headers = {"If-None-Match": self._etag} if self._etag else {}
@@ -265,14 +309,39 @@ class Syncer:
                 sent = self.sync_once()
                 if sent == 0:
                     self._request("GET", "/healthz")  # keep the WAN state true while idle
-            except SyncError as exc:
-                self._set_reachable(False)
+            except (StorageError, sqlite3.Error) as exc:
+                # This gateway's store, not central, failed (a full disk): what was not marked synced is
+                # sent again later, and central is idempotent on event id.
                 delay = backoff_delay(attempt)
                 attempt += 1
-                log.warning("sync failed (%s); next try in %.1f s", exc, delay)
+                log.error("sync round stopped: %s; next try in %.1f s", exc, delay)
+                self._stopping.wait(delay)
+                continue
+            except SyncError as exc:
+                if exc.retry:
+                    self._set_reachable(False)
+                    delay = backoff_delay(attempt)
+                    attempt += 1
+                    log.warning("sync failed (%s); next try in %.1f s", exc, delay)
+                else:
+                    # Central is there but says no to something no retry changes soon: say so loudly, count
+                    # it, and ask again only at the back-off's cap instead of every second.
+                    self._set_reachable(True)
+                    self.store.count("sync-refused")
+                    delay = MAX_BACKOFF_S
+                    log.error("central refused the sync round (%s); next try in %.1f s", exc, delay)
                 self._stopping.wait(delay)
                 continue
             attempt = 0
             self._set_reachable(True)
             if sent == 0:
                 self._stopping.wait(self.settings.interval_s)
+
+
+def _reason(response: httpx.Response) -> str:
+    """Central's reason for refusing, bounded (its ``detail`` lists locations and error types, no values)."""
+    try:
+        detail = response.json().get("detail") if response.content else None
+    except (ValueError, AttributeError):
+        detail = None
+    return (json.dumps(detail) if detail is not None else f"HTTP {response.status_code}")[:500]

@@ -23,24 +23,23 @@ allowed). A kiosk reads these keys and ignores the rest, so the gateway can add 
 ``thresholds``          health stations: overrides of ``onestop.clinical.Thresholds`` (any subset)
 ======================  =====================================================================================
 
-A cfg message that does not validate is refused whole and the last good one stays in force: a half-applied
-configuration would be harder to reason about than a stale one.
+Each key is a section judged on its own (``merge_sections``): a section that does not validate (a booking
+list over ``MAX_RESERVATIONS``, a negative capacity) keeps its local value, is logged and counted, and the
+rest of the message still applies, so one oversized section never keeps a kiosk in the wrong space.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from onestop.clinical import Thresholds
 from onestop.errors import ConfigError
 from onestop.events import Card, Slug
-from onestop.payloads import Direction
+from onestop.payloads import MAX_RESERVATIONS, Direction
 from onestop.site import OpeningHours, Reservation
-
-MAX_RESERVATIONS = 5000
 
 
 class StationConfig(BaseModel):
@@ -101,16 +100,37 @@ def _utc(ts: datetime) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
-def merge(base: StationConfig, cfg: dict[str, Any]) -> StationConfig:
-    """``base`` with the keys of a gateway ``cfg`` message applied; raises ``ConfigError`` when invalid.
+class Merged(NamedTuple):
+    """A cfg message applied: the configuration, and the problems of the sections that were refused."""
+
+    config: StationConfig
+    refused: list[str]
+
+
+def merge_sections(base: StationConfig, cfg: dict[str, Any]) -> Merged:
+    """``base`` with every valid key of a gateway ``cfg`` message applied; invalid keys keep their local value.
 
     Each cfg message is complete (it is retained and replaces the previous one), so it is always applied to
     the *local* base, never on top of an earlier cfg; keys it leaves out keep their local value.
     """
     known = {k: v for k, v in cfg.items() if k in StationConfig.model_fields}
-    try:
-        return StationConfig.model_validate({**base.model_dump(exclude_defaults=True), **known})
-    except ValidationError as exc:
-        # Paths and messages only: a roster or a booking holds card numbers.
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]]
-        raise ConfigError("cfg topic", problems) from exc
+    refused: list[str] = []
+    while True:
+        try:
+            return Merged(StationConfig.model_validate({**base.model_dump(exclude_defaults=True), **known}), refused)
+        except ValidationError as exc:
+            # Paths and messages only: a roster or a booking holds card numbers.
+            problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]]
+            bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]} & set(known)
+            if not bad:  # the local base itself is invalid: nothing to leave out
+                raise ConfigError("cfg topic", problems) from exc
+            refused += [p for p in problems if p.split(".", 1)[0].split(":", 1)[0] in bad]
+            known = {k: v for k, v in known.items() if k not in bad}
+
+
+def merge(base: StationConfig, cfg: dict[str, Any]) -> StationConfig:
+    """``merge_sections``, all or nothing: ``ConfigError`` listing the problems when any section is invalid."""
+    merged = merge_sections(base, cfg)
+    if merged.refused:
+        raise ConfigError("cfg topic", merged.refused)
+    return merged.config

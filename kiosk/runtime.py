@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import onestop
-from kiosk.config import StationConfig, merge
+from kiosk.config import StationConfig, merge_sections
 from kiosk.controller import Authority, Decision, TapController
 from kiosk.devices import DeviceHub
 from kiosk.health import HealthSession
@@ -73,6 +73,7 @@ class KioskRuntime:
         self.not_recorded = 0  # taps refused because the outbox could not record them (sent in heartbeats)
         self.presence_refused = 0  # presence messages that did not validate (sent in heartbeats)
         self._latest_presence: SpacePresence | None = None  # the gateway's last copy, until the key fits
+        self.cfg_sections_refused = 0  # cfg messages with a section that did not validate (sent in heartbeats)
         self._load_authority(settings.space)
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
@@ -84,7 +85,8 @@ class KioskRuntime:
                                fw=onestop.__version__, heartbeat_s=settings.heartbeat_s,
                                on_config=self._config, on_occupancy=self._occupancy, on_presence=self._presence,
                                counters=lambda: {"taps_not_recorded": self.not_recorded,
-                                                 "presence_refused": self.presence_refused})
+                                                 "presence_refused": self.presence_refused,
+                                                 "cfg_sections_refused": self.cfg_sections_refused})
 
     @property
     def health_station(self) -> bool:
@@ -274,10 +276,13 @@ class KioskRuntime:
     # -- the gateway -------------------------------------------------------------------------------------
     def _config(self, body: dict) -> None:
         try:
-            config = merge(self._base, body)
+            config, refused = merge_sections(self._base, body)
         except ConfigError as exc:
             log.warning("cfg refused, keeping the last good one: %s", "; ".join(exc.problems))
             return
+        if refused:  # the rest of the message applies; these sections keep their local value
+            self.cfg_sections_refused += 1
+            log.warning("cfg sections refused, keeping their local values: %s", "; ".join(refused))
         self.apply_config(config)
 
     def apply_config(self, config: StationConfig) -> None:

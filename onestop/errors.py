@@ -4,7 +4,8 @@
     ├── ContractError        a message or topic breaks CONTRACT.md: reject it, never retry
     │   ├── TopicError
     │   └── EnvelopeError    (carries a short machine-readable ``reason``)
-    └── ConfigError          configuration is invalid: fail at start-up, listing every problem
+    ├── ConfigError          configuration is invalid: fail at start-up, listing every problem
+    └── CorruptDataError     a file we keep (a database, a key) is damaged: stop, name it, never retry
 
 Each package derives its own errors from ``OnestopError`` and splits them by what the caller should do.
 """
@@ -45,3 +46,15 @@ class ConfigError(OnestopError):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"invalid configuration in {source}:\n{lines}")
+
+
+class CorruptDataError(OnestopError):
+    """A file the component keeps is damaged or empty; a person must move it aside or restore it.
+
+    Commands exit with ``CORRUPT_DATA_EXIT`` on it, which the systemd units do not restart: a restart would
+    only find the same damage again.
+    """
+
+    def __init__(self, path: object, problem: str, remedy: str) -> None:
+        self.path = path
+        super().__init__(f"{path} {problem}. {remedy}")

@@ -49,6 +49,11 @@ class Occupancy(BaseModel):
         return format_ts(ts)
 
 
+# Reservations in one device's cfg: the gateway sends at most this many (current and upcoming, soonest first),
+# a kiosk accepts at most this many.
+MAX_RESERVATIONS = 5000
+
+
 Direction = Literal["in", "out", "toggle"]
 
 

@@ -1,4 +1,5 @@
-"""How commands report our errors: a clear line on standard error, exit 2 for configuration, 1 otherwise.
+"""How commands report our errors: a clear line on standard error, exit 2 for configuration, 65 for damaged
+data (a corrupt database or key: the systemd units do not restart on it), 1 otherwise.
 
 Messages are printed as plain text, never as rich markup: a configuration error quoting a pattern such as
 ``^[a-z0-9][a-z0-9-]{0,31}$`` lost its brackets to markup before.
@@ -13,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from onestop.errors import ConfigError, OnestopError
+from onestop.errors import ConfigError, CorruptDataError, OnestopError
 
 _err = Console(stderr=True)
 
@@ -22,6 +23,8 @@ EXTRAS = {"kivy": ("Kivy", "kiosk"), "sqlalchemy": ("SQLAlchemy", "central"), "p
           "cryptography": ("cryptography", "provisioning"), "qrcode": ("qrcode", "provisioning"),
           "PIL": ("Pillow", "provisioning")}
 MISSING_EXTRA_EXIT = 3
+# sysexits.h EX_DATAERR. Listed in every unit's RestartPreventExitStatus=: restarting finds the same damage.
+CORRUPT_DATA_EXIT = 65
 
 
 def error(message: str) -> None:
@@ -45,7 +48,8 @@ def reported() -> Iterator[None]:
         yield
     except OnestopError as exc:
         error(str(exc))
-        raise typer.Exit(2 if isinstance(exc, ConfigError) else 1) from exc
+        status = 2 if isinstance(exc, ConfigError) else CORRUPT_DATA_EXIT if isinstance(exc, CorruptDataError) else 1
+        raise typer.Exit(status) from exc
     except ModuleNotFoundError as exc:
         message = missing_extra(exc)
         if message is None:

@@ -6,6 +6,7 @@ a database opened by a newer version is brought forward exactly once.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -14,19 +15,75 @@ from typing import Literal
 
 import sqlite_utils
 
+from onestop.errors import CorruptDataError, OnestopError
+
 Migration = tuple[str, str]
 Synchronous = Literal["OFF", "NORMAL", "FULL"]
+
+
+class StorageError(OnestopError):
+    """A store cannot write; ``path`` is its database file."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class StorageFullError(StorageError):
+    """The database cannot grow: its disk (or its size limit) is full. Retrying helps once space returns."""
+
+
+def storage_error(path: Path, exc: sqlite3.Error) -> StorageError | None:
+    """Our error for a write SQLite refused because of the storage itself (else ``None``)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL:
+        try:
+            free = f"{shutil.disk_usage(path.parent).free:,} bytes free there"
+        except OSError:
+            free = "free space unknown"
+        return StorageFullError(f"the disk holding {path} is full ({free}): free some space; "
+                                "nothing is lost, writing resumes by itself", path)
+    if code == sqlite3.SQLITE_READONLY:
+        return StorageError(f"{path} cannot be written (read-only: is its filesystem remounted read-only?)", path)
+    return None
+
+
+def check_database(conn: sqlite3.Connection, path: Path) -> None:
+    """``CorruptDataError`` unless the database at ``path`` reads as sound (``PRAGMA quick_check``).
+
+    A file that exists but is empty counts as damaged: SQLite would start a new, empty database in it, and the
+    service would run on silently without the data it had.
+    """
+    remedy = (f"Stop the service, move the file aside (mv {path} {path}.damaged, with its -wal and -shm files) "
+              "and restore it from a backup, or start without it to begin an empty one; then start the service")
+    if path.exists() and path.stat().st_size == 0 and not Path(f"{path}-wal").exists():
+        raise CorruptDataError(path, "is empty (0 bytes) though it should hold a database", remedy)
+    try:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as exc:
+        raise CorruptDataError(path, f"is not a readable database ({exc})", remedy) from exc
+    if problems != ["ok"]:
+        raise CorruptDataError(path, f"is damaged ({'; '.join(p[:120] for p in problems)})", remedy)
 
 
 def open_database(path: str | Path, migrations: Sequence[Migration], *,
                   synchronous: Synchronous = "NORMAL") -> sqlite_utils.Database:
     """Open (creating if needed) a WAL-mode database and apply pending migrations.
 
+    An existing file is checked first (``check_database``): a damaged one raises ``CorruptDataError``.
+
     ``NORMAL`` in WAL mode never corrupts the database and loses at most the last commits on power loss;
     stores whose commit is a promise to someone else (a kiosk's outbox before it says "done") use ``FULL``.
     """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    existed = Path(path).exists()
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+    if existed:
+        try:
+            check_database(conn, Path(path))
+        except CorruptDataError:
+            conn.close()
+            raise
     db = sqlite_utils.Database(conn)
     db.enable_wal()
     conn.execute(f"PRAGMA synchronous={synchronous}")

@@ -23,7 +23,8 @@ from rich.table import Table
 from rich.text import Text
 
 from onestop import topics
-from onestop.errors import OnestopError
+from onestop.errors import CorruptDataError, OnestopError
+from onestop.reporting import CORRUPT_DATA_EXIT
 from provisioning import pki, status, validation
 from provisioning.broker_reload import ReloadOutcome
 from provisioning.device_state import gateway_broker_settings, mark_offline
@@ -75,14 +76,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _reports_errors(command: F) -> F:
-    """Turn our errors into one red line and exit status 1 (never a traceback)."""
+    """Turn our errors into one red line and exit status 1, 65 for damaged files (never a traceback)."""
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except OnestopError as exc:
             _note("error:", str(exc), "bold red")
-            raise typer.Exit(1) from exc
+            raise typer.Exit(CORRUPT_DATA_EXIT if isinstance(exc, CorruptDataError) else 1) from exc
     return wrapper  # type: ignore[return-value]
 
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -22,6 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
+from onestop.sqlite import check_database
 from provisioning.errors import DuplicateError, NotFoundError, SiteDirectoryError
 
 
@@ -154,6 +156,8 @@ class Registry:
         if not path.is_file():
             raise SiteDirectoryError(f"no registry at {path}: run `onestop provision init --site SITE --dir "
                                      f"{path.parent}` first")
+        with contextlib.closing(sqlite3.connect(path)) as probe:
+            check_database(probe, path)  # a damaged registry: CorruptDataError naming it, before any change
         return cls(path)
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import tomli_w
 
+from onestop.errors import CorruptDataError
 from onestop.mqtt_settings import BrokerSettings
 from provisioning import pki, validation
 from provisioning.broker_reload import ReloadOutcome, reload_broker
@@ -220,7 +221,13 @@ class Site:
 
     def ca(self) -> pki.Issued:
         """The site CA with its key (only for signing; never copied anywhere)."""
-        return pki.load_ca(self.paths.ca_cert.read_bytes(), self.paths.ca_key.read_bytes())
+        try:
+            return pki.load_ca(self.paths.ca_cert.read_bytes(), self.paths.ca_key.read_bytes())
+        except ValueError as exc:  # cryptography's answer to a damaged PEM file, or a key of the wrong kind
+            raise CorruptDataError(f"{self.paths.ca_key} or {self.paths.ca_cert}",
+                                   f"cannot be read as the site CA ({str(exc)[:120]})",
+                                   "Restore both files from the site's backup; a new CA would make every device "
+                                   "and gateway certificate of the site invalid") from exc
 
     def issue_gateway_certificate(self, hosts: list[str], out: Path,
                                   owner: tuple[int, int] | None = None) -> GatewayCertificate:

@@ -204,3 +204,117 @@ def test_role_matrix_for_every_route(site, lone_gateway):
                 assert code in (200, 404), (route, role, code)  # 404: alert "x" does not exist
             else:
                 assert code == 403, (route, role, code)
+
+
+def test_a_device_offline_alert_is_resolved_by_the_system_when_the_device_comes_back(site, broker, watcher):
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from onestop.localsite import gateway_process
+
+    gateway = gateway_process(site)
+    gateway.env["ONESTOP_GATEWAY__HEALTH__OFFLINE_ALERT_MIN"] = "0"  # alert at the first tick offline
+    gateway.start()
+    device = KIOSKS[0].device
+    cred = site.device_users[device]
+    state = topics.state(site.site, device)
+
+    def connect(boot: str):
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=device, protocol=paho.MQTTv5)
+        client.username_pw_set(cred.username, cred.password)
+        client.will_set(state, json.dumps({"online": False, "boot": boot}), 1, True)
+        client.connect("127.0.0.1", site.broker_port)
+        client.loop_start()
+        wait_until(client.is_connected, what="device connected")
+        client.publish(state, json.dumps({"online": True, "boot": boot, "kind": "kiosk"}), 1, True).wait_for_publish(5)
+        return client
+
+    def offline_alerts():
+        alerts = httpx.get(f"{site.gateway_url}/api/v1/alerts", headers=auth(site, "technician")).json()
+        return [a for a in alerts if a["rule"] == "device-offline" and a["device"] == device]
+
+    try:
+        first = connect("b1")
+        wait_until(lambda: any(d["device"] == device and d["online"] for d in httpx.get(
+            f"{site.gateway_url}/api/v1/devices", headers=auth(site, "technician")).json()), what="device online")
+        first.loop_stop()
+        first.socket().close()  # a crash: the broker publishes the Will
+        wait_until(lambda: [a for a in offline_alerts() if a["status"] == "open"], what="offline alert raised")
+        back = connect("b2")  # the device restarts: a fresh birth
+        wait_until(lambda: offline_alerts()[0]["status"] == "resolved", what="offline alert resolved")
+        (alert,) = offline_alerts()
+        assert alert["resolved_by"] == "system" and alert["resolved_at"]
+        shown = [json.loads(p) for p in watcher.on("alert/technicians")]
+        assert [m["status"] for m in shown if m["id"] == alert["id"]] == ["open", "resolved"]
+        back.loop_stop()
+        back.disconnect()
+    finally:
+        gateway.stop()
+
+
+def test_failed_ticks_are_counted_and_ticking_resumes(site, broker, monkeypatch):
+    from gateway.service import Gateway
+    from gateway.settings import load
+
+    monkeypatch.setenv("ONESTOP_GATEWAY__STORAGE__CHECK_INTERVAL_S", "1")  # the storage bound: every tick
+    gateway = Gateway(load(site.path("gateway.toml")))
+    gateway.start()
+
+    def failures() -> float:
+        text = httpx.get(f"{site.gateway_url}/metrics").text
+        line = next(x for x in text.splitlines() if x.startswith("onestop_gateway_tick_failures_total "))
+        return float(line.split()[1])
+
+    def refuse_writes(on: bool) -> None:
+        # What a card whose filesystem was remounted read-only after an error does: SQLITE_READONLY.
+        with gateway.store._lock:
+            gateway.store._conn.execute(f"PRAGMA query_only = {int(on)}")
+
+    try:
+        assert failures() == 0
+        refuse_writes(True)
+        wait_until(lambda: failures() >= 2, timeout=10, what="failed ticks counted")
+        refuse_writes(False)
+        time.sleep(1.5)
+        settled = failures()
+        time.sleep(2.5)
+        assert failures() == settled  # ticking again without failing
+    finally:
+        gateway.stop()
+
+
+def test_a_full_disk_is_reported_with_its_file_and_writing_resumes_when_space_returns(site, broker, caplog):
+    from gateway.service import Gateway
+    from gateway.settings import load
+
+    gateway = Gateway(load(site.path("gateway.toml")))
+    gateway.start()
+    wait_until(lambda: gateway.consumer.client.connected, what="gateway subscribed")  # else events pass it by
+    store = gateway.store
+    kiosk = KIOSKS[0].device
+    cred = site.device_users[kiosk]
+    client = raw_client(site.broker_port, cred.username, cred.password, kiosk)
+    events = [new_event(kiosk, seq, "heartbeat", {"uptime_s": seq, "outbox": 0, "pad": "x" * 500})
+              for seq in range(1, 301)]
+    try:
+        with store._lock:  # the database may not grow by one page: SQLite answers SQLITE_FULL, as on a full disk
+            pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+            store._conn.execute(f"PRAGMA max_page_count = {pages}")
+        for env in events:
+            publish(client, site, env)
+        wait_until(lambda: any("is full" in r.getMessage() for r in caplog.records), what="full disk reported")
+        messages = [r.getMessage() for r in caplog.records]
+        full = next(m for m in messages if "is full" in m)
+        assert str(site.path("gateway/gateway.db")) in full and "bytes free" in full
+        assert not [m for m in messages if "cannot rollback" in m]
+        assert store.stats()["events"] == 0  # nothing stored, nothing acknowledged: the broker keeps them
+
+        with store._lock:  # space returns
+            store._conn.execute("PRAGMA max_page_count = 1073741823")
+        wait_until(lambda: store.stats()["events"] == len(events), what="every event stored once space returned")
+        assert {r[0] for r in query(site.path("gateway/gateway.db"), "SELECT id FROM events")} == {e.id for e in events}
+        assert any("storing again" in r.getMessage() for r in caplog.records)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        gateway.stop()

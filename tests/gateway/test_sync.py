@@ -134,3 +134,83 @@ def test_the_gateway_applies_configuration_from_central_and_keeps_it_for_offline
         assert {s["id"] for s in spaces} == {"study-24h-2f", "quiet-room"}
     finally:
         offline.stop()
+
+
+def test_a_refused_alert_is_set_aside_and_events_and_other_alerts_still_sync(site, broker, central):
+    from datetime import UTC, datetime
+
+    from gateway import alerts as rules
+    from gateway.store import insert_alerts
+
+    now = datetime.now(UTC)
+    good = [rules.device_offline_alert(site.site, kiosk.device, 12, now) for kiosk in KIOSKS]
+    # Raised before this gateway's site was renamed: central refuses an alert of another site in the batch.
+    stale = rules.device_fault_alert("renamed-site", KIOSKS[0].device, "reader", now)
+    events = [new_event(KIOSKS[0].device, seq, "heartbeat", {"uptime_s": seq, "outbox": 0}) for seq in range(1, 50)]
+    store = Store(site.path("gateway/gateway.db"))
+    store.write_batch([Accepted(env, env.to_json(), time.time()) for env in events], [])
+    with store.transaction() as conn:
+        insert_alerts(conn, [good[0], stale, *good[1:]])
+    store.close()
+    gateway = gateway_process(site)
+    gateway.start()
+    try:
+        wait_until(lambda: httpx.get(f"{site.gateway_url}/api/v1/stats").json()["backlog"] == 0, timeout=30,
+                   what="events synced despite the refused alert")
+        assert sorted(central_ids(site)) == sorted(e.id for e in events)
+        central_alerts = {row[0] for row in query(site.path("central/central.db"), "SELECT id FROM alerts")}
+        assert central_alerts == {a.id for a in good}
+        stats = httpx.get(f"{site.gateway_url}/api/v1/stats").json()
+        assert stats["alerts_set_aside"] == 1
+        sync = httpx.get(f"{site.gateway_url}/api/v1/sync",
+                         headers={"Authorization": f"Bearer {site.tokens['staff']}"}).json()
+        assert sync["central"] == "reachable" and sync["alerts_unsynced"] == 0
+        assert "onestop_gateway_alerts_set_aside_total 1.0" in httpx.get(f"{site.gateway_url}/metrics").text
+    finally:
+        gateway.stop()
+
+
+def test_device_records_central_refuses_are_counted_and_the_others_still_arrive(tmp_path):
+    import gzip
+    from datetime import UTC, datetime
+
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from gateway.alert_store import AlertStore
+    from gateway.settings import CentralLinkSettings
+    from gateway.sync import Syncer
+    from onestop.records import DeviceHealth
+    from tests.helpers import served
+
+    # A central of another version, whose fleet route cannot take one of this gateway's device records.
+    received: list[str] = []
+
+    async def fleet(request):
+        devices = json.loads(gzip.decompress(await request.body()))["devices"]
+        if any(d["device"] == "kiosk-test-c" for d in devices):
+            return Response('{"detail": [{"loc": ["body", "devices", 0, "kind"], "type": "value_error"}]}', 422)
+        received.extend(d["device"] for d in devices)
+        return Response(json.dumps({"applied": len(devices), "stale": 0}), 200)
+
+    async def no_config(_request):
+        return Response(status_code=404)
+
+    central = Starlette(routes=[Route("/api/v1/fleet/sync", fleet, methods=["POST"]),
+                                Route("/api/v1/gateways/{site}/config", no_config)])
+
+    now = datetime.now(UTC)
+    devices = [DeviceHealth(device=kiosk.device, kind="kiosk", online=True, updated_at=now) for kiosk in KIOSKS]
+    store = Store(tmp_path / "gateway.db")
+    with served(central) as client:
+        link = CentralLinkSettings(url=str(client.base_url), token="gateway-token")
+        syncer = Syncer("test-site", link, store, AlertStore(store), tmp_path / "site-config.json",
+                        fleet=lambda: devices)
+        try:
+            assert syncer.sync_once() == 0  # the round completes: nothing raised, nothing blocked
+        finally:
+            syncer.stop()
+    assert sorted(received) == sorted(k.device for k in KIOSKS if k.device != "kiosk-test-c")
+    assert store.stats()["fleet_refused"] == 1
+    store.close()

@@ -113,8 +113,9 @@ def test_cfg_from_the_gateway_changes_space_capacity_and_mode(make):
     assert (runtime.config.space, runtime.controller.capacity) == ("skills-lab-1", 1)
     assert runtime.handle_card(A).event.data.space == "skills-lab-1"
     assert runtime.handle_card(B).decision.feedback == "full"
-    runtime._config({"capacity": "many"})  # refused whole: the last good configuration stays
-    assert runtime.config.space == "skills-lab-1"
+    runtime._config({"space": "skills-lab-1", "capacity": "many"})  # only the bad section is refused
+    assert (runtime.config.space, runtime.controller.capacity) == ("skills-lab-1", 50)
+    assert runtime.cfg_sections_refused == 1
     runtime._config({"activity": "yoga-tuesday"})  # a fresh cfg replaces the previous one
     assert runtime.config.space == "study-24h-2f"
     assert runtime.handle_card(A).decision.feedback == "attendance"

@@ -202,3 +202,19 @@ def test_another_sites_gateway_user_is_refused_as_a_device_id_or_display(root, t
     assert "line 3" in run("device", "import", str(csv_file), "--dir", str(root), code=1)
     assert "gateway" not in run("device", "list", "--dir", str(root))
     run("device", "add", "gateway-lobby-kiosk", "--kind", "kiosk", "--space", "s", "--dir", str(root))
+
+
+@pytest.mark.parametrize("damage", [b"", b"SQLite format 2\x00 overwritten by something else" * 50],
+                         ids=["zero-length", "garbage-header"])
+def test_a_damaged_registry_is_named_and_left_untouched(root, damage):
+    registry = root / "registry.db"
+    registry.write_bytes(damage)
+    output = run("device", "list", "--dir", str(root), code=65)
+    assert "registry.db" in output and "backup" in output
+    assert registry.read_bytes() == damage  # nothing written into it
+
+
+def test_a_damaged_ca_key_is_named(root):
+    (root / "ca" / "ca.key").write_bytes(b"-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n")
+    output = run("gateway", "cert", "--host", "gw.example", "--dir", str(root), code=65)
+    assert "ca.key" in output and "backup" in output
