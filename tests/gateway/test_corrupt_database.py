@@ -84,5 +84,7 @@ def test_a_damaged_kiosk_outbox_stops_the_kiosk_with_its_name(site):
     outbox = load(config).outbox_path
     outbox.parent.mkdir(parents=True, exist_ok=True)
     outbox.write_bytes(b"")
+    with config.open("a") as toml:  # a kiosk must say it has no card reader to start without one
+        toml.write('\n[reader]\ndriver = "none"\n')
     status, output = run_command("kiosk", "run", "--config", str(config), "--headless")
     assert status == CORRUPT_DATA_EXIT and str(outbox) in output and "Traceback" not in output, output
