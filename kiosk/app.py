@@ -20,10 +20,16 @@ if TYPE_CHECKING:
     from kiosk.ui.application import KioskApp
 
 
-def _prepare_kivy(width: int, height: int, fullscreen: bool) -> None:
+def require_kivy() -> None:
+    """Import Kivy (its environment set first), so that a missing extra is reported before anything starts."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    import kivy  # noqa: F401
+
+
+def _prepare_kivy(width: int, height: int, fullscreen: bool) -> None:
+    require_kivy()
     from kivy.config import Config
 
     Config.set("graphics", "width", str(width))

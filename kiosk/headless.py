@@ -21,8 +21,9 @@ def run(config: Path, *, headless: bool, fullscreen: bool = False) -> None:
     if problem:
         raise ConfigError(str(config), [f"reader: {problem}"])
     if not headless:
-        from kiosk.app import run_window  # Kivy is imported only when a screen is wanted, before anything starts
+        from kiosk.app import require_kivy, run_window
 
+        require_kivy()  # only when a screen is wanted, and before anything starts
         runtime = KioskRuntime(settings)
         runtime.start()
         try:
