@@ -1,4 +1,5 @@
-"""House style, enforced: ruff over the whole tree, mypy over the pure cores (HOUSE_STYLE.md)."""
+"""House style, enforced: ruff over the whole tree, mypy over the pure cores (HOUSE_STYLE.md), and the layers
+(import-linter contracts in pyproject.toml, drawn in docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PURE_CORES = ["onestop/topics.py", "onestop/ids.py", "onestop/events.py", "onestop/clinical.py", "onestop/site.py",
-              "onestop/records.py", "onestop/simulation.py", "gateway/ingest.py", "gateway/authority.py",
+              "onestop/records.py", "harness/building_day.py", "gateway/ingest.py", "gateway/authority.py",
               "gateway/occupancy.py",
               "gateway/devices.py", "gateway/alerts.py", "kiosk/controller.py", "kiosk/health.py",
               "firmware_bridge/protocols"]
@@ -26,3 +27,4 @@ def test_ruff_finds_nothing():
 def test_mypy_passes_on_the_pure_cores():
     result = run("mypy", *PURE_CORES)
     assert result.returncode == 0, result.stdout + result.stderr
+

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
-from onestop.netutil import free_port
+from harness.netutil import free_port
 
 MODES = ("pass", "drop", "stall", "latency")
 CHUNK = 64 * 1024

@@ -3,11 +3,11 @@
 Everything is real except the people and the hardware: Mosquitto with passwords and ACL, the central service
 and the gateway in their own processes, kiosks and a health station whose card readers and medical devices
 are simulated on pseudo-terminals (so every byte goes through the real serial drivers), and a WAN link to
-central that drops now and then. Students follow ``onestop.simulation`` (a timetable with an optional exam
+central that drops now and then. Students follow ``harness.building_day`` (a timetable with an optional exam
 week), ``--speed`` simulated minutes per real minute. One kiosk loses power for a while, so device health and
 the offline alert show; a few screenings are abnormal, so alerts reach the clinic and counselling.
 
-The broker, central and the gateway are supervised (``onestop.supervision``): kill one (their pids are in
+The broker, central and the gateway are supervised (``harness.supervision``): kill one (their pids are in
 ``DIR/run/``) and it is restarted, and the live summary says so. The summary also keeps the books on the
 devices' events, from their outboxes to the gateway's database, so anyone can see that nothing was lost.
 """
@@ -32,13 +32,13 @@ from rich.live import Live
 from rich.table import Table
 
 from firmware_bridge.simulators import SimulatedDevice
+from harness.building_day import BuildingDay, ScreeningAction, SpacePlan, TapAction, phq9_answers, vitals
+from harness.localsite import KioskPlan, LocalSite, central_process, gateway_process
+from harness.netutil import free_port
+from harness.supervision import Incident, Supervisor
+from harness.wan import WanLink
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
-from onestop.localsite import KioskPlan, LocalSite, central_process, gateway_process
-from onestop.netutil import free_port
-from onestop.simulation import BuildingDay, ScreeningAction, SpacePlan, TapAction, phq9_answers, vitals
-from onestop.supervision import Incident, Supervisor
-from onestop.wan import WanLink
 
 console = Console()
 

@@ -1,6 +1,6 @@
 """Generate the AsyncAPI 3.0 document of the MQTT interface from the contract's models.
 
-``python -m onestop.asyncapi docs/asyncapi.yaml`` rewrites the committed file; a test fails when it is stale.
+``python -m harness.asyncapi docs/asyncapi.yaml`` rewrites the committed file; a test fails when it is stale.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def build() -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": {"title": "onestop-edge MQTT interface", "version": onestop.__version__,
                  "description": "Topics, payloads and QoS of a building's broker (CONTRACT.md). "
-                                "Generated from the code by `python -m onestop.asyncapi`; do not edit."},
+                                "Generated from the code by `python -m harness.asyncapi`; do not edit."},
         "defaultContentType": "application/json",
         "servers": servers,
         "channels": channels,
