@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +30,11 @@ def test_mypy_passes_on_the_pure_cores():
     result = run("mypy", *PURE_CORES)
     assert result.returncode == 0, result.stdout + result.stderr
 
+
+def test_the_packages_keep_their_layers():
+    """The contract imports no component; components import each other only as pyproject declares."""
+    lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or "lint-imports"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([lint_imports, "--no-cache"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
