@@ -11,11 +11,11 @@ from pathlib import Path
 
 import httpx
 
+from harness.broker import BrokerProcess, Credentials, local_layout
+from harness.localsite import gateway_ready
+from harness.netutil import free_port
 from onestop import topics
-from onestop.broker import BrokerProcess, Credentials, local_layout
 from onestop.events import new_event
-from onestop.localsite import gateway_ready
-from onestop.netutil import free_port
 
 
 def machine() -> str:

@@ -33,7 +33,7 @@ class UpsertResult:
 
 @dataclass(frozen=True, slots=True)
 class AlertFilter:
-    """Which alerts to list; ``teams`` is the caller's (``onestop.auth.alert_teams``), ``team`` its choice."""
+    """Which alerts to list; ``teams`` is the caller's (``onestop.roles.alert_teams``), ``team`` its choice."""
 
     teams: tuple[str, ...] = ()
     team: str | None = None

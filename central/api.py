@@ -25,8 +25,8 @@ from central.routes import analytics, dashboard, health, records, sync
 from central.routes.common import Context, warn_unbound_gateway_tokens
 from central.settings import CentralSettings
 from central.store import CentralStore
-from onestop.auth import Authenticator
-from onestop.web import install_security_headers
+from web.auth import Authenticator
+from web.headers import install_security_headers
 
 __all__ = ["IngestAnswer", "IngestBatch", "create_app"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from central.api import create_app
 from central.settings import load
 from central.store import CentralStore
-from onestop.http import HttpServer
+from web.http import HttpServer
 
 
 def run(config: Path | None) -> None:

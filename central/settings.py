@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
-from onestop.auth import Role, TokenEntry
-from onestop.http import HttpSettings
+from onestop.roles import Role, TokenEntry
 from onestop.settings import Section, TimeZoneName, load_settings
+from web.http import HttpSettings
 
 
 class ExamPeriod(Section):

@@ -13,11 +13,11 @@ import threading
 from pathlib import Path
 
 import onestop
+from device.link import DeviceLink
+from device.outbox import Outbox
 from firmware_bridge.readings import MeasurementRead, PortFault, PortRestored
 from firmware_bridge.serial_port import SerialReader
 from firmware_bridge.settings import SensorNodeSettings, SensorSettings
-from onestop.device_link import DeviceLink
-from onestop.outbox import Outbox
 from onestop.settings import load_settings
 
 log = logging.getLogger(__name__)

@@ -23,9 +23,10 @@ from pydantic import BaseModel
 import onestop
 from gateway import alerts as rules
 from gateway.occupancy import is_open
-from onestop.auth import HEALTH_ROLES, Authenticator, Principal, Role, alert_teams
 from onestop.records import AlertRecord, DeviceHealth
-from onestop.web import Page, install_security_headers
+from onestop.roles import HEALTH_ROLES, Role, alert_teams
+from web.auth import Authenticator, Principal
+from web.headers import Page, install_security_headers
 
 if TYPE_CHECKING:
     from gateway.service import Gateway

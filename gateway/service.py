@@ -17,13 +17,13 @@ from gateway.settings import GatewaySettings, load
 from gateway.store import Store
 from gateway.sync import Syncer
 from onestop import topics
-from onestop.http import HttpServer
 from onestop.ids import boot_id
 from onestop.mqtt import Message
 from onestop.payloads import GatewayState
 from onestop.records import DeviceHealth
 from onestop.site import SiteConfig
 from onestop.sqlite import StorageError
+from web.http import HttpServer
 
 log = logging.getLogger(__name__)
 

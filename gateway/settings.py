@@ -6,13 +6,13 @@ from pathlib import Path
 
 from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 
-from onestop.auth import TokenEntry
 from onestop.clinical import Thresholds
-from onestop.http import HttpSettings
 from onestop.ids import SITE_PATTERN
 from onestop.mqtt_settings import BrokerSettings
+from onestop.roles import TokenEntry
 from onestop.settings import Section, TimeZoneName, load_settings
 from onestop.site import DeviceEntry, Reservation, SiteConfig, SpaceConfig
+from web.http import HttpSettings
 
 
 class IngestSettings(Section):

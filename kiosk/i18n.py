@@ -1,6 +1,6 @@
 """The screen's words in English and Simplified Chinese, and the font that can draw both.
 
-Clinical labels and guidance live in ``onestop.clinical``; questionnaire wording in ``kiosk.questionnaires``.
+Clinical labels and guidance live in ``kiosk.guidance``; questionnaire wording in ``kiosk.questionnaires``.
 Kivy's default font (Roboto) has no Chinese glyphs and would draw boxes, so the screen uses a CJK font found
 by path: the configured one, else Noto Sans CJK from Debian's ``fonts-noto-cjk`` (installed by
 ``scripts/setup``). When none is found the screen still works, logs one clear warning, and the language

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import onestop
+from device.link import DeviceLink
+from device.outbox import Outbox
 from kiosk.config import StationConfig, merge_sections
 from kiosk.controller import Authority, Decision, TapController
 from kiosk.devices import DeviceHub
@@ -31,11 +33,9 @@ from kiosk.presence import PresenceStore
 from kiosk.questionnaires import Instrument
 from kiosk.settings import KioskSettings
 from onestop import presence as tags
-from onestop.device_link import DeviceLink
 from onestop.errors import ConfigError
 from onestop.events import Envelope, Measurement, ScreeningData
 from onestop.ids import CARD_RE
-from onestop.outbox import Outbox
 from onestop.payloads import SpacePresence
 
 log = logging.getLogger(__name__)

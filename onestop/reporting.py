@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -56,3 +58,8 @@ def reported() -> Iterator[None]:
             raise
         error(message)
         raise typer.Exit(MISSING_EXTRA_EXIT) from exc
+
+
+# The ``--config`` option of every ``<component> run`` command, stated once.
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="TOML configuration file.", exists=True,
+                                            dir_okay=False, readable=True)]

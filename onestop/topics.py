@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+import string
 from dataclasses import dataclass
 from typing import Literal
 
@@ -36,74 +37,107 @@ def _check(value: str, pattern: re.Pattern[str], what: str) -> str:
     return value
 
 
+# Each topic's shape, stated once, with AsyncAPI's ``{name}`` placeholders. The builders below fill them in
+# (every value checked, so nothing escapes the tree); ``wildcard`` turns them into subscription filters and
+# the broker's ACL patterns (provisioning/mosquitto_files.py); the AsyncAPI document uses them as channel
+# addresses (harness/asyncapi.py).
+EVENT = PREFIX + "/{site}/dev/{device}/evt/{type}"
+STATE = PREFIX + "/{site}/dev/{device}/state"
+CFG = PREFIX + "/{site}/dev/{device}/cfg"
+OCCUPANCY = PREFIX + "/{site}/space/{space}/occupancy"
+PRESENCE = PREFIX + "/{site}/space/{space}/presence"
+ALERT = PREFIX + "/{site}/alert/{team}"
+GATEWAY_STATE = PREFIX + "/{site}/gateway/state"
+SITE_TREE = PREFIX + "/{site}/#"
+BRANCH_TREE = PREFIX + "/{site}/{branch}/#"
+TEMPLATES = (EVENT, STATE, CFG, OCCUPANCY, PRESENCE, ALERT, GATEWAY_STATE)  # one per topic kind
+
+
+def placeholders(template: str) -> tuple[str, ...]:
+    """The placeholder names of a template, in order: ``("site", "device", "type")`` for ``EVENT``."""
+    return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name)
+
+
+def wildcard(template: str, **fixed: str) -> str:
+    """``template`` with the ``fixed`` placeholders filled in as given and every other one ``+``.
+
+    ``wildcard(EVENT, device="%u")`` is ``onestop/v1/+/dev/%u/evt/+``, Mosquitto's pattern for a device's own
+    events. The fixed values are taken as they are: the callers pass checked ids or ACL substitutions.
+    """
+    names = placeholders(template)
+    if unknown := set(fixed) - set(names):
+        raise TopicError(f"{template} has no placeholder {', '.join(sorted(unknown))}")
+    return template.format(**{name: fixed.get(name, "+") for name in names})
+
+
 def event(site: str, device: str, event_type: str) -> str:
     """``onestop/v1/{site}/dev/{device}/evt/{type}``."""
-    return (
-        f"{PREFIX}/{_check(site, SITE_RE, 'site')}/dev/{_check(device, DEVICE_RE, 'device id')}"
-        f"/evt/{_check(event_type, _TYPE_RE, 'event type')}"
-    )
+    return EVENT.format(site=_check(site, SITE_RE, "site"), device=_check(device, DEVICE_RE, "device id"),
+                        type=_check(event_type, _TYPE_RE, "event type"))
 
 
 def state(site: str, device: str) -> str:
     """``onestop/v1/{site}/dev/{device}/state`` (retained birth / Will)."""
-    return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/dev/{_check(device, DEVICE_RE, 'device id')}/state"
+    return STATE.format(site=_check(site, SITE_RE, "site"), device=_check(device, DEVICE_RE, "device id"))
 
 
 def cfg(site: str, device: str) -> str:
     """``onestop/v1/{site}/dev/{device}/cfg`` (retained configuration)."""
-    return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/dev/{_check(device, DEVICE_RE, 'device id')}/cfg"
+    return CFG.format(site=_check(site, SITE_RE, "site"), device=_check(device, DEVICE_RE, "device id"))
 
 
 def occupancy(site: str, space: str) -> str:
     """``onestop/v1/{site}/space/{space}/occupancy`` (retained)."""
-    return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/space/{_check(space, SLUG_RE, 'space id')}/occupancy"
+    return OCCUPANCY.format(site=_check(site, SITE_RE, "site"), space=_check(space, SLUG_RE, "space id"))
 
 
 def presence(site: str, space: str) -> str:
     """``onestop/v1/{site}/space/{space}/presence`` (retained; no card number is readable in it)."""
-    return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/space/{_check(space, SLUG_RE, 'space id')}/presence"
+    return PRESENCE.format(site=_check(site, SITE_RE, "site"), space=_check(space, SLUG_RE, "space id"))
 
 
 def alert(site: str, team: str) -> str:
     """``onestop/v1/{site}/alert/{team}``."""
-    return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/alert/{_check(team, SLUG_RE, 'team')}"
+    return ALERT.format(site=_check(site, SITE_RE, "site"), team=_check(team, SLUG_RE, "team"))
 
 
 def gateway_state(site: str) -> str:
     """``onestop/v1/{site}/gateway/state`` (retained)."""
-    return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/gateway/state"
+    return GATEWAY_STATE.format(site=_check(site, SITE_RE, "site"))
 
 
 def site_tree(site: str) -> str:
     """Filter for everything under one site."""
-    return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/#"
+    return SITE_TREE.format(site=_check(site, SITE_RE, "site"))
 
 
 def branch_filter(branch: Branch, site: str | None = None) -> str:
     """Filter for one branch of one site's tree, or of every site's (``site`` None): ``onestop/v1/+/dev/#``."""
     if branch not in BRANCHES:
         raise TopicError(f"invalid branch: {branch!r}")
-    return f"{PREFIX}/{'+' if site is None else _check(site, SITE_RE, 'site')}/{branch}/#"
+    if site is None:
+        return wildcard(BRANCH_TREE, branch=branch)
+    return BRANCH_TREE.format(site=_check(site, SITE_RE, "site"), branch=branch)
 
 
 def events_filter(site: str) -> str:
     """Filter the gateway subscribes to for device events."""
-    return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/dev/+/evt/+"
+    return wildcard(EVENT, site=_check(site, SITE_RE, "site"))
 
 
 def states_filter(site: str) -> str:
     """Filter for every device's birth / Will."""
-    return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/dev/+/state"
+    return wildcard(STATE, site=_check(site, SITE_RE, "site"))
 
 
 def occupancy_filter(site: str) -> str:
     """Filter for every space's occupancy."""
-    return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/space/+/occupancy"
+    return wildcard(OCCUPANCY, site=_check(site, SITE_RE, "site"))
 
 
 def presence_filter(site: str) -> str:
     """Filter for every space's presence (a kiosk keeps its own space's, whichever its cfg names)."""
-    return f"{PREFIX}/{_check(site, SITE_RE, 'site')}/space/+/presence"
+    return wildcard(PRESENCE, site=_check(site, SITE_RE, "site"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ operation, print the result. Errors derived from ``ProvisioningError`` become on
 Secrets are printed only where the workflow needs them once (the gateway API token, a staff display's
 password); device passwords are never printed, they go into the device's bundle only.
 
-Bundles (qrcode, the kiosk's settings model) and tokens (FastAPI via ``onestop.auth``) are
+Bundles (qrcode, the kiosk's settings model) and tokens (FastAPI via ``onestop.roles``) are
 imported inside their commands: every ``onestop`` invocation imports this module, and should stay quick.
 """
 
@@ -384,7 +384,7 @@ def gateway_register(site: Annotated[str, typer.Option(help="Site slug of the ga
                      directory: DirOption = DEFAULT_DIR) -> None:
     """Create the gateway's API token for the central service (shown once) and central's config entry,
     which binds the token to SITE."""
-    from onestop.auth import Role, new_token
+    from onestop.roles import Role, new_token
 
     site_id(site)
     token_name = name or f"gateway-{site}"

@@ -56,6 +56,18 @@ def display_acl(site: str, user: str, teams: Sequence[str]) -> list[str]:
     return [f"user {user}", *denied, *(f"topic read {topics.alert(site, team)}" for team in sorted(teams)), ""]
 
 
+# What every device may do, in Mosquitto's ACL patterns (``%u``: the connecting user, which is the device id):
+# publish its own events and birth/Will, read its own configuration, every space's occupancy and presence and
+# the gateway's state (CONTRACT.md).
+OWN = "%u"
+DEVICE_PATTERNS = (("write", topics.wildcard(topics.EVENT, device=OWN)),
+                   ("write", topics.wildcard(topics.STATE, device=OWN)),
+                   ("read", topics.wildcard(topics.CFG, device=OWN)),
+                   ("read", topics.wildcard(topics.OCCUPANCY)),
+                   ("read", topics.wildcard(topics.PRESENCE)),
+                   ("read", topics.wildcard(topics.GATEWAY_STATE)))
+
+
 def render_acl(site: str, gateway_users: Iterable[str], observers: Iterable[str] = (),
                state_writers: Iterable[str] = (), displays: Mapping[str, Sequence[str]] | None = None) -> str:
     """ACL file: each gateway user owns its site's tree; observers (monitoring, tests) may read it; state
@@ -73,12 +85,7 @@ def render_acl(site: str, gateway_users: Iterable[str], observers: Iterable[str]
         lines += display_acl(site, user, teams)
     lines += [
         "# Devices: the MQTT username is the device id.",
-        "pattern write onestop/v1/+/dev/%u/evt/+",
-        "pattern write onestop/v1/+/dev/%u/state",
-        "pattern read  onestop/v1/+/dev/%u/cfg",
-        "pattern read  onestop/v1/+/space/+/occupancy",
-        "pattern read  onestop/v1/+/space/+/presence",
-        "pattern read  onestop/v1/+/gateway/state",
+        *(f"pattern {access:<5} {topic}" for access, topic in DEVICE_PATTERNS),
         "",
     ]
     return "\n".join(lines)

@@ -45,7 +45,7 @@ def device_id(value: str) -> str:
     return value
 
 
-# Broker users that ``init`` makes for services, named ``<site>-<role>`` (provisioning/site.py, onestop/localsite.py).
+# Broker users that ``init`` makes for services, named ``<site>-<role>`` (provisioning/site.py, harness/localsite.py).
 SERVICE_USER_ROLES = ("gateway", "provisioner", "observer")
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.localsite import KioskPlan, LocalSite, ServiceProcess, central_process, gateway_process
+from harness.netutil import free_port
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
-from onestop.localsite import KioskPlan, LocalSite, ServiceProcess, central_process, gateway_process
-from onestop.netutil import free_port
 from tests.browser import browser  # noqa: F401 - one headless Chromium for the whole session, shared by all
 from tests.helpers import stop_all_within
 

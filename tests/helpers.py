@@ -89,8 +89,8 @@ def stop_all_within(runtimes, timeout: float) -> list[str]:
 @contextmanager
 def served(app: Any, **client_options: Any) -> Iterator[httpx.Client]:
     """Serve ``app`` with uvicorn on a free loopback port; yield an httpx client pointed at it."""
-    from onestop.http import HttpServer, HttpSettings
-    from onestop.netutil import free_port
+    from harness.netutil import free_port
+    from web.http import HttpServer, HttpSettings
 
     port = free_port()
     server = HttpServer(app, HttpSettings(port=port))

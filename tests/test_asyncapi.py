@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from onestop import asyncapi
+from harness import asyncapi
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "asyncapi.yaml"
@@ -28,7 +28,7 @@ def validate(path: Path) -> tuple[int, dict]:
 
 def test_committed_document_is_current():
     assert DOC.read_text(encoding="utf-8") == asyncapi.render(), (
-        "docs/asyncapi.yaml is stale: run `python -m onestop.asyncapi docs/asyncapi.yaml`")
+        "docs/asyncapi.yaml is stale: run `python -m harness.asyncapi docs/asyncapi.yaml`")
 
 
 def test_document_is_valid_for_the_official_asyncapi_parser():

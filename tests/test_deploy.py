@@ -11,8 +11,8 @@ import pytest
 
 from central.settings import load as load_central
 from gateway.settings import load as load_gateway
+from harness.localsite import ServiceProcess, gateway_ready
 from kiosk.settings import load as load_kiosk
-from onestop.localsite import ServiceProcess, gateway_ready
 from provisioning import pki
 from provisioning.mosquitto_files import write_private
 from tests.helpers import wait_until

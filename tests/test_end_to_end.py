@@ -65,7 +65,7 @@ def test_gateway_and_central_refuse_api_calls_without_the_right_token(site, gate
 
 
 def test_events_the_broker_acknowledged_survive_a_broker_crash(site, broker, kiosk_factory):
-    from onestop.localsite import gateway_process
+    from harness.localsite import gateway_process
 
     gateway = gateway_process(site)
     gateway.start()

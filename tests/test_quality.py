@@ -1,14 +1,17 @@
-"""House style, enforced: ruff over the whole tree, mypy over the pure cores (HOUSE_STYLE.md)."""
+"""House style, enforced: ruff over the whole tree, mypy over the pure cores (HOUSE_STYLE.md), and the layers
+(import-linter contracts in pyproject.toml, drawn in docs/architecture.md)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PURE_CORES = ["onestop/topics.py", "onestop/ids.py", "onestop/events.py", "onestop/clinical.py", "onestop/site.py",
-              "onestop/records.py", "onestop/simulation.py", "gateway/ingest.py", "gateway/authority.py",
+              "onestop/records.py", "harness/building_day.py", "gateway/ingest.py", "gateway/authority.py",
               "gateway/occupancy.py",
               "gateway/devices.py", "gateway/alerts.py", "kiosk/controller.py", "kiosk/health.py",
               "firmware_bridge/protocols"]
@@ -25,4 +28,13 @@ def test_ruff_finds_nothing():
 
 def test_mypy_passes_on_the_pure_cores():
     result = run("mypy", *PURE_CORES)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_packages_keep_their_layers():
+    """The contract imports no component; components import each other only as pyproject declares."""
+    lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or "lint-imports"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([lint_imports, "--no-cache"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

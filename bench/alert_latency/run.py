@@ -24,9 +24,9 @@ import tomli_w
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.common import machine, start_broker, wait_gateway_subscribed
+from harness.netutil import free_port
 from onestop import topics
 from onestop.events import new_event
-from onestop.netutil import free_port
 
 SITE = "bench"
 

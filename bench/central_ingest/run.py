@@ -24,12 +24,12 @@ import httpx
 import tomli_w
 
 from bench.common import machine, peak_rss_mb
-from central.pgtemp import TempPostgres
 from gateway.sync import encode_batch
-from onestop.auth import Role, new_token
+from harness.localsite import ServiceProcess
+from harness.netutil import free_port
+from harness.pgtemp import TempPostgres
 from onestop.events import new_event
-from onestop.localsite import ServiceProcess
-from onestop.netutil import free_port
+from onestop.roles import Role, new_token
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

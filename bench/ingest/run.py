@@ -35,8 +35,8 @@ from bench.common import (
     start_broker,
     wait_gateway_subscribed,
 )
+from harness.netutil import free_port
 from onestop import topics
-from onestop.netutil import free_port
 
 SITE = "bench"
 SETTINGS = [(250, 5), (500, 10), (1000, 20)]  # (batch_max, batch_wait_ms)

@@ -26,9 +26,9 @@ from gateway.ingest import Accepted
 from gateway.settings import CentralLinkSettings
 from gateway.store import Store
 from gateway.sync import bound_by_bytes
-from onestop.auth import Role, new_token
+from harness.netutil import free_port, wait_for_port
 from onestop.events import new_event
-from onestop.netutil import free_port, wait_for_port
+from onestop.roles import Role, new_token
 
 SITE = "bench"
 KINDS = [("checkin", {"space": "study-24h-2f", "card": "922E5832", "via": "tap", "reservation": None}),

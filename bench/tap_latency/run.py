@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from firmware_bridge.protocols.em4100 import encode_em4100  # noqa: E402
 from firmware_bridge.simulators import SimulatedDevice  # noqa: E402
+from harness.localsite import KioskPlan, LocalSite  # noqa: E402
+from harness.netutil import free_port  # noqa: E402
 from kiosk.runtime import KioskRuntime  # noqa: E402
 from kiosk.settings import load  # noqa: E402
-from onestop.localsite import KioskPlan, LocalSite  # noqa: E402
-from onestop.netutil import free_port  # noqa: E402
 
 DEVICE = "kiosk-bench"
 

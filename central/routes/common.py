@@ -20,7 +20,8 @@ from pydantic import BaseModel
 from central.errors import ForbiddenError
 from central.settings import CentralSettings
 from central.store import CentralStore
-from onestop.auth import Authenticator, Principal, Role
+from onestop.roles import Role
+from web.auth import Authenticator, Principal
 
 log = logging.getLogger(__name__)
 

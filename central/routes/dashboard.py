@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from central.routes.common import Context
-from onestop.web import Page
+from web.headers import Page
 
 
 def router(ctx: Context) -> APIRouter:

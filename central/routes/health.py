@@ -19,8 +19,8 @@ from central.fhir import observations, searchset
 from central.routes.common import HEALTH_DATA_ROLES, Context, allow, caller
 from central.store import StoredEvent
 from central.timerange import BAD_TIME, query_time
-from onestop.auth import Role
 from onestop.ids import CARD_PATTERN, SITE_PATTERN
+from onestop.roles import Role
 
 CardQuery = Annotated[str | None, Query(pattern=CARD_PATTERN, description="the student's card (personal data)")]
 SiteQuery = Annotated[str | None, Query(pattern=SITE_PATTERN)]

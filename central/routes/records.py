@@ -1,6 +1,6 @@
 """Read routes over what gateways sync: alerts with their lifecycle, the fleet, the gateways themselves.
 
-Alerts follow the gateway's team rule (``onestop.auth.alert_teams``): each role lists and counts only its
+Alerts follow the gateway's team rule (``onestop.roles.alert_teams``): each role lists and counts only its
 teams' alerts. A health alert's ``subject`` (a card number) is shown only to the ``clinic`` and
 ``counselling`` roles; every other reader sees the alert with ``subject`` withheld.
 """
@@ -15,9 +15,9 @@ from pydantic import BaseModel
 from central.alerts import AlertFilter
 from central.routes.common import ALERT_ROLES, FLEET_ROLES, Context, allow, caller
 from central.timerange import BAD_TIME, query_time
-from onestop.auth import HEALTH_ROLES, alert_teams
 from onestop.ids import SITE_PATTERN
 from onestop.records import AlertStatus, Severity, Team
+from onestop.roles import HEALTH_ROLES, alert_teams
 
 
 class AlertView(BaseModel):

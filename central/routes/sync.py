@@ -27,9 +27,10 @@ from central.ingest import (
 )
 from central.routes.common import Context, allow, bound_site, caller, check_site
 from central.siteconfigs import etag_matches
-from onestop.auth import Principal, Role
 from onestop.ids import SITE_PATTERN, SITE_RE
+from onestop.roles import Role
 from onestop.site import SiteConfig
+from web.auth import Principal
 
 SitePath = Annotated[str, Path(pattern=SITE_PATTERN, description="site id")]
 # A site's configuration is a few kilobytes; its route needs no more than this (the app-wide bound is larger).

@@ -16,6 +16,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
 
+from kiosk import guidance
 from kiosk.health import Result
 from kiosk.ui.health_screens import number
 from kiosk.ui.kiosk_screens import timeout_warning, top_bar
@@ -32,7 +33,6 @@ from kiosk.ui.widgets import (
     label,
     spacer,
 )
-from onestop import clinical
 
 if TYPE_CHECKING:
     from kiosk.app import KioskApp
@@ -100,7 +100,7 @@ class ResultsScreen(Screen):
         if self.page > 0:
             footer.add_widget(button(s, app.tr("previous_results"), lambda: self._turn(app, -1), colour=NEUTRAL,
                                      size=20, height=_FOOTER, size_hint_x=None, width=s.px(150)))
-        footer.add_widget(label(s, clinical.SCREENING_NOTE[app.lang], 16, colour=MUTED))
+        footer.add_widget(label(s, guidance.SCREENING_NOTE[app.lang], 16, colour=MUTED))
         if self.page < len(pages) - 1:
             footer.add_widget(button(s, app.tr("more_results"), lambda: self._turn(app, 1), size=20,
                                      height=_FOOTER, size_hint_x=None, width=s.px(150)))
@@ -118,7 +118,7 @@ class ResultsScreen(Screen):
     def _item9(self, app: KioskApp, inner: float) -> tuple[Filled, float]:
         s = app.style
         box = Filled(BAD, radius=s.px(8), size_hint_y=None, padding=s.px(10))
-        text = label(s, clinical.PHQ9_ITEM9_GUIDANCE[app.lang], 20, bold=True, size_hint_y=None)
+        text = label(s, guidance.PHQ9_ITEM9_GUIDANCE[app.lang], 20, bold=True, size_hint_y=None)
         box.height = _fit(text, inner - s.px(20)) + s.px(20)
         text.height = box.height - s.px(20)
         box.add_widget(text)
@@ -133,10 +133,10 @@ class ResultsScreen(Screen):
         head.add_widget(label(s, app.tr(result.measure), 20, colour=MUTED, halign="left", size_hint_x=0.9))
         head.add_widget(label(s, _reading_text(app, result), 22, bold=True, halign="left"))
         chip = Filled(CATEGORY_COLOURS.get(result.category, NEUTRAL), radius=s.px(6), size_hint_x=0.9)
-        chip.add_widget(label(s, clinical.category_label(result.measure, result.category, lang), 18, bold=True))
+        chip.add_widget(label(s, guidance.category_label(result.measure, result.category, lang), 18, bold=True))
         head.add_widget(chip)
         row.add_widget(head)
-        advice = label(s, clinical.guidance(result.measure, result.category, lang), 17, halign="left",
+        advice = label(s, guidance.guidance(result.measure, result.category, lang), 17, halign="left",
                        size_hint_y=None)
         advice.height = _fit(advice, inner - s.px(2 * _ROW_PADDING))
         row.add_widget(advice)

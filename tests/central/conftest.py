@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from central.api import create_app
-from central.pgtemp import TempPostgres
 from central.settings import CentralSettings, ExamPeriod
 from central.store import CentralStore
-from onestop.auth import Role, new_token
+from harness.pgtemp import TempPostgres
+from onestop.roles import Role, new_token
 from tests.helpers import served
 
 SITES = ("north-b3", "south-a1")

@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from central.api import create_app
-from onestop.http import HttpServer, HttpSettings
-from onestop.netutil import free_port
+from harness.netutil import free_port
 from tests.central.factories import alert, records_body
+from web.http import HttpServer, HttpSettings
 
 CARD = "922E5832"
 

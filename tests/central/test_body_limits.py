@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from central.bodies import BodyDecoder, BodyError
-from onestop.localsite import LocalSite, ServiceProcess
-from onestop.netutil import free_port
+from harness.localsite import LocalSite, ServiceProcess
+from harness.netutil import free_port
 
 LIMIT = 1024 * 1024
 CHUNK = 64 * 1024

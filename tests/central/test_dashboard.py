@@ -11,11 +11,11 @@ import pytest
 from central.api import create_app
 from central.ingest import IngestItem
 from central.simulation import Scenario, envelopes, simulate
-from onestop.http import HttpServer, HttpSettings
-from onestop.netutil import free_port
+from harness.netutil import free_port
 from onestop.site import OpeningHours, SiteConfig, SpaceConfig
 from tests.browser import new_page, screenshot
 from tests.central.factories import alert, device
+from web.http import HttpServer, HttpSettings
 
 NOW = datetime(2026, 2, 25, 14, 30, tzinfo=UTC)
 SPACES = {"north-b3": (SpaceConfig(id="study-24h-2f", name="24h study room", capacity=40),

@@ -7,10 +7,10 @@ import httpx
 import pytest
 
 from central.api import create_app
-from onestop.http import HttpServer, HttpSettings
-from onestop.netutil import free_port
+from harness.netutil import free_port
 from tests.central.factories import GZIP, batch, gz
 from tests.central.test_health import STUDENT, screening
+from web.http import HttpServer, HttpSettings
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # headers do not vary by database
 

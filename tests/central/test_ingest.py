@@ -11,9 +11,9 @@ import httpx
 import sqlalchemy as sa
 
 from central.api import create_app
-from onestop.http import HttpServer, HttpSettings
-from onestop.netutil import free_port
+from harness.netutil import free_port
 from tests.central.factories import GZIP, T0, batch, checks, event, gz
+from web.http import HttpServer, HttpSettings
 
 
 def test_same_batch_twice_stores_each_event_once(as_role, store):

@@ -7,7 +7,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from central.api import create_app
-from onestop.auth import Role
+from onestop.roles import Role
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/api/v1/stats"), ("GET", "/"),
           ("GET", "/dashboard")}

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from onestop.auth import Role, new_token
-from onestop.localsite import ServiceProcess
-from onestop.netutil import free_port
+from harness.localsite import ServiceProcess
+from harness.netutil import free_port
+from onestop.roles import Role, new_token
 from tests.central.factories import GZIP, alert, batch, checks, device, gz, records_body
 
 HOME, OTHER = "site-a", "site-b"

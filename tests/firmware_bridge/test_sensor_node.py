@@ -10,7 +10,7 @@ import sys
 import tomli_w
 
 from firmware_bridge.simulators import SimulatedDevice
-from onestop.localsite import gateway_process
+from harness.localsite import gateway_process
 from tests.helpers import query, wait_until
 
 

@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from onestop.localsite import LocalSite, ServiceProcess, gateway_process
+from harness.localsite import LocalSite, ServiceProcess, gateway_process
 
 STATION = "hs-test-station"
 

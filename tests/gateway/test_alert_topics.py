@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.localsite import LocalSite, gateway_process
 from onestop import topics
 from onestop.events import new_event
-from onestop.localsite import LocalSite, gateway_process
 from tests.helpers import Collector, raw_client, wait_until
 
 CARD = "04D73A5C9F12"

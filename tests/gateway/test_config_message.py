@@ -10,7 +10,7 @@ import tomli_w
 from gateway.building import CONFIG_MAX_BYTES, Building
 from gateway.settings import GatewaySettings
 from gateway.store import Store
-from onestop.localsite import gateway_process
+from harness.localsite import gateway_process
 from tests.conftest import KIOSKS
 from tests.helpers import wait_until
 

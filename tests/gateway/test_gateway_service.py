@@ -210,7 +210,7 @@ def test_a_device_offline_alert_is_resolved_by_the_system_when_the_device_comes_
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from onestop.localsite import gateway_process
+    from harness.localsite import gateway_process
 
     gateway = gateway_process(site)
     gateway.env["ONESTOP_GATEWAY__HEALTH__OFFLINE_ALERT_MIN"] = "0"  # alert at the first tick offline

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from harness.localsite import ServiceProcess, gateway_process
 from onestop import topics
 from onestop.events import MAX_COUNT, MAX_SEQ, new_event
-from onestop.localsite import ServiceProcess, gateway_process
 from tests.conftest import KIOSKS
 from tests.helpers import Collector, query, raw_client, wait_until
 

@@ -11,8 +11,8 @@ import pytest
 from bench.common import publish_burst
 from gateway.ingest import Accepted
 from gateway.store import Store
+from harness.localsite import central_process, gateway_process
 from onestop.events import new_event
-from onestop.localsite import central_process, gateway_process
 from tests.conftest import KIOSKS
 from tests.helpers import Collector, query, raw_client, wait_until
 

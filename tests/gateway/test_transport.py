@@ -11,9 +11,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from harness.localsite import ServiceProcess, gateway_ready
 from onestop import topics
 from onestop.events import new_event
-from onestop.localsite import ServiceProcess, gateway_ready
 from provisioning.cli import app as provision
 from tests.gateway.conftest import STATION
 from tests.helpers import raw_client, wait_until

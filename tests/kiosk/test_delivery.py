@@ -16,9 +16,9 @@ import pytest
 import tomli_w
 
 from firmware_bridge.simulators import SimulatedDevice
+from harness.localsite import LocalSite, central_process, gateway_process
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
-from onestop.localsite import LocalSite, central_process, gateway_process
 from tests.helpers import query, wait_until
 
 pytestmark = pytest.mark.slow

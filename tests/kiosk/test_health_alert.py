@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.localsite import KioskPlan, LocalSite
+from harness.netutil import free_port
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
-from onestop.localsite import KioskPlan, LocalSite
-from onestop.netutil import free_port
 from tests.conftest import KIOSKS
 from tests.helpers import query, wait_until
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import tomli_w
 
-from onestop.netutil import free_port
+from harness.netutil import free_port
 
 
 def write_config(tmp_path: Path, broker_port: int, **extra: object) -> Path:

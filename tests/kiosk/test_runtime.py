@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.netutil import free_port
 from kiosk.i18n import tr
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import KioskSettings
 from onestop.events import Measurement
-from onestop.netutil import free_port
 
 A, B = "922E5832", "62E3086CED"
 

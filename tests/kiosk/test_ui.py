@@ -1,7 +1,7 @@
 """A real Kivy window (SDL's offscreen driver on Mesa, no display needed) driven through whole scenarios.
 
 Each scenario runs in its own process (``tests/kiosk/ui_scenario.py``) so a Kivy app can start and stop
-cleanly; the kiosk's configuration (built by the gateway's own code from the demo building, ``onestop.demo``)
+cleanly; the kiosk's configuration (built by the gateway's own code from the demo building, ``harness.demo``)
 and occupancy arrive as retained messages from a real Mosquitto, as the gateway would publish them.
 
 Every screenshot is taken with the texts it must show on screen, after an audit of the widget tree: each
@@ -24,9 +24,9 @@ import pytest
 import tomli_w
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageOps, ImageStat
 
+from harness.localsite import LocalSite
+from harness.netutil import free_port
 from onestop import topics
-from onestop.localsite import LocalSite
-from onestop.netutil import free_port
 from tests.kiosk.ui_scenario import GLYPHS, demo_cfg
 
 pytestmark = pytest.mark.slow

@@ -122,13 +122,13 @@ class Driver:
 
 
 def demo_cfg(device: str, kind: str, space: str) -> dict[str, Any]:
-    """The retained ``cfg`` the demo building's gateway (``onestop.demo.SPACES``) publishes for ``device``."""
+    """The retained ``cfg`` the demo building's gateway (``harness.demo.SPACES``) publishes for ``device``."""
     import tempfile
 
     from gateway.building import Building
     from gateway.settings import GatewaySettings
     from gateway.store import Store
-    from onestop.demo import SPACES
+    from harness.demo import SPACES
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = GatewaySettings(site="demo", data_dir=tmp, spaces=SPACES,

@@ -1,4 +1,5 @@
-"""Screening rules: category boundaries, the alert routing table, and the text a student reads."""
+"""Screening rules: category boundaries and the alert routing table (the student's words are tested in
+tests/kiosk/test_guidance.py)."""
 
 from __future__ import annotations
 
@@ -12,22 +13,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from onestop.clinical import (
-    BmiCategory,
     BpCategory,
     Finding,
-    Gad7Band,
-    HeartRateCategory,
-    Phq9Band,
     ScreeningInputError,
-    Spo2Category,
-    TemperatureCategory,
     Thresholds,
     bmi,
     bmi_category,
     bp_category,
-    category_label,
     gad7_band,
-    guidance,
     heart_rate_category,
     phq9_band,
     screening_findings,
@@ -245,25 +238,3 @@ def test_findings_are_frozen_values():
     with pytest.raises(AttributeError):
         finding.rule = "other"  # type: ignore[misc]
     assert finding == Finding("bp-crisis", "urgent", "clinic", "Blood pressure in the crisis range")
-
-
-# -- text for the student ------------------------------------------------------------------------------
-CATEGORIES = {"bp": BpCategory, "spo2": Spo2Category, "temperature": TemperatureCategory,
-              "heart_rate": HeartRateCategory, "bmi": BmiCategory, "phq9": Phq9Band, "gad7": Gad7Band}
-_HAN = re.compile(r"[\u4e00-\u9fff]")
-_DIAGNOSES = re.compile(r"hypertension|hypoxi|obesity|you have (depression|anxiety)|disorder|高血压|抑郁症|焦虑症")
-
-
-@pytest.mark.parametrize("measure", sorted(CATEGORIES))
-def test_every_category_has_a_label_and_guidance_in_english_and_chinese(measure):
-    for category in get_args(CATEGORIES[measure]):
-        for lang in ("en", "zh"):
-            label, text = category_label(measure, category, lang), guidance(measure, category, lang)
-            assert label and text
-            assert bool(_HAN.search(text)) == (lang == "zh")
-            assert not _DIAGNOSES.search(text), text  # a screen never names a diagnosis
-
-
-def test_text_for_an_unknown_category_is_an_error():
-    with pytest.raises(ScreeningInputError):
-        guidance("bp", "hypertension")

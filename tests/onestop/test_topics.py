@@ -63,3 +63,33 @@ def test_builders_refuse_values_that_would_escape_the_topic_tree(builder, args):
 def test_filters_cover_the_site_only():
     assert topics.events_filter("north-b3") == "onestop/v1/north-b3/dev/+/evt/+"
     assert topics.site_tree("north-b3") == "onestop/v1/north-b3/#"
+
+
+def test_every_filter_is_its_template_with_wildcards():
+    assert topics.states_filter("north-b3") == "onestop/v1/north-b3/dev/+/state"
+    assert topics.occupancy_filter("north-b3") == "onestop/v1/north-b3/space/+/occupancy"
+    assert topics.presence_filter("north-b3") == "onestop/v1/north-b3/space/+/presence"
+    assert topics.branch_filter("dev") == "onestop/v1/+/dev/#"
+    assert topics.branch_filter("alert", "north-b3") == "onestop/v1/north-b3/alert/#"
+    assert topics.wildcard(topics.EVENT, device="%u") == "onestop/v1/+/dev/%u/evt/+"
+
+
+def test_a_wildcard_for_a_placeholder_the_template_lacks_is_an_error():
+    with pytest.raises(TopicError):
+        topics.wildcard(topics.OCCUPANCY, device="%u")
+
+
+SAMPLE = {"site": "north-b3", "device": "kiosk-b3-lobby", "type": "checkin", "space": "study-24h-2f",
+          "team": "clinic"}
+
+
+@pytest.mark.parametrize("template", topics.TEMPLATES)
+def test_every_template_filled_in_is_a_topic_the_parser_takes(template):
+    """The templates (used by the ACL and AsyncAPI generators) and the parser state one set of topics."""
+    filled = template.format(**{name: SAMPLE[name] for name in topics.placeholders(template)})
+    parsed = topics.parse(filled)
+    assert {name: getattr(parsed, "event_type" if name == "type" else name)
+            for name in topics.placeholders(template)} == {name: SAMPLE[name]
+                                                           for name in topics.placeholders(template)}
+    assert len({topics.parse(t.format(**{n: SAMPLE[n] for n in topics.placeholders(t)})).kind
+                for t in topics.TEMPLATES}) == len(topics.TEMPLATES)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from onestop.broker import BrokerProcess, Credentials
-from onestop.netutil import free_port
+from harness.broker import BrokerProcess, Credentials
+from harness.netutil import free_port
 from provisioning.site import InitOptions, Site, init_site
 
 SITE = "test-site"

@@ -12,9 +12,9 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
+from harness.netutil import free_port
 from kiosk.settings import load as load_kiosk
-from onestop.auth import TokenEntry
-from onestop.netutil import free_port
+from onestop.roles import TokenEntry
 from provisioning.cli import app
 from provisioning.registry import Registry
 from tests.provisioning.conftest import current_user, free_ports

@@ -7,7 +7,7 @@ import datetime as dt
 import httpx
 import pytest
 
-from onestop.netutil import free_port
+from harness.netutil import free_port
 from provisioning.errors import GatewayQueryError
 from provisioning.registry import Device
 from provisioning.status import (

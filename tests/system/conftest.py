@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from onestop.localsite import KioskPlan, LocalSite
-from onestop.netutil import free_port
+from harness.localsite import KioskPlan, LocalSite
+from harness.netutil import free_port
 from tests.conftest import KIOSKS
 from tests.system.rig import HEALTH_STATION, RAW_DEVICES
 

@@ -22,11 +22,11 @@ from typing import TypeVar
 
 import httpx
 
+from harness.broker import Credentials
+from harness.localsite import LocalSite, ServiceProcess, gateway_ready
 from onestop import topics
-from onestop.broker import Credentials
 from onestop.events import Envelope, new_event
 from onestop.ids import uuid7
-from onestop.localsite import LocalSite, ServiceProcess, gateway_ready
 from tests.helpers import query, wait_until
 
 T = TypeVar("T")

@@ -28,14 +28,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.localsite import LocalSite
+from harness.proxy import FaultProxy
 from kiosk.runtime import KioskRuntime
 from onestop import topics
 from onestop.events import Envelope, Measurement
-from onestop.localsite import LocalSite
 from onestop.payloads import GatewayState
 from tests.conftest import KIOSKS
 from tests.helpers import query, raw_client, wait_until
-from tests.system.proxy import FaultProxy
 from tests.system.rig import (
     DIASTOLIC,
     FROZEN_AFTER_S,

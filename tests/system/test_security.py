@@ -26,13 +26,13 @@ from hypothesis import settings as hypothesis_settings
 from paho.mqtt.enums import CallbackAPIVersion
 from schemathesis.checks import not_a_server_error
 
+from harness.broker import Credentials
+from harness.localsite import LocalSite, ServiceProcess
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
 from onestop import topics
-from onestop.auth import Role
-from onestop.broker import Credentials
 from onestop.events import Measurement, new_event
-from onestop.localsite import LocalSite, ServiceProcess
+from onestop.roles import Role
 from tests.conftest import KIOSKS
 from tests.helpers import Collector, query, raw_client, stop_all_within, wait_until
 from tests.system.conftest import make_site

@@ -1,6 +1,6 @@
 """Generate the AsyncAPI 3.0 document of the MQTT interface from the contract's models.
 
-``python -m onestop.asyncapi docs/asyncapi.yaml`` rewrites the committed file; a test fails when it is stale.
+``python -m harness.asyncapi docs/asyncapi.yaml`` rewrites the committed file; a test fails when it is stale.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import yaml
 from pydantic import BaseModel
 
 import onestop
+from onestop import topics
 from onestop.events import DATA_MODELS, MAX_PAYLOAD_BYTES, Envelope
 from onestop.payloads import AlertMessage, DeviceConfig, DeviceState, GatewayState, Occupancy, SpacePresence
-from onestop.topics import EVENT_TYPES, PREFIX
+from onestop.topics import EVENT_TYPES
 
 REF = "#/components/schemas/{model}"
 MQTT_BINDING = "0.2.0"
@@ -62,29 +63,29 @@ def build() -> dict[str, Any]:
     device = _param("Device id; also the device's MQTT user name and client id.", examples=["kiosk-b3-lobby"])
     channels: dict[str, Any] = {
         "deviceEvents": {
-            "address": PREFIX + "/{site}/dev/{device}/evt/{type}",
+            "address": topics.EVENT,
             "description": f"Device events. UTF-8 JSON envelope, at most {MAX_PAYLOAD_BYTES} bytes; the "
                            "envelope's device and type must equal the topic's segments.",
             "parameters": {"site": site, "device": device,
                            "type": _param("Event type.", enum=list(EVENT_TYPES))},
             "messages": {f"{k}Event": {"$ref": f"#/components/messages/{k}Event"} for k in EVENT_TYPES},
         },
-        "deviceState": {"address": PREFIX + "/{site}/dev/{device}/state",
+        "deviceState": {"address": topics.STATE,
                         "parameters": {"site": site, "device": device},
                         "messages": {"deviceState": {"$ref": "#/components/messages/deviceState"}}},
-        "deviceConfig": {"address": PREFIX + "/{site}/dev/{device}/cfg",
+        "deviceConfig": {"address": topics.CFG,
                          "parameters": {"site": site, "device": device},
                          "messages": {"deviceConfig": {"$ref": "#/components/messages/deviceConfig"}}},
-        "spaceOccupancy": {"address": PREFIX + "/{site}/space/{space}/occupancy",
+        "spaceOccupancy": {"address": topics.OCCUPANCY,
                            "parameters": {"site": site, "space": _param("Space slug.", examples=["study-24h-2f"])},
                            "messages": {"occupancy": {"$ref": "#/components/messages/occupancy"}}},
-        "spacePresence": {"address": PREFIX + "/{site}/space/{space}/presence",
+        "spacePresence": {"address": topics.PRESENCE,
                           "parameters": {"site": site, "space": _param("Space slug.", examples=["study-24h-2f"])},
                           "messages": {"presence": {"$ref": "#/components/messages/presence"}}},
-        "alerts": {"address": PREFIX + "/{site}/alert/{team}",
+        "alerts": {"address": topics.ALERT,
                    "parameters": {"site": site, "team": _param("Responsible team.", examples=["clinic"])},
                    "messages": {"alert": {"$ref": "#/components/messages/alert"}}},
-        "gatewayState": {"address": PREFIX + "/{site}/gateway/state", "parameters": {"site": site},
+        "gatewayState": {"address": topics.GATEWAY_STATE, "parameters": {"site": site},
                          "messages": {"gatewayState": {"$ref": "#/components/messages/gatewayState"}}},
     }
 
@@ -112,7 +113,7 @@ def build() -> dict[str, Any]:
                                           "them: before the building's gateway has ever subscribed, the "
                                           "broker would drop them."),
     }
-    last_will = {"topic": PREFIX + "/{site}/dev/{device}/state", "qos": 1, "retain": True,
+    last_will = {"topic": topics.STATE, "qos": 1, "retain": True,
                  "message": '{"online": false, "boot": "<boot id>"}'}
     servers = {
         "building": {"host": "gateway.local:1883", "protocol": "mqtt", "protocolVersion": "5",
@@ -131,7 +132,7 @@ def build() -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": {"title": "onestop-edge MQTT interface", "version": onestop.__version__,
                  "description": "Topics, payloads and QoS of a building's broker (CONTRACT.md). "
-                                "Generated from the code by `python -m onestop.asyncapi`; do not edit."},
+                                "Generated from the code by `python -m harness.asyncapi`; do not edit."},
         "defaultContentType": "application/json",
         "servers": servers,
         "channels": channels,

@@ -1,4 +1,4 @@
-"""Bearer-token authentication with roles, shared by the gateway and central HTTP APIs.
+"""Roles and API token entries, the facts every component agrees on (the FastAPI side is ``web.auth``).
 
 Tokens are configured by their SHA-256 digest, so a configuration file never holds a usable secret.
 Roles (CONTRACT.md): ``gateway``, ``staff``, ``clinic``, ``counselling``, ``facilities``, ``technician``,
@@ -11,14 +11,9 @@ of its holder's name): the entry says so in so many words, and provisioning writ
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 
-from fastapi import Depends, HTTPException, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field, model_validator
 
 from onestop.ids import SITE_PATTERN
@@ -80,43 +75,3 @@ def new_token(name: str, role: Role, site: str | None = None) -> tuple[str, Toke
     """A fresh random token and the configuration entry that admits it (``site``: a gateway token's site)."""
     token = secrets.token_urlsafe(32)
     return token, TokenEntry(name=name, role=role, site=site, sha256=digest(token))
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """The authenticated caller."""
-
-    name: str
-    role: Role
-    site: str | None = None  # the site a gateway token is bound to
-
-
-class Authenticator:
-    """Turns bearer tokens into principals; ``require`` builds FastAPI dependencies per route."""
-
-    def __init__(self, entries: Iterable[TokenEntry]) -> None:
-        self._by_digest = {e.sha256: Principal(e.name, e.role, e.site) for e in entries}
-        self._bearer = HTTPBearer(auto_error=False)
-
-    def authenticate(self, token: str) -> Principal | None:
-        """The principal for ``token``, or ``None``."""
-        wanted = digest(token)
-        for known, principal in self._by_digest.items():
-            if hmac.compare_digest(known, wanted):
-                return principal
-        return None
-
-    def require(self, *roles: Role) -> Callable[..., Principal]:
-        """A dependency admitting only the given roles: 401 without a valid token, 403 with another role."""
-        allowed = frozenset(roles)
-
-        def dependency(creds: HTTPAuthorizationCredentials | None = Depends(self._bearer)) -> Principal:  # noqa: B008
-            principal = self.authenticate(creds.credentials) if creds else None
-            if principal is None:
-                raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid bearer token",
-                                    headers={"WWW-Authenticate": "Bearer"})
-            if principal.role not in allowed:
-                raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this")
-            return principal
-
-        return dependency

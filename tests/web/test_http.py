@@ -8,9 +8,9 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from onestop.http import HttpSettings
 from provisioning import pki
 from provisioning.mosquitto_files import write_private
+from web.http import HttpSettings
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import random
 from datetime import datetime
 
-from onestop.simulation import BuildingDay, ScreeningAction, SpacePlan, TapAction, phq9_answers, vitals
+from harness.building_day import BuildingDay, ScreeningAction, SpacePlan, TapAction, phq9_answers, vitals
 
 START = datetime(2026, 11, 23, 9, 0)
 

@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 from central.errors import CentralError
-from onestop.netutil import free_port
+from harness.netutil import free_port
 
 
 class PostgresUnavailableError(CentralError):

@@ -5,7 +5,7 @@ The publisher hands paho at most ``window`` events at a time, in sequence order,
 outbox when its PUBACK arrives. paho resends unacknowledged QoS 1 messages itself after a reconnect; after a
 restart everything unacknowledged is sent again. After every reconnect the events acknowledged within the
 resend window are sent again too, in case the broker crashed before writing them to disk (see
-``onestop.outbox``). The event id makes every such copy harmless.
+``device.outbox``). The event id makes every such copy harmless.
 
 Events leave only once the building's gateway is known to exist: its retained ``gateway/state`` (birth or
 Will) has arrived on this connection. The gateway publishes its first birth after its persistent session has
@@ -25,12 +25,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from device.outbox import Outbox
 from onestop import topics
 from onestop.errors import TopicError
 from onestop.ids import boot_id
 from onestop.mqtt import Message, MqttClient, Received
 from onestop.mqtt_settings import BrokerSettings
-from onestop.outbox import Outbox
 from onestop.payloads import DeviceState
 
 log = logging.getLogger(__name__)

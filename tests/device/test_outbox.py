@@ -2,8 +2,8 @@ import json
 
 import pytest
 
+from device.outbox import Outbox
 from onestop.errors import EnvelopeError
-from onestop.outbox import Outbox
 
 
 def test_sequence_numbers_survive_a_restart(tmp_path):

@@ -15,8 +15,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.netutil import wait_for_port
 from onestop.errors import OnestopError
-from onestop.netutil import wait_for_port
 from provisioning.mosquitto_files import (
     BrokerLayout,
     hash_password,

@@ -9,6 +9,12 @@ walk in at one and out at the other; a few forget to tap out
 trickle of students, a fraction of them with results that must raise an alert.
 
 ``advance`` is fed simulated minutes and returns what happens in them; the demo plays it on real devices.
+
+Not ``central/simulation.py``, which states another fact: a whole term of study visits driven by weekly
+class timetables, generated at once as stored events with exact times, so that ``central.evaluation`` can
+score the occupancy forecast hour by hour. This one plays a day live, minute by minute, as taps and
+screenings at named kiosks and stations (screenings, exits and card readers have no place in the other; a
+term's timetables none here), so one would not serve the other without growing the other's parts.
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import tomli_w
 
-from onestop.auth import Role, new_token
-from onestop.broker import BrokerProcess, Credentials, local_layout
+from harness.broker import BrokerProcess, Credentials, local_layout
 from onestop.errors import OnestopError
+from onestop.roles import Role, new_token
 from provisioning.mosquitto_files import write_private
 
 

@@ -1,5 +1,5 @@
-"""The fault proxy itself: each mode does what the chaos tests rely on (a fault that silently did nothing
-would make a chaos test pass for the wrong reason)."""
+"""The fault proxy itself: each mode does what the chaos tests and the demo's WAN rely on (a fault that
+silently did nothing would make a chaos test pass for the wrong reason)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.system.proxy import FaultProxy
+from harness.proxy import FaultProxy
 
 
 class _Echo(socketserver.BaseRequestHandler):
@@ -111,6 +111,31 @@ def test_the_proxy_stops_itself_after_its_lifetime(echo):
     with pytest.raises(OSError):
         connect(proxy).close()
     proxy.stop()
+
+
+def reset_or_closed(sock: socket.socket) -> None:
+    with pytest.raises(ConnectionError):  # the reset may come at the send or at the read
+        sock.sendall(b"ping")
+        if not sock.recv(10):
+            raise ConnectionResetError("closed")
+
+
+def test_a_cut_link_resets_open_connections_and_refuses_new_ones_until_it_heals(proxy):
+    """The demo's WAN going down, as the gateway sees a dropped uplink."""
+    with connect(proxy) as sock:
+        assert roundtrip(sock) == b"ping"
+        proxy.cut()
+        reset_or_closed(sock)
+    with connect(proxy) as fresh:
+        reset_or_closed(fresh)
+    proxy.set_mode("pass")
+    with connect(proxy) as again:
+        assert roundtrip(again) == b"ping"
+
+
+def test_a_proxy_without_a_lifetime_keeps_running_until_stopped(echo):
+    with FaultProxy(echo, lifetime_s=None) as proxy, connect(proxy) as sock:
+        assert roundtrip(sock) == b"ping"
 
 
 def test_unknown_modes_are_refused(proxy):

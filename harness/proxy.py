@@ -1,7 +1,7 @@
 """A fault-injecting TCP proxy on loopback, for cutting and degrading a link between two real processes.
 
-The chaos tests put it between the gateway and the central service (the gateway's ``central.url`` points at
-the proxy) and switch it between modes while traffic flows:
+The demo and the chaos tests put it between the gateway and the central service (the gateway's
+``central.url`` points at the proxy) and switch it between modes while traffic flows:
 
 - ``pass``: bytes flow both ways unchanged;
 - ``drop``: every *new* connection is reset as soon as it is accepted (the far side is "down"); connections
@@ -12,10 +12,12 @@ the proxy) and switch it between modes while traffic flows:
 - ``latency``: like ``pass``, but every chunk waits ``latency_s`` before it is forwarded.
 
 ``reset_connections()`` is an action rather than a mode: it aborts every open connection with a TCP RST on
-both sides (a middlebox reboot).
+both sides (a middlebox reboot). ``cut()`` is ``drop`` plus that reset: a dropped uplink as the gateway sees
+it (the demo's WAN going down); ``set_mode("pass")`` heals it.
 
 Bounded by construction: at most ``max_connections`` at once (further connections are reset), reads of at
-most 64 KiB, and the proxy stops itself after ``lifetime_s`` even if a test forgets to stop it. It runs its
+most 64 KiB, and the proxy stops itself after ``lifetime_s`` even if a test forgets to stop it (``None``:
+never, for the demo, which stops it itself). It runs its
 own asyncio loop on a daemon thread, so the test's thread only calls the thread-safe methods below.
 """
 
@@ -29,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
-from onestop.netutil import free_port
+from harness.netutil import free_port
 
 MODES = ("pass", "drop", "stall", "latency")
 CHUNK = 64 * 1024
@@ -61,7 +63,7 @@ class FaultProxy:
     """``127.0.0.1:<port>`` → ``upstream_host:upstream_port`` with switchable faults."""
 
     def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1", *, port: int | None = None,
-                 lifetime_s: float = 600.0, max_connections: int = 64) -> None:
+                 lifetime_s: float | None = 600.0, max_connections: int = 64) -> None:
         self.upstream = (upstream_host, upstream_port)
         self.port = port or free_port()
         self.lifetime_s = lifetime_s
@@ -121,6 +123,11 @@ class FaultProxy:
         """Abort every open connection with a TCP RST on both sides."""
         self._call(self._reset_all)
 
+    def cut(self) -> None:
+        """The link goes down: open connections are reset and new ones refused, until ``set_mode("pass")``."""
+        self.set_mode("drop")
+        self.reset_connections()
+
     @contextmanager
     def fault(self, mode: str, latency_s: float = 0.0) -> Iterator[FaultProxy]:
         """``with proxy.fault("stall"):`` — the mode for the block, ``pass`` afterwards."""
@@ -174,7 +181,8 @@ class FaultProxy:
         except OSError:
             return
         self._ready.set()
-        asyncio.get_running_loop().call_later(self.lifetime_s, self._shutdown)
+        if self.lifetime_s is not None:
+            asyncio.get_running_loop().call_later(self.lifetime_s, self._shutdown)
         async with self._server:
             await self._done.wait()
         # Let the pumps see their sockets close before the loop goes away.

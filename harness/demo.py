@@ -3,11 +3,11 @@
 Everything is real except the people and the hardware: Mosquitto with passwords and ACL, the central service
 and the gateway in their own processes, kiosks and a health station whose card readers and medical devices
 are simulated on pseudo-terminals (so every byte goes through the real serial drivers), and a WAN link to
-central that drops now and then. Students follow ``onestop.simulation`` (a timetable with an optional exam
+central that drops now and then. Students follow ``harness.building_day`` (a timetable with an optional exam
 week), ``--speed`` simulated minutes per real minute. One kiosk loses power for a while, so device health and
 the offline alert show; a few screenings are abnormal, so alerts reach the clinic and counselling.
 
-The broker, central and the gateway are supervised (``onestop.supervision``): kill one (their pids are in
+The broker, central and the gateway are supervised (``harness.supervision``): kill one (their pids are in
 ``DIR/run/``) and it is restarted, and the live summary says so. The summary also keeps the books on the
 devices' events, from their outboxes to the gateway's database, so anyone can see that nothing was lost.
 """
@@ -32,13 +32,13 @@ from rich.live import Live
 from rich.table import Table
 
 from firmware_bridge.simulators import SimulatedDevice
+from harness.building_day import BuildingDay, ScreeningAction, SpacePlan, TapAction, phq9_answers, vitals
+from harness.localsite import KioskPlan, LocalSite, central_process, gateway_process
+from harness.netutil import free_port
+from harness.proxy import FaultProxy
+from harness.supervision import Incident, Supervisor
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
-from onestop.localsite import KioskPlan, LocalSite, central_process, gateway_process
-from onestop.netutil import free_port
-from onestop.simulation import BuildingDay, ScreeningAction, SpacePlan, TapAction, phq9_answers, vitals
-from onestop.supervision import Incident, Supervisor
-from onestop.wan import WanLink
 
 console = Console()
 
@@ -93,7 +93,9 @@ class Demo:
                               gateway_extra={"health": {"offline_after_s": 45, "offline_alert_min": 1}},
                               central_link_port=free_port())
         self.central, self.gateway = central_process(self.site), gateway_process(self.site)
-        self.wan = WanLink(self.site.central_link_port or 0, ("127.0.0.1", self.site.central_port))
+        # The WAN between gateway and central, cut on a schedule (``script``).
+        self.wan = FaultProxy(self.site.central_port, port=self.site.central_link_port, lifetime_s=None)
+        self.wan_up = True
         self.runtimes: dict[str, KioskRuntime] = {}
         self.rng = random.Random(seed)
         self.speed = speed
@@ -191,7 +193,13 @@ class Demo:
 
     def script(self, elapsed: float) -> None:
         """The planned troubles: the WAN drops, one kiosk loses power."""
-        self.wan.up = elapsed % WAN_CYCLE_S < WAN_CYCLE_S - WAN_DOWN_S
+        wan_up = elapsed % WAN_CYCLE_S < WAN_CYCLE_S - WAN_DOWN_S
+        if wan_up != self.wan_up:
+            self.wan_up = wan_up
+            if wan_up:
+                self.wan.set_mode("pass")
+            else:
+                self.wan.cut()
         flaky_up = elapsed % FLAKY_CYCLE_S < FLAKY_CYCLE_S - FLAKY_DOWN_S or elapsed < 30
         if not flaky_up and FLAKY in self.runtimes:
             self.runtimes.pop(FLAKY).stop()
@@ -246,7 +254,7 @@ class Demo:
             return Group(table, "waiting for the services…")
         for space in spaces:
             table.add_row(space["name"], str(space["count"]), str(space["capacity"]))
-        wan = "[green]up[/]" if self.wan.up else "[red]down[/]"
+        wan = "[green]up[/]" if self.wan_up else "[red]down[/]"
         facts.add_row("taps", str(self.counts["taps"]), "gateway events", str(stats["events"]))
         facts.add_row("screenings", f"{self.counts['screenings']} ({self.counts['abnormal']} abnormal)",
                       "sync backlog", str(stats["backlog"]))

@@ -1,0 +1,29 @@
+"""``onestop demo``: the whole system on this machine (dispatched to by ``onestop.cli``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from onestop.reporting import reported
+
+app = typer.Typer()
+
+
+@app.command()
+def demo(duration: Annotated[float | None, typer.Option(help="Stop after this many seconds (default: run "
+                                                              "until Ctrl-C).", min=1)] = None,
+         data_dir: Annotated[Path | None, typer.Option(help="Keep the demo's data here (default: a fresh "
+                                                            "temporary directory).", file_okay=False)] = None,
+         speed: Annotated[float, typer.Option(help="Simulated minutes per real minute.", min=1, max=600)] = 60.0,
+         exam_week: Annotated[bool, typer.Option(help="Simulate an exam week (study rooms overflow).")] = False,
+         ui: Annotated[bool, typer.Option(help="Also open one real kiosk window.")] = False,
+         seed: Annotated[int, typer.Option(help="Random seed for the simulated students.")] = 7,
+         ) -> None:
+    """The whole system on this machine: broker, central, gateway, simulated kiosks and a health station."""
+    from harness.demo import run_demo
+
+    with reported():
+        run_demo(duration=duration, data_dir=data_dir, speed=speed, exam_week=exam_week, ui=ui, seed=seed)
