@@ -259,11 +259,9 @@ def create_app(gateway: "Gateway") -> FastAPI:
     @app.get("/api/v1/quarantine", tags=["ops"], summary="Recently rejected messages (metadata only)")
     def quarantine(_: Annotated[Principal, Depends(auth.require(Role.TECHNICIAN, Role.ADMIN))],
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[QuarantinedMessage]:
-        with gateway.store.reader() as conn:
-            rows = conn.execute("SELECT id, topic, reason, detail, size, received FROM quarantine "
-                                "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [QuarantinedMessage(id=i, topic=t, reason=r, detail=d, size=s,
-                                   received=datetime.fromtimestamp(at, UTC)) for i, t, r, d, s, at in rows]
+                                   received=datetime.fromtimestamp(at, UTC))
+                for i, t, r, d, s, at in gateway.store.quarantined(limit)]
 
     @app.get("/api/v1/overview", tags=["building"], summary="Everything the dashboard shows")
     def overview(principal: Annotated[Principal, anyone]) -> Overview:

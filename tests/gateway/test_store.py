@@ -55,9 +55,10 @@ def test_unsynced_events_come_most_urgent_first_and_leave_once_synced(tmp_path):
 
 def test_counters_saturate_instead_of_failing_the_batch(tmp_path):
     store = Store(tmp_path / "g.db")
-    with store.transaction() as conn:
+    def bump_three(conn):
         for _ in range(3):  # three sequence gaps of the largest size a device could claim before the bound
             Store.bump(conn, "seq-gaps", 2**63 - 1)
+    store.write_fn(bump_three)
     assert store.counters()["seq-gaps"] == COUNTER_MAX
     store.write_batch([accepted(1)], [])  # the store goes on working
     assert store.stats()["events"] == 1
