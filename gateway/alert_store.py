@@ -114,12 +114,6 @@ class AlertStore:
         with self.store.reader() as conn:
             return int(conn.execute("SELECT count(*) FROM alerts WHERE synced = 0").fetchone()[0])
 
-    def mark_published(self, records: Sequence[AlertRecord]) -> None:
-        """These alerts went out to their teams' topics."""
-        if records:
-            rows = [(r.id,) for r in records]
-            self.store.write_fn(lambda conn: conn.executemany("UPDATE alerts SET published = 1 WHERE id = ?", rows))
-
     def counts(self) -> dict[str, int]:
         """Unresolved alerts per severity."""
         with self.store.reader() as conn:

@@ -249,12 +249,11 @@ class Building:
             log.info("alert %s for device %s resolved: the device is online again", record.rule, record.device)
 
     def publish_alerts(self, records: list[AlertRecord]) -> None:
-        """Send alerts to their teams' topics (urgent first) and remember they went out."""
+        """Send alerts to their teams' topics (urgent first)."""
         for record in sorted(records, key=lambda r: rules.URGENT_FIRST[r.severity]):
             self._publish(self.alert_message(self.settings.site, record))
             # Rule and team only: the summary may name a space, the subject is personal data.
             log.warning("alert %s raised for team %s (%s)", record.rule, record.team, record.severity)
-        self._alerts.mark_published(records)
 
     # -- every second ----------------------------------------------------------------------------------
     def close_sessions(self, due: list[AutoCheckout], now: datetime) -> int:

@@ -92,6 +92,10 @@ MIGRATIONS.append(("0004-counts", """
     INSERT OR REPLACE INTO counters (name, value) SELECT 'unsynced', count(*) FROM events WHERE synced = 0;
 """))
 
+# Nothing read ``alerts.published``: an alert's MQTT message is a notification, its durable copy is the row
+# (the API, the dashboard and central show it). See docs/decisions.md.
+MIGRATIONS.append(("0005-drop-alerts-published", "ALTER TABLE alerts DROP COLUMN published;"))
+
 # events.synced: 0 waiting for central, 1 confirmed by central, 2 refused by central (a dead letter)
 SYNCED, DEAD = 1, 2
 
