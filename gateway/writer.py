@@ -19,13 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from gateway.errors import StoreClosedError
 from onestop.sqlite import storage_error
 
 T = TypeVar("T")
-
-
-class StoreClosedError(RuntimeError):
-    """A write was handed to a store that has been closed (a late caller during shut-down)."""
 
 
 class _Task(Generic[T]):

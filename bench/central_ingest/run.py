@@ -25,7 +25,7 @@ import tomli_w
 
 from bench.common import machine, peak_rss_mb
 from central.pgtemp import TempPostgres
-from gateway.sync import encode_batch
+from gateway.sync_plan import encode_batch
 from onestop.auth import Role, new_token
 from onestop.events import new_event
 from onestop.localsite import ServiceProcess

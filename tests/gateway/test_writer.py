@@ -5,8 +5,8 @@ import time
 
 import pytest
 
+from gateway.errors import StoreClosedError
 from gateway.store import Store
-from gateway.writer import StoreClosedError
 from tests.gateway.test_store import accepted
 
 
