@@ -23,7 +23,7 @@ from gateway.alert_store import AlertStore, insert_alerts
 from gateway.authority import device_table
 from gateway.devices import DeviceBook
 from gateway.ingest import Accepted, SequenceTracker, StateSeen
-from gateway.occupancy import AutoCheckout, OccupancyBook
+from gateway.occupancy import AutoCheckout, OccupancyBook, is_open
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Store
 from onestop import presence as tags
@@ -31,8 +31,8 @@ from onestop import topics
 from onestop.events import MAX_PACKET_BYTES, CheckData, FaultData, HeartbeatData, ReadingData
 from onestop.mqtt import Message
 from onestop.payloads import MAX_RESERVATIONS, AlertMessage, DeviceConfig, Occupancy, SpacePresence
-from onestop.records import AlertRecord
-from onestop.site import Reservation, SiteConfig
+from onestop.records import AlertRecord, DeviceHealth
+from onestop.site import Reservation, SiteConfig, SpaceConfig
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,22 @@ class Building:
                                            {k: v for k, v in sessions.items() if k in {s.id for s in config.spaces}})
         for message in self.retained_messages():
             self._publish(message)
+
+    # -- reads for the API and sync (under the book's lock, so no caller takes it) -------------------------
+    def fleet(self, now: datetime | None = None) -> list[DeviceHealth]:
+        """Every device's health now, by device id."""
+        now = now or datetime.now(UTC)
+        with self._lock:
+            return sorted((s.health(now, self.device_space(s.device)) for s in self.devices.devices.values()),
+                          key=lambda d: d.device)
+
+    def occupancy_now(self) -> list[tuple[SpaceConfig, int, bool, float | None]]:
+        """Each space with its card count, whether it is open now, and its latest people-counter reading."""
+        with self._lock:
+            book = self.occupancy
+            local = datetime.now(UTC).astimezone(book.timezone)
+            return [(s, book.count(s.id), is_open(s.hours, local), (book.sensor_counts.get(s.id) or (None,))[0])
+                    for s in book.spaces.values()]
 
     def device_space(self, device: str) -> str | None:
         """The space a configured device serves, if any."""
