@@ -35,8 +35,13 @@ def insert_alerts(conn: sqlite3.Connection, records: Sequence[AlertRecord]) -> l
     return raised
 
 
-class AlertStore:
-    """Alert queries and lifecycle updates on the gateway store."""
+class GatewayAlerts:
+    """One site's alerts as the gateway keeps them: raised once per key, their lifecycle, and what central
+    has of them.
+
+    Not central's ``central.alerts.AlertStore``, which states other facts (every site's alerts, the newer
+    copy wins, times clamped to arrival): see docs/decisions.md.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store

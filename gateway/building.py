@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from gateway import alerts as rules
-from gateway.alert_store import AlertStore, insert_alerts
+from gateway.alert_store import GatewayAlerts, insert_alerts
 from gateway.authority import device_table
 from gateway.devices import DeviceBook
 from gateway.ingest import Accepted, SequenceTracker, StateSeen
@@ -83,7 +83,7 @@ class Building:
         self.site_key = tags.load_site_key(settings.data_dir / "presence.key")  # see onestop.presence
         self._changed: set[str] = set()
         self._back: set[str] = set()  # devices online again since the last batch was published
-        self._alerts = AlertStore(store)
+        self._alerts = GatewayAlerts(store)
         self._restore()
 
     # -- start-up ----------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from gateway.alert_store import AlertStore
+from gateway.alert_store import GatewayAlerts
 from gateway.building import Building
 from gateway.store import Store
 from onestop.records import AlertRecord, DeviceHealth
@@ -72,7 +72,7 @@ class GatewayReads:
 
     site: str
     store: Store
-    alert_store: AlertStore
+    alert_store: GatewayAlerts
     building: Building
     connected: Callable[[], bool]
     restarts: Callable[[], int]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway import retention
-from gateway.alert_store import AlertStore
+from gateway.alert_store import GatewayAlerts
 from gateway.api import create_app
 from gateway.building import Building
 from gateway.consumer import Consumer
@@ -40,7 +40,7 @@ class Gateway:
         self.started = datetime.now(UTC)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.database, settings.ingest.quarantine_max)
-        self.alerts = AlertStore(self.store)
+        self.alerts = GatewayAlerts(self.store)
         self.building = Building(settings, self.store, self._publish)
         will = Message(topics.gateway_state(settings.site),
                        GatewayState(online=False, boot=self.boot).model_dump_json().encode(), retain=True)

@@ -39,7 +39,7 @@ from typing import TypeVar
 import httpx
 from pydantic import ValidationError
 
-from gateway.alert_store import AlertStore
+from gateway.alert_store import GatewayAlerts
 from gateway.errors import CentralRefused, CentralUnreachable, is_transient
 from gateway.settings import CentralLinkSettings
 from gateway.store import Store
@@ -73,7 +73,7 @@ T = TypeVar("T")
 class Syncer:
     """The sync loop on its own thread."""
 
-    def __init__(self, site: str, settings: CentralLinkSettings, store: Store, alerts: AlertStore,
+    def __init__(self, site: str, settings: CentralLinkSettings, store: Store, alerts: GatewayAlerts,
                  config_copy: Path, *,
                  fleet: Callable[[], list[DeviceHealth]] = list,
                  on_config: Callable[[SiteConfig], None] | None = None,

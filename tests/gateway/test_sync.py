@@ -177,7 +177,7 @@ def test_device_records_central_refuses_are_counted_and_the_others_still_arrive(
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from gateway.alert_store import AlertStore
+    from gateway.alert_store import GatewayAlerts
     from gateway.settings import CentralLinkSettings
     from gateway.sync import Syncer
     from onestop.records import DeviceHealth
@@ -204,7 +204,7 @@ def test_device_records_central_refuses_are_counted_and_the_others_still_arrive(
     store = Store(tmp_path / "gateway.db")
     with served(central) as client:
         link = CentralLinkSettings(url=str(client.base_url), token="gateway-token")
-        syncer = Syncer("test-site", link, store, AlertStore(store), tmp_path / "site-config.json",
+        syncer = Syncer("test-site", link, store, GatewayAlerts(store), tmp_path / "site-config.json",
                         fleet=lambda: devices)
         try:
             assert syncer.sync_once() == 0  # the round completes: nothing raised, nothing blocked

@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from gateway.alert_store import AlertStore
+from gateway.alert_store import GatewayAlerts
 from gateway.errors import CentralRefused, CentralUnreachable
 from gateway.ingest import Accepted
 from gateway.settings import CentralLinkSettings
@@ -94,7 +94,7 @@ def syncer(tmp_path, central: Central, batch_max: int = 5000) -> tuple[Syncer, S
     events = [new_event("kiosk-1", seq, "heartbeat", {"uptime_s": seq, "outbox": 0}) for seq in range(1, 41)]
     store.write_batch([Accepted(env, env.to_json(), time.time()) for env in events], [])
     link = CentralLinkSettings(url="http://central.test", token="t", batch_max=batch_max)
-    sync = Syncer("test-site", link, store, AlertStore(store), tmp_path / "site-config.json",
+    sync = Syncer("test-site", link, store, GatewayAlerts(store), tmp_path / "site-config.json",
                   transport=httpx.MockTransport(central))
     return sync, store, [e.id for e in events]
 
@@ -138,7 +138,7 @@ def test_a_refused_alert_is_set_aside_and_the_others_are_marked_synced(tmp_path)
     raised = [rules.device_offline_alert("test-site", f"kiosk-{n}", 12, now) for n in range(5)]
     central = Central(bad_alert=raised[2].id)
     sync, store, _ids = syncer(tmp_path, central)
-    alerts = AlertStore(store)
+    alerts = GatewayAlerts(store)
     alerts.insert(raised)
     try:
         sync.sync_once()
