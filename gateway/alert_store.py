@@ -1,22 +1,56 @@
-"""Reading and updating stored alerts (raising them happens in ``store.insert_alerts``)."""
+"""The gateway's alerts table: every statement about it is here.
+
+Raising (``insert_alerts``, inside an ingest batch's or a tick's transaction), the lifecycle (acknowledge,
+resolve), and the sync queue (``synced``: what central has, what it refused). Writes go through the store's
+one writer; reads through the store's read connections.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
-from gateway.alerts import resolve
+from gateway.alerts import alert_key, resolve
 from gateway.store import Store
 from onestop.records import AlertRecord
 
 REFUSED = 2  # alerts.synced: 0 waiting for central, 1 central has this version, 2 central refused this version
+URGENCY = {"urgent": 0, "follow-up": 1, "notice": 2}
 
 
-class AlertStore:
-    """Alert queries and lifecycle updates on the gateway store."""
+def insert_alerts(conn: sqlite3.Connection, records: Sequence[AlertRecord]) -> list[AlertRecord]:
+    """Insert alerts inside the caller's transaction, skipping any whose key already has an unresolved alert;
+    returns those inserted."""
+    raised = []
+    for record in records:
+        key = alert_key(record)
+        if conn.execute("SELECT 1 FROM alerts WHERE key = ? AND status != 'resolved'", (key,)).fetchone():
+            continue
+        conn.execute("INSERT INTO alerts (id, key, status, urgency, team, raised_at, record) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (record.id, key, record.status, URGENCY[record.severity], record.team,
+                      record.raised_at.isoformat(), record.model_dump_json()))
+        raised.append(record)
+    return raised
+
+
+class GatewayAlerts:
+    """One site's alerts as the gateway keeps them: raised once per key, their lifecycle, and what central
+    has of them.
+
+    Not central's ``central.alerts.AlertStore``, which states other facts (every site's alerts, the newer
+    copy wins, times clamped to arrival): see docs/decisions.md.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
+
+    def insert(self, records: Sequence[AlertRecord]) -> list[AlertRecord]:
+        """``insert_alerts`` in a transaction of its own."""
+        if not records:
+            return []
+        return self.store.write_fn(lambda conn: insert_alerts(conn, records))
 
     def get(self, alert_id: str) -> AlertRecord | None:
         """One alert by id."""
@@ -43,24 +77,21 @@ class AlertStore:
 
     def save(self, record: AlertRecord) -> None:
         """Store a lifecycle change; it will be synced to central again."""
-        with self.store.transaction() as conn:
-            conn.execute("UPDATE alerts SET status = ?, record = ?, synced = 0 WHERE id = ?",
-                         (record.status, record.model_dump_json(), record.id))
+        self.store.write_fn(lambda conn: _update(conn, record))
 
     def resolve_open(self, keys: Sequence[str], who: str, at: datetime) -> list[AlertRecord]:
         """Resolve the unresolved alerts with these keys (their cause is gone); returns them resolved."""
         if not keys:
             return []
-        resolved = []
-        with self.store.transaction() as conn:
+
+        def resolve_all(conn: sqlite3.Connection) -> list[AlertRecord]:
             rows = conn.execute(f"SELECT record FROM alerts WHERE status != 'resolved' "
                                 f"AND key IN ({', '.join('?' * len(keys))})", list(keys)).fetchall()
-            for (text,) in rows:
-                record = resolve(AlertRecord.model_validate_json(text), who, at)
-                conn.execute("UPDATE alerts SET status = ?, record = ?, synced = 0 WHERE id = ?",
-                             (record.status, record.model_dump_json(), record.id))
-                resolved.append(record)
-        return resolved
+            resolved = [resolve(AlertRecord.model_validate_json(text), who, at) for (text,) in rows]
+            for record in resolved:
+                _update(conn, record)
+            return resolved
+        return self.store.write_fn(resolve_all)
 
     def unsynced(self, limit: int) -> list[AlertRecord]:
         """Alerts central has not seen in their latest state, urgent first."""
@@ -71,19 +102,30 @@ class AlertStore:
 
     def mark_synced(self, records: Sequence[AlertRecord]) -> None:
         """Central has the given versions (a newer local change stays unsynced)."""
-        with self.store.transaction() as conn:
-            conn.executemany("UPDATE alerts SET synced = 1 WHERE id = ? AND record = ?",
-                             [(r.id, r.model_dump_json()) for r in records])
+        rows = [(r.id, r.model_dump_json()) for r in records]
+        self.store.write_fn(lambda conn: conn.executemany("UPDATE alerts SET synced = 1 WHERE id = ? AND record = ?",
+                                                          rows))
 
     def set_aside(self, record: AlertRecord) -> None:
         """Central refuses this version of the alert: stop sending it (a later change is sent again), count it."""
-        with self.store.transaction() as conn:
+        def mark(conn: sqlite3.Connection) -> None:
             changed = conn.execute("UPDATE alerts SET synced = ? WHERE id = ? AND record = ?",
                                    (REFUSED, record.id, record.model_dump_json())).rowcount
             Store.bump(conn, "alerts-set-aside", changed)
+        self.store.write_fn(mark)
+
+    def unsynced_count(self) -> int:
+        """How many alerts central has not seen in their latest state."""
+        with self.store.reader() as conn:
+            return int(conn.execute("SELECT count(*) FROM alerts WHERE synced = 0").fetchone()[0])
 
     def counts(self) -> dict[str, int]:
         """Unresolved alerts per severity."""
         with self.store.reader() as conn:
             return dict(conn.execute("SELECT json_extract(record, '$.severity'), count(*) FROM alerts "
                                      "WHERE status != 'resolved' GROUP BY 1").fetchall())
+
+
+def _update(conn: sqlite3.Connection, record: AlertRecord) -> None:
+    conn.execute("UPDATE alerts SET status = ?, record = ?, synced = 0 WHERE id = ?",
+                 (record.status, record.model_dump_json(), record.id))

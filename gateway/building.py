@@ -19,20 +19,20 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from gateway import alerts as rules
-from gateway.alert_store import AlertStore
+from gateway.alert_store import GatewayAlerts, insert_alerts
 from gateway.authority import device_table
 from gateway.devices import DeviceBook
 from gateway.ingest import Accepted, SequenceTracker, StateSeen
-from gateway.occupancy import AutoCheckout, OccupancyBook
+from gateway.occupancy import AutoCheckout, OccupancyBook, is_open
 from gateway.settings import GatewaySettings
-from gateway.store import BatchResult, Store, insert_alerts
+from gateway.store import BatchResult, Store
 from onestop import presence as tags
 from onestop import topics
 from onestop.events import MAX_PACKET_BYTES, CheckData, FaultData, HeartbeatData, ReadingData
 from onestop.mqtt import Message
 from onestop.payloads import MAX_RESERVATIONS, AlertMessage, DeviceConfig, Occupancy, SpacePresence
-from onestop.records import AlertRecord
-from onestop.site import Reservation, SiteConfig
+from onestop.records import AlertRecord, DeviceHealth
+from onestop.site import Reservation, SiteConfig, SpaceConfig
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +79,14 @@ class Building:
         self.device_table = device_table(self.config.devices)  # who may send what (gateway.authority)
         self.occupancy = OccupancyBook({s.id: s for s in self.config.spaces}, ZoneInfo(settings.timezone))
         self.devices = DeviceBook(timedelta(seconds=settings.health.offline_after_s))
-        self.sequences = SequenceTracker(self._last_seqs())
+        self.sequences = SequenceTracker(store.last_seqs())
         self.site_key = tags.load_site_key(settings.data_dir / "presence.key")  # see onestop.presence
         self._changed: set[str] = set()
         self._back: set[str] = set()  # devices online again since the last batch was published
-        self._alerts = AlertStore(store)
+        self._alerts = GatewayAlerts(store)
         self._restore()
 
     # -- start-up ----------------------------------------------------------------------------------------
-    def _last_seqs(self) -> dict[str, int]:
-        with self.store.reader() as conn:
-            return dict(conn.execute("SELECT device, max(seq) FROM events GROUP BY device").fetchall())
-
     def _restore(self) -> None:
         """Rebuild occupancy by replaying recent presence events, and device health from the store."""
         longest = max((s.max_stay_h for s in self.config.spaces), default=12.0)
@@ -116,6 +112,22 @@ class Building:
                                            {k: v for k, v in sessions.items() if k in {s.id for s in config.spaces}})
         for message in self.retained_messages():
             self._publish(message)
+
+    # -- reads for the API and sync (under the book's lock, so no caller takes it) -------------------------
+    def fleet(self, now: datetime | None = None) -> list[DeviceHealth]:
+        """Every device's health now, by device id."""
+        now = now or datetime.now(UTC)
+        with self._lock:
+            return sorted((s.health(now, self.device_space(s.device)) for s in self.devices.devices.values()),
+                          key=lambda d: d.device)
+
+    def occupancy_now(self) -> list[tuple[SpaceConfig, int, bool, float | None]]:
+        """Each space with its card count, whether it is open now, and its latest people-counter reading."""
+        with self._lock:
+            book = self.occupancy
+            local = datetime.now(UTC).astimezone(book.timezone)
+            return [(s, book.count(s.id), is_open(s.hours, local), (book.sensor_counts.get(s.id) or (None,))[0])
+                    for s in book.spaces.values()]
 
     def device_space(self, device: str) -> str | None:
         """The space a configured device serves, if any."""
@@ -189,7 +201,8 @@ class Building:
 
     # -- per batch -----------------------------------------------------------------------------------
     def derive(self, conn: sqlite3.Connection, new: list[Accepted]) -> list[AlertRecord]:
-        """Update the books from new events (inside the batch's transaction); returns raised alerts."""
+        """Update the books from new events (inside the batch's transaction, on the store's writer thread);
+        stores the alerts they raise and returns them."""
         raised: list[AlertRecord] = []
         counts: Counter[str] = Counter()
         with self._lock:
@@ -204,7 +217,7 @@ class Building:
             counts.update(self.occupancy.anomalies - before)
         for name, value in counts.items():
             Store.bump(conn, name, value)
-        return raised
+        return insert_alerts(conn, raised)
 
     def _derive_one(self, item: Accepted, counts: Counter[str]) -> list[AlertRecord]:
         env, at = item.envelope, _at(item.received)
@@ -252,33 +265,31 @@ class Building:
             log.info("alert %s for device %s resolved: the device is online again", record.rule, record.device)
 
     def publish_alerts(self, records: list[AlertRecord]) -> None:
-        """Send alerts to their teams' topics (urgent first) and remember they went out."""
+        """Send alerts to their teams' topics (urgent first)."""
         for record in sorted(records, key=lambda r: rules.URGENT_FIRST[r.severity]):
             self._publish(self.alert_message(self.settings.site, record))
             # Rule and team only: the summary may name a space, the subject is personal data.
             log.warning("alert %s raised for team %s (%s)", record.rule, record.team, record.severity)
-        if records:
-            with self.store.transaction() as conn:
-                conn.executemany("UPDATE alerts SET published = 1 WHERE id = ?", [(r.id,) for r in records])
 
     # -- every second ----------------------------------------------------------------------------------
     def close_sessions(self, due: list[AutoCheckout], now: datetime) -> int:
         """Record automatic check-outs of sessions still open; returns how many were recorded.
 
         A tap-out may be ingested between ``due_checkouts`` and here. So each one is checked again and stored
-        in one step, taking the store's transaction then the book's lock in the order ingest takes them.
+        in one write, which takes the book's lock on the writer thread, as ingest's ``derive`` does. (Nothing
+        may wait for the writer while holding the book's lock.)
         """
-        recorded = 0
-        for auto in due:
-            with self.store.transaction() as conn, self._lock:
-                if not self.occupancy.still_open(auto):
-                    Store.bump(conn, "auto-checkout-overtaken")
-                    continue
-                item = Store.insert_own_event(conn, self.device_id, "checkout", {
-                    "space": auto.space, "card": auto.card, "via": "auto", "reservation": None}, now.timestamp())
-                self._changed |= self.occupancy.apply("checkout", auto.space, auto.card, _at(item.received))
-                recorded += 1
-        return recorded
+        return sum(self.store.write_fn(lambda conn, auto=auto: self._close_one(conn, auto, now)) for auto in due)
+
+    def _close_one(self, conn: sqlite3.Connection, auto: AutoCheckout, now: datetime) -> int:
+        with self._lock:
+            if not self.occupancy.still_open(auto):
+                Store.bump(conn, "auto-checkout-overtaken")
+                return 0
+            item = Store.insert_own_event(conn, self.device_id, "checkout", {
+                "space": auto.space, "card": auto.card, "via": "auto", "reservation": None}, now.timestamp())
+            self._changed |= self.occupancy.apply("checkout", auto.space, auto.card, _at(item.received))
+            return 1
 
     def tick(self, now: datetime | None = None) -> None:
         """Silence, forgotten sessions, and alerts that time causes."""
@@ -296,7 +307,5 @@ class Building:
                 if away is not None and away > late:
                     raised.append(rules.device_offline_alert(self.settings.site, device, away.total_seconds() / 60,
                                                              now))
-        if raised:
-            with self.store.transaction() as conn:
-                raised = insert_alerts(conn, raised)
+        raised = self._alerts.insert(raised)
         self.after_batch(BatchResult([], 0, 0, raised), [])

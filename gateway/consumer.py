@@ -11,12 +11,12 @@ the child stops reading, and TCP holds the broker back.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Mapping
 
 from prometheus_client import Histogram
 
+from gateway.errors import is_transient
 from gateway.ingest import Accepted, Rejected, StateSeen, classify
 from gateway.receiver import ReceiverProcess
 from gateway.settings import GatewaySettings
@@ -24,7 +24,6 @@ from gateway.store import BatchResult, Derive, Store
 from onestop import topics
 from onestop.mqtt import Message, Received
 from onestop.site import DeviceEntry
-from onestop.sqlite import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +96,9 @@ class Consumer:
             try:
                 result = self.store.write_batch(accepted, rejected, self._derive)
                 break
-            except (StorageError, sqlite3.Error) as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise  # no retry helps: the receiver starts over, nothing acknowledged (gateway.errors)
                 # Not acknowledged, so nothing is lost: keep trying while the disk or lock recovers. Said once a
                 # minute, not every second, so the log does not fill what space is left.
                 failing_since = failing_since or time.monotonic()

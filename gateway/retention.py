@@ -48,24 +48,11 @@ def enforce(store: Store, max_bytes: int) -> dict[str, int]:
     dropped: dict[str, int] = {}
     for name, where in CLASSES:
         while True:
-            with store.transaction() as conn:
-                used = used_bytes(conn)
-                if used <= max_bytes:
-                    break
-                # Delete only about as many rows as the overshoot needs (measured again after each chunk), so
-                # urgent records are not thrown away wholesale when the store is just over its bound.
-                # The rows come from the ``stored`` counter, kept exact in the same transactions as the rows:
-                # counting them would scan all of ``events`` per chunk while holding the write lock, and every
-                # acknowledgement waits for that lock.
-                rows = stored_rows(conn) or 1
-                limit = max(1, min(CHUNK, math.ceil((used - max_bytes) / (used / rows))))
-                # Deleted rows and their count commit together, so the counts are exact.
-                deleted = conn.execute(f"DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE {where} "
-                                       f"ORDER BY received LIMIT ?)", (limit,)).rowcount
-                Store.bump(conn, f"dropped:{name}", deleted)
-                Store.bump(conn, "stored", -deleted)
-                if name != "synced":
-                    Store.bump(conn, "unsynced", -deleted)
+            # One queued write per chunk, so ingest batches take their turns between chunks.
+            deleted, limit = store.write_fn(lambda conn, name=name, where=where: _drop_chunk(conn, name, where,
+                                                                                           max_bytes))
+            if limit == 0:
+                break  # under the bound
             dropped[name] = dropped.get(name, 0) + deleted
             if deleted < limit:
                 break  # this class is exhausted
@@ -73,3 +60,24 @@ def enforce(store: Store, max_bytes: int) -> dict[str, int]:
     if dropped:
         log.warning("storage bound of %d bytes reached: dropped %s", max_bytes, dropped)
     return dropped
+
+
+def _drop_chunk(conn: sqlite3.Connection, name: str, where: str, max_bytes: int) -> tuple[int, int]:
+    """Delete the next chunk of one class; returns ``(deleted, limit)``, the limit 0 when under the bound."""
+    used = used_bytes(conn)
+    if used <= max_bytes:
+        return 0, 0
+    # Delete only about as many rows as the overshoot needs (measured again after each chunk), so urgent
+    # records are not thrown away wholesale when the store is just over its bound. The rows come from the
+    # ``stored`` counter, kept exact in the same transactions as the rows: counting them would scan all of
+    # ``events`` per chunk in the writer, and every acknowledgement waits for the writer.
+    rows = stored_rows(conn) or 1
+    limit = max(1, min(CHUNK, math.ceil((used - max_bytes) / (used / rows))))
+    # Deleted rows and their count commit together, so the counts are exact.
+    deleted = conn.execute(f"DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE {where} "
+                           f"ORDER BY received LIMIT ?)", (limit,)).rowcount
+    Store.bump(conn, f"dropped:{name}", deleted)
+    Store.bump(conn, "stored", -deleted)
+    if name != "synced":
+        Store.bump(conn, "unsynced", -deleted)
+    return deleted, limit

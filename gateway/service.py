@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway import retention
-from gateway.alert_store import AlertStore
+from gateway.alert_store import GatewayAlerts
 from gateway.api import create_app
 from gateway.building import Building
 from gateway.consumer import Consumer
+from gateway.read_model import GatewayReads
 from gateway.settings import GatewaySettings, load
 from gateway.store import Store
 from gateway.sync import Syncer
@@ -20,7 +21,6 @@ from onestop import topics
 from onestop.ids import boot_id
 from onestop.mqtt import Message
 from onestop.payloads import GatewayState
-from onestop.records import DeviceHealth
 from onestop.site import SiteConfig
 from onestop.sqlite import StorageError
 from web.http import HttpServer
@@ -40,7 +40,7 @@ class Gateway:
         self.started = datetime.now(UTC)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.database, settings.ingest.quarantine_max)
-        self.alerts = AlertStore(self.store)
+        self.alerts = GatewayAlerts(self.store)
         self.building = Building(settings, self.store, self._publish)
         will = Message(topics.gateway_state(settings.site),
                        GatewayState(online=False, boot=self.boot).model_dump_json().encode(), retain=True)
@@ -49,9 +49,15 @@ class Gateway:
                                  devices=lambda: self.building.device_table)
         self._load_config_copy()
         self.syncer = Syncer(settings.site, settings.central, self.store, self.alerts, settings.config_copy,
-                             fleet=self.fleet, on_config=self.building.apply_config,
+                             fleet=self.building.fleet, on_config=self.building.apply_config,
                              on_reachability=self._reachability)
-        self.http = HttpServer(create_app(self), settings.http)
+        self.reads = GatewayReads(settings.site, self.store, self.alerts, self.building,
+                                  connected=lambda: self.consumer.client.connected,
+                                  restarts=lambda: self.consumer.client.restarts,
+                                  failures=lambda: self.tick_failures, central=lambda: self.central_state,
+                                  last_sync=lambda: self.syncer.last_success)
+        self.http = HttpServer(create_app(self.reads, settings.tokens,
+                                          (self.consumer.batch_sizes, self.consumer.commit_seconds)), settings.http)
         self._stopping = threading.Event()
         self._ticker: threading.Thread | None = None
         # Counted in memory, not in the store: the store is often what fails (a full or read-only disk).
@@ -67,13 +73,6 @@ class Gateway:
             log.error("ignoring an unreadable copy of the site configuration at %s", self.settings.config_copy)
             return
         self.building.apply_config(config)
-
-    def fleet(self) -> list[DeviceHealth]:
-        """Every device's health now."""
-        now = datetime.now(UTC)
-        with self.building._lock:
-            return [s.health(now, self.building.device_space(s.device))
-                    for s in self.building.devices.devices.values()]
 
     def _publish(self, message: Message) -> None:
         self.consumer.client.publish(message)
@@ -117,7 +116,7 @@ class Gateway:
 
     def save_devices(self) -> None:
         """Persist every device's health."""
-        self.store.save_devices(self.fleet())
+        self.store.save_devices(self.building.fleet())
 
     def start(self) -> None:
         """Start every part; returns once the HTTP API listens."""

@@ -1,8 +1,13 @@
 """The gateway's SQLite store: events (deduplicated by id), quarantine, and persistent counters.
 
-One writer owns the write connection (the ingest thread); readers (API, sync) use their own connections
-through ``reader()``. Each ingest batch is one transaction: after ``write_batch`` returns, every event in it
-— and every alert it raised — is durable, and its MQTT message may be acknowledged.
+One writer thread owns the write connection (``gateway.writer``): every write is a function handed to it
+through ``write_fn``. Readers (API, sync, start-up) use their own connections through ``reader()`` and never
+wait for the writer. Each ingest batch is one queued write, one transaction: after ``write_batch`` returns,
+every event in it — and every alert it raised — is durable, and its MQTT message may be acknowledged.
+
+This module holds the SQL of the events, quarantine, counters, devices, sequence and dead-letter tables;
+the alerts table's is in ``gateway.alert_store``. The schema's history (``MIGRATIONS``) is one list here,
+in the order it was applied.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from gateway.ingest import Accepted, Rejected
+from gateway.writer import Writer
 from onestop.events import Envelope, new_event
 from onestop.records import AlertRecord, DeviceHealth
-from onestop.sqlite import open_database, storage_error
+from onestop.sqlite import open_database
 
 QUARANTINE_PAYLOAD_MAX = 16 * 1024  # keep the start of an oversized payload, not all of it
 COUNTER_MAX = 2**62 - 1  # value + by stays inside SQLite's 64-bit integers (beyond, it turns to a REAL)
@@ -85,6 +92,10 @@ MIGRATIONS.append(("0004-counts", """
     INSERT OR REPLACE INTO counters (name, value) SELECT 'unsynced', count(*) FROM events WHERE synced = 0;
 """))
 
+# Nothing read ``alerts.published``: an alert's MQTT message is a notification, its durable copy is the row
+# (the API, the dashboard and central show it). See docs/decisions.md.
+MIGRATIONS.append(("0005-drop-alerts-published", "ALTER TABLE alerts DROP COLUMN published;"))
+
 # events.synced: 0 waiting for central, 1 confirmed by central, 2 refused by central (a dead letter)
 SYNCED, DEAD = 1, 2
 
@@ -100,45 +111,26 @@ class BatchResult:
     conflicts: int = 0
 
 
+# Inside the batch's transaction: updates what the new events change, stores the alerts they raise, returns them.
 Derive = Callable[[sqlite3.Connection, list[Accepted]], list[AlertRecord]]
+T = TypeVar("T")
 
 
 class Store:
-    """The gateway database. Writers take turns on one connection through ``transaction()``."""
+    """The gateway database: writes go through ``write_fn`` to its one writer, reads through ``reader()``."""
 
     def __init__(self, path: str | Path, quarantine_max: int = 10_000) -> None:
         self.path = Path(path)
         self.quarantine_max = quarantine_max
         self._db = open_database(self.path, MIGRATIONS, synchronous="NORMAL")
-        self._conn = self._db.conn
-        self._lock = threading.Lock()
+        self._writer = Writer(self.path, self._db.conn)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()  # only for the list of readers to close; never the writer's
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """The write connection inside ``BEGIN IMMEDIATE`` … ``COMMIT`` (rolled back on error).
-
-        A full disk or a read-only file raises ``StorageError`` naming the file; nothing of the transaction
-        is kept, so the caller may retry it as it was.
-        """
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._conn
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    # SQLite rolls back by itself after some errors (SQLITE_FULL among them); a second
-                    # ROLLBACK would fail and hide the first error.
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                mapped = storage_error(self.path, exc)
-                if mapped is None:
-                    raise
-                raise mapped from exc
+    def write_fn(self, fn: Callable[[sqlite3.Connection], T], *, transaction: bool = True) -> T:
+        """Run ``fn(conn)`` on the writer's connection, in one transaction (see ``Writer.write``)."""
+        return self._writer.write(fn, transaction=transaction)
 
     @contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
@@ -147,7 +139,7 @@ class Store:
         if conn is None:
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
             self._local.conn = conn
-            with self._lock:
+            with self._readers_lock:
                 self._readers.append(conn)
         yield conn
 
@@ -164,8 +156,7 @@ class Store:
 
     def count(self, name: str, by: int = 1) -> None:
         """Add to a persistent counter in a transaction of its own."""
-        with self.transaction() as conn:
-            self.bump(conn, name, by)
+        self.write_fn(lambda conn: self.bump(conn, name, by))
 
     # -- events --------------------------------------------------------------------------------------
     _INSERT = ("INSERT OR IGNORE INTO events (id, device, seq, type, ts, received, priority, payload) "
@@ -221,26 +212,30 @@ class Store:
                     derive: Derive | None = None) -> BatchResult:
         """Store a batch in one transaction; duplicates (by event id) are counted and dropped.
 
-        ``derive`` sees the new events and returns the alerts they raise, which commit with them.
+        ``derive`` sees the new events and stores the alerts they raise, which commit with them. The whole
+        batch is one queued write: the hot path pays one hand-over to the writer per batch, not per event.
         """
-        with self.transaction() as conn:
-            new, conflicts = self._insert_events(conn, accepted)
-            self.bump(conn, "stored", len(new))
-            self.bump(conn, "unsynced", len(new))
-            for bad in rejected:
-                self._keep(conn, bad.topic, bad.reason, bad.detail, bad.payload, bad.received)
-                self.bump(conn, f"quarantined:{bad.reason}")
-            for item in conflicts:
-                # The first version stays; the other is kept beside the quarantine for an operator to see.
-                self._keep(conn, item.topic, "conflict", "event id already stored with different content",
-                           item.payload, item.received)
-            self.bump(conn, "conflicts", len(conflicts))
-            if rejected or conflicts:
-                conn.execute("DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ?",
-                             (self.quarantine_max,))
-            duplicates = len(accepted) - len(new) - len(conflicts)
-            self.bump(conn, "duplicates", duplicates)
-            alerts = insert_alerts(conn, derive(conn, new)) if derive and new else []
+        return self.write_fn(lambda conn: self._write_batch(conn, accepted, rejected, derive))
+
+    def _write_batch(self, conn: sqlite3.Connection, accepted: Sequence[Accepted], rejected: Sequence[Rejected],
+                     derive: Derive | None) -> BatchResult:
+        new, conflicts = self._insert_events(conn, accepted)
+        self.bump(conn, "stored", len(new))
+        self.bump(conn, "unsynced", len(new))
+        for bad in rejected:
+            self._keep(conn, bad.topic, bad.reason, bad.detail, bad.payload, bad.received)
+            self.bump(conn, f"quarantined:{bad.reason}")
+        for item in conflicts:
+            # The first version stays; the other is kept beside the quarantine for an operator to see.
+            self._keep(conn, item.topic, "conflict", "event id already stored with different content",
+                       item.payload, item.received)
+        self.bump(conn, "conflicts", len(conflicts))
+        if rejected or conflicts:
+            conn.execute("DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ?",
+                         (self.quarantine_max,))
+        duplicates = len(accepted) - len(new) - len(conflicts)
+        self.bump(conn, "duplicates", duplicates)
+        alerts = derive(conn, new) if derive and new else []
         return BatchResult(new, duplicates, len(rejected), alerts, len(conflicts))
 
     @staticmethod
@@ -252,8 +247,7 @@ class Store:
 
     def append_own_event(self, device: str, event_type: str, data: dict, received: float) -> Accepted:
         """Record an event the gateway itself creates (e.g. an automatic check-out), with its own sequence."""
-        with self.transaction() as conn:
-            return self.insert_own_event(conn, device, event_type, data, received)
+        return self.write_fn(lambda conn: self.insert_own_event(conn, device, event_type, data, received))
 
     @classmethod
     def insert_own_event(cls, conn: sqlite3.Connection, device: str, event_type: str, data: dict,
@@ -278,6 +272,11 @@ class Store:
                     "AND received > ? ORDER BY received, rowid", (since,)):
                 yield kind, json.loads(payload)["data"], received
 
+    def last_seqs(self) -> dict[str, int]:
+        """Each device's highest stored sequence number."""
+        with self.reader() as conn:
+            return dict(conn.execute("SELECT device, max(seq) FROM events GROUP BY device").fetchall())
+
     def unsynced(self, limit: int) -> list[tuple[str, float, bytes]]:
         """The next events to sync: most urgent first, then oldest: ``(id, received, payload)``."""
         with self.reader() as conn:
@@ -287,15 +286,16 @@ class Store:
 
     def mark_synced(self, ids: Sequence[str]) -> None:
         """Record that central has confirmed these events."""
-        with self.transaction() as conn:
+        def mark(conn: sqlite3.Connection) -> None:
             changed = conn.executemany("UPDATE events SET synced = ? WHERE id = ? AND synced = 0",
                                        [(SYNCED, i) for i in ids]).rowcount
             self.bump(conn, "synced", changed)
             self.bump(conn, "unsynced", -changed)
+        self.write_fn(mark)
 
     def mark_dead(self, event_id: str, reason: str) -> None:
         """Central refuses this event as invalid: set it aside so it never blocks the rest."""
-        with self.transaction() as conn:
+        def mark(conn: sqlite3.Connection) -> None:
             changed = conn.execute("UPDATE events SET synced = ? WHERE id = ? AND synced = 0",
                                    (DEAD, event_id)).rowcount
             self.bump(conn, "unsynced", -changed)
@@ -303,6 +303,7 @@ class Store:
                          "SELECT id, device, type, ?, ? FROM events WHERE id = ?",
                          (reason[:500], time.time(), event_id))
             self.bump(conn, "dead-letters")
+        self.write_fn(mark)
 
     def dead_letters(self, limit: int = 100) -> list[tuple[str, str, str, str, float]]:
         """Events central refused: ``(id, device, type, reason, at)``, newest first."""
@@ -313,15 +314,22 @@ class Store:
     # -- devices -------------------------------------------------------------------------------------
     def save_devices(self, records: Sequence[DeviceHealth]) -> None:
         """Persist device health (so a restarted gateway knows last-seen times and firmware)."""
-        with self.transaction() as conn:
-            conn.executemany("INSERT INTO devices (device, record) VALUES (?, ?) "
-                             "ON CONFLICT(device) DO UPDATE SET record = excluded.record",
-                             [(r.device, r.model_dump_json()) for r in records])
+        rows = [(r.device, r.model_dump_json()) for r in records]
+        self.write_fn(lambda conn: conn.executemany("INSERT INTO devices (device, record) VALUES (?, ?) "
+                                                    "ON CONFLICT(device) DO UPDATE SET record = excluded.record",
+                                                    rows))
 
     def load_devices(self) -> list[DeviceHealth]:
         """Every device's last saved health."""
         with self.reader() as conn:
             return [DeviceHealth.model_validate_json(r[0]) for r in conn.execute("SELECT record FROM devices")]
+
+    # -- quarantine ----------------------------------------------------------------------------------
+    def quarantined(self, limit: int = 100) -> list[tuple[int, str, str, str, int, float]]:
+        """Recently rejected messages' metadata, newest first: ``(id, topic, reason, detail, size, received)``."""
+        with self.reader() as conn:
+            return conn.execute("SELECT id, topic, reason, detail, size, received FROM quarantine "
+                                "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
 
     # -- counts --------------------------------------------------------------------------------------
     def counters(self) -> dict[str, int]:
@@ -348,31 +356,9 @@ class Store:
         }
 
     def close(self) -> None:
-        """Close every connection."""
-        with self._lock:
+        """Finish queued writes, then close every connection."""
+        self._writer.close()
+        with self._readers_lock:
             for conn in self._readers:
                 conn.close()
-            self._conn.close()
-
-
-# -- alerts ------------------------------------------------------------------------------------------
-URGENCY = {"urgent": 0, "follow-up": 1, "notice": 2}
-
-
-def insert_alerts(conn: sqlite3.Connection, records: Sequence[AlertRecord]) -> list[AlertRecord]:
-    """Insert alerts inside a transaction, skipping any whose key already has an unresolved alert."""
-    from gateway.alerts import alert_key
-
-    raised = []
-    for record in records:
-        key = alert_key(record)
-        if conn.execute("SELECT 1 FROM alerts WHERE key = ? AND status != 'resolved'", (key,)).fetchone():
-            continue
-        conn.execute("INSERT INTO alerts (id, key, status, urgency, team, raised_at, record) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (record.id, key, record.status, URGENCY[record.severity], record.team,
-                      record.raised_at.isoformat(), record.model_dump_json()))
-        raised.append(record)
-    return raised
-
 

@@ -16,21 +16,22 @@ Each round, in this order:
    configuration is validated, kept on disk as the last good copy for offline start-ups, and applied.
 
 While central is unreachable, rounds back off exponentially with full jitter, capped, so a campus of
-gateways does not stampede it when the WAN returns. An answer that no retry can change (``SyncError.retry``
-false, e.g. a 404 from a central without this route) is counted and retried only at the cap.
+gateways does not stampede it when the WAN returns. An answer that no retry can change (``CentralRefused``,
+e.g. a 404 from a central without this route) is counted and retried only at the cap.
+
+What to send and what central's answers mean is decided in ``gateway.sync_plan`` (pure); this module is the
+shell that reads the store, talks HTTP through an ``httpx.Client`` (whose transport a test may replace) and
+does what the planner says.
 """
 
 from __future__ import annotations
 
 import gc
 import gzip
-import json
 import logging
-import random
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -38,69 +39,46 @@ from typing import TypeVar
 import httpx
 from pydantic import ValidationError
 
-from gateway.alert_store import AlertStore
+from gateway.alert_store import GatewayAlerts
+from gateway.errors import CentralRefused, CentralUnreachable, is_transient
 from gateway.settings import CentralLinkSettings
 from gateway.store import Store
-from onestop.errors import OnestopError
+from gateway.sync_plan import (
+    MAX_BACKOFF_S,
+    Accept,
+    Bisection,
+    Row,
+    SetAside,
+    Verdict,
+    backoff_delay,
+    encode_batch,
+    judge,
+    next_batch,
+    raise_for,
+)
 from onestop.records import AlertRecord, AlertSync, DeviceHealth, FleetSync
 from onestop.site import SiteConfig
-from onestop.sqlite import StorageError
 
 log = logging.getLogger(__name__)
 
 # A round sends event batches for at most this long, so alerts (synced first in every round) wait no longer.
 ROUND_EVENTS_S = 2.0
-MAX_BACKOFF_S = 60.0
 # httpx keeps each response in a reference cycle with its request, body included, until a full collection
 # (encode/httpx#3733). This process seldom runs one by itself, so in a drain the bodies piled up (30 MB per
 # million events); a round ends with a collection once this many body bytes may be waiting.
 COLLECT_AFTER_BYTES = 2 * 1024 * 1024
-Row = tuple[str, float, bytes]  # an unsynced event: (id, received, payload)
-# Answers that judge the content, not the moment: splitting the batch finds the records that cause them.
-REFUSED = frozenset({400, 413, 422})
 T = TypeVar("T")
-
-
-class SyncError(OnestopError):
-    """A sync round failed; ``retry`` says whether trying again later can help."""
-
-    def __init__(self, message: str, retry: bool = True) -> None:
-        super().__init__(message)
-        self.retry = retry
-
-
-def backoff_delay(attempt: int, base: float = 0.5, cap: float = MAX_BACKOFF_S,
-                  rng: random.Random | None = None) -> float:
-    """Full-jitter exponential back-off: uniform in [0, min(cap, base * 2**attempt)]."""
-    return (rng or random).uniform(0, min(cap, base * (2 ** min(attempt, 30))))
-
-
-def bound_by_bytes(rows: list[Row], max_bytes: int) -> list[Row]:
-    """The longest prefix of ``rows`` whose payloads fit in ``max_bytes`` (always at least one row)."""
-    total = 0
-    for index, (_id, _received, payload) in enumerate(rows):
-        total += len(payload) + 48
-        if total > max_bytes and index:
-            return rows[:index]
-    return rows
-
-
-def encode_batch(site: str, rows: Sequence[Row]) -> bytes:
-    """The ingest body, gzip-compressed; stored envelopes are spliced in as they were received."""
-    # A float's repr is its JSON form (receive times are finite), and costs a fraction of json.dumps.
-    items = b",".join(b'{"received":%r,"envelope":%s}' % (received, payload) for _id, received, payload in rows)
-    body = b'{"site":' + json.dumps(site).encode() + b',"events":[' + items + b"]}"
-    return gzip.compress(body, compresslevel=5)
 
 
 class Syncer:
     """The sync loop on its own thread."""
 
-    def __init__(self, site: str, settings: CentralLinkSettings, store: Store, alerts: AlertStore,
+    def __init__(self, site: str, settings: CentralLinkSettings, store: Store, alerts: GatewayAlerts,
                  config_copy: Path, *,
                  fleet: Callable[[], list[DeviceHealth]] = list,
                  on_config: Callable[[SiteConfig], None] | None = None,
-                 on_reachability: Callable[[bool], None] | None = None) -> None:
+                 on_reachability: Callable[[bool], None] | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.site = site
         self.settings = settings
         self.store = store
@@ -120,7 +98,7 @@ class Syncer:
         self._client = httpx.Client(
             base_url=str(settings.url) if settings.url else "http://invalid",
             headers={"Authorization": f"Bearer {settings.token.get_secret_value()}"},
-            timeout=httpx.Timeout(30.0, connect=5.0))
+            timeout=httpx.Timeout(30.0, connect=5.0), transport=transport)
 
     def start(self) -> None:
         """Start syncing in the background (does nothing without a central URL)."""
@@ -149,12 +127,13 @@ class Syncer:
 
     # -- HTTP ----------------------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        """The answer, unless it says "not now" (``CentralUnreachable``, as when central cannot be reached)."""
         try:
             response = self._client.request(method, path, **kwargs)  # type: ignore[arg-type]
         except httpx.HTTPError as exc:
-            raise SyncError(f"central unreachable: {exc.__class__.__name__}") from exc
-        if response.status_code >= 500 or response.status_code in (401, 403, 429):
-            raise SyncError(f"central answered {response.status_code} to {path}")
+            raise CentralUnreachable(f"central unreachable: {exc.__class__.__name__}") from exc
+        if judge(response.status_code) is Verdict.TRANSIENT:
+            raise_for(response.status_code, path)
         return response
 
     def _post_json(self, path: str, body: bytes) -> httpx.Response:
@@ -184,28 +163,28 @@ class Syncer:
             return self._post_json("/api/v1/alerts/sync",
                                    AlertSync(site=self.site, alerts=records).model_dump_json().encode())
 
-        for record, reason in self._bisect(pending, post, self.alerts.mark_synced):
+        def set_aside(record: AlertRecord, reason: str) -> None:
             # Rule and id only: a health alert's summary and subject stay out of the log.
             log.error("central refused alert %s (%s): %s; set aside until it changes", record.id, record.rule,
                       reason)
             self.alerts.set_aside(record)
 
-    def _bisect(self, records: list[T], post: Callable[[list[T]], httpx.Response],
-                accepted: Callable[[list[T]], None]) -> list[tuple[T, str]]:
-        """Post ``records``; a refused batch is split in halves until the refused records are found.
+        self._settle(Bisection(pending, "alerts"), post, self.alerts.mark_synced, set_aside)
 
-        Calls ``accepted`` with every part central took; returns the refused records with central's reason.
-        """
-        response = post(records)
-        if response.status_code == 200:
-            accepted(records)
-            return []
-        if response.status_code not in REFUSED:
-            raise SyncError(f"central answered {response.status_code}", retry=False)
-        if len(records) == 1:
-            return [(records[0], _reason(response))]
-        half = len(records) // 2
-        return self._bisect(records[:half], post, accepted) + self._bisect(records[half:], post, accepted)
+    @staticmethod
+    def _settle(plan: Bisection[T], post: Callable[[list[T]], httpx.Response], accepted: Callable[[list[T]], None],
+                set_aside: Callable[[T, str], None]) -> None:
+        """Post the planner's parts until every record is accepted or set aside."""
+        while (part := plan.next()) is not None:
+            response = post(part)
+            Syncer._apply(plan.answer(response.status_code, response.content), accepted, set_aside)
+
+    @staticmethod
+    def _apply(step: object, accepted: Callable[[list[T]], None], set_aside: Callable[[T, str], None]) -> None:
+        if isinstance(step, Accept):
+            accepted(step.records)
+        elif isinstance(step, SetAside):
+            set_aside(step.record, step.reason)
 
     def _sync_events(self) -> int:
         """Send batches until the backlog is empty or the round's time is up; returns how many events central
@@ -219,7 +198,7 @@ class Syncer:
         while rows:
             following = self._next_batch(in_flight=rows) if time.monotonic() < deadline else []
             body = self._encode(following) if following else b""
-            response = answer.result()  # raises the SyncError of a failed request
+            response = answer.result()  # raises the CentralUnreachable of a failed request
             if response.status_code != 200:
                 self._refused(rows, response)  # splits and resends: nothing may be in flight meanwhile
             if following:
@@ -236,11 +215,8 @@ class Syncer:
     def _next_batch(self, in_flight: list[Row]) -> list[Row]:
         """The most urgent, then oldest, unsynced events, bounded by count and bytes, skipping the batch in
         flight (still unsynced in the store until central confirms it)."""
-        skip = {row[0] for row in in_flight}
-        rows = self.store.unsynced(self.settings.batch_max + len(skip))
-        if skip:
-            rows = [row for row in rows if row[0] not in skip][:self.settings.batch_max]
-        return bound_by_bytes(rows, self.settings.batch_max_bytes)
+        rows = self.store.unsynced(self.settings.batch_max + len(in_flight))
+        return next_batch(rows, in_flight, self.settings.batch_max, self.settings.batch_max_bytes)
 
     def _encode(self, rows: list[Row]) -> bytes:
         body = encode_batch(self.site, rows)
@@ -251,23 +227,18 @@ class Syncer:
         return self._request("POST", "/api/v1/ingest", content=body,
                              headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
 
-    def _send_events(self, rows: list[Row]) -> None:
-        response = self._post_body(self._encode(rows))
-        if response.status_code == 200:
-            self.store.mark_synced([row[0] for row in rows])
-        else:
-            self._refused(rows, response)
-
     def _refused(self, rows: list[Row], response: httpx.Response) -> None:
-        if response.status_code in REFUSED and len(rows) > 1:
-            half = len(rows) // 2  # find the poison: each half flows or splits again
-            self._send_events(rows[:half])
-            self._send_events(rows[half:])
-        elif response.status_code in REFUSED:
-            log.error("central refused event %s as invalid; set aside as a dead letter", rows[0][0])
-            self.store.mark_dead(rows[0][0], _reason(response))
-        else:
-            raise SyncError(f"central answered {response.status_code} to a batch", retry=False)
+        """Central did not take a pipelined batch: find the poison by splitting (nothing else is in flight)."""
+        def accepted(part: list[Row]) -> None:
+            self.store.mark_synced([row[0] for row in part])
+
+        def set_aside(row: Row, reason: str) -> None:
+            log.error("central refused event %s as invalid; set aside as a dead letter", row[0])
+            self.store.mark_dead(row[0], reason)
+
+        plan = Bisection(rows, "a batch of events")
+        self._apply(plan.answer(response.status_code, response.content), accepted, set_aside)
+        self._settle(plan, lambda part: self._post_body(self._encode(part)), accepted, set_aside)
 
     def _sync_fleet(self) -> None:
         devices = self._fleet()
@@ -278,9 +249,13 @@ class Syncer:
             return self._post_json("/api/v1/fleet/sync",
                                    FleetSync(site=self.site, devices=records).model_dump_json().encode())
 
-        refused = self._bisect(devices, post, lambda _records: None)
-        for device, reason in refused:
+        refused: list[DeviceHealth] = []
+
+        def set_aside(device: DeviceHealth, reason: str) -> None:
             log.error("central refused the health of device %s: %s", device.device, reason)
+            refused.append(device)
+
+        self._settle(Bisection(devices, "device health"), post, lambda _records: None, set_aside)
         if refused:
             self.store.count("fleet-refused", len(refused))
 
@@ -309,7 +284,25 @@ class Syncer:
                 sent = self.sync_once()
                 if sent == 0:
                     self._request("GET", "/healthz")  # keep the WAN state true while idle
-            except (StorageError, sqlite3.Error) as exc:
+            except CentralUnreachable as exc:
+                self._set_reachable(False)
+                delay = backoff_delay(attempt)
+                attempt += 1
+                log.warning("sync failed (%s); next try in %.1f s", exc, delay)
+                self._stopping.wait(delay)
+                continue
+            except CentralRefused as exc:
+                # Central is there but says no to something no retry changes soon: say so loudly, count it,
+                # and ask again only at the back-off's cap instead of every second.
+                self._set_reachable(True)
+                self.store.count("sync-refused")
+                delay = MAX_BACKOFF_S
+                log.error("central refused the sync round (%s); next try in %.1f s", exc, delay)
+                self._stopping.wait(delay)
+                continue
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 # This gateway's store, not central, failed (a full disk): what was not marked synced is
                 # sent again later, and central is idempotent on event id.
                 delay = backoff_delay(attempt)
@@ -317,31 +310,8 @@ class Syncer:
                 log.error("sync round stopped: %s; next try in %.1f s", exc, delay)
                 self._stopping.wait(delay)
                 continue
-            except SyncError as exc:
-                if exc.retry:
-                    self._set_reachable(False)
-                    delay = backoff_delay(attempt)
-                    attempt += 1
-                    log.warning("sync failed (%s); next try in %.1f s", exc, delay)
-                else:
-                    # Central is there but says no to something no retry changes soon: say so loudly, count
-                    # it, and ask again only at the back-off's cap instead of every second.
-                    self._set_reachable(True)
-                    self.store.count("sync-refused")
-                    delay = MAX_BACKOFF_S
-                    log.error("central refused the sync round (%s); next try in %.1f s", exc, delay)
-                self._stopping.wait(delay)
-                continue
             attempt = 0
             self._set_reachable(True)
             if sent == 0:
                 self._stopping.wait(self.settings.interval_s)
 
-
-def _reason(response: httpx.Response) -> str:
-    """Central's reason for refusing, bounded (its ``detail`` lists locations and error types, no values)."""
-    try:
-        detail = response.json().get("detail") if response.content else None
-    except (ValueError, AttributeError):
-        detail = None
-    return (json.dumps(detail) if detail is not None else f"HTTP {response.status_code}")[:500]

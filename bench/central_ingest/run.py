@@ -24,7 +24,7 @@ import httpx
 import tomli_w
 
 from bench.common import machine, peak_rss_mb
-from gateway.sync import encode_batch
+from gateway.sync_plan import encode_batch
 from harness.localsite import ServiceProcess
 from harness.netutil import free_port
 from harness.pgtemp import TempPostgres

@@ -25,7 +25,7 @@ from bench.common import children, machine, peak_rss_mb
 from gateway.ingest import Accepted
 from gateway.settings import CentralLinkSettings
 from gateway.store import Store
-from gateway.sync import bound_by_bytes
+from gateway.sync_plan import bound_by_bytes
 from harness.netutil import free_port, wait_for_port
 from onestop.events import new_event
 from onestop.roles import Role, new_token

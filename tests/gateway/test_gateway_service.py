@@ -267,8 +267,7 @@ def test_failed_ticks_are_counted_and_ticking_resumes(site, broker, monkeypatch)
 
     def refuse_writes(on: bool) -> None:
         # What a card whose filesystem was remounted read-only after an error does: SQLITE_READONLY.
-        with gateway.store._lock:
-            gateway.store._conn.execute(f"PRAGMA query_only = {int(on)}")
+        gateway.store.write_fn(lambda conn: conn.execute(f"PRAGMA query_only = {int(on)}"), transaction=False)
 
     try:
         assert failures() == 0
@@ -297,9 +296,10 @@ def test_a_full_disk_is_reported_with_its_file_and_writing_resumes_when_space_re
     events = [new_event(kiosk, seq, "heartbeat", {"uptime_s": seq, "outbox": 0, "pad": "x" * 500})
               for seq in range(1, 301)]
     try:
-        with store._lock:  # the database may not grow by one page: SQLite answers SQLITE_FULL, as on a full disk
-            pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
-            store._conn.execute(f"PRAGMA max_page_count = {pages}")
+        def no_growth(conn):  # the database may not grow by one page: SQLite answers SQLITE_FULL, as on a full disk
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            conn.execute(f"PRAGMA max_page_count = {pages}")
+        store.write_fn(no_growth, transaction=False)
         for env in events:
             publish(client, site, env)
         wait_until(lambda: any("is full" in r.getMessage() for r in caplog.records), what="full disk reported")
@@ -309,8 +309,8 @@ def test_a_full_disk_is_reported_with_its_file_and_writing_resumes_when_space_re
         assert not [m for m in messages if "cannot rollback" in m]
         assert store.stats()["events"] == 0  # nothing stored, nothing acknowledged: the broker keeps them
 
-        with store._lock:  # space returns
-            store._conn.execute("PRAGMA max_page_count = 1073741823")
+        # space returns
+        store.write_fn(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"), transaction=False)
         wait_until(lambda: store.stats()["events"] == len(events), what="every event stored once space returned")
         assert {r[0] for r in query(site.path("gateway/gateway.db"), "SELECT id FROM events")} == {e.id for e in events}
         assert any("storing again" in r.getMessage() for r in caplog.records)

@@ -38,8 +38,7 @@ def test_the_policy_drops_in_order_and_counts_exactly(tmp_path):
     fill(store, "heartbeat", 3000)
     fill(store, "checkin", 3000)
     fill(store, "screening", 1000)
-    with store.transaction() as conn:
-        full = retention.used_bytes(conn)
+    full = store.write_fn(retention.used_bytes)
 
     # A bound that the synced rows and some heartbeats cover.
     dropped = retention.enforce(store, int(full * 0.6))
@@ -47,8 +46,7 @@ def test_the_policy_drops_in_order_and_counts_exactly(tmp_path):
     assert 0 < dropped["unsynced-low"] <= 3000
     assert "unsynced-presence" not in dropped and "unsynced-urgent" not in dropped
     assert count(store, "type = 'screening'") == 1000 and count(store, "synced = 0 AND type = 'checkin'") == 3000
-    with store.transaction() as conn:
-        assert retention.used_bytes(conn) <= int(full * 0.6)
+    assert store.write_fn(retention.used_bytes) <= int(full * 0.6)
     assert store.stats()["dropped"] == dropped
 
     # A tighter bound: all telemetry goes, then only as much presence as needed; no urgent event yet.
@@ -60,8 +58,7 @@ def test_the_policy_drops_in_order_and_counts_exactly(tmp_path):
     stats = store.stats()
     assert count(store, "type = 'checkin'") == 0 and stats["dropped"]["unsynced-presence"] == 3000
     assert 0 < count(store, "type = 'screening'") < 1000
-    with store.transaction() as conn:
-        assert retention.used_bytes(conn) <= int(full * 0.05)
+    assert store.write_fn(retention.used_bytes) <= int(full * 0.05)
     more = {k: more.get(k, 0) + more_still.get(k, 0) for k in {*more, *more_still}}
     total_dropped = sum(stats["dropped"].values())
     assert total_dropped + stats["events"] == 10_000
@@ -76,18 +73,17 @@ def test_nothing_is_dropped_under_the_bound(tmp_path):
 
 
 def test_the_retention_pass_never_counts_the_events_table(tmp_path):
-    # Every chunk runs under the write lock that acknowledgements wait for: no full scan of events in it.
+    # Every chunk runs in the writer that acknowledgements wait for: no full scan of events in it.
     store = Store(tmp_path / "g.db")
     store.mark_synced(fill(store, "checkin", 3000))
     fill(store, "heartbeat", 3000)
-    with store.transaction() as conn:
-        full = retention.used_bytes(conn)
+    full = store.write_fn(retention.used_bytes)
     statements: list[str] = []
-    store._conn.set_trace_callback(statements.append)
+    store.write_fn(lambda conn: conn.set_trace_callback(statements.append), transaction=False)
     try:
         dropped = retention.enforce(store, int(full * 0.5))
     finally:
-        store._conn.set_trace_callback(None)
+        store.write_fn(lambda conn: conn.set_trace_callback(None), transaction=False)
     assert dropped["synced"] == 3000 and statements
     assert not [s for s in statements if "count(" in s.lower() and "events" in s.lower()]
     # The counter it uses instead stays exact.

@@ -55,9 +55,10 @@ def test_unsynced_events_come_most_urgent_first_and_leave_once_synced(tmp_path):
 
 def test_counters_saturate_instead_of_failing_the_batch(tmp_path):
     store = Store(tmp_path / "g.db")
-    with store.transaction() as conn:
+    def bump_three(conn):
         for _ in range(3):  # three sequence gaps of the largest size a device could claim before the bound
             Store.bump(conn, "seq-gaps", 2**63 - 1)
+    store.write_fn(bump_three)
     assert store.counters()["seq-gaps"] == COUNTER_MAX
     store.write_batch([accepted(1)], [])  # the store goes on working
     assert store.stats()["events"] == 1
@@ -77,3 +78,19 @@ def test_the_same_id_with_other_content_is_a_conflict_and_the_first_version_stay
     assert query(tmp_path / "g.db", "SELECT payload FROM events") == [(first.payload,)]
     assert query(tmp_path / "g.db", "SELECT reason, topic FROM quarantine") == [
         ("conflict", "onestop/v1/x/dev/kiosk-1/evt/checkin")]
+
+
+def test_a_database_of_the_previous_version_loses_the_unread_published_column_and_keeps_its_alerts(tmp_path):
+    from gateway.store import MIGRATIONS
+    from onestop.sqlite import open_database
+
+    path = tmp_path / "g.db"
+    old = open_database(path, MIGRATIONS[:4])
+    old.conn.execute("INSERT INTO alerts (id, key, status, urgency, team, raised_at, record, published) "
+                     "VALUES ('a1', 'k', 'open', 0, 'clinic', '2026-01-01T00:00:00Z', '{}', 1)")
+    old.conn.close()
+    store = Store(path)
+    store.close()
+    columns = [row[1] for row in query(path, "PRAGMA table_info(alerts)")]
+    assert "published" not in columns and "synced" in columns
+    assert query(path, "SELECT id, status FROM alerts") == [("a1", "open")]

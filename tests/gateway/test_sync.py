@@ -140,7 +140,7 @@ def test_a_refused_alert_is_set_aside_and_events_and_other_alerts_still_sync(sit
     from datetime import UTC, datetime
 
     from gateway import alerts as rules
-    from gateway.store import insert_alerts
+    from gateway.alert_store import insert_alerts
 
     now = datetime.now(UTC)
     good = [rules.device_offline_alert(site.site, kiosk.device, 12, now) for kiosk in KIOSKS]
@@ -149,8 +149,7 @@ def test_a_refused_alert_is_set_aside_and_events_and_other_alerts_still_sync(sit
     events = [new_event(KIOSKS[0].device, seq, "heartbeat", {"uptime_s": seq, "outbox": 0}) for seq in range(1, 50)]
     store = Store(site.path("gateway/gateway.db"))
     store.write_batch([Accepted(env, env.to_json(), time.time()) for env in events], [])
-    with store.transaction() as conn:
-        insert_alerts(conn, [good[0], stale, *good[1:]])
+    store.write_fn(lambda conn: insert_alerts(conn, [good[0], stale, *good[1:]]))
     store.close()
     gateway = gateway_process(site)
     gateway.start()
@@ -178,7 +177,7 @@ def test_device_records_central_refuses_are_counted_and_the_others_still_arrive(
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from gateway.alert_store import AlertStore
+    from gateway.alert_store import GatewayAlerts
     from gateway.settings import CentralLinkSettings
     from gateway.sync import Syncer
     from onestop.records import DeviceHealth
@@ -205,7 +204,7 @@ def test_device_records_central_refuses_are_counted_and_the_others_still_arrive(
     store = Store(tmp_path / "gateway.db")
     with served(central) as client:
         link = CentralLinkSettings(url=str(client.base_url), token="gateway-token")
-        syncer = Syncer("test-site", link, store, AlertStore(store), tmp_path / "site-config.json",
+        syncer = Syncer("test-site", link, store, GatewayAlerts(store), tmp_path / "site-config.json",
                         fleet=lambda: devices)
         try:
             assert syncer.sync_once() == 0  # the round completes: nothing raised, nothing blocked

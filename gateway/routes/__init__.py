@@ -1,0 +1,1 @@
+"""The gateway's local HTTP routes, one module per concern; ``gateway.api`` assembles them."""
