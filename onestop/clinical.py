@@ -24,15 +24,23 @@ from onestop.events import Measurement, Questionnaire, ScreeningData
 from onestop.records import SEVERITY_ORDER, HealthTeam, Severity
 from onestop.settings import Section
 
-# LOINC codes the rules look at (CLINICAL.md, "Codes for interoperability").
+# LOINC codes of every quantity the system measures (CLINICAL.md, "Codes for interoperability"): stated
+# here once; parsers, screens, rules and the FHIR export name them by these constants.
 SYSTOLIC = "8480-6"
 DIASTOLIC = "8462-4"
-SPO2_CODES = frozenset({"59408-5", "2708-6"})
+BP_PANEL = "85354-9"  # the FHIR panel that groups systolic and diastolic
+SPO2 = "59408-5"  # by pulse oximetry: what every oximeter reports
+SPO2_ARTERIAL = "2708-6"  # the general code, which other producers may send
+SPO2_CODES = frozenset({SPO2, SPO2_ARTERIAL})
 BODY_TEMPERATURE = "8310-5"
 HEART_RATE = "8867-4"
 BODY_WEIGHT = "29463-7"
 BODY_HEIGHT = "8302-2"
 BMI = "39156-5"
+# The UCUM unit each travels in on the wire (the contract's units; parsers convert to them).
+UNITS: dict[str, str] = {SYSTOLIC: "mm[Hg]", DIASTOLIC: "mm[Hg]", SPO2: "%", SPO2_ARTERIAL: "%",
+                         BODY_TEMPERATURE: "Cel", HEART_RATE: "/min", BODY_WEIGHT: "kg", BODY_HEIGHT: "cm",
+                         BMI: "kg/m2"}
 
 BpCategory = Literal["normal", "elevated", "stage-1", "stage-2", "crisis"]
 Spo2Category = Literal["normal", "low", "very-low"]

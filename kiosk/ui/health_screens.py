@@ -54,10 +54,10 @@ class HealthScreen(Screen):
         grid = GridLayout(cols=3, spacing=s.px(8))
         statuses, faults = self._statuses(app)
         value = session.value
-        bp = (f"{number(value('8480-6'))}/{number(value('8462-4'))}"
-              if value("8480-6") and value("8462-4") else None)
+        bp = (f"{number(value(clinical.SYSTOLIC))}/{number(value(clinical.DIASTOLIC))}"
+              if value(clinical.SYSTOLIC) and value(clinical.DIASTOLIC) else None)
         pulse = value(clinical.HEART_RATE)
-        spo2 = value("59408-5") or value("2708-6")
+        spo2 = value(clinical.SPO2) or value(clinical.SPO2_ARTERIAL)
         tiles = [
             ("bp", bp, ("mmHg" + (f" · {number(pulse)} /min" if pulse else "")) if bp else ""),
             ("spo2", f"{number(spo2)} %" if spo2 else None, f"{number(pulse)} /min" if pulse else ""),

@@ -151,7 +151,7 @@ def _reading_text(app: KioskApp, result: Result) -> str:
         return app.tr("score", score=score)
     values = {m.code: m.value for m in readings}
     if measure == "bp":
-        return f"{number(values['8480-6'])}/{number(values['8462-4'])} mmHg"
+        return f"{number(values[clinical.SYSTOLIC])}/{number(values[clinical.DIASTOLIC])} mmHg"
     if measure == "heart_rate":
         return f"{number(readings[0].value)} /min"
     if measure == "spo2":
