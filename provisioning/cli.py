@@ -24,6 +24,7 @@ from rich.text import Text
 
 from onestop import topics
 from onestop.errors import CorruptDataError, OnestopError
+from onestop.payloads import DeviceKind
 from onestop.reporting import CORRUPT_DATA_EXIT
 from provisioning import pki, status, validation
 from provisioning.broker_reload import ReloadOutcome
@@ -31,7 +32,7 @@ from provisioning.device_state import gateway_broker_settings, mark_offline
 from provisioning.errors import BrokerReloadError, GatewayQueryError, InvalidInputError
 from provisioning.registry import Device
 from provisioning.site import InitOptions, Site, SitePaths, init_site
-from provisioning.validation import DeviceKind, site_id
+from provisioning.validation import site_id
 
 app = typer.Typer(help="Technicians' tools: device registry, broker credentials and ACL, site CA and "
                        "certificates, device bundles with QR codes.", no_args_is_help=True)
@@ -204,7 +205,7 @@ def device_add(device: DeviceArg,
                directory: DirOption = DEFAULT_DIR, broker_pid: PidOption = None) -> None:
     """Register a device with a fresh random password (never shown: it goes into the bundle)."""
     with Site.open(directory) as site:
-        added = site.add_device(device, kind.value, space, display_name, cert)
+        added = site.add_device(device, kind, space, display_name, cert)
         out.print(f"device {added.id} added ({added.kind} in {added.space}"
                   f"{', certificate ' + (added.cert_serial or '') if added.cert_pem else ''})")
         _reload(site, broker_pid)

@@ -12,7 +12,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.screenmanager import Screen
 
-from firmware_bridge.drivers import DRIVERS, DeviceKind
+from firmware_bridge.drivers import DRIVERS, PeripheralKind
 from kiosk.questionnaires import wording
 from kiosk.ui.kiosk_screens import timeout_warning, top_bar
 from kiosk.ui.widgets import (
@@ -33,8 +33,8 @@ from onestop import clinical
 if TYPE_CHECKING:
     from kiosk.app import KioskApp
 
-_TILE_OF_KIND = {DeviceKind.BLOOD_PRESSURE: "bp", DeviceKind.PULSE_OXIMETER: "spo2",
-                 DeviceKind.THERMOMETER: "temperature", DeviceKind.SCALE: "weight"}
+_TILE_OF_KIND = {PeripheralKind.BLOOD_PRESSURE: "bp", PeripheralKind.PULSE_OXIMETER: "spo2",
+                 PeripheralKind.THERMOMETER: "temperature", PeripheralKind.SCALE: "weight"}
 
 
 def number(value: float) -> str:
