@@ -23,9 +23,8 @@ from rich.table import Table
 from rich.text import Text
 
 from onestop import topics
-from onestop.errors import CorruptDataError, OnestopError
 from onestop.payloads import DeviceKind
-from onestop.reporting import CORRUPT_DATA_EXIT
+from onestop.reporting import reported
 from provisioning import pki, status, validation
 from provisioning.broker_reload import ReloadOutcome
 from provisioning.device_state import gateway_broker_settings, mark_offline
@@ -77,14 +76,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _reports_errors(command: F) -> F:
-    """Turn our errors into one red line and exit status 1, 65 for damaged files (never a traceback)."""
+    """Report errors as every ``onestop`` command does (``onestop.reporting``): one line, never a traceback."""
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with reported():
             return command(*args, **kwargs)
-        except OnestopError as exc:
-            _note("error:", str(exc), "bold red")
-            raise typer.Exit(CORRUPT_DATA_EXIT if isinstance(exc, CorruptDataError) else 1) from exc
     return wrapper  # type: ignore[return-value]
 
 
