@@ -41,6 +41,7 @@ from pydantic import ValidationError
 from gateway.alert_store import AlertStore
 from gateway.settings import CentralLinkSettings
 from gateway.store import Store
+from onestop.backoff import retry_delay
 from onestop.errors import OnestopError
 from onestop.records import AlertRecord, AlertSync, DeviceHealth, FleetSync
 from onestop.site import SiteConfig
@@ -72,7 +73,7 @@ class SyncError(OnestopError):
 def backoff_delay(attempt: int, base: float = 0.5, cap: float = MAX_BACKOFF_S,
                   rng: random.Random | None = None) -> float:
     """Full-jitter exponential back-off: uniform in [0, min(cap, base * 2**attempt)]."""
-    return (rng or random).uniform(0, min(cap, base * (2 ** min(attempt, 30))))
+    return retry_delay(attempt, base=base, cap=cap, jitter=True, rng=rng)
 
 
 def bound_by_bytes(rows: list[Row], max_bytes: int) -> list[Row]:
