@@ -406,7 +406,8 @@ class KioskRuntime:
     def start(self) -> None:
         """Connect, start publishing, open the serial devices and start the privacy time-out clock."""
         self.link.start()
-        self.devices = DeviceHub(self)
+        self.devices = DeviceHub(self.settings.reader,
+                                 self.settings.health.devices if self.health_station else (), self)
         self.devices.start()
         self._ticker = threading.Thread(target=self._tick_loop, name="ticker", daemon=True)
         self._ticker.start()
