@@ -14,6 +14,7 @@ Rules for new steps: append, never edit a released step; a step that changes a t
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -27,6 +28,7 @@ from onestop.migrations import Migration
 from onestop.migrations import MigrationError as BaseMigrationError
 from onestop.migrations import migrate as run_migrations
 
+log = logging.getLogger(__name__)
 _ADVISORY_LOCK = 0x6F6E6573  # "ones": any constant shared by every central worker
 
 
@@ -150,8 +152,11 @@ def applied_versions(db: Database) -> list[int]:
 def migrate(db: Database, migrations: tuple[Step, ...] = MIGRATIONS) -> list[int]:
     """Apply every step not yet recorded (``onestop/migrations.py``); returns the versions applied now."""
     try:
-        return run_migrations(_Ledger(db), migrations, database="central's database")
+        done = run_migrations(_Ledger(db), migrations, database="central's database")
     except BaseMigrationError as exc:
         raise MigrationError(f"{exc}: upgrade the central service") from exc
     except sa.exc.SQLAlchemyError as exc:
         raise MigrationError(f"{'; '.join(getattr(exc, '__notes__', ()))} failed: {exc}") from exc
+    for version in done:
+        log.info("applied schema migration %d: %s", version, next(m.name for m in migrations if m.key == version))
+    return done

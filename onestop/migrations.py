@@ -88,6 +88,6 @@ def migrate(ledger: Ledger[C, K], steps: Sequence[Migration[C, K]], *, database:
                 exc.add_note(f"migration {step.key} ({step.name}) of {database}")
                 raise
             ledger.record(conn, step)
-        log.info("%s: applied migration %s (%s)", database, step.key, step.name)
+        log.debug("%s: applied migration %s (%s)", database, step.key, step.name)
         done.append(step.key)
     return done
