@@ -96,7 +96,7 @@ def kiosk_run(config: ConfigOption,
                                                             "default: a window of the configured size.")] = False,
               ) -> None:
     """Run a kiosk or health station."""
-    from kiosk.headless import run
+    from kiosk.service import run
 
     with reported():
         run(config, headless=headless, fullscreen=fullscreen)

@@ -31,7 +31,7 @@ from kiosk.ui.widgets import (
 from onestop import clinical
 
 if TYPE_CHECKING:
-    from kiosk.app import KioskApp
+    from kiosk.ui.application import KioskApp
 
 _TILE_OF_KIND = {PeripheralKind.BLOOD_PRESSURE: "bp", PeripheralKind.PULSE_OXIMETER: "spo2",
                  PeripheralKind.THERMOMETER: "temperature", PeripheralKind.SCALE: "weight"}

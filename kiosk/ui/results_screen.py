@@ -35,7 +35,7 @@ from kiosk.ui.widgets import (
 from onestop import clinical
 
 if TYPE_CHECKING:
-    from kiosk.app import KioskApp
+    from kiosk.ui.application import KioskApp
 
 # Lengths in 800×480 pixels (``Style.px``): the screen's padding and spacing, the bars, a row's parts.
 _PADDING, _SPACING, _TOP_BAR, _FOOTER = 12, 8, 52, 60
