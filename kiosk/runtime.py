@@ -190,6 +190,9 @@ class KioskRuntime:
             try:
                 return self._append(event_type, data)
             except NotRecordedError as exc:
+                if self._stopping.is_set():  # the outbox is closing: no tick will write it again
+                    log.warning("%s at %s while stopping", exc, self.settings.device)
+                    return None
                 log.error("%s at %s; kept in memory, written again every second", exc, self.settings.device)
         if len(self._unwritten) >= MAX_UNWRITTEN:
             self.records_lost += 1
@@ -427,6 +430,11 @@ class KioskRuntime:
             self.devices.stop()
         if self._ticker:
             self._ticker.join(5)
+        with self._lock:  # a last try for events kept while the outbox could not write
+            self._write_unwritten()
+            if self._unwritten:
+                log.error("%d events at %s not recorded: the outbox could not write them before stop",
+                          len(self._unwritten), self.settings.device)
         self.link.stop()
         self.outbox.close()
         self.presence.close()
