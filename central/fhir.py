@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from onestop import clinical
 from onestop.events import format_ts
 
 LOINC = "http://loinc.org"
@@ -23,17 +24,17 @@ CARD_SYSTEM = "urn:onestop:card"
 EVENT_SYSTEM = "urn:onestop:event"
 PROFILE = "http://hl7.org/fhir/StructureDefinition/"
 
-# LOINC code -> (display, UCUM unit, vital-signs profile)
-VITALS: dict[str, tuple[str, str, str]] = {
-    "8867-4": ("Heart rate", "/min", "heartrate"),
-    "59408-5": ("Oxygen saturation in Arterial blood by Pulse oximetry", "%", "oxygensat"),
-    "2708-6": ("Oxygen saturation in Arterial blood", "%", "oxygensat"),
-    "8310-5": ("Body temperature", "Cel", "bodytemp"),
-    "29463-7": ("Body weight", "kg", "bodyweight"),
-    "8302-2": ("Body height", "cm", "bodyheight"),
-    "39156-5": ("Body mass index (BMI) [Ratio]", "kg/m2", "bmi"),
+# LOINC code -> (display, vital-signs profile); the codes and their units are stated in onestop/clinical.py.
+VITALS: dict[str, tuple[str, str]] = {
+    clinical.HEART_RATE: ("Heart rate", "heartrate"),
+    clinical.SPO2: ("Oxygen saturation in Arterial blood by Pulse oximetry", "oxygensat"),
+    clinical.SPO2_ARTERIAL: ("Oxygen saturation in Arterial blood", "oxygensat"),
+    clinical.BODY_TEMPERATURE: ("Body temperature", "bodytemp"),
+    clinical.BODY_WEIGHT: ("Body weight", "bodyweight"),
+    clinical.BODY_HEIGHT: ("Body height", "bodyheight"),
+    clinical.BMI: ("Body mass index (BMI) [Ratio]", "bmi"),
 }
-SYSTOLIC, DIASTOLIC, BP_PANEL = "8480-6", "8462-4", "85354-9"
+SYSTOLIC, DIASTOLIC, BP_PANEL = clinical.SYSTOLIC, clinical.DIASTOLIC, clinical.BP_PANEL
 BP_PARTS = {SYSTOLIC: "Systolic blood pressure", DIASTOLIC: "Diastolic blood pressure"}
 
 
@@ -69,7 +70,7 @@ def observations(event_id: str, subject: str, at: datetime, measurements: Iterab
         if code in BP_PARTS:
             bp.setdefault(code, m)
         elif code in VITALS and (codes is None or code in codes):
-            display, _unit, profile = VITALS[code]
+            display, profile = VITALS[code]
             resource = _base(f"{event_id}-{code}", event_id, code, subject, at, profile, m.get("device_model"))
             resource["code"] = _code(code, display)
             resource["valueQuantity"] = _quantity(m["value"], m["unit"])

@@ -1,10 +1,10 @@
 """Schema migrations, registered here and recorded in the database (table ``schema_migrations``).
 
 Why not Alembic: the schema is small, both dialects are driven through SQLAlchemy Core already, and a
-list of numbered Python steps that run in one transaction each is easy to read and to test. Each step
-runs once, in order, inside a transaction together with the row that records it (PostgreSQL and SQLite
-both have transactional DDL), so a crash leaves the schema at a recorded version. On PostgreSQL an
-advisory lock makes concurrent workers starting together wait for each other instead of racing.
+list of numbered Python steps that run in one transaction each is easy to read and to test. They are run by
+the runner every store shares (``onestop/migrations.py``: each step once, in order, in one transaction with
+the row that records it; a database from a newer release refused); this module says only where central
+records them and that on PostgreSQL an advisory lock makes workers starting together wait for each other.
 
 Rules for new steps: append, never edit a released step; a step that changes a table declared in
 ``central.schema`` writes the DDL explicitly (as step 2 does) and updates the declaration, and
@@ -13,9 +13,9 @@ Rules for new steps: append, never edit a released step; a step that changes a t
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -24,18 +24,12 @@ from central import schema
 from central.db import Database, UtcDateTime
 from central.errors import MigrationError
 from central.ingest import derived_columns
+from onestop.migrations import Migration
+from onestop.migrations import MigrationError as BaseMigrationError
+from onestop.migrations import migrate as run_migrations
 
 log = logging.getLogger(__name__)
 _ADVISORY_LOCK = 0x6F6E6573  # "ones": any constant shared by every central worker
-
-
-@dataclass(frozen=True)
-class Migration:
-    """One numbered schema step."""
-
-    version: int
-    name: str
-    apply: Callable[[sa.Connection], None]
 
 
 def _initial(conn: sa.Connection) -> None:
@@ -114,12 +108,36 @@ def _event_conflicts(conn: sa.Connection) -> None:
     schema.event_conflicts.create(conn, checkfirst=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (
+Step = Migration[sa.Connection, int]
+MIGRATIONS: tuple[Step, ...] = (
     Migration(1, "events and gateways", _initial),
     Migration(2, "analytics columns, alerts, fleet, site configurations, audit log", _analytics_and_records),
     Migration(3, "device clock skew", _device_clock_skew),
     Migration(4, "event conflicts", _event_conflicts),
 )
+
+
+class _Ledger:
+    """Versions recorded in ``schema_migrations``; on PostgreSQL each transaction first takes an advisory lock,
+    so workers starting together wait for each other instead of racing."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        with self.db.write() as conn:
+            if self.db.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
+            yield conn
+
+    def applied(self, conn: sa.Connection) -> set[int]:
+        schema.schema_migrations.create(conn, checkfirst=True)
+        return set(conn.execute(sa.select(schema.schema_migrations.c.version)).scalars())
+
+    def record(self, conn: sa.Connection, step: Step) -> None:
+        conn.execute(schema.schema_migrations.insert().values(
+            version=step.key, name=step.name, applied_at=datetime.now(UTC)))
 
 
 def applied_versions(db: Database) -> list[int]:
@@ -131,26 +149,14 @@ def applied_versions(db: Database) -> list[int]:
                                  .order_by(schema.schema_migrations.c.version)).scalars())
 
 
-def migrate(db: Database, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
-    """Apply every step not yet recorded; returns the versions applied now."""
-    done: list[int] = []
-    for step in migrations:
-        with db.write() as conn:
-            if db.dialect == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
-            schema.schema_migrations.create(conn, checkfirst=True)
-            recorded = set(conn.execute(sa.select(schema.schema_migrations.c.version)).scalars())
-            if recorded and max(recorded) > migrations[-1].version:
-                raise MigrationError(f"database schema version {max(recorded)} is newer than this code "
-                                     f"({migrations[-1].version}); upgrade the central service")
-            if step.version in recorded:
-                continue
-            try:
-                step.apply(conn)
-            except sa.exc.SQLAlchemyError as exc:
-                raise MigrationError(f"migration {step.version} ({step.name}) failed: {exc}") from exc
-            conn.execute(schema.schema_migrations.insert().values(
-                version=step.version, name=step.name, applied_at=datetime.now(UTC)))
-            log.info("applied schema migration %d: %s", step.version, step.name)
-            done.append(step.version)
+def migrate(db: Database, migrations: tuple[Step, ...] = MIGRATIONS) -> list[int]:
+    """Apply every step not yet recorded (``onestop/migrations.py``); returns the versions applied now."""
+    try:
+        done = run_migrations(_Ledger(db), migrations, database="central's database")
+    except BaseMigrationError as exc:
+        raise MigrationError(f"{exc}: upgrade the central service") from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise MigrationError(f"{'; '.join(getattr(exc, '__notes__', ()))} failed: {exc}") from exc
+    for version in done:
+        log.info("applied schema migration %d: %s", version, next(m.name for m in migrations if m.key == version))
     return done

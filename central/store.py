@@ -228,7 +228,3 @@ class CentralStore:
         """Release connections."""
         self.db.close()
 
-
-def epoch_to_datetime(value: float) -> datetime:
-    """A gateway receive time (Unix seconds) as an aware datetime."""
-    return datetime.fromtimestamp(value, UTC)

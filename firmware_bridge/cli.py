@@ -20,6 +20,7 @@ from rich.table import Table
 
 from firmware_bridge.drivers import DRIVERS, Driver
 from firmware_bridge.readings import CardRead, DeviceStatus, Event, FrameRejected, MeasurementRead
+from onestop.reporting import error
 
 CHUNK = 64 * 1024
 
@@ -79,7 +80,7 @@ def decode(
     try:
         stream: BinaryIO = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
     except OSError as exc:
-        typer.echo(f"Error: cannot read {source}: {exc.strerror or exc}", err=True)
+        error(f"cannot read {source}: {exc.strerror or exc}")
         raise typer.Exit(1) from exc
     counts: Counter[str] = Counter()
     parser = chosen.parser()
@@ -92,7 +93,7 @@ def decode(
     except OSError as exc:
         _write(parser.finish(), chosen, status, counts)
         _summary(chosen, total, counts)
-        typer.echo(f"Error: reading {source} failed: {exc.strerror or exc}", err=True)
+        error(f"reading {source} failed: {exc.strerror or exc}")
         raise typer.Exit(1) from exc
     _write(parser.finish(), chosen, status, counts)
     _summary(chosen, total, counts)

@@ -69,8 +69,8 @@ class PassiveSession:
         return b""
 
 
-class DeviceKind(StrEnum):
-    """What a driver's device is, for kiosks choosing readers and the ``drivers`` listing."""
+class PeripheralKind(StrEnum):
+    """What instrument a driver reads (a peripheral of a kiosk, station or sensor node; not a ``DeviceKind``)."""
 
     CARD_READER = "card reader"
     PULSE_OXIMETER = "pulse oximeter"
@@ -99,7 +99,7 @@ class Driver:
 
     name: str
     description: str
-    kind: DeviceKind
+    kind: PeripheralKind
     serial: SerialSettings
     parser: Callable[[], Parser]
     session: Callable[[], Session] | None = field(default=None)
@@ -118,21 +118,21 @@ _ALL = (
     Driver(
         name="em4100",
         description="EM4100 125 kHz UART reader (RDM6300, RDM630); 14-byte frames, XOR checksum",
-        kind=DeviceKind.CARD_READER,
+        kind=PeripheralKind.CARD_READER,
         serial=SerialSettings(9600),
         parser=Em4100Parser,
     ),
     Driver(
         name="parallax",
         description="Parallax-style 125 kHz reader; LF + 10 hex digits + CR, no checksum",
-        kind=DeviceKind.CARD_READER,
+        kind=PeripheralKind.CARD_READER,
         serial=SerialSettings(2400),
         parser=ParallaxParser,
     ),
     Driver(
         name="pn532",
         description="NXP PN532 over HSU, ISO14443A cards (MIFARE, NTAG); polled by the bridge",
-        kind=DeviceKind.CARD_READER,
+        kind=PeripheralKind.CARD_READER,
         serial=SerialSettings(115200),
         parser=Pn532Parser,
         session=Pn532Session,
@@ -140,21 +140,21 @@ _ALL = (
     Driver(
         name="wedge",
         description="Keyboard-wedge reader, serial variant: digits then CR and/or LF",
-        kind=DeviceKind.CARD_READER,
+        kind=PeripheralKind.CARD_READER,
         serial=SerialSettings(9600),
         parser=WedgeParser,
     ),
     Driver(
         name="cms50d",
         description="Contec CMS50D+ live stream (older firmware); 5-byte packets, ~60/s",
-        kind=DeviceKind.PULSE_OXIMETER,
+        kind=PeripheralKind.PULSE_OXIMETER,
         serial=SerialSettings(19200, 8, "O", 1),
         parser=Cms50dParser,
     ),
     Driver(
         name="cms50d-v46",
         description="Contec CMS50D+ firmware 4.6; 9-byte packets after a start command",
-        kind=DeviceKind.PULSE_OXIMETER,
+        kind=PeripheralKind.PULSE_OXIMETER,
         serial=SerialSettings(115200),
         parser=ContecV46Parser,
         session=ContecV46Session,
@@ -162,28 +162,28 @@ _ALL = (
     Driver(
         name="and-scale",
         description="A&D scale or balance, standard format lines (ST/US/OL)",
-        kind=DeviceKind.SCALE,
+        kind=PeripheralKind.SCALE,
         serial=SerialSettings(2400, 7, "E", 1),
         parser=AndScaleParser,
     ),
     Driver(
         name="tanita",
         description="Tanita body-composition monitor (SC-330, MC-780); {...} line with CS checksum",
-        kind=DeviceKind.SCALE,
+        kind=PeripheralKind.SCALE,
         serial=SerialSettings(9600),
         parser=TanitaParser,
     ),
     Driver(
         name="gatt-bp",
         description="BLE Blood Pressure Measurement (0x2A35) values, one hex line each",
-        kind=DeviceKind.BLOOD_PRESSURE,
+        kind=PeripheralKind.BLOOD_PRESSURE,
         serial=SerialSettings(115200),
         parser=GattBloodPressureParser,
     ),
     Driver(
         name="gatt-temp",
         description="BLE Temperature Measurement (0x2A1C) values, one hex line each",
-        kind=DeviceKind.THERMOMETER,
+        kind=PeripheralKind.THERMOMETER,
         serial=SerialSettings(115200),
         parser=GattTemperatureParser,
     ),

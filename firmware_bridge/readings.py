@@ -13,15 +13,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# LOINC code and UCUM unit of every quantity a driver can produce.
-SPO2 = ("59408-5", "%")
-PULSE_RATE = ("8867-4", "/min")
-SYSTOLIC = ("8480-6", "mm[Hg]")
-DIASTOLIC = ("8462-4", "mm[Hg]")
-BODY_TEMPERATURE = ("8310-5", "Cel")
-BODY_WEIGHT = ("29463-7", "kg")
-BODY_HEIGHT = ("8302-2", "cm")
-BMI = ("39156-5", "kg/m2")
+from onestop import clinical
+
+
+def _quantity(code: str) -> tuple[str, str]:
+    return code, clinical.UNITS[code]
+
+
+# LOINC code and UCUM unit of every quantity a driver can produce (both stated in onestop/clinical.py).
+SPO2 = _quantity(clinical.SPO2)
+PULSE_RATE = _quantity(clinical.HEART_RATE)
+SYSTOLIC = _quantity(clinical.SYSTOLIC)
+DIASTOLIC = _quantity(clinical.DIASTOLIC)
+BODY_TEMPERATURE = _quantity(clinical.BODY_TEMPERATURE)
+BODY_WEIGHT = _quantity(clinical.BODY_WEIGHT)
+BODY_HEIGHT = _quantity(clinical.BODY_HEIGHT)
+BMI = _quantity(clinical.BMI)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
     start() ──▶ open ──ok──▶ pump (read, feed, write, deliver) ──stop()──▶ closed
                  │  fails            │ fails (unplugged)
                  ▼                   ▼
-          PortFault (once per outage), wait backoff (doubling, capped), open again ...
+          PortFault (once per outage), wait (onestop/backoff.py: doubling, capped), open again ...
           PortRestored when an open succeeds after a fault
 
 Events are delivered on the reader's own thread. A callback that raises is logged and counted, never
@@ -24,29 +24,11 @@ from typing import Any
 from firmware_bridge.errors import PortError
 from firmware_bridge.readings import CardRead, FrameRejected, PortFault, PortRestored, RuntimeEvent
 from firmware_bridge.taps import DEFAULT_WINDOW, RepeatSuppressor
+from onestop.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[RuntimeEvent], None]
-
-
-class Backoff:
-    """Delays between reconnection attempts: ``initial``, doubling up to ``maximum``."""
-
-    def __init__(self, initial: float = 0.2, maximum: float = 5.0) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self._next = initial
-
-    def next_delay(self) -> float:
-        """The delay before the next attempt (grows each call)."""
-        delay = self._next
-        self._next = min(self._next * 2, self.maximum)
-        return delay
-
-    def reset(self) -> None:
-        """After a success: start again from ``initial``."""
-        self._next = self.initial
 
 
 class ReconnectingReader(ABC):

@@ -35,7 +35,7 @@ from firmware_bridge.device_streams import (
     measure_steps,
     tap_steps,
 )
-from firmware_bridge.drivers import DeviceKind, get_driver
+from firmware_bridge.drivers import PeripheralKind, get_driver
 
 LISTEN_INTERVAL = 0.02
 START_TIMEOUT = 3.0  # how long a v4.6 oximeter's measure() waits for the host's start command
@@ -127,7 +127,7 @@ class SimulatedDevice:
 
         For the PN532 that is when the host's poll was answered (up to ``timeout`` seconds).
         """
-        if self.driver.kind is not DeviceKind.CARD_READER:
+        if self.driver.kind is not PeripheralKind.CARD_READER:
             raise TypeError(f"{self.driver.name} is not a card reader; use measure()")
         if self._pn532 is None:
             return self._play(tap_steps(self.driver.name, card, self._rng, self.noise))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from onestop.clinical import Thresholds, screening_findings
+from onestop.clinical import STAFF_ALERTED, Thresholds, screening_findings
 from onestop.errors import OnestopError
 from onestop.events import Envelope, ScreeningData
 from onestop.ids import uuid7
@@ -44,7 +44,7 @@ def screening_alerts(site: str, event: Envelope, thresholds: Thresholds, at: dat
         return []
     return [_new(site, at, rule=f.rule, severity=f.severity, team=f.team, summary=f.summary,
                  device=event.device, space=space, event_id=event.id, subject=event.data.subject)
-            for f in screening_findings(event.data, thresholds) if f.severity in URGENT_FIRST]
+            for f in screening_findings(event.data, thresholds) if f.severity in STAFF_ALERTED]
 
 
 def over_capacity_alert(site: str, space: str, count: int, capacity: int, at: datetime) -> AlertRecord | None:

@@ -45,7 +45,7 @@ class StorageSettings(Section):
     check_interval_s: float = Field(5.0, gt=0, description="how often the bound is checked")
 
 
-class HealthSettings(Section):
+class DeviceHealthSettings(Section):
     """When the gateway calls a device offline, and when it tells the technicians."""
 
     offline_after_s: float = Field(150, ge=10, description="silence (no event, no heartbeat) before offline")
@@ -64,7 +64,7 @@ class GatewaySettings(Section):
     central: CentralLinkSettings = Field(default_factory=CentralLinkSettings)
     tokens: list[TokenEntry] = Field(default_factory=list, description="API tokens (SHA-256 digests)")
     timezone: TimeZoneName = Field("UTC", description="the building's time zone (IANA name), for opening hours")
-    health: HealthSettings = Field(default_factory=HealthSettings)
+    health: DeviceHealthSettings = Field(default_factory=DeviceHealthSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds, description="screening thresholds (CLINICAL.md)")
     spaces: list[SpaceConfig] = Field(default_factory=list, description="spaces, capacities and opening hours")

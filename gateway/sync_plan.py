@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from gateway.errors import CentralRefused, CentralUnreachable
+from onestop.backoff import retry_delay
 
 MAX_BACKOFF_S = 60.0
 Row = tuple[str, float, bytes]  # an unsynced event: (id, received, payload)
@@ -126,7 +127,7 @@ def refusal_reason(status: int, body: bytes) -> str:
 def backoff_delay(attempt: int, base: float = 0.5, cap: float = MAX_BACKOFF_S,
                   rng: random.Random | None = None) -> float:
     """Full-jitter exponential back-off: uniform in [0, min(cap, base * 2**attempt)]."""
-    return (rng or random).uniform(0, min(cap, base * (2 ** min(attempt, 30))))
+    return retry_delay(attempt, base=base, cap=cap, jitter=True, rng=rng)
 
 
 def bound_by_bytes(rows: list[Row], max_bytes: int) -> list[Row]:

@@ -79,11 +79,6 @@ class BrokerProcess:
         self.write_files()
         return cred
 
-    def remove_user(self, username: str) -> None:
-        """Remove a user's password entry; call ``reload`` for a running broker to notice."""
-        self.users.pop(username, None)
-        self.write_files()
-
     def write_files(self) -> None:
         """(Re)write the password, ACL and configuration files."""
         self.layout.data.mkdir(parents=True, exist_ok=True)

@@ -307,7 +307,7 @@ def run_demo(duration: float | None, data_dir: Path | None, speed: float = 60.0,
         console.print(f"[dim]data and logs in {root}; kill a service (kill -9 $(cat {root}/run/gateway.pid)) "
                       "and watch it come back[/]", soft_wrap=True)
         if ui:
-            from kiosk.app import run_window
+            from kiosk.ui.window import run_window
 
             threading.Thread(target=_loop, args=(demo, stop, duration), daemon=True).start()
             run_window(demo.runtimes[KIOSKS[0][0]], on_ready=lambda app: _close_when(app, stop))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from onestop.backoff import retry_delay
 from onestop.errors import OnestopError
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ class Supervisor:
             service.start()
         except (OnestopError, OSError) as exc:
             failures = self._failures[name] = self._failures.get(name, 0) + 1
-            self._retry_at[name] = time.monotonic() + min(RETRY_MIN_S * 2 ** (failures - 1), RETRY_MAX_S)
+            self._retry_at[name] = time.monotonic() + retry_delay(failures - 1, base=RETRY_MIN_S, cap=RETRY_MAX_S)
             log.info("%s could not be restarted: %s", name, exc)
             return Incident(name, cause, False, time.time(), str(exc)[:200])
         self._failures.pop(name, None)

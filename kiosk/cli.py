@@ -1,6 +1,6 @@
 """``onestop kiosk``: the kiosk and health station's command group (dispatched to by ``onestop.cli``).
 
-``kiosk.headless`` is imported inside the command: ``--help`` works on a machine without Kivy.
+``kiosk.service`` is imported inside the command: ``--help`` works on a machine without Kivy.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def run_command(config: ConfigOption,
                                                               "default: a window of the configured size.")] = False,
                 ) -> None:
     """Run a kiosk or health station."""
-    from kiosk.headless import run
+    from kiosk.service import run
 
     with reported():
         run(config, headless=headless, fullscreen=fullscreen)

@@ -3,19 +3,22 @@
 Each configured port gets a ``SerialReader`` with the configured driver (it reconnects on unplug and
 suppresses a held card's repeats). Their events, delivered on the readers' own threads, are routed here:
 
-- ``CardRead`` → ``runtime.handle_card`` (the tap);
-- ``MeasurementRead`` → ``runtime.measurement`` as the contract's ``Measurement`` (LOINC, UCUM, model);
-- ``DeviceStatus`` → ``runtime.device_status`` (a finger out of the oximeter, an unstable scale: shown on
+- ``CardRead`` → ``sink.handle_card`` (the tap);
+- ``MeasurementRead`` → ``sink.measurement`` as the contract's ``Measurement`` (LOINC, UCUM, model);
+- ``DeviceStatus`` → ``sink.device_status`` (a finger out of the oximeter, an unstable scale: shown on
   screen, and proof someone is at the station); a PN532 that stops answering counts as a fault;
-- ``PortFault`` / ``PortRestored`` → ``runtime.fault`` / ``runtime.restored`` (one ``fault`` event per outage);
+- ``PortFault`` / ``PortRestored`` → ``sink.fault`` / ``sink.restored`` (one ``fault`` event per outage);
 - ``FrameRejected`` is counted by the reader (``stats``) and otherwise ignored: line noise is normal.
+
+The sink is anything with those five methods (``DeviceSink``); the kiosk's runtime is one, a test may pass
+a recorder. The hub knows only the reader's and the instruments' settings, not the runtime.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -29,10 +32,8 @@ from firmware_bridge.readings import (
     RuntimeEvent,
 )
 from firmware_bridge.serial_port import SerialReader
+from kiosk.settings import DeviceSettings, ReaderSettings
 from onestop.events import Measurement
-
-if TYPE_CHECKING:
-    from kiosk.runtime import KioskRuntime
 
 log = logging.getLogger(__name__)
 
@@ -43,24 +44,41 @@ _READER_FAULTS = {"not-responding", "reader-error"}
 EVDEV_PREFIX = "/dev/input/"
 
 
-class DeviceHub:
-    """Starts, routes and stops every serial device a kiosk's settings name."""
+class DeviceSink(Protocol):
+    """Where the hub routes what the devices say (called on the readers' threads)."""
 
-    def __init__(self, runtime: KioskRuntime) -> None:
-        self.runtime = runtime
+    def handle_card(self, card: str) -> object:
+        """A card was read."""
+
+    def measurement(self, measurement: Measurement) -> object:
+        """An instrument measured something."""
+
+    def device_status(self, component: str, status: str | None) -> None:
+        """An instrument's state that is not a reading; ``None`` clears it."""
+
+    def fault(self, component: str, error: str) -> None:
+        """A reader or instrument stopped working."""
+
+    def restored(self, component: str) -> None:
+        """It works again."""
+
+
+class DeviceHub:
+    """Starts, routes and stops the card reader and the instruments it is given."""
+
+    def __init__(self, reader: ReaderSettings, instruments: Sequence[DeviceSettings], sink: DeviceSink) -> None:
+        self.sink = sink
         self.readers: list[SerialReader | EvdevWedgeReader] = []
-        settings = runtime.settings
-        port = None if settings.reader.absent else settings.reader.port
-        if port and port.startswith(EVDEV_PREFIX) and settings.reader.driver == "wedge":
+        port = None if reader.absent else reader.port
+        if port and port.startswith(EVDEV_PREFIX) and reader.driver == "wedge":
             # A USB keyboard-wedge reader: read through evdev with the device grabbed, so its keystrokes never
             # reach the UI (needs the evdev package on the kiosk: pip install evdev).
-            self.readers.append(EvdevWedgeReader(port, self._card_event, repeat_window=settings.reader.repeat_window_s))
+            self.readers.append(EvdevWedgeReader(port, self._card_event, repeat_window=reader.repeat_window_s))
         elif port:
-            self.readers.append(SerialReader(port, settings.reader.driver, self._card_event,
-                                             repeat_window=settings.reader.repeat_window_s))
-        if runtime.health_station:
-            for device in settings.health.devices:
-                self.readers.append(SerialReader(device.port, device.driver, self._device_event(device.driver)))
+            self.readers.append(SerialReader(port, reader.driver, self._card_event,
+                                             repeat_window=reader.repeat_window_s))
+        for device in instruments:
+            self.readers.append(SerialReader(device.port, device.driver, self._device_event(device.driver)))
 
     def start(self) -> None:
         """Open every port in the background (a missing device is a fault, retried, never fatal)."""
@@ -74,16 +92,16 @@ class DeviceHub:
 
     def _card_event(self, event: RuntimeEvent) -> None:
         if isinstance(event, CardRead):
-            self.runtime.handle_card(event.card)
+            self.sink.handle_card(event.card)
         elif isinstance(event, PortFault):
-            self.runtime.fault(CARD_READER, event.error)
+            self.sink.fault(CARD_READER, event.error)
         elif isinstance(event, PortRestored):
-            self.runtime.restored(CARD_READER)
+            self.sink.restored(CARD_READER)
         elif isinstance(event, DeviceStatus):
             if event.status in _READER_FAULTS:
-                self.runtime.fault(CARD_READER, event.detail or event.status)
+                self.sink.fault(CARD_READER, event.detail or event.status)
             elif event.status == "ready":
-                self.runtime.restored(CARD_READER)
+                self.sink.restored(CARD_READER)
 
     def _device_event(self, component: str) -> Callable[[RuntimeEvent], None]:
         def route(event: RuntimeEvent) -> None:
@@ -94,13 +112,13 @@ class DeviceHub:
                 except ValidationError:
                     log.warning("%s: reading outside the contract ignored (%s)", component, event.code)
                     return
-                self.runtime.device_status(component, None)  # a reading ends "finger out", "unstable"
-                self.runtime.measurement(reading)
+                self.sink.device_status(component, None)  # a reading ends "finger out", "unstable"
+                self.sink.measurement(reading)
             elif isinstance(event, DeviceStatus):
-                self.runtime.device_status(component, event.status)
+                self.sink.device_status(component, event.status)
             elif isinstance(event, PortFault):
-                self.runtime.fault(component, event.error)
+                self.sink.fault(component, event.error)
             elif isinstance(event, PortRestored):
-                self.runtime.restored(component)
+                self.sink.restored(component)
 
         return route

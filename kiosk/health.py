@@ -110,7 +110,8 @@ class HealthSession:
         """The student typed their height."""
         if not 50 <= height_cm <= 250:
             raise ScreeningInputError("height must be between 50 and 250 cm")
-        self.measure(Measurement(code=clinical.BODY_HEIGHT, value=height_cm, unit="cm", device_model=KEYPAD), now)
+        self.measure(Measurement(code=clinical.BODY_HEIGHT, value=height_cm, unit=clinical.UNITS[clinical.BODY_HEIGHT],
+                                 device_model=KEYPAD), now)
 
     def begin(self, instrument: Instrument, now: float) -> None:
         """Start (or retake) a questionnaire at its first item."""
@@ -237,7 +238,8 @@ class HealthSession:
         height = self.measurements.get(clinical.BODY_HEIGHT)
         if weight and height:
             value = round(clinical.bmi(weight.value, height.value), 1)
-            self.measurements[clinical.BMI] = Measurement(code=clinical.BMI, value=value, unit="kg/m2")
+            self.measurements[clinical.BMI] = Measurement(code=clinical.BMI, value=value,
+                                                          unit=clinical.UNITS[clinical.BMI])
 
     def _abandon(self) -> ScreeningData | None:
         return self._record(complete=False) if self.has_data else None

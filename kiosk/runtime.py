@@ -8,7 +8,9 @@ Threads: card readers and devices call in from their own threads, the MQTT link 
 from Kivy's. One lock serialises every decision; listeners are told *after* it is released, with a short
 ``kind`` ("feedback", "session", "config", "occupancy", "fault", "device") and a payload, and must hand the
 work to their own thread (the Kivy app schedules it on its clock). What the screen reads of the shared
-state (``faults``, ``device_states``) it gets as copies taken under that lock.
+state (``faults``, ``device_states``) it gets as copies taken under that lock. A ticker thread, every
+second, writes events the outbox could not take (``NotRecordedError``: retry, kiosk/errors.py) and applies
+a health station's privacy time-out.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from device.outbox import Outbox
 from kiosk.config import StationConfig, merge_sections
 from kiosk.controller import Authority, Decision, TapController
 from kiosk.devices import DeviceHub
+from kiosk.errors import NotRecordedError, recording_failed
 from kiosk.health import HealthSession
 from kiosk.presence import PresenceStore
 from kiosk.questionnaires import Instrument
@@ -41,6 +44,7 @@ from onestop.payloads import SpacePresence
 log = logging.getLogger(__name__)
 
 Listener = Callable[[str, Any], None]
+MAX_UNWRITTEN = 1000  # events kept in memory while the outbox cannot write (a day of a busy station's faults)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,9 @@ class KioskRuntime:
         self._device_states: dict[str, str] = {}  # health device -> its last status ("finger-out", ...)
         self.devices: DeviceHub | None = None
         self.not_recorded = 0  # taps refused because the outbox could not record them (sent in heartbeats)
+        self._unwritten: list[tuple[str, dict[str, Any] | ScreeningData]] = []  # retried by the ticker
+        self.records_lost = 0  # events dropped because too many already waited for the outbox
+        self.tick_failures = 0
         self.presence_refused = 0  # presence messages that did not validate (sent in heartbeats)
         self._latest_presence: SpacePresence | None = None  # the gateway's last copy, until the key fits
         self.cfg_sections_refused = 0  # cfg messages with a section that did not validate (sent in heartbeats)
@@ -129,11 +136,10 @@ class KioskRuntime:
             decision = self.controller.decide(card, now)
             if decision.event_type and decision.data is not None:
                 try:
-                    event = self.outbox.append(decision.event_type, decision.data)
-                except sqlite3.Error as exc:  # disk full, file locked: believe nothing, tell the student
+                    event = self._append(decision.event_type, decision.data)
+                except NotRecordedError as exc:  # retry: believe nothing, ask the student to tap again
                     self.not_recorded += 1
-                    log.error("tap at %s NOT recorded (%s not written: %s); the student is asked to retry",
-                              self.settings.device, self.settings.outbox_path, exc)
+                    log.error("tap at %s NOT recorded (%s); the student is asked to retry", self.settings.device, exc)
                     decision = Decision("not-recorded")
             if decision.feedback != "not-recorded":
                 self._believe(decision, now, event)
@@ -172,10 +178,45 @@ class KioskRuntime:
         return Tap(decision, event)
 
     # -- the health session ------------------------------------------------------------------------------
+    def _append(self, event_type: str, data: dict[str, Any] | ScreeningData) -> Envelope:
+        try:
+            return self.outbox.append(event_type, data)
+        except sqlite3.Error as exc:
+            raise recording_failed(event_type, self.settings.outbox_path, exc) from exc
+
+    def _append_or_keep(self, event_type: str, data: dict[str, Any] | ScreeningData) -> Envelope | None:
+        """Append, or keep the event to write again on the next tick (retry: storage may come back)."""
+        if not self._unwritten:
+            try:
+                return self._append(event_type, data)
+            except NotRecordedError as exc:
+                if self._stopping.is_set():  # the outbox is closing: no tick will write it again
+                    log.warning("%s at %s while stopping", exc, self.settings.device)
+                    return None
+                log.error("%s at %s; kept in memory, written again every second", exc, self.settings.device)
+        if len(self._unwritten) >= MAX_UNWRITTEN:
+            self.records_lost += 1
+            log.error("%s at %s lost: %d events already wait for the outbox", event_type, self.settings.device,
+                      len(self._unwritten))
+            return None
+        self._unwritten.append((event_type, data))  # after those waiting: the outbox keeps the order
+        return None
+
+    def _write_unwritten(self) -> None:
+        """Write the kept events in order, until the first that still does not fit (under the lock)."""
+        while self._unwritten:
+            try:
+                self._append(*self._unwritten[0])
+            except NotRecordedError:
+                return
+            event_type, _ = self._unwritten.pop(0)
+            log.warning("kept %s at %s now recorded", event_type, self.settings.device)
+            self.link.notify()
+
     def _record(self, record: ScreeningData | None) -> Envelope | None:
         if record is None:
             return None
-        event = self.outbox.append("screening", record)
+        event = self._append_or_keep("screening", record)
         self.link.notify()
         log.info("screening recorded at %s (complete=%s, %d measurements, %d questionnaires)",
                  self.settings.device, record.complete, len(record.measurements), len(record.questionnaires))
@@ -230,8 +271,9 @@ class KioskRuntime:
         return self._session(self.session.cancel)
 
     def tick(self, now: float | None = None) -> Envelope | None:
-        """Apply the privacy time-out (called every second by a background thread)."""
+        """Write kept events, apply the privacy time-out (called every second by a background thread)."""
         with self._lock:
+            self._write_unwritten()
             before = self.session.phase
             event = self._record(self.session.tick(time.monotonic() if now is None else now))
             changed = self.session.phase != before
@@ -259,7 +301,7 @@ class KioskRuntime:
                 return
             self._faults[component] = error
             faults = dict(self._faults)
-            self.outbox.append("fault", {"component": component, "error": error[:500]})
+            self._append_or_keep("fault", {"component": component, "error": error[:500]})
         log.warning("%s not working: %s (retrying)", component, error[:500])  # once per outage, as the event
         self.link.notify()
         self._tell("fault", faults)
@@ -367,15 +409,19 @@ class KioskRuntime:
     def start(self) -> None:
         """Connect, start publishing, open the serial devices and start the privacy time-out clock."""
         self.link.start()
-        self.devices = DeviceHub(self)
+        self.devices = DeviceHub(self.settings.reader,
+                                 self.settings.health.devices if self.health_station else (), self)
         self.devices.start()
-        if self.health_station:
-            self._ticker = threading.Thread(target=self._tick_loop, name="privacy-timeout", daemon=True)
-            self._ticker.start()
+        self._ticker = threading.Thread(target=self._tick_loop, name="ticker", daemon=True)
+        self._ticker.start()
 
     def _tick_loop(self) -> None:
         while not self._stopping.wait(1.0):
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # the privacy time-out must outlive any one failure: count, log, tick on
+                self.tick_failures += 1
+                log.exception("tick failed at %s", self.settings.device)
 
     def stop(self) -> None:
         """Disconnect; unpublished events stay in the outbox for next time."""
@@ -384,6 +430,11 @@ class KioskRuntime:
             self.devices.stop()
         if self._ticker:
             self._ticker.join(5)
+        with self._lock:  # a last try for events kept while the outbox could not write
+            self._write_unwritten()
+            if self._unwritten:
+                log.error("%d events at %s not recorded: the outbox could not write them before stop",
+                          len(self._unwritten), self.settings.device)
         self.link.stop()
         self.outbox.close()
         self.presence.close()

@@ -61,7 +61,7 @@ class DeviceSettings(Section):
     _known = field_validator("driver")(_known_driver)
 
 
-class HealthSettings(Section):
+class HealthStationSettings(Section):
     """A health station's devices, time-outs and local threshold overrides (cfg ``thresholds`` wins)."""
 
     devices: list[DeviceSettings] = Field(default_factory=list, description="the measuring devices")
@@ -95,7 +95,7 @@ class KioskSettings(Section):
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     reader: ReaderSettings = Field(default_factory=ReaderSettings)
     display_name: str | None = Field(None, max_length=80, description="the space's name until cfg gives one")
-    health: HealthSettings = Field(default_factory=HealthSettings)
+    health: HealthStationSettings = Field(default_factory=HealthStationSettings)
     screen: ScreenSettings = Field(default_factory=ScreenSettings)
     heartbeat_s: float = Field(30.0, ge=1, le=60, description="heartbeat period (the contract asks ≤ 60 s)")
 

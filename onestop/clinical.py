@@ -22,17 +22,26 @@ from pydantic import Field, model_validator
 
 from onestop.errors import OnestopError
 from onestop.events import Measurement, Questionnaire, ScreeningData
+from onestop.records import SEVERITY_ORDER, HealthTeam, Severity
 from onestop.settings import Section
 
-# LOINC codes the rules look at (CLINICAL.md, "Codes for interoperability").
+# LOINC codes of every quantity the system measures (CLINICAL.md, "Codes for interoperability"): stated
+# here once; parsers, screens, rules and the FHIR export name them by these constants.
 SYSTOLIC = "8480-6"
 DIASTOLIC = "8462-4"
-SPO2_CODES = frozenset({"59408-5", "2708-6"})
+BP_PANEL = "85354-9"  # the FHIR panel that groups systolic and diastolic
+SPO2 = "59408-5"  # by pulse oximetry: what every oximeter reports
+SPO2_ARTERIAL = "2708-6"  # the general code, which other producers may send
+SPO2_CODES = frozenset({SPO2, SPO2_ARTERIAL})
 BODY_TEMPERATURE = "8310-5"
 HEART_RATE = "8867-4"
 BODY_WEIGHT = "29463-7"
 BODY_HEIGHT = "8302-2"
 BMI = "39156-5"
+# The UCUM unit each travels in on the wire (the contract's units; parsers convert to them).
+UNITS: dict[str, str] = {SYSTOLIC: "mm[Hg]", DIASTOLIC: "mm[Hg]", SPO2: "%", SPO2_ARTERIAL: "%",
+                         BODY_TEMPERATURE: "Cel", HEART_RATE: "/min", BODY_WEIGHT: "kg", BODY_HEIGHT: "cm",
+                         BMI: "kg/m2"}
 
 BpCategory = Literal["normal", "elevated", "stage-1", "stage-2", "crisis"]
 Spo2Category = Literal["normal", "low", "very-low"]
@@ -41,11 +50,10 @@ HeartRateCategory = Literal["low", "normal", "high"]
 BmiCategory = Literal["under", "normal", "over", "obese"]
 Phq9Band = Literal["minimal", "mild", "moderate", "moderately-severe", "severe"]
 Gad7Band = Literal["minimal", "mild", "moderate", "severe"]
-Severity = Literal["urgent", "follow-up", "info"]
-Team = Literal["clinic", "counselling"]
 
 _BP_ORDER: tuple[BpCategory, ...] = ("normal", "elevated", "stage-1", "stage-2", "crisis")
-_SEVERITY_ORDER = {"urgent": 0, "follow-up": 1, "info": 2}
+# Findings staff are alerted to; a ``notice`` finding is advice the student already saw on the screen.
+STAFF_ALERTED: frozenset[Severity] = frozenset({"urgent", "follow-up"})
 _MMHG_PER_KPA = 7.50062
 
 
@@ -207,8 +215,8 @@ class Finding:
     """Something staff should know about a screening; ``summary`` holds no values or answers."""
 
     rule: str
-    severity: Literal["urgent", "follow-up", "info"]
-    team: Literal["clinic", "counselling"]
+    severity: Severity
+    team: HealthTeam
     summary: str
 
 
@@ -241,7 +249,7 @@ def screening_findings(data: ScreeningData, t: Thresholds | None = None) -> list
     t = _t(t)
     found: dict[str, Finding] = {}
 
-    def add(rule: str, severity: Severity, team: Team, summary: str) -> None:
+    def add(rule: str, severity: Severity, team: HealthTeam, summary: str) -> None:
         found.setdefault(rule, Finding(rule, severity, team, summary))
 
     for q in _questionnaires(data, "PHQ-9"):
@@ -253,7 +261,7 @@ def screening_findings(data: ScreeningData, t: Thresholds | None = None) -> list
         if q.score >= t.gad7_follow_up:
             add("gad7-high", "follow-up", "counselling", "GAD-7 total in the severe range")
         elif q.score >= t.gad7_evaluation:
-            add("gad7-evaluation", "info", "counselling", "GAD-7 total suggests further evaluation")
+            add("gad7-evaluation", "notice", "counselling", "GAD-7 total suggests further evaluation")
 
     systolic = _values(data.measurements, frozenset({SYSTOLIC}), "mm[Hg]")
     diastolic = _values(data.measurements, frozenset({DIASTOLIC}), "mm[Hg]")
@@ -270,13 +278,13 @@ def screening_findings(data: ScreeningData, t: Thresholds | None = None) -> list
     if "very-low" in spo2:
         add("spo2-low", "urgent", "clinic", "Oxygen saturation at or below the urgent threshold")
     elif "low" in spo2:
-        add("spo2-borderline", "info", "clinic", "Oxygen saturation slightly below normal")
+        add("spo2-borderline", "notice", "clinic", "Oxygen saturation slightly below normal")
 
     temperatures = _values(data.measurements, frozenset({BODY_TEMPERATURE}), "Cel")
     if any(temperature_category(v, t) == "fever" for v in temperatures):
         add("fever", "follow-up", "clinic", "Body temperature in the fever range")
 
-    return sorted(found.values(), key=lambda f: _SEVERITY_ORDER[f.severity])
+    return sorted(found.values(), key=lambda f: SEVERITY_ORDER[f.severity])
 
 
 # The measures a station reports a category for (the student's words for each are ``kiosk.guidance``).

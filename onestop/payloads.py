@@ -4,7 +4,7 @@ alerts and gateway state."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
@@ -13,7 +13,10 @@ from onestop.ids import DEVICE_PATTERN, SITE_PATTERN
 from onestop.presence import MAX_TAGS, TAG_BYTES
 from onestop.records import AlertRecord, AlertStatus, Severity, Team
 
-DeviceKind = Literal["kiosk", "health-station", "sensor", "gateway"]
+# What a device is: what provisioning registers, the building's configuration lists, a device announces in
+# its birth message and the gateway's authority grants by (the gateway announces itself as ``gateway``).
+DeviceKind = Literal["kiosk", "health-station", "sensor"]
+DEVICE_KINDS: tuple[DeviceKind, ...] = get_args(DeviceKind)
 
 
 class DeviceState(BaseModel):
@@ -26,7 +29,7 @@ class DeviceState(BaseModel):
     model_config = ConfigDict(extra="allow")
     online: bool
     boot: str = Field(min_length=1, max_length=64)
-    kind: DeviceKind | None = None
+    kind: Literal[DeviceKind, "gateway"] | None = None
     fw: str | None = Field(None, max_length=64)
     started: datetime | None = None
 
@@ -88,7 +91,7 @@ class DeviceConfig(BaseModel):
     device: str
     space: Slug | None = None
     display_name: str | None = None
-    mode: Literal["kiosk", "health-station", "sensor"] | None = None
+    mode: DeviceKind | None = None
     space_name: str | None = None
     capacity: int | None = None
     activity: str | None = Field(default=None, description="attendance mode: the activity being registered")

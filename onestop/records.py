@@ -8,17 +8,21 @@ so resending is harmless.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from onestop.events import MAX_COUNT, UUID_PATTERN, Card, format_ts
 from onestop.ids import DEVICE_PATTERN, SITE_PATTERN, SLUG_PATTERN
 
+# How soon someone should look, most urgent first. A screening's ``notice`` finding is advice the student
+# already saw on the screen (onestop/clinical.py ``STAFF_ALERTED``): no one is alerted to it.
 Severity = Literal["urgent", "follow-up", "notice"]
-Team = Literal["clinic", "counselling", "facilities", "technicians"]
+SEVERITY_ORDER: dict[str, int] = {severity: rank for rank, severity in enumerate(get_args(Severity))}
+HealthTeam = Literal["clinic", "counselling"]  # who may see a student's health alerts
+Team = Literal[HealthTeam, "facilities", "technicians"]
 AlertStatus = Literal["open", "acknowledged", "resolved"]
-HEALTH_TEAMS = frozenset({"clinic", "counselling"})
+HEALTH_TEAMS = frozenset(get_args(HealthTeam))
 
 
 class _Record(BaseModel):

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from onestop.events import Card
 from onestop.ids import DEVICE_PATTERN, SLUG_PATTERN
+from onestop.payloads import DeviceKind
 from onestop.settings import Section
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -81,7 +82,7 @@ class DeviceEntry(Section):
     """A device the building expects, and what it is told on its retained ``cfg`` topic."""
 
     device: str = Field(pattern=DEVICE_PATTERN)
-    kind: Literal["kiosk", "health-station", "sensor"]
+    kind: DeviceKind
     space: str | None = Field(None, pattern=SLUG_PATTERN)
     display_name: str | None = Field(None, max_length=80)
     display_name_zh: str | None = Field(None, max_length=80, description="default: the space's ``name_zh``")

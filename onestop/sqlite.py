@@ -1,7 +1,8 @@
 """SQLite conventions shared by every store: WAL mode, one writer, migrations recorded in the database.
 
-Migrations are ``(name, sql)`` pairs applied in order; each applied name is recorded in ``_migrations`` so
-a database opened by a newer version is brought forward exactly once.
+Migrations are ``(name, sql)`` pairs applied in order by the one runner (``onestop/migrations.py``); each
+applied name is recorded in ``_migrations`` so a database opened by a newer version is brought forward
+exactly once.
 """
 
 from __future__ import annotations
@@ -9,15 +10,17 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
 import sqlite_utils
 
 from onestop.errors import CorruptDataError, OnestopError
+from onestop.migrations import Migration
+from onestop.migrations import migrate as run_migrations
 
-Migration = tuple[str, str]
 Synchronous = Literal["OFF", "NORMAL", "FULL"]
 
 
@@ -66,7 +69,7 @@ def check_database(conn: sqlite3.Connection, path: Path) -> None:
         raise CorruptDataError(path, f"is damaged ({'; '.join(p[:120] for p in problems)})", remedy)
 
 
-def open_database(path: str | Path, migrations: Sequence[Migration], *,
+def open_database(path: str | Path, migrations: Sequence[tuple[str, str]], *,
                   synchronous: Synchronous = "NORMAL") -> sqlite_utils.Database:
     """Open (creating if needed) a WAL-mode database and apply pending migrations.
 
@@ -88,21 +91,40 @@ def open_database(path: str | Path, migrations: Sequence[Migration], *,
     db.enable_wal()
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-    applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
-    for name, sql in migrations:
-        if name in applied:
-            continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(sql):
-                conn.execute(statement)
-            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    steps = [Migration(name, name, _script(sql)) for name, sql in migrations]
+    run_migrations(_Ledger(conn), steps, database=str(path), allow_newer=True)
     return db
+
+
+class _Ledger:
+    """Applied steps recorded in ``_migrations``; a transaction is ``BEGIN IMMEDIATE``: we are the writer."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def applied(self, conn: sqlite3.Connection) -> set[str]:
+        conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+        return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+
+    def record(self, conn: sqlite3.Connection, step: Migration[sqlite3.Connection, str]) -> None:
+        conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (step.key, time.time()))
+
+
+def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
+    def apply(conn: sqlite3.Connection) -> None:
+        for statement in _statements(sql):
+            conn.execute(statement)
+    return apply
 
 
 def _statements(script: str) -> list[str]:

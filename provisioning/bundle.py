@@ -71,10 +71,6 @@ class Bundle:
     pairing: dict[str, Any]
     hardware_summary: str = ""  # what the device will read from, for the technician to check
 
-    @property
-    def config_name(self) -> str:
-        return f"{self.device}.toml"
-
 
 def pairing_payload(site: Site, device: Device, broker_host: str) -> dict[str, Any]:
     """What the QR code encodes: identification and a CA pin, no secret."""

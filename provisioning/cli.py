@@ -23,15 +23,15 @@ from rich.table import Table
 from rich.text import Text
 
 from onestop import topics
-from onestop.errors import CorruptDataError, OnestopError
-from onestop.reporting import CORRUPT_DATA_EXIT
+from onestop.payloads import DeviceKind
+from onestop.reporting import reported
 from provisioning import pki, status, validation
 from provisioning.broker_reload import ReloadOutcome
 from provisioning.device_state import gateway_broker_settings, mark_offline
 from provisioning.errors import BrokerReloadError, GatewayQueryError, InvalidInputError
 from provisioning.registry import Device
 from provisioning.site import InitOptions, Site, SitePaths, init_site
-from provisioning.validation import DeviceKind, site_id
+from provisioning.validation import site_id
 
 app = typer.Typer(help="Technicians' tools: device registry, broker credentials and ACL, site CA and "
                        "certificates, device bundles with QR codes.", no_args_is_help=True)
@@ -76,14 +76,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _reports_errors(command: F) -> F:
-    """Turn our errors into one red line and exit status 1, 65 for damaged files (never a traceback)."""
+    """Report errors as every ``onestop`` command does (``onestop.reporting``): one line, never a traceback."""
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with reported():
             return command(*args, **kwargs)
-        except OnestopError as exc:
-            _note("error:", str(exc), "bold red")
-            raise typer.Exit(CORRUPT_DATA_EXIT if isinstance(exc, CorruptDataError) else 1) from exc
     return wrapper  # type: ignore[return-value]
 
 
@@ -204,7 +201,7 @@ def device_add(device: DeviceArg,
                directory: DirOption = DEFAULT_DIR, broker_pid: PidOption = None) -> None:
     """Register a device with a fresh random password (never shown: it goes into the bundle)."""
     with Site.open(directory) as site:
-        added = site.add_device(device, kind.value, space, display_name, cert)
+        added = site.add_device(device, kind, space, display_name, cert)
         out.print(f"device {added.id} added ({added.kind} in {added.space}"
                   f"{', certificate ' + (added.cert_serial or '') if added.cert_pem else ''})")
         _reload(site, broker_pid)

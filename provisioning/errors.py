@@ -1,7 +1,8 @@
 """Errors of the provisioning package, split by what the technician should do next.
 
     OnestopError
-    └── ProvisioningError                 base: every command maps it to one red line and exit status 1
+    └── ProvisioningError                 base: every command reports it as one red line, exit status 1
+                                          (onestop/reporting.py, as every `onestop` command)
         ├── InvalidInputError             fix the argument and run again
         │   ├── InvalidIdError            a device, site or space id that breaks CONTRACT.md's pattern
         │   ├── UnknownSpaceError         the space is not in the site's ``spaces`` table

@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
+from onestop.migrations import Migration, migrate
 from onestop.sqlite import check_database
 from provisioning.errors import DuplicateError, NotFoundError, SiteDirectoryError
 
@@ -61,10 +62,27 @@ def _m0002_displays(db: sqlite_utils.Database) -> None:
     """)
 
 
-MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
-    ("0001_initial", _m0001_initial),
-    ("0002_displays", _m0002_displays),
+MIGRATIONS: list[Migration[sqlite_utils.Database, str]] = [
+    Migration("0001_initial", "devices, spaces, service users, tokens, audit", _m0001_initial),
+    Migration("0002_displays", "staff displays", _m0002_displays),
 ]
+
+
+class _Ledger:
+    """Applied steps recorded in ``_migrations`` (``applied`` as RFC 3339 text, the registry's time format)."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite_utils.Database]:
+        return self.db.atomic()
+
+    def applied(self, db: sqlite_utils.Database) -> set[str]:
+        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
+        return {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+
+    def record(self, db: sqlite_utils.Database, step: Migration[sqlite_utils.Database, str]) -> None:
+        db.execute("INSERT INTO _migrations (name, applied) VALUES (?, ?)", [step.key, utc_now()])
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,14 +182,7 @@ class Registry:
         self.db.close()
 
     def _migrate(self) -> None:
-        self.db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
-        done = {row[0] for row in self.db.execute("SELECT name FROM _migrations").fetchall()}
-        for name, migration in MIGRATIONS:
-            if name in done:
-                continue
-            with self.db.atomic():
-                migration(self.db)
-                self.db.execute("INSERT INTO _migrations (name, applied) VALUES (?, ?)", [name, utc_now()])
+        migrate(_Ledger(self.db), MIGRATIONS, database=str(self.path), allow_newer=True)
 
     def migrations(self) -> list[str]:
         """Names of the applied migrations, in order."""

@@ -279,7 +279,7 @@ class Site:
                    cert: bool = False) -> Device:
         """Register a device with a fresh password (and client certificate); writes the broker's files."""
         self._check_new_id(device, {d.id for d in self.registry.devices()})
-        kind_value = validation.kind(kind).value
+        kind_value = validation.kind(kind)
         self.check_space(space)
         name = validation.display_name(display_name)
         cred = _new_credentials(self.ca() if cert else None, self.name, device)
@@ -306,7 +306,7 @@ class Site:
         if not rows:
             raise ImportRowsError(source, ["line 1: no device rows"])
         ca = self.ca() if cert else None
-        prepared = ((row.device, row.kind.value, row.space, row.display_name,
+        prepared = ((row.device, row.kind, row.space, row.display_name,
                      _new_credentials(ca, self.name, row.device)) for row in rows)
         self.registry.add_devices(prepared, on_each=on_row)
         self.write_broker_files()

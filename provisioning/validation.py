@@ -12,22 +12,14 @@ import ipaddress
 import pwd
 import re
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import get_args
+from typing import cast, get_args
 
 from onestop.ids import DEVICE_PATTERN, DEVICE_RE, SITE_PATTERN, SITE_RE, SLUG_PATTERN, SLUG_RE
+from onestop.payloads import DEVICE_KINDS, DeviceKind
 from onestop.records import Team
 from provisioning.errors import InvalidIdError, InvalidInputError
 
 DISPLAY_NAME_MAX = 80
-
-
-class DeviceKind(StrEnum):
-    """What a provisioned device is (the gateway is provisioned by ``init``, not as a device)."""
-
-    KIOSK = "kiosk"
-    HEALTH_STATION = "health-station"
-    SENSOR = "sensor"
 
 
 def site_id(value: str) -> str:
@@ -92,10 +84,10 @@ def reader(driver: str | None, port: str | None) -> dict[str, str]:
         if port:
             raise InvalidInputError("--reader none takes no --reader-port")
         return {"driver": NO_READER}
-    from firmware_bridge.drivers import DRIVERS, DeviceKind  # every parser: only when a bundle is made
+    from firmware_bridge.drivers import DRIVERS, PeripheralKind  # every parser: only when a bundle is made
 
     chosen = driver or DEFAULT_READER_DRIVER
-    readers = [name for name, d in DRIVERS.items() if d.kind == DeviceKind.CARD_READER]
+    readers = [name for name, d in DRIVERS.items() if d.kind == PeripheralKind.CARD_READER]
     if chosen not in readers:
         raise InvalidInputError(f"invalid card reader driver {chosen!r}: one of {', '.join(readers)}, or none")
     return {"driver": chosen, "port": serial_port(port or DEFAULT_READER_PORT)}
@@ -129,12 +121,10 @@ def space_id(value: str) -> str:
 
 
 def kind(value: str) -> DeviceKind:
-    """One of ``kiosk``, ``health-station``, ``sensor``."""
-    try:
-        return DeviceKind(value)
-    except ValueError:
-        allowed = ", ".join(k.value for k in DeviceKind)
-        raise InvalidInputError(f"invalid kind {value!r}: one of {allowed}") from None
+    """One of ``kiosk``, ``health-station``, ``sensor`` (the gateway is provisioned by ``init``, not as a device)."""
+    if value not in DEVICE_KINDS:
+        raise InvalidInputError(f"invalid kind {value!r}: one of {', '.join(DEVICE_KINDS)}")
+    return cast(DeviceKind, value)
 
 
 def display_name(value: str | None) -> str | None:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,3 +40,19 @@ def test_the_packages_keep_their_layers():
     result = subprocess.run([lint_imports, "--no-cache"], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+PRODUCT = ("onestop", "gateway", "central", "kiosk", "provisioning", "firmware_bridge")
+LOINC_LITERAL = re.compile(r"\d{1,5}-\d")
+
+
+def test_loinc_codes_are_written_only_in_the_clinical_module():
+    """Each code is stated once (onestop/clinical.py); everywhere else names it, so a typo cannot diverge."""
+    stated_elsewhere = []
+    for package in PRODUCT:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path == ROOT / "onestop" / "clinical.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                        and LOINC_LITERAL.fullmatch(node.value):
+                    stated_elsewhere.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value}")
+    assert stated_elsewhere == []

@@ -12,7 +12,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.screenmanager import Screen
 
-from firmware_bridge.drivers import DRIVERS, DeviceKind
+from firmware_bridge.drivers import DRIVERS, PeripheralKind
 from kiosk.questionnaires import wording
 from kiosk.ui.kiosk_screens import timeout_warning, top_bar
 from kiosk.ui.widgets import (
@@ -31,10 +31,10 @@ from kiosk.ui.widgets import (
 from onestop import clinical
 
 if TYPE_CHECKING:
-    from kiosk.app import KioskApp
+    from kiosk.ui.application import KioskApp
 
-_TILE_OF_KIND = {DeviceKind.BLOOD_PRESSURE: "bp", DeviceKind.PULSE_OXIMETER: "spo2",
-                 DeviceKind.THERMOMETER: "temperature", DeviceKind.SCALE: "weight"}
+_TILE_OF_KIND = {PeripheralKind.BLOOD_PRESSURE: "bp", PeripheralKind.PULSE_OXIMETER: "spo2",
+                 PeripheralKind.THERMOMETER: "temperature", PeripheralKind.SCALE: "weight"}
 
 
 def number(value: float) -> str:
@@ -54,10 +54,10 @@ class HealthScreen(Screen):
         grid = GridLayout(cols=3, spacing=s.px(8))
         statuses, faults = self._statuses(app)
         value = session.value
-        bp = (f"{number(value('8480-6'))}/{number(value('8462-4'))}"
-              if value("8480-6") and value("8462-4") else None)
+        bp = (f"{number(value(clinical.SYSTOLIC))}/{number(value(clinical.DIASTOLIC))}"
+              if value(clinical.SYSTOLIC) and value(clinical.DIASTOLIC) else None)
         pulse = value(clinical.HEART_RATE)
-        spo2 = value("59408-5") or value("2708-6")
+        spo2 = value(clinical.SPO2) or value(clinical.SPO2_ARTERIAL)
         tiles = [
             ("bp", bp, ("mmHg" + (f" · {number(pulse)} /min" if pulse else "")) if bp else ""),
             ("spo2", f"{number(spo2)} %" if spo2 else None, f"{number(pulse)} /min" if pulse else ""),

@@ -31,7 +31,7 @@ from kiosk.ui.widgets import (
 from onestop.site import ALL_DAYS, OpeningHours
 
 if TYPE_CHECKING:
-    from kiosk.app import KioskApp
+    from kiosk.ui.application import KioskApp
 
 
 def top_bar(app: KioskApp, title: str, *extra: Any) -> BoxLayout:

@@ -33,9 +33,10 @@ from kiosk.ui.widgets import (
     label,
     spacer,
 )
+from onestop import clinical
 
 if TYPE_CHECKING:
-    from kiosk.app import KioskApp
+    from kiosk.ui.application import KioskApp
 
 # Lengths in 800×480 pixels (``Style.px``): the screen's padding and spacing, the bars, a row's parts.
 _PADDING, _SPACING, _TOP_BAR, _FOOTER = 12, 8, 52, 60
@@ -151,7 +152,7 @@ def _reading_text(app: KioskApp, result: Result) -> str:
         return app.tr("score", score=score)
     values = {m.code: m.value for m in readings}
     if measure == "bp":
-        return f"{number(values['8480-6'])}/{number(values['8462-4'])} mmHg"
+        return f"{number(values[clinical.SYSTOLIC])}/{number(values[clinical.DIASTOLIC])} mmHg"
     if measure == "heart_rate":
         return f"{number(readings[0].value)} /min"
     if measure == "spo2":

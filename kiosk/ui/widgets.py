@@ -110,9 +110,6 @@ class Filled(BoxLayout):
     def _redraw(self, *_: Any) -> None:
         self._rect.pos, self._rect.size = self.pos, self.size
 
-    def set_colour(self, colour: RGBA) -> None:
-        self._colour.rgba = colour
-
     @property
     def colour(self) -> RGBA:
         """The background colour (what the text on it is measured against)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from central.db import Database, UtcDateTime
@@ -19,7 +20,7 @@ def _shape(engine: sa.Engine) -> dict[str, tuple[set[str], set[tuple[str, tuple[
 
 
 def test_a_new_database_is_migrated_to_exactly_the_declared_schema(store):
-    assert applied_versions(store.db) == [m.version for m in MIGRATIONS]
+    assert applied_versions(store.db) == [m.key for m in MIGRATIONS]
     declared = {t.name: ({c.name for c in t.columns}, {(i.name, tuple(c.name for c in i.columns)) for i in t.indexes})
                 for t in metadata.sorted_tables}
     assert _shape(store.engine) == declared
@@ -53,3 +54,33 @@ def test_every_field_gateways_sync_has_a_column():
 
     assert set(AlertRecord.model_fields) <= set(alerts.c.keys())
     assert set(DeviceHealth.model_fields) <= set(devices.c.keys())
+
+
+def test_a_database_written_by_a_newer_release_is_refused_at_start_up(store):
+    """The one runner (onestop/migrations.py) keeps central's rule: an unknown recorded version stops start-up
+    with a message saying what to do, rather than running old code on a schema it does not know."""
+    from central.errors import MigrationError
+    from central.schema import schema_migrations
+
+    with store.db.write() as conn:
+        conn.execute(schema_migrations.insert().values(version=99, name="from the future", applied_at=T0))
+    with pytest.raises(MigrationError, match="newer release.*99.*upgrade the central service"):
+        migrate(store.db)
+
+
+def test_a_failing_step_names_itself_and_leaves_the_schema_at_the_last_recorded_one(database_url):
+    from central.errors import MigrationError
+    from onestop.migrations import Migration
+
+    def broken(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("CREATE TABLE half_done (x INTEGER)")
+        conn.exec_driver_sql("SELECT * FROM no_such_table")
+
+    db = Database(database_url)
+    try:
+        with pytest.raises(MigrationError, match=r"migration 5 \(broken step\).*failed"):
+            migrate(db, (*MIGRATIONS, Migration(5, "broken step", broken)))
+        assert applied_versions(db) == [m.key for m in MIGRATIONS]
+        assert "half_done" not in sa.inspect(db.engine).get_table_names()
+    finally:
+        db.close()

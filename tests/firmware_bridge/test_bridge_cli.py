@@ -163,7 +163,7 @@ def test_empty_input_is_fine_and_says_so() -> None:
 def test_a_missing_file_is_an_error_with_a_non_zero_exit(tmp_path: Path) -> None:
     result = runner.invoke(app, ["decode", "--driver", "em4100", str(tmp_path / "missing.bin")])
     assert result.exit_code == 1
-    assert "cannot read" in result.stderr and "missing.bin" in result.stderr
+    assert result.stderr.startswith("error: cannot read") and "missing.bin" in result.stderr  # as every command
     assert result.stdout == ""
 
 

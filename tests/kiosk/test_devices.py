@@ -112,3 +112,44 @@ def test_a_usb_wedge_reader_is_read_through_evdev_and_says_so_when_it_cannot_be(
     assert "evdev" in faults[0]["error"] or "event-onestop-test" in faults[0]["error"]
     assert isinstance(runtime.devices.readers[0], EvdevWedgeReader)
     assert runtime.handle_card("0000472288").decision.feedback == "welcome"  # a tap still works
+
+
+class Recorder:
+    """A ``DeviceSink`` that only writes down what it was told: the hub needs no kiosk runtime."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple] = []
+
+    def handle_card(self, card: str) -> None:
+        self.heard.append(("card", card))
+
+    def measurement(self, measurement) -> None:
+        self.heard.append(("measurement", measurement.code, measurement.value))
+
+    def device_status(self, component: str, status: str | None) -> None:
+        self.heard.append(("status", component, status))
+
+    def fault(self, component: str, error: str) -> None:
+        self.heard.append(("fault", component))
+
+    def restored(self, component: str) -> None:
+        self.heard.append(("restored", component))
+
+
+def test_the_device_hub_routes_a_tap_and_a_reading_to_any_sink_without_a_runtime(devices):
+    from kiosk.devices import DeviceHub
+    from kiosk.settings import DeviceSettings, ReaderSettings
+    from onestop import clinical
+
+    reader, scale = devices("em4100"), devices("and-scale")
+    sink = Recorder()
+    hub = DeviceHub(ReaderSettings(driver="em4100", port=reader.path),
+                    [DeviceSettings(driver="and-scale", port=scale.path)], sink)
+    hub.start()
+    try:
+        assert all(r.wait_connected(5) for r in hub.readers)
+        assert reader.tap(A) and scale.measure(weight=61.5)
+        wait_until(lambda: ("card", A) in sink.heard and ("measurement", clinical.BODY_WEIGHT, 61.5) in sink.heard,
+                   what="tap and reading routed")
+    finally:
+        hub.stop()

@@ -223,3 +223,28 @@ def test_the_example_configuration_in_deploy_loads():
     settings = load(example)
     assert (settings.device, settings.reader.port, settings.screen.language) == (
         "kiosk-b3-lobby", "/dev/onestop-reader", "en")
+
+
+def test_a_screening_the_outbox_cannot_take_is_kept_and_written_when_it_can_and_the_timeout_keeps_running(make):
+    """NotRecordedError means retry: a health station whose outbox is locked (or its disk full) keeps the
+    abandoned session's record and writes it once the outbox takes writes again; the privacy time-out, which
+    used to die with the first failed write, still clears the screen for the next student."""
+    runtime = make(mode="health-station", health={"idle_timeout_s": 30})
+    runtime.outbox._conn.execute("PRAGMA busy_timeout = 100")
+    runtime.handle_card(A)
+    runtime.measurement(reading("59408-5", 91, "%"))
+    blocker = sqlite3.connect(runtime.settings.outbox_path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    assert runtime.tick(time.monotonic() + 31) is None
+    assert runtime.session.phase == "idle"  # the next student does not see this one's readings
+    runtime.fault("card-reader", "unplugged")  # kept too, in order
+    assert runtime.faults == {"card-reader": "unplugged"}
+    runtime.tick()
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert pending(runtime) == []
+    runtime.tick()
+    written = pending(runtime)
+    assert [e["type"] for e in written] == ["screening", "fault"]
+    assert written[0]["data"]["subject"] == A and not written[0]["data"]["complete"]
+    assert runtime.records_lost == 0

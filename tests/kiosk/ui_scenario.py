@@ -309,7 +309,7 @@ def main() -> int:
 
         threading.Thread(target=script, name="scenario", daemon=True).start()
 
-    from kiosk.app import run_window
+    from kiosk.ui.window import run_window
 
     runtime.start()
     try:

@@ -179,7 +179,7 @@ def test_blood_pressure_crisis_is_urgent_for_the_clinic_and_replaces_stage_2():
 
 def test_spo2_at_92_is_urgent_and_93_is_only_advice():
     assert rules(screening([_m("59408-5", 92, "%")])) == [("spo2-low", "urgent", "clinic")]
-    assert rules(screening([_m("2708-6", 93, "%")])) == [("spo2-borderline", "info", "clinic")]
+    assert rules(screening([_m("2708-6", 93, "%")])) == [("spo2-borderline", "notice", "clinic")]
 
 
 def test_fever_is_a_clinic_follow_up_also_when_measured_in_fahrenheit():
@@ -193,7 +193,7 @@ def test_questionnaire_totals_route_to_counselling():
     assert rules(screening(questionnaires=[phq9([2] * 7 + [0, 0])])) == []  # 14: moderate, no alert
     assert rules(screening(questionnaires=[gad7([3, 3, 3, 3, 3, 0, 0])])) == [("gad7-high", "follow-up", "counselling")]
     assert rules(screening(questionnaires=[gad7([2, 2, 2, 2, 2, 0, 0])])) == [
-        ("gad7-evaluation", "info", "counselling")]
+        ("gad7-evaluation", "notice", "counselling")]
 
 
 def test_findings_come_most_severe_first_and_each_rule_once():
@@ -201,7 +201,7 @@ def test_findings_come_most_severe_first_and_each_rule_once():
                      [phq9([3] * 9), gad7([3] * 7)])
     found = rules(data)
     assert [severity for _, severity, _ in found] == sorted((s for _, s, _ in found),
-                                                            key=["urgent", "follow-up", "info"].index)
+                                                            key=["urgent", "follow-up", "notice"].index)
     assert [r for r, _, _ in found] == ["phq9-item9", "bp-crisis", "phq9-high", "gad7-high", "fever",
                                         "spo2-borderline"]
 
@@ -238,3 +238,22 @@ def test_findings_are_frozen_values():
     with pytest.raises(AttributeError):
         finding.rule = "other"  # type: ignore[misc]
     assert finding == Finding("bp-crisis", "urgent", "clinic", "Blood pressure in the crisis range")
+
+
+def test_every_finding_is_stated_in_the_alert_vocabulary_and_advice_alerts_no_one():
+    """One severity vocabulary: a finding's severity and team are ones an alert record accepts as they are;
+    the advice-only findings (``notice``) are the ones the gateway leaves unalerted."""
+    from gateway.alerts import screening_alerts
+    from onestop.events import new_event
+    from onestop.records import AlertRecord
+
+    data = screening([*bp(190, 100), _m("8310-5", 38.5, "Cel"), _m("59408-5", 94, "%")],
+                     [phq9([3] * 9), gad7([2, 2, 2, 2, 2, 0, 0])])
+    found = screening_findings(data)
+    for f in found:
+        AlertRecord(id=str(uuid.uuid4()), site="s1", rule=f.rule, severity=f.severity, team=f.team,
+                    summary=f.summary, raised_at="2026-11-23T09:00:00Z", updated_at="2026-11-23T09:00:00Z")
+    event = new_event("hs-lobby", 1, "screening", data.model_dump(mode="json"))
+    alerted = {a.rule for a in screening_alerts("s1", event, T, event.ts)}
+    assert alerted == {f.rule for f in found if f.severity != "notice"}
+    assert {"spo2-borderline", "gad7-evaluation"} <= {f.rule for f in found} - alerted

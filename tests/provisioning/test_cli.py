@@ -12,6 +12,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
+import provisioning
 from harness.netutil import free_port
 from kiosk.settings import load as load_kiosk
 from onestop.roles import TokenEntry
@@ -218,3 +219,15 @@ def test_a_damaged_ca_key_is_named(root):
     (root / "ca" / "ca.key").write_bytes(b"-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n")
     output = run("gateway", "cert", "--host", "gw.example", "--dir", str(root), code=65)
     assert "ca.key" in output and "backup" in output
+
+
+def test_a_missing_optional_library_is_named_with_its_extra_like_every_onestop_command(root, tmp_path, monkeypatch):
+    """One error reporter: provisioning exits as the other commands do (3 and the ``pip install`` line for a
+    missing extra, never a traceback), not with its own codes."""
+    monkeypatch.setitem(sys.modules, "qrcode", None)  # as on a machine installed without the extra
+    monkeypatch.delitem(sys.modules, "provisioning.bundle", raising=False)
+    monkeypatch.delattr(provisioning, "bundle", raising=False)
+    run("space", "add", "study", "--dir", str(root))
+    output = run("device", "add", "kiosk-q", "--kind", "kiosk", "--space", "study", "--out", str(tmp_path / "q"),
+                 "--dir", str(root), code=3)
+    assert "pip install 'onestop-edge[provisioning]'" in output

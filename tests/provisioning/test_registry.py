@@ -26,11 +26,11 @@ def cred(password: str = SECRET) -> DeviceCredentials:
 
 def test_a_new_registry_is_private_and_records_its_migrations(registry, tmp_path):
     assert stat.S_IMODE((tmp_path / "registry.db").stat().st_mode) == 0o600
-    assert registry.migrations() == [name for name, _ in MIGRATIONS]
+    assert registry.migrations() == [m.key for m in MIGRATIONS]
     assert registry.settings() == {"site": "north-b3", "port": 1883}
     registry.close()
     again = Registry.open(tmp_path / "registry.db")  # re-opening applies nothing twice
-    assert again.migrations() == [name for name, _ in MIGRATIONS]
+    assert again.migrations() == [m.key for m in MIGRATIONS]
     again.close()
 
 

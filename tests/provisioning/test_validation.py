@@ -39,7 +39,7 @@ def test_errors_share_one_base():
 
 
 def test_kinds_and_spaces():
-    assert validation.kind("health-station").value == "health-station"
+    assert validation.kind("health-station") == "health-station"
     assert validation.space_id("study-24h-2f") == "study-24h-2f"
     with pytest.raises(InvalidIdError):
         validation.space_id("Study Room")
@@ -67,7 +67,7 @@ def test_csv_rows_are_parsed_with_their_line_numbers():
             "hs-b3-1,health-station,skills-lab-1,\n")
     rows, problems = validation.parse_import_csv(text)
     assert problems == []
-    assert [(r.line, r.device, r.kind.value, r.space, r.display_name) for r in rows] == [
+    assert [(r.line, r.device, r.kind, r.space, r.display_name) for r in rows] == [
         (2, "kiosk-b3-lobby", "kiosk", "study-24h-2f", "Lobby"),
         (4, "hs-b3-1", "health-station", "skills-lab-1", None)]
 
@@ -92,3 +92,19 @@ def test_csv_with_wrong_columns_is_refused_at_the_header():
     assert rows == []
     assert problems == ["line 1: missing column(s) device, kind, space; unknown column(s) id, type "
                         "(expected device,kind,space[,display_name])"]
+
+
+def test_every_kind_provisioning_registers_is_one_the_building_configures_and_the_gateway_authorises():
+    """One ``DeviceKind``: a device provisioned as any kind can be listed in the building's configuration,
+    announce itself in its birth message, and is granted topics by the gateway; other kinds are refused."""
+    from gateway.authority import MAY_SEND
+    from onestop.payloads import DEVICE_KINDS, DeviceState
+    from onestop.site import DeviceEntry
+
+    for kind in DEVICE_KINDS:
+        assert validation.kind(kind) == kind
+        assert DeviceEntry(device="dev-1", kind=validation.kind(kind)).kind == kind
+        assert DeviceState(online=True, boot="b", kind=kind).kind == kind
+    assert set(MAY_SEND) == set(DEVICE_KINDS)
+    with pytest.raises(InvalidInputError):
+        validation.kind("gateway")

@@ -1,4 +1,4 @@
-"""Open a kiosk's Kivy window for a runtime: ``run_window(runtime)`` (used by ``onestop kiosk run`` and the demo).
+"""Open a kiosk's Kivy window for a runtime: ``run_window(runtime)`` (used by ``kiosk.service`` and the demo).
 
 Kivy reads its environment and configuration when first imported, so this module sets them up before
 importing anything from Kivy: no command-line parsing (our CLI owns ``sys.argv``), logs through Python's

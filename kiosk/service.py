@@ -1,4 +1,9 @@
-"""``onestop kiosk run``: a kiosk or health station, with its Kivy window or without a screen."""
+"""``onestop kiosk run``: a kiosk or health station, with its window or without a screen.
+
+The one path from the command to the screen: ``onestop/cli.py`` → ``kiosk.service.run`` (settings, the
+runtime) → ``kiosk.ui.window.run_window`` (Kivy's environment, signals) → ``kiosk.ui.application.KioskApp``
+(which screen shows when). Without a screen the runtime runs until SIGINT / SIGTERM.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ def run(config: Path, *, headless: bool, fullscreen: bool = False) -> None:
     if problem:
         raise ConfigError(str(config), [f"reader: {problem}"])
     if not headless:
-        from kiosk.app import require_kivy, run_window
+        from kiosk.ui.window import require_kivy, run_window
 
         require_kivy()  # only when a screen is wanted, and before anything starts
         runtime = KioskRuntime(settings)
