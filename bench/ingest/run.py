@@ -10,7 +10,11 @@ Every raw run and every gateway run starts with no gateway session at the broker
 subscribed by an earlier gateway run would have the broker queue the whole stream for it during the raw run
 too, which was measured to cost 11-12 % of the raw rate and so flattered "% of raw".
 
-Usage: python -m bench.ingest.run [--devices 4] [--per-device 15000]
+``--baseline DIR`` also runs, in every round, the gateway of another source tree (say ``git archive main``
+unpacked in DIR) at the default setting, so that a change is compared with what it replaces on the same
+machine in the same minutes.
+
+Usage: python -m bench.ingest.run [--devices 4] [--per-device 15000] [--rounds 3] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from onestop.netutil import free_port
 
 SITE = "bench"
 SETTINGS = [(250, 5), (500, 10), (1000, 20)]  # (batch_max, batch_wait_ms)
+DEFAULT = (1000, 20)  # gateway/settings.py
 
 
 def raw_rate(root: Path, broker: BenchBroker, per_device: int) -> dict:
@@ -90,10 +95,10 @@ def _histogram_mean(metrics: str, name: str) -> float:
 
 
 def gateway_rate(root: Path, broker: BenchBroker, per_device: int, batch_max: int, wait_ms: int,
-                 run: int) -> dict:
+                 run: int, source: Path | None = None) -> dict:
     total = per_device * len(broker.devices)
     gateway = broker.gateway
-    data = root / f"gw-{batch_max}-{wait_ms}-{run}"
+    data = root / f"gw-{batch_max}-{wait_ms}-{run}{'-baseline' if source else ''}"
     port = free_port()
     config = data / "gateway.toml"
     data.mkdir(parents=True)
@@ -104,7 +109,8 @@ def gateway_rate(root: Path, broker: BenchBroker, per_device: int, batch_max: in
         # only listed devices may send (gateway/authority.py); the burst is heartbeats
         "devices": [{"device": device, "kind": "sensor"} for device in broker.devices]}))
     proc = subprocess.Popen([sys.executable, "-m", "onestop", "--log-level", "WARNING", "gateway", "run",
-                             "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=os.environ | {"PYTHONPATH": str(source)} if source else None)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_gateway_subscribed(url)
@@ -135,6 +141,8 @@ def main() -> None:
     parser.add_argument("--per-device", type=int, default=15_000)
     parser.add_argument("--rounds", type=int, default=3,
                         help="raw and gateway runs alternate this many times; medians are reported")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another source tree whose gateway also runs in every round, at the default setting")
     args = parser.parse_args()
     devices = [f"bench-device-{i:02d}" for i in range(args.devices)]
     total = args.devices * args.per_device
@@ -146,13 +154,16 @@ def main() -> None:
             print(f"{total:,} events from {args.devices} devices, QoS 1; {args.rounds} rounds, each a raw "
                   "mosquitto_sub run followed by the gateway at every setting; % raw is against the same round")
             raws: list[dict] = []
-            results: dict[tuple[int, int], list[dict]] = {setting: [] for setting in SETTINGS}
+            runs: list[tuple[int, int, Path | None]] = [(b, w, None) for b, w in SETTINGS]
+            if args.baseline:
+                runs.append((*DEFAULT, args.baseline.resolve()))
+            results: dict[tuple[int, int, Path | None], list[dict]] = {setting: [] for setting in runs}
             for run in range(args.rounds):
                 raws.append(raw_rate(root, broker, args.per_device))
-                for batch_max, wait_ms in SETTINGS:
+                for batch_max, wait_ms, source in runs:
                     forget_gateway_session(broker)
-                    r = gateway_rate(root, broker, args.per_device, batch_max, wait_ms, run)
-                    results[batch_max, wait_ms].append(r | {"share": r["rate"] / raws[-1]["rate"]})
+                    r = gateway_rate(root, broker, args.per_device, batch_max, wait_ms, run, source)
+                    results[batch_max, wait_ms, source].append(r | {"share": r["rate"] / raws[-1]["rate"]})
                 print(f"round {run + 1}: raw {raws[-1]['rate']:,.0f}/s, gateway " + ", ".join(
                     f"{rs[-1]['rate']:,.0f}/s ({100 * rs[-1]['share']:.0f} %)" for rs in results.values()),
                     flush=True)
@@ -164,12 +175,12 @@ def main() -> None:
             print(f"{'batch_max':>9} {'wait_ms':>7} {'events/s':>10} {'% raw':>6} {'mean batch':>10} "
                   f"{'commit ms':>9} {'RSS MB':>6} {'receiver':>8} {'PSS MB':>6} {'CPU µs/event: gateway':>21} "
                   f"{'receiver':>8} {'broker':>6}")
-            for (batch_max, wait_ms), rs in results.items():
+            for (batch_max, wait_ms, source), rs in results.items():
                 m = {key: median(r[key] for r in rs) for key in rs[0]}
                 print(f"{batch_max:>9} {wait_ms:>7} {m['rate']:>10,.0f} {100 * m['share']:>5.0f}% "
                       f"{m['batch']:>10.0f} {m['commit_ms']:>9.1f} {m['rss']:>6.0f} {m['receiver_rss']:>8.0f} "
-                      f"{m['pss']:>6.0f} {m['gateway_us']:>21.0f} {m['receiver_us']:>8.0f} {m['broker_us']:>6.0f}",
-                      flush=True)
+                      f"{m['pss']:>6.0f} {m['gateway_us']:>21.0f} {m['receiver_us']:>8.0f} {m['broker_us']:>6.0f}"
+                      + (f"  baseline: {source}" if source else ""), flush=True)
         finally:
             broker.process.stop()
 
