@@ -59,6 +59,12 @@ def pss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) a live process has used so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak resident memory of a process (VmHWM), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -79,6 +85,13 @@ class BenchBroker:
     @property
     def port(self) -> int:
         return self.process.port
+
+    @property
+    def pid(self) -> int:
+        pid = self.process.pid
+        if pid is None:
+            raise RuntimeError("the broker is not running")
+        return pid
 
 
 def start_broker(root: Path, site: str, devices: list[str]) -> BenchBroker:

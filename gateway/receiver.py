@@ -3,7 +3,8 @@
 paho decodes every packet in Python. In the gateway's process that work and ingest (validation, the SQLite
 transaction, occupancy and alerts) would take turns on one core under the GIL; in a child process the two run
 side by side on two, and the child reads the next batch while the gateway commits the last. The child holds
-the only MQTT connection the gateway has (``BatchReceiver``); the gateway talks to it over a socket pair:
+the only MQTT connection the gateway has (``gateway.batch_receiver``); the two talk over a
+``multiprocessing`` pipe (a ``multiprocessing.connection.Connection`` at each end):
 
     gateway → child   ("ack", generation, [mid, …])        after the batch is committed
                       ("publish", topic, payload, qos, retain)
@@ -11,8 +12,14 @@ the only MQTT connection the gateway has (``BatchReceiver``); the gateway talks 
     child → gateway   ("batch", generation, [(topic, payload, qos, retain, mid), …])
                       ("connected", bool)
                       ("stopped",)                          nothing more will come
+                      ("unsupported", reason)               paho fails the self-check: the gateway exits
 
-Frames are a 4-byte length and a pickle; both ends are this module, started by the gateway itself.
+Both ends are this module, started by the gateway itself (the pipe pickles; neither end reads anyone else's).
+The child is a fresh ``python -m gateway.receiver`` rather than a ``multiprocessing.Process``: a spawned
+``Process`` re-imports the parent's ``__main__``, here the whole command line, into a process meant to be lean.
+
+Before anything connects, the gateway (and the child again) runs ``gateway.paho_check``: a paho that no
+longer behaves as the receiver relies on stops the gateway with a clear error instead of a reconnect loop.
 
 Nothing is acknowledged before the gateway has committed it, wherever a crash happens: if the child dies the
 gateway starts another, whose connection takes over the persistent session, and the broker sends every
@@ -25,45 +32,34 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import os
-import pickle
 import queue
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, BinaryIO
+from multiprocessing.connection import Connection
+from typing import Any
 
-from onestop.mqtt import BatchReceiver, BrokerAddress, Message, Received
+from gateway import paho_check
+from gateway.batch_receiver import BatchReceiver, PahoUnsupportedError
+from onestop.mqtt import BrokerAddress, Message, Received
 
 log = logging.getLogger(__name__)
 
-_LENGTH = struct.Struct("!I")
 RESTART_DELAY_S = 1.0
+UNSUPPORTED_EXIT = 1  # as for any of our errors at start-up (onestop/reporting.py)
 
 
-def _frame(obj: object) -> bytes:
-    body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    return _LENGTH.pack(len(body)) + body
-
-
-def _read_frame(stream: BinaryIO) -> Any:
+def _receive(conn: Connection) -> Any:
     """The next frame, or ``None`` when the other end has gone (closed, or reset when it died)."""
     try:
-        head = stream.read(_LENGTH.size)
-        if len(head) < _LENGTH.size:
-            return None
-        (size,) = _LENGTH.unpack(head)
-        body = stream.read(size)
-    except OSError:
+        return conn.recv()
+    except (EOFError, OSError):
         return None
-    if len(body) < size:
-        return None
-    return pickle.loads(body)  # noqa: S301 - our own child, over a private socket pair
 
 
 class ReceiverProcess:
@@ -88,7 +84,7 @@ class ReceiverProcess:
         self._on_connection = on_connection
         self._acks: list[int] = []
         self._send_lock = threading.Lock()
-        self._sock: socket.socket | None = None
+        self._conn: Connection | None = None
         self._child: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -100,7 +96,8 @@ class ReceiverProcess:
         return self._connected.is_set()
 
     def start(self) -> None:
-        """Start the child and the thread that serves it."""
+        """Check paho (``PahoUnsupportedError`` if it would not work), start the child and the thread serving it."""
+        paho_check.check()
         self._spawn()
         self._thread = threading.Thread(target=self._serve, name="ingest", daemon=True)
         self._thread.start()
@@ -124,27 +121,25 @@ class ReceiverProcess:
 
     # -- internals ---------------------------------------------------------------------------------------
     def _spawn(self) -> None:
-        ours, theirs = socket.socketpair()
+        ours, theirs = multiprocessing.Pipe()
         self._child = subprocess.Popen([sys.executable, "-m", "gateway.receiver", str(theirs.fileno())],
                                        pass_fds=[theirs.fileno()])
         theirs.close()
-        self._sock = ours
+        self._conn = ours
         self._send(("config", self._config))
 
     def _send(self, obj: object) -> None:
-        data = _frame(obj)
         with self._send_lock:
-            if self._sock is None:
+            if self._conn is None:
                 return
             with contextlib.suppress(OSError):  # the child is gone; _serve notices and starts another
-                self._sock.sendall(data)
+                self._conn.send(obj)
 
     def _serve(self) -> None:
         while True:
-            sock = self._sock
-            assert sock is not None
-            with sock.makefile("rb") as stream:
-                finished = self._serve_child(stream)
+            conn = self._conn
+            assert conn is not None
+            finished = self._serve_child(conn)
             self._connected.clear()
             self._on_connection(False)
             if finished or self._stopping:
@@ -157,9 +152,9 @@ class ReceiverProcess:
             self.restarts += 1
             self._spawn()
 
-    def _serve_child(self, stream: BinaryIO) -> bool:
+    def _serve_child(self, conn: Connection) -> bool:
         """Serve one child until it says it has stopped (True) or disappears (False)."""
-        while (frame := _read_frame(stream)) is not None:
+        while (frame := _receive(conn)) is not None:
             kind = frame[0]
             if kind == "batch":
                 _, generation, rows = frame
@@ -178,13 +173,19 @@ class ReceiverProcess:
                 self._on_connection(frame[1])
             elif kind == "stopped":
                 return True
+            elif kind == "unsupported":
+                # Only a paho that changed since start-up gets here (the same check passed then). Starting
+                # another child would fail the same way for ever: stop the gateway, loudly.
+                log.critical("the MQTT receiver cannot run: %s; the gateway stops", frame[1])
+                logging.shutdown()
+                os._exit(UNSUPPORTED_EXIT)
         return False
 
     def _end_child(self, timeout: float) -> int | None:
         with self._send_lock:
-            if self._sock is not None:
-                self._sock.close()
-                self._sock = None
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
         if self._child is None:
             return None
         try:
@@ -197,24 +198,32 @@ class ReceiverProcess:
 
 # -- the child ---------------------------------------------------------------------------------------------
 def _child(fd: int) -> None:
-    sock = socket.socket(fileno=fd)
-    stream = sock.makefile("rb")
+    conn = Connection(fd)
     # Frames leave from a thread of their own, so that the MQTT thread keeps reading while the gateway is busy
-    # committing and the socket pair is full. The queue is bounded by the receive maximum.
-    outbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+    # committing and the pipe is full. The queue is bounded by the receive maximum.
+    outbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
 
     def send_all() -> None:
         while True:
+            frame = outbox.get()
             try:
-                sock.sendall(_frame(outbox.get()))
+                conn.send(frame)
             except OSError:
                 return  # the gateway is gone; the main thread sees it too
+            if frame[0] == "unsupported":
+                os._exit(UNSUPPORTED_EXIT)  # said; the gateway stops on it
 
     threading.Thread(target=send_all, name="to-gateway", daemon=True).start()
     send = outbox.put
 
-    _, config = _read_frame(stream)
+    _, config = _receive(conn)
     logging.basicConfig(level=config["log_level"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        paho_check.check()
+    except PahoUnsupportedError as exc:
+        send(("unsupported", str(exc)))
+        time.sleep(10)  # send_all ends the process once it has said it
+        os._exit(UNSUPPORTED_EXIT)
     receiver = BatchReceiver(
         config["broker"], config["client_id"], will=config["will"],
         subscriptions=config["subscriptions"],
@@ -222,10 +231,10 @@ def _child(fd: int) -> None:
             (m.topic, m.payload, m.qos, m.retain, m.mid) for m in batch])),
         on_connection=lambda up: send(("connected", up)),
         batch_max=config["batch_max"], batch_wait_s=config["batch_wait_s"],
-        max_unacked=config["receive_maximum"])
+        max_unacked=config["receive_maximum"], on_unsupported=lambda reason: send(("unsupported", reason)))
     receiver.start()
     stopping = False
-    while (frame := _read_frame(stream)) is not None:
+    while (frame := _receive(conn)) is not None:
         kind = frame[0]
         if kind == "ack":
             receiver.acknowledge(frame[1], frame[2])

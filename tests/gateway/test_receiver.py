@@ -1,4 +1,5 @@
-"""The gateway's MQTT receiver process: crashes on either side lose nothing and double nothing."""
+"""The gateway's MQTT receiver process: crashes on either side lose nothing and double nothing, and a paho that
+no longer behaves as the receiver relies on stops the gateway with a clear error instead of a reconnect loop."""
 
 from __future__ import annotations
 
@@ -11,10 +12,15 @@ import time
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt import __version__ as paho_version
 
+from gateway import paho_check
+from gateway.batch_receiver import BatchReceiver, GatheringPaho, PahoUnsupportedError
 from onestop import topics
 from onestop.events import new_event
-from onestop.mqtt import BatchReceiver, BrokerAddress, Received
+from onestop.mqtt import BrokerAddress, Received
 from tests.conftest import KIOSKS
 from tests.helpers import Collector, query, raw_client, wait_until
 
@@ -174,3 +180,88 @@ def test_the_receiver_process_stays_lean():
             "print(sorted(m for m in ('pydantic', 'fastapi', 'sqlite3') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- paho behind a hard pin: what the receiver relies on is proven at start-up -------------------------------
+class _SocketHookRenamed(GatheringPaho):
+    """As if paho stopped creating its socket through ``_create_socket``."""
+
+    _create_socket = paho.Client._create_socket
+
+
+class _WritesInline(GatheringPaho):
+    """As if paho wrote each queued packet itself although ``on_socket_register_write`` is set."""
+
+    def _packet_queue(self, *args, **kwargs):
+        rc = super()._packet_queue(*args, **kwargs)
+        self.loop_write()
+        self.socket().flush()
+        return rc
+
+
+class _ReadsEverything(GatheringPaho):
+    """As if ``loop_read`` read every packet the socket holds."""
+
+    def loop_read(self, max_packets: int = 1):
+        for _ in range(3):
+            rc = super().loop_read()
+        return rc
+
+
+def test_the_pinned_paho_passes_the_receivers_self_check():
+    paho_check.check()
+    assert paho_version == paho_check.PAHO_TESTED
+
+
+@pytest.mark.parametrize(("client_class", "complaint"), [
+    (_SocketHookRenamed, "no longer creates its socket through _create_socket"),
+    (_WritesInline, "writes queued packets itself although on_socket_register_write is set"),
+    (_ReadsEverything, "read several messages in one loop_read call"),
+])
+def test_a_paho_that_changed_what_the_receiver_relies_on_fails_the_self_check_naming_it(client_class, complaint):
+    with pytest.raises(PahoUnsupportedError) as failed:
+        paho_check.check(client_class)
+    assert complaint in str(failed.value)
+    assert f"paho-mqtt=={paho_check.PAHO_TESTED}" in str(failed.value)
+
+
+def test_a_gateway_on_a_paho_without_the_socket_hook_refuses_to_start_instead_of_reconnecting_for_ever(
+        broker, tmp_path):
+    """Without the check such a receiver connected, found the socket not its own, dropped the connection and
+    reconnected for ever; the gateway ran on, quietly storing nothing."""
+    changed = tmp_path / "changed-paho"
+    changed.mkdir()
+    # Every Python process started with this path (the gateway and its receiver) sees a paho whose socket hook
+    # is gone, as a paho release that renamed it would look.
+    (changed / "sitecustomize.py").write_text(
+        "import paho.mqtt.client as paho, gateway.batch_receiver as receiver\n"
+        "receiver.GatheringPaho._create_socket = paho.Client._create_socket\n")
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(changed), os.environ.get("PYTHONPATH", os.getcwd())])}
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "onestop", "gateway", "run", "--config",
+                          str(broker.path("gateway.toml"))], capture_output=True, text=True, timeout=60, env=env)
+    assert run.returncode == 1
+    assert "no longer creates its socket through _create_socket" in run.stderr
+    assert f"pip install 'paho-mqtt=={paho_check.PAHO_TESTED}'" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert time.monotonic() - started < 30
+    assert f"u'{broker.gateway_user.username}'" not in broker.broker.layout.log.read_text()  # never connected
+
+
+def test_a_receiver_whose_paho_changed_after_start_up_stops_the_gateway_instead_of_reconnecting(broker, tmp_path):
+    """The check at start-up passed, but the receiver process finds paho changed (say, upgraded underneath a
+    running gateway): the gateway exits non-zero, saying why, rather than restarting it for ever."""
+    changed = tmp_path / "changed-paho"
+    changed.mkdir()
+    (changed / "sitecustomize.py").write_text(
+        "import sys\n"
+        "if sys.argv[1:2] and sys.argv[1].isdigit():  # only in the receiver process (python -m gateway.receiver FD)\n"
+        "    import paho.mqtt.client as paho, gateway.batch_receiver as receiver\n"
+        "    receiver.GatheringPaho._create_socket = paho.Client._create_socket\n")
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(changed), os.environ.get("PYTHONPATH", os.getcwd())])}
+    run = subprocess.run([sys.executable, "-m", "onestop", "gateway", "run", "--config",
+                          str(broker.path("gateway.toml"))], capture_output=True, text=True, timeout=60, env=env)
+    assert run.returncode == 1
+    assert "the MQTT receiver cannot run: paho-mqtt" in run.stderr
+    assert "no longer creates its socket through _create_socket" in run.stderr
+    assert "starting another" not in run.stderr
