@@ -244,8 +244,12 @@ def test_a_device_offline_alert_is_resolved_by_the_system_when_the_device_comes_
         wait_until(lambda: offline_alerts()[0]["status"] == "resolved", what="offline alert resolved")
         (alert,) = offline_alerts()
         assert alert["resolved_by"] == "system" and alert["resolved_at"]
-        shown = [json.loads(p) for p in watcher.on("alert/technicians")]
-        assert [m["status"] for m in shown if m["id"] == alert["id"]] == ["open", "resolved"]
+
+        def shown() -> list[str]:
+            return [m["status"] for m in map(json.loads, watcher.on("alert/technicians")) if m["id"] == alert["id"]]
+
+        wait_until(lambda: len(shown()) >= 2, what="the resolved alert on the technicians' topic")
+        assert shown() == ["open", "resolved"]
         back.loop_stop()
         back.disconnect()
     finally:
