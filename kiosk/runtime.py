@@ -32,6 +32,7 @@ from kiosk.controller import Authority, Decision, TapController
 from kiosk.devices import DeviceHub
 from kiosk.errors import NotRecordedError, recording_failed
 from kiosk.health import HealthSession
+from kiosk.i18n import CONSENT_VERSION
 from kiosk.presence import PresenceStore
 from kiosk.questionnaires import Instrument
 from kiosk.settings import KioskSettings
@@ -241,6 +242,15 @@ class KioskRuntime:
         """Someone touched the screen or a device reported a status: they are still here."""
         with self._lock:
             self.session.touch(time.monotonic())
+
+    def accept_consent(self) -> None:
+        """The student agreed to the consent text on screen: measuring may begin (the time is wall-clock UTC)."""
+        self._session(lambda now: self.session.accept(CONSENT_VERSION, datetime.now(UTC), now))
+
+    def decline_consent(self) -> None:
+        """The student declined: nothing is recorded and the station resets."""
+        self._session(self.session.decline)
+        log.info("consent declined at %s; nothing recorded", self.settings.device)
 
     def enter_height(self, height_cm: float) -> None:
         """The student typed their height."""
