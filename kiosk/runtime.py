@@ -39,6 +39,7 @@ from kiosk.settings import KioskSettings
 from onestop import presence as tags
 from onestop.errors import ConfigError
 from onestop.events import Envelope, Measurement, ScreeningData
+from onestop.files import private_dir
 from onestop.ids import CARD_RE
 from onestop.payloads import SpacePresence
 
@@ -61,7 +62,7 @@ class KioskRuntime:
 
     def __init__(self, settings: KioskSettings, on_feedback: Callable[[Decision], None] | None = None) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         self.outbox = Outbox(settings.outbox_path, settings.device)
         self.presence = PresenceStore(settings.presence_path)
         self._base = StationConfig(space=settings.space, capacity=settings.capacity,
