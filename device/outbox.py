@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from onestop.events import Envelope, new_event
-from onestop.sqlite import open_database
+from onestop.sqlite import checkpoint, open_database
 
 MIGRATIONS = [
     ("0001-outbox", """
@@ -109,9 +109,16 @@ class Outbox:
                 self._conn.execute("COMMIT")
 
     def forget_acked(self, older_than: float) -> int:
-        """Delete events acknowledged before ``older_than`` (a Unix time); returns how many."""
+        """Delete events acknowledged before ``older_than`` (a Unix time); returns how many.
+
+        The rows are overwritten in place (``secure_delete``) and the WAL truncated: a health station's WAL
+        would otherwise keep its screenings' page images long after the retention (issue #16).
+        """
         with self._lock:
-            return self._conn.execute("DELETE FROM outbox WHERE acked < ?", (older_than,)).rowcount
+            deleted = self._conn.execute("DELETE FROM outbox WHERE acked < ?", (older_than,)).rowcount
+            if deleted:
+                checkpoint(self._conn)
+            return deleted
 
     def depth(self) -> int:
         """How many events wait for their PUBACK."""

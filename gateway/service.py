@@ -18,6 +18,7 @@ from gateway.settings import GatewaySettings, load
 from gateway.store import Store
 from gateway.sync import Syncer
 from onestop import topics
+from onestop.files import private_dir
 from onestop.ids import boot_id
 from onestop.mqtt import Message
 from onestop.payloads import GatewayState
@@ -38,7 +39,7 @@ class Gateway:
         self.settings = settings
         self.boot = boot_id()
         self.started = datetime.now(UTC)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         self.store = Store(settings.database, settings.ingest.quarantine_max)
         self.alerts = GatewayAlerts(self.store)
         self.building = Building(settings, self.store, self._publish)

@@ -29,6 +29,15 @@ from onestop.records import AlertRecord, DeviceHealth
 from onestop.sqlite import open_database
 
 QUARANTINE_PAYLOAD_MAX = 16 * 1024  # keep the start of an oversized payload, not all of it
+
+
+def _keepable(topic: str, payload: bytes) -> bytes:
+    """What of a quarantined payload is kept: nothing of anything that may be a screening (on a screening
+    topic, or mentioning one anywhere), whose vitals and answers no operator needs to see — the topic,
+    reason, detail (field names, never values) and size say what went wrong (docs/decisions.md)."""
+    if topic.rsplit("/", 1)[-1] == "screening" or b"screening" in payload:
+        return b""
+    return payload[:QUARANTINE_PAYLOAD_MAX]
 COUNTER_MAX = 2**62 - 1  # value + by stays inside SQLite's 64-bit integers (beyond, it turns to a REAL)
 _BUMP = ("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
          f"SET value = max({-COUNTER_MAX}, min({COUNTER_MAX}, value + excluded.value))")
@@ -243,7 +252,7 @@ class Store:
               received: float) -> None:
         conn.execute(
             "INSERT INTO quarantine (topic, reason, detail, size, payload, received) VALUES (?, ?, ?, ?, ?, ?)",
-            (topic[:512], reason, detail[:500], len(payload), payload[:QUARANTINE_PAYLOAD_MAX], received))
+            (topic[:512], reason, detail[:500], len(payload), _keepable(topic, payload), received))
 
     def append_own_event(self, device: str, event_type: str, data: dict, received: float) -> Accepted:
         """Record an event the gateway itself creates (e.g. an automatic check-out), with its own sequence."""

@@ -56,6 +56,7 @@ from gateway.sync_plan import (
     next_batch,
     raise_for,
 )
+from onestop.files import write_private
 from onestop.records import AlertRecord, AlertSync, DeviceHealth, FleetSync
 from onestop.site import SiteConfig
 
@@ -270,9 +271,7 @@ class Syncer:
             log.error("central sent an invalid site configuration; keeping the last good one")
             return
         self._etag = response.headers.get("ETag")
-        tmp = self.config_copy.with_suffix(".tmp")
-        tmp.write_bytes(response.content)
-        tmp.replace(self.config_copy)
+        write_private(self.config_copy, response.content)
         log.info("applied the site configuration from central (%s)", self._etag)
         if self._on_config:
             self._on_config(config)

@@ -174,6 +174,7 @@ class Demo:
         values = vitals(action.finding, self.rng)
         self.readers[STATION].tap(card_for("em4100", int(action.card)))
         time.sleep(0.3)
+        station.accept_consent()  # the demo's students all agree (declining is in tests/kiosk)
         devices = self.station_devices
         devices["bp"].measure(systolic=values["systolic"], diastolic=values["diastolic"], pulse=values["pulse"])
         devices["thermometer"].measure(temperature=values["temperature"])

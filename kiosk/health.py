@@ -1,12 +1,19 @@
-"""A health-station session as a pure state machine: card → measurements → questionnaires → results → idle.
+"""A health-station session as a pure state machine: card → consent → measurements → questionnaires → results.
 
 No clock, no I/O: every call takes ``now`` (monotonic seconds) and returns what to record, if anything.
 
-    idle ──card──▶ measuring ◀──────────────▶ questionnaire (PHQ-9 / GAD-7, one item at a time)
+    idle ──card──▶ consent ──decline / time-out──▶ idle (nothing recorded)
+                       │ accept (version, wall time)
+                       ▼
+                   measuring ◀──────────────▶ questionnaire (PHQ-9 / GAD-7, one item at a time)
                        │ finish
                        ▼
                     results ──done / time-out──▶ idle
 
+- **Consent comes first** (PIPL art. 29: separate consent for sensitive personal information): after the tap
+  the screen says what is measured, who sees it and how long it is kept; nothing is measured or answered
+  until the student agrees, and the record carries the version of the text they agreed to and when. Declining
+  (or walking away) records nothing and clears the screen.
 - **Measurements** arrive from the devices at any time while a session is open (not in ``idle``: a reading
   nobody has claimed cannot be attributed, and not in ``results``: what the student saw is final). A new
   reading of a quantity replaces the earlier one (a retake after a slipped cuff is normal), so the record
@@ -31,15 +38,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from kiosk.questionnaires import ITEM_COUNT, Instrument
 from onestop import clinical
 from onestop.clinical import Measure, ScreeningInputError, Thresholds
-from onestop.events import Measurement, Questionnaire, ScreeningData
+from onestop.events import Consent, Measurement, Questionnaire, ScreeningData
 from onestop.ids import CARD_RE, uuid7
 
-Phase = Literal["idle", "measuring", "questionnaire", "results"]
+Phase = Literal["idle", "consent", "measuring", "questionnaire", "results"]
 KEYPAD = "keypad"  # device_model of a height typed on the screen
 
 
@@ -71,6 +79,7 @@ class HealthSession:
     def _clear(self) -> None:
         self.phase: Phase = "idle"
         self.subject: str | None = None
+        self.consent: Consent | None = None
         self.session_id: str | None = None
         self.measurements: dict[str, Measurement] = {}
         self.questionnaires: dict[Instrument, Questionnaire] = {}
@@ -83,14 +92,26 @@ class HealthSession:
         """A card was tapped; returns the record of a session it abandoned, if any."""
         if not CARD_RE.fullmatch(card):
             raise ScreeningInputError("not a card id")
-        if card == self.subject and self.phase in ("measuring", "questionnaire"):
+        if card == self.subject and self.phase in ("consent", "measuring", "questionnaire"):
             self.touch(now)
             return None
         abandoned = self._abandon() if self.phase in ("measuring", "questionnaire") else None
         self._clear()
-        self.phase, self.subject, self.session_id = "measuring", card, self._new_id()
+        self.phase, self.subject, self.session_id = "consent", card, self._new_id()
         self.last_activity = now
         return abandoned
+
+    def accept(self, version: str, at: datetime, now: float) -> None:
+        """The student agreed to the consent text ``version`` at wall-clock time ``at``: measuring may begin."""
+        if self.phase != "consent":
+            return
+        self.consent = Consent(version=version, at=at)
+        self.phase, self.last_activity = "measuring", now
+
+    def decline(self, now: float) -> None:
+        """The student declined: nothing was taken, nothing is recorded, the screen clears."""
+        if self.phase == "consent":
+            self._clear()
 
     def touch(self, now: float) -> None:
         """Someone is at the station (a touch, a device status): restart the privacy time-out."""
@@ -248,4 +269,4 @@ class HealthSession:
         assert self.subject is not None and self.session_id is not None
         return ScreeningData(subject=self.subject, session=self.session_id, complete=complete,
                              measurements=list(self.measurements.values()),
-                             questionnaires=list(self.questionnaires.values()))
+                             questionnaires=list(self.questionnaires.values()), consent=self.consent)

@@ -15,6 +15,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "zh")
+# The version of the consent wording below ("consent_*"): a screening records the version the student agreed
+# to, so any change to those words must come with a new version.
+CONSENT_VERSION = "health-consent-1"
 
 CJK_FONT_CANDIDATES = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -58,6 +61,21 @@ _TEXT: dict[str, tuple[str, str]] = {
     "identified": ("Hello!", "您好！"),
     "identified_detail": ("Your health check has started.", "健康检查已开始。"),
     "health_title": ("Health check", "健康检查"),
+    # The consent screen (CONSENT_VERSION): what is measured, who sees it, how long it is kept.
+    "consent_title": ("Before we start", "开始之前"),
+    "consent_what": ("What: blood pressure, pulse, blood oxygen, temperature, weight, height and, if you choose, "
+                     "two short mood questionnaires.",
+                     "测量内容：血压、脉搏、血氧、体温、体重、身高，以及您自愿填写的两份简短情绪问卷。"),
+    "consent_who": ("Who sees it: only the campus clinic (measurements) and counselling (questionnaires), "
+                    "with your card number.",
+                    "谁能看到：只有校医院（测量结果）和心理咨询中心（问卷），并与您的卡号关联。"),
+    "consent_how_long": ("How long: this station deletes its copy once it is sent; the clinic keeps it in "
+                         "your student health record.",
+                         "保存多久：本设备发送后即删除；校医院将其保存在您的学生健康档案中。"),
+    "consent_choice": ("It is your choice. If you decline, nothing is recorded.",
+                       "是否参加由您决定。如拒绝，将不作任何记录。"),
+    "consent_accept": ("I agree — start", "我同意，开始"),
+    "consent_decline": ("No, thanks", "不同意"),
     "health_hint": ("Use any device below, in any order. Readings appear as they arrive.",
                     "可按任意顺序使用以下设备，读数会自动显示。"),
     "waiting": ("waiting…", "等待中…"),

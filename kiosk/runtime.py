@@ -32,12 +32,14 @@ from kiosk.controller import Authority, Decision, TapController
 from kiosk.devices import DeviceHub
 from kiosk.errors import NotRecordedError, recording_failed
 from kiosk.health import HealthSession
+from kiosk.i18n import CONSENT_VERSION
 from kiosk.presence import PresenceStore
 from kiosk.questionnaires import Instrument
 from kiosk.settings import KioskSettings
 from onestop import presence as tags
 from onestop.errors import ConfigError
 from onestop.events import Envelope, Measurement, ScreeningData
+from onestop.files import private_dir
 from onestop.ids import CARD_RE
 from onestop.payloads import SpacePresence
 
@@ -60,7 +62,7 @@ class KioskRuntime:
 
     def __init__(self, settings: KioskSettings, on_feedback: Callable[[Decision], None] | None = None) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         self.outbox = Outbox(settings.outbox_path, settings.device)
         self.presence = PresenceStore(settings.presence_path)
         self._base = StationConfig(space=settings.space, capacity=settings.capacity,
@@ -241,6 +243,15 @@ class KioskRuntime:
         """Someone touched the screen or a device reported a status: they are still here."""
         with self._lock:
             self.session.touch(time.monotonic())
+
+    def accept_consent(self) -> None:
+        """The student agreed to the consent text on screen: measuring may begin (the time is wall-clock UTC)."""
+        self._session(lambda now: self.session.accept(CONSENT_VERSION, datetime.now(UTC), now))
+
+    def decline_consent(self) -> None:
+        """The student declined: nothing is recorded and the station resets."""
+        self._session(self.session.decline)
+        log.info("consent declined at %s; nothing recorded", self.settings.device)
 
     def enter_height(self, height_cm: float) -> None:
         """The student typed their height."""

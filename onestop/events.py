@@ -97,14 +97,37 @@ class Questionnaire(_Data):
         return self
 
 
+class Consent(_Data):
+    """The student's consent to this screening: which wording they read (a version slug) and when they agreed."""
+
+    version: Slug = Field(max_length=32, description="version of the consent text shown")
+    at: datetime = Field(description="when the student agreed, UTC RFC 3339")
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, at: datetime) -> datetime:
+        if at.tzinfo is None:
+            raise ValueError("consent time must carry a UTC offset")
+        return at.astimezone(UTC)
+
+    @field_serializer("at")
+    def _wire_at(self, at: datetime) -> str:
+        return format_ts(at)
+
+
 class ScreeningData(_Data):
-    """``screening``: one health-station session's measurements and questionnaires."""
+    """``screening``: one health-station session's measurements and questionnaires.
+
+    ``consent`` is optional in contract v1 so that stations in the field that predate it still deliver
+    (docs/decisions.md, "Consent travels with the screening"); every current station sends it.
+    """
 
     subject: Card
     session: str = Field(pattern=UUID_PATTERN)
     complete: bool
     measurements: list[Measurement] = Field(default_factory=list, max_length=64)
     questionnaires: list[Questionnaire] = Field(default_factory=list, max_length=4)
+    consent: Consent | None = None
 
 
 class ReadingData(_Data):

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from onestop.errors import ConfigError
+from onestop.files import private_dir
 
 TAG_BYTES = 8
 KEY_BYTES = 32
@@ -66,7 +67,7 @@ def load_site_key(path: Path) -> bytes:
     Removing the file and restarting the gateway rotates every space's key (see docs/decisions.md).
     """
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(KEY_BYTES) + "\n")

@@ -1,5 +1,10 @@
 """SQLite conventions shared by every store: WAL mode, one writer, migrations recorded in the database.
 
+Every store holds personal data (cards, screenings, presence): its file and its ``-wal`` and ``-shm`` files
+are 0600 in a 0700 directory (``onestop.files``), and ``secure_delete`` overwrites deleted rows so they do
+not linger in free pages; ``checkpoint`` empties the WAL, which otherwise keeps old page images after the
+rows themselves are gone.
+
 Migrations are ``(name, sql)`` pairs applied in order by the one runner (``onestop/migrations.py``); each
 applied name is recorded in ``_migrations`` so a database opened by a newer version is brought forward
 exactly once.
@@ -18,6 +23,7 @@ from typing import Literal
 import sqlite_utils
 
 from onestop.errors import CorruptDataError, OnestopError
+from onestop.files import private_dir, private_file
 from onestop.migrations import Migration
 from onestop.migrations import migrate as run_migrations
 
@@ -78,8 +84,13 @@ def open_database(path: str | Path, migrations: Sequence[tuple[str, str]], *,
     ``NORMAL`` in WAL mode never corrupts the database and loses at most the last commits on power loss;
     stores whose commit is a promise to someone else (a kiosk's outbox before it says "done") use ``FULL``.
     """
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    private_dir(Path(path).parent)
     existed = Path(path).exists()
+    # SQLite creates -wal and -shm with the database file's mode: set it before SQLite first opens the file,
+    # and tighten those of an older release, which were created 0644.
+    for name in (str(path), f"{path}-wal", f"{path}-shm"):
+        if name == str(path) or Path(name).exists():
+            private_file(Path(name))
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
     if existed:
         try:
@@ -91,9 +102,17 @@ def open_database(path: str | Path, migrations: Sequence[tuple[str, str]], *,
     db.enable_wal()
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left in free pages
     steps = [Migration(name, name, _script(sql)) for name, sql in migrations]
     run_migrations(_Ledger(conn), steps, database=str(path), allow_newer=True)
     return db
+
+
+def checkpoint(conn: sqlite3.Connection) -> bool:
+    """Copy the WAL into the database and truncate it to 0 bytes: the page images it held, deleted rows
+    included, leave the file. False when a reader kept it from completing (the next call tries again)."""
+    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return not busy
 
 
 class _Ledger:

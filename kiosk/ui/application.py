@@ -1,7 +1,7 @@
 """The Kivy application: which screen shows when, the language switch, and the bridge from runtime threads.
 
 Which screen: a tap's feedback for ``feedback_s`` seconds; otherwise, on a health station, the session's
-phase (idle, measuring — or the height keypad —, questionnaire, results); on a kiosk, idle. The language
+phase (idle, consent, measuring — or the height keypad —, questionnaire, results); on a kiosk, idle. The language
 goes back to the configured one whenever a student is done (feedback over, session back to idle), so the
 next person starts from the default.
 
@@ -25,7 +25,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kiosk.controller import Decision
 from kiosk.i18n import find_cjk_font, tr
 from kiosk.runtime import KioskRuntime
-from kiosk.ui.health_screens import HealthScreen, HeightScreen, QuestionScreen
+from kiosk.ui.health_screens import ConsentScreen, HealthScreen, HeightScreen, QuestionScreen
 from kiosk.ui.kiosk_screens import FeedbackScreen, IdleScreen
 from kiosk.ui.results_screen import ResultsScreen
 from kiosk.ui.widgets import Style, find_button, refresh_textures, texts
@@ -59,7 +59,8 @@ class KioskApp(App):
     def build(self) -> ScreenManager:
         self.style = Style.for_window(*Window.size, font=self.font)
         self.manager = ScreenManager(transition=NoTransition())
-        for screen in (IdleScreen(name="idle"), FeedbackScreen(name="feedback"), HealthScreen(name="health"),
+        for screen in (IdleScreen(name="idle"), FeedbackScreen(name="feedback"), ConsentScreen(name="consent"),
+                       HealthScreen(name="health"),
                        HeightScreen(name="height"), QuestionScreen(name="question"), ResultsScreen(name="results")):
             self.manager.add_widget(screen)
         self.runtime.subscribe(self._heard)
@@ -119,7 +120,7 @@ class KioskApp(App):
         phase = self.runtime.session.phase
         if phase == "measuring":
             return "height" if self._keypad else "health"
-        return {"questionnaire": "question", "results": "results"}.get(phase, "idle")
+        return {"consent": "consent", "questionnaire": "question", "results": "results"}.get(phase, "idle")
 
     def show(self) -> None:
         """Draw the screen the state calls for."""

@@ -1,4 +1,6 @@
-"""The health-station screens: the measuring hub, the height keypad, one questionnaire item (results: ``results``).
+"""The health-station screens: consent, the measuring hub, the height keypad, one questionnaire item.
+
+The results are in ``results_screen``.
 
 Every action goes through the runtime (which records before it answers); these classes only draw the
 session's state and turn touches into calls.
@@ -40,6 +42,26 @@ _TILE_OF_KIND = {PeripheralKind.BLOOD_PRESSURE: "bp", PeripheralKind.PULSE_OXIME
 def number(value: float) -> str:
     """A reading without a needless ".0"."""
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+class ConsentScreen(Screen):
+    """Separate consent after the tap: what is measured, who sees it, how long it is kept; agree or decline."""
+
+    def render(self, app: KioskApp) -> None:
+        s = app.style
+        self.clear_widgets()
+        root = Filled(BACKGROUND, orientation="vertical", padding=s.px(12), spacing=s.px(8))
+        root.add_widget(top_bar(app, app.tr("consent_title")))
+        for key in ("consent_what", "consent_who", "consent_how_long"):
+            root.add_widget(label(s, app.tr(key), 19, halign="left"))
+        root.add_widget(label(s, app.tr("consent_choice"), 19, bold=True, halign="left"))
+        row = BoxLayout(size_hint_y=None, height=s.px(64), spacing=s.px(8))
+        row.add_widget(button(s, app.tr("consent_decline"), app.runtime.decline_consent, colour=NEUTRAL,
+                              size_hint_x=0.4))
+        row.add_widget(button(s, app.tr("consent_accept"), app.runtime.accept_consent, colour=GOOD))
+        root.add_widget(row)
+        self.add_widget(root)
+        timeout_warning(app, self)
 
 
 class HealthScreen(Screen):

@@ -94,3 +94,20 @@ def test_a_database_of_the_previous_version_loses_the_unread_published_column_an
     columns = [row[1] for row in query(path, "PRAGMA table_info(alerts)")]
     assert "published" not in columns and "synced" in columns
     assert query(path, "SELECT id, status FROM alerts") == [("a1", "open")]
+
+
+def test_a_quarantined_screening_keeps_why_but_not_its_vitals_answers_or_card(tmp_path):
+    screening = new_event("hs-1", 1, "screening", {
+        "subject": "922E5832", "session": "0193f6c4-7d2a-7c1e-9a51-3f0b2d9e4c11", "complete": True,
+        "measurements": [{"code": "8480-6", "value": 187, "unit": "mm[Hg]"}]}).to_json()
+    store = Store(tmp_path / "g.db")
+    store.write_batch([], [
+        Rejected("onestop/v1/s/dev/hs-1/evt/screening", screening, "not-permitted", "kind kiosk", 1.0),
+        Rejected("onestop/v1/s/dev/k-1/evt/checkin", screening, "type-mismatch", "type", 1.0),  # wrong topic
+        Rejected("onestop/v1/s/dev/k-1/evt/checkin", b'{"card": "AB12"', "invalid-json", "", 1.0)])
+    store.close()
+    rows = query(tmp_path / "g.db", "SELECT reason, detail, size, payload FROM quarantine ORDER BY id")
+    assert rows == [("not-permitted", "kind kiosk", len(screening), b""),
+                    ("type-mismatch", "type", len(screening), b""),
+                    ("invalid-json", "", 15, b'{"card": "AB12"')]
+    assert b"922E5832" not in (tmp_path / "g.db").read_bytes() + (tmp_path / "g.db-wal").read_bytes()

@@ -86,7 +86,9 @@ def test_health_devices_feed_the_session(tmp_path, devices, runtimes):
     assert bp.measure(systolic=120, diastolic=80, pulse=72)
     assert runtime.session.phase == "idle" and not runtime.session.measurements  # nobody to give it to
     assert card.tap(A)
-    wait_until(lambda: runtime.session.phase == "measuring", what="session opened")
+    wait_until(lambda: runtime.session.phase == "consent", what="consent asked")
+    runtime.accept_consent()
+    assert runtime.session.phase == "measuring"
     bp.measure(systolic=150, diastolic=95, pulse=80)
     oximeter.measure(spo2=97, pulse=72)
     scale.measure(weight=75.5)

@@ -46,6 +46,7 @@ def test_phq9_item9_reaches_the_gateway_before_the_student_asks_for_results(site
     try:
         wait_until(lambda: runtime.link.connected, what="health station connected")
         runtime.handle_card(CARD)
+        runtime.accept_consent()
         runtime.begin("PHQ-9")
         for _ in range(8):
             runtime.answer(1)
@@ -53,6 +54,7 @@ def test_phq9_item9_reaches_the_gateway_before_the_student_asks_for_results(site
         assert interim is not None and runtime.session.phase == "measuring"  # no "See results" yet
         stored = wait_until(lambda: screenings_at_gateway(site), what="the interim screening at the gateway")
         assert stored[0]["complete"] is False and stored[0]["questionnaires"][0]["answers"][8] == 3
+        assert stored[0]["consent"]["version"] == "health-consent-1"  # the gateway keeps the consent
         wait_until(lambda: item9_alerts(site), what="the counselling alert")
 
         final = runtime.finish()

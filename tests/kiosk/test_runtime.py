@@ -7,12 +7,13 @@ import json
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from harness.netutil import free_port
-from kiosk.i18n import tr
+from kiosk.i18n import CONSENT_VERSION, tr
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import KioskSettings
 from onestop.events import Measurement
@@ -179,6 +180,7 @@ def test_a_health_station_session_is_recorded_before_the_results_show(make):
     runtime.subscribe(lambda kind, payload: sessions.append((kind, runtime.session.phase, runtime.outbox.depth())))
     tap = runtime.handle_card(A)
     assert (tap.decision.feedback, tap.event) == ("identified", None)
+    runtime.accept_consent()
     assert runtime.measurement(reading("8480-6", 120, "mm[Hg]"))
     runtime.begin("GAD-7")
     for _ in range(7):
@@ -191,6 +193,36 @@ def test_a_health_station_session_is_recorded_before_the_results_show(make):
     assert runtime.session.phase == "idle"
 
 
+def test_a_declined_consent_records_nothing_and_the_station_resets(make):
+    runtime = make(mode="health-station")
+    runtime.handle_card(A)
+    assert runtime.session.phase == "consent"
+    assert not runtime.measurement(reading("8480-6", 120, "mm[Hg]"))  # nothing taken before consent
+    runtime.decline_consent()
+    assert runtime.session.phase == "idle" and runtime.session.subject is None
+    assert runtime.tick(time.monotonic() + 500) is None
+    runtime.stop()
+    reopened = sqlite3.connect(runtime.settings.outbox_path)
+    try:
+        assert reopened.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+    finally:
+        reopened.close()
+
+
+def test_the_screening_in_the_outbox_carries_the_consent_version_and_time(make):
+    runtime = make(mode="health-station")
+    runtime.handle_card(A)
+    before = datetime.now(UTC)
+    runtime.accept_consent()
+    runtime.measurement(reading("8480-6", 120, "mm[Hg]"))
+    runtime.finish()
+    [written] = pending(runtime)
+    consent = written["data"]["consent"]
+    assert consent["version"] == CONSENT_VERSION
+    agreed = datetime.fromisoformat(consent["at"].replace("Z", "+00:00"))
+    assert before - timedelta(seconds=1) <= agreed <= datetime.now(UTC)
+
+
 def test_a_health_station_refuses_unknown_cards_and_ignores_readings_without_a_session(make):
     runtime = make(mode="health-station")
     assert runtime.handle_card("nope").decision.feedback == "unknown-card"
@@ -201,6 +233,7 @@ def test_a_health_station_refuses_unknown_cards_and_ignores_readings_without_a_s
 def test_the_privacy_timeout_records_an_abandoned_session(make):
     runtime = make(mode="health-station", health={"idle_timeout_s": 30})
     runtime.handle_card(A)
+    runtime.accept_consent()
     runtime.measurement(reading("59408-5", 91, "%"))
     assert runtime.tick(time.monotonic() + 10) is None
     event = runtime.tick(time.monotonic() + 31)
@@ -212,6 +245,7 @@ def test_cfg_thresholds_reach_the_health_session(make):
     runtime = make(mode="health-station")
     runtime._config({"thresholds": {"fever_c": 37.5}})
     runtime.handle_card(A)
+    runtime.accept_consent()
     runtime.measurement(reading("8310-5", 37.6, "Cel"))
     assert [r.category for r in runtime.session.results()] == ["fever"]
 
@@ -232,6 +266,7 @@ def test_a_screening_the_outbox_cannot_take_is_kept_and_written_when_it_can_and_
     runtime = make(mode="health-station", health={"idle_timeout_s": 30})
     runtime.outbox._conn.execute("PRAGMA busy_timeout = 100")
     runtime.handle_card(A)
+    runtime.accept_consent()
     runtime.measurement(reading("59408-5", 91, "%"))
     blocker = sqlite3.connect(runtime.settings.outbox_path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")

@@ -84,7 +84,8 @@ def screenshots(tmp_path: Path) -> Path:
 # main screens at 1080p), kept small: the tests take and check every screen at both sizes in both languages.
 DOCS = {f"800x480-{n}.png" for n in (
     "idle-en", "idle-zh", "feedback-welcome", "feedback-goodbye-zh", "feedback-full", "health-idle",
-    "health-idle-zh", "health-hub", "health-hub-zh", "health-keypad", "question-phq9", "question-gad7-zh",
+    "health-idle-zh", "health-consent", "health-consent-zh", "health-hub", "health-hub-zh", "health-keypad",
+    "question-phq9", "question-gad7-zh",
     "results-en-1", "results-zh-1", "results-en-2", "health-timeout-warning", "health-timeout-warning-zh")} | {
     f"1920x1080-{n}.png" for n in ("idle-en", "idle-zh", "health-hub", "results-en-1", "results-zh-1",
                                    "health-timeout-warning-zh")}
@@ -140,7 +141,7 @@ def test_a_whole_screening_through_the_health_station_window(site, screenshots, 
                             health={"idle_timeout_s": 120, "results_timeout_s": 60})
     report = run_scenario(config, "health", size, screenshots)
     shots = assert_shots(report, screenshots, size)
-    for screen in ("health-idle", "health-keypad", "health-hub", "health-timeout-warning"):
+    for screen in ("health-idle", "health-consent", "health-keypad", "health-hub", "health-timeout-warning"):
         assert {f"{size}-{screen}.png", f"{size}-{screen}-zh.png"} <= set(shots), screen
     assert {f"{size}-question-phq9.png", f"{size}-question-gad7-zh.png", f"{size}-results-en-1.png",
             f"{size}-results-zh-1.png"} <= set(shots)

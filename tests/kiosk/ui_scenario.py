@@ -176,7 +176,22 @@ def health_scenario(d: Driver) -> None:
     d.see("Health corner", "Tap your card to start a health check")
     d.in_both_languages("health-idle", ("Health corner", "Tap your card to start a health check"),
                         ("健康角", "请刷卡开始健康检查"))
+    # Consent comes first: declining records nothing and the station resets for the next student.
+    dev["reader"].tap(OTHER)
+    consent_en = ("Before we start", "What: blood pressure", "Who sees it: only the campus clinic",
+                  "How long: this station deletes its copy", "If you decline, nothing is recorded.", "No, thanks")
+    d.see(*consent_en)
+    dev["bp"].measure(systolic=150, diastolic=95, pulse=90)  # not taken: no consent yet
+    d.press("No, thanks")
+    d.see("Tap your card to start a health check", gone=("Before we start",))
+    assert not [p for p in d.runtime.outbox.pending() if p.type == "screening"], "a declined consent recorded"
+    time.sleep(1.1)  # past the reader's repeat window
     dev["reader"].tap(CARD)
+    d.see(*consent_en)
+    d.in_both_languages("health-consent", consent_en,
+                        ("开始之前", "测量内容：血压", "谁能看到：只有校医院", "保存多久：本设备发送后即删除",
+                         "如拒绝，将不作任何记录。", "我同意，开始", "不同意"))
+    d.press("I agree — start")
     d.see("Health check", "Blood pressure", "waiting…")
     dev["bp"].measure(systolic=128, diastolic=82, pulse=72)
     dev["oximeter"].measure(spo2=97, pulse=72)
@@ -211,6 +226,7 @@ def health_scenario(d: Driver) -> None:
     pending = [json.loads(p.payload) for p in d.runtime.outbox.pending()]
     screening = [e for e in pending if e["type"] == "screening"]
     assert len(screening) == 1 and screening[0]["data"]["complete"], screening
+    assert screening[0]["data"]["consent"]["version"] == "health-consent-1", screening
     assert {q["instrument"]: q["score"] for q in screening[0]["data"]["questionnaires"]} == {"PHQ-9": 12,
                                                                                             "GAD-7": 7}
     d.press("English")
@@ -225,6 +241,8 @@ def health_scenario(d: Driver) -> None:
     # Walk away mid-session: the countdown warns, then the screen clears and the record is incomplete.
     d.runtime.session.idle_timeout_s = 10
     dev["reader"].tap(OTHER)
+    d.see("Before we start")
+    d.press("I agree — start")
     d.see("Health check")
     dev["oximeter"].measure(spo2=91, pulse=110)
     d.see("91 %", "Still there? This screen clears in")

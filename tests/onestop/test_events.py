@@ -133,3 +133,30 @@ def test_uuid7_ids_are_version_7_and_strictly_increasing():
 def test_envelope_model_rejects_naive_timestamps_directly():
     with pytest.raises(ValueError):
         Envelope.model_validate({**CONTRACT_EXAMPLE, "ts": "2026-11-22T13:05:07"})
+
+
+SCREENING = {"subject": "922E5832", "session": "0193f6c4-7d2a-7c1e-9a51-3f0b2d9e4c11", "complete": True}
+
+
+def test_a_screening_from_a_station_that_predates_consent_is_still_valid():
+    # Old stations in the field send no consent; refusing them would lose screenings (docs/decisions.md).
+    event = new_event("hs-lobby", 1, "screening", SCREENING)
+    assert parse_event(event.to_json()).data.consent is None
+
+
+def test_a_screening_carries_its_consent_version_and_time_on_the_wire():
+    consent = {"version": "health-consent-1", "at": "2026-12-07T09:30:00.123+08:00"}
+    event = parse_event(new_event("hs-lobby", 1, "screening", {**SCREENING, "consent": consent}).to_json())
+    assert json.loads(event.to_json())["data"]["consent"] == {"version": "health-consent-1",
+                                                              "at": "2026-12-07T01:30:00.123Z"}
+
+
+@pytest.mark.parametrize("consent", [
+    {"version": "v" * 33, "at": "2026-12-07T09:30:00Z"},  # longer than 32
+    {"version": "Health Consent", "at": "2026-12-07T09:30:00Z"},  # not a slug
+    {"version": "health-consent-1", "at": "2026-12-07T09:30:00"},  # no offset
+    {"version": "health-consent-1"},  # no time
+])
+def test_a_malformed_consent_is_rejected(consent):
+    with pytest.raises(EnvelopeError):
+        parse_event(new_event("hs-lobby", 1, "screening", {**SCREENING, "consent": consent}).to_json())

@@ -125,6 +125,7 @@ class BusyHour:
         station = self.station
         device = station.settings.device
         self._call(device, "handle_card", station.handle_card, self._card())
+        self._call(device, "accept_consent", station.accept_consent)
         for code, value, unit in ((SYSTOLIC, self.rng.randint(105, 135), "mm[Hg]"),
                                   (DIASTOLIC, self.rng.randint(65, 85), "mm[Hg]"),
                                   (PULSE, self.rng.randint(55, 95), "/min"), (SPO2, self.rng.randint(95, 99), "%")):

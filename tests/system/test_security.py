@@ -395,6 +395,7 @@ def test_no_log_holds_a_card_number_or_a_vital_sign(building):
     card = building.card()
     subjects.append(card)
     within(screen, station.handle_card, card)
+    within(screen, station.accept_consent)
     for code, (value, unit) in VITALS.items():
         assert station.measurement(Measurement(code=code, value=value, unit=unit, device_model="sec-test"))
     within(screen, station.begin, "PHQ-9")
