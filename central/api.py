@@ -21,6 +21,7 @@ from pydantic import BaseModel
 import onestop
 from central.errors import RequestError
 from central.ingest import AlertSyncIn, FleetSyncIn, IngestAnswer, IngestBatch, InvalidBatchError
+from central.pseudonyms import Pseudonyms
 from central.routes import analytics, dashboard, health, records, sync
 from central.routes.common import Context, warn_unbound_gateway_tokens
 from central.settings import CentralSettings
@@ -108,7 +109,8 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
                   max_body_size=settings.max_batch_bytes)
     install_security_headers(app)
     warn_unbound_gateway_tokens(settings)
-    ctx = Context(settings=settings, store=store, auth=Authenticator(settings.tokens))
+    ctx = Context(settings=settings, store=store, auth=Authenticator(settings.tokens),
+                  pseudonyms=Pseudonyms.from_file(settings.pseudonym_key_file))
     registry = CollectorRegistry()
     registry.register(_StoreCollector(store))
     latency = Histogram("onestop_central_request_seconds", "Request handling time", ["route", "method"],

@@ -97,7 +97,8 @@ def router(ctx: Context) -> APIRouter:
         who = caller(request)
         visible = {k: v for k, v in params.items() if k != "subject" and v is not None}
         for subject in subjects or [params.get("subject")]:
-            store.audit.record(AuditEntry(who.name, who.role.value, request.method, route, subject, visible,
+            store.audit.record(AuditEntry(who.name, who.role.value, request.method, route,
+                                          ctx.pseudonyms.maybe(subject), visible,
                                           counts.get(subject, 0)))
 
     def read_screenings(request: Request, route: str, subject: str | None, site: str | None,
@@ -165,6 +166,7 @@ def router(ctx: Context) -> APIRouter:
              summary="The audit log of health-data reads, newest first", **allow(ctx, Role.ADMIN, responses=BAD_TIME))
     def audit(principal: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]+$")] = None,
               subject: CardQuery = None, since: datetime | None = None, limit: Limit = 200) -> list[dict]:
-        return store.audit.list(principal, subject, query_time(since, "since"), limit)
+        refs = None if subject is None else ctx.pseudonyms.all_of(subject)
+        return store.audit.list(principal, refs, query_time(since, "since"), limit)
 
     return api
