@@ -218,6 +218,11 @@ class CentralStore:
             query = query.where(events.c.at < until)
         return self._events(query.order_by(events.c.at.desc(), events.c.id).limit(limit))
 
+    def screening(self, event_id: str) -> StoredEvent | None:
+        """One screening event by id, or None."""
+        found = self._events(sa.select(events).where(events.c.type == "screening", events.c.id == event_id))
+        return found[0] if found else None
+
     def _events(self, query: sa.Select[Any]) -> list[StoredEvent]:
         with self.db.read() as conn:
             rows = conn.execute(query).mappings().all()
