@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -17,12 +18,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import onestop
 from central.errors import RequestError
+from central.fhir import operation_outcome
 from central.ingest import AlertSyncIn, FleetSyncIn, IngestAnswer, IngestBatch, InvalidBatchError
-from central.routes import analytics, dashboard, health, records, sync
+from central.pseudonyms import Pseudonyms
+from central.routes import analytics, dashboard, fhir, health, records, rights, sync
 from central.routes.common import Context, warn_unbound_gateway_tokens
+from central.routes.fhir import FHIR_BASE, FHIR_JSON
 from central.settings import CentralSettings
 from central.store import CentralStore
 from web.auth import Authenticator
@@ -79,20 +84,37 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return doc
 
 
+def _fhir_error(request: Request, status: int, message: str) -> JSONResponse | None:
+    """Under the FHIR base an error is an OperationOutcome; elsewhere None (the plain JSON answer)."""
+    if not request.url.path.startswith(FHIR_BASE):
+        return None
+    code = {401: "login", 403: "forbidden", 404: "not-found"}.get(status, "invalid")
+    return JSONResponse(operation_outcome(code, message), status_code=status, media_type=FHIR_JSON,
+                        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return _fhir_error(request, exc.status_code, str(exc.detail)) or await http_exception_handler(request, exc)
+
     @app.exception_handler(InvalidBatchError)
     def _invalid(_request: Request, exc: InvalidBatchError) -> JSONResponse:
         return JSONResponse({"detail": exc.problems, "invalid_events": exc.invalid_events}, status_code=422)
 
     @app.exception_handler(RequestError)
-    def _request_error(_request: Request, exc: RequestError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+    def _request_error(request: Request, exc: RequestError) -> JSONResponse:
+        return _fhir_error(request, exc.status, str(exc)) or JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
-    def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         # Never echo input values back: request bodies may hold personal data.
         detail = [{"loc": list(err.get("loc", ())), "type": err.get("type"), "msg": err.get("msg")}
                   for err in exc.errors()[:100]]
+        problems = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in detail)
+        fhir = _fhir_error(request, 422, problems)
+        if fhir is not None:
+            return fhir
         return JSONResponse({"detail": detail}, status_code=422)
 
 
@@ -108,7 +130,8 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
                   max_body_size=settings.max_batch_bytes)
     install_security_headers(app)
     warn_unbound_gateway_tokens(settings)
-    ctx = Context(settings=settings, store=store, auth=Authenticator(settings.tokens))
+    ctx = Context(settings=settings, store=store, auth=Authenticator(settings.tokens),
+                  pseudonyms=Pseudonyms.from_file(settings.pseudonym_key_file))
     registry = CollectorRegistry()
     registry.register(_StoreCollector(store))
     latency = Histogram("onestop_central_request_seconds", "Request handling time", ["route", "method"],
@@ -137,7 +160,7 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
     def stats() -> dict[str, int]:
         return store.stats()
 
-    for module in (sync, records, analytics, health, dashboard):
+    for module in (sync, records, analytics, health, fhir, rights, dashboard):
         app.include_router(module.router(ctx))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -1,14 +1,14 @@
 """The audit log of reads of health data (screenings, questionnaires, FHIR): who, when, what, whose.
 
 Every such read writes one row before the data is returned; if the row cannot be written the read fails
-(fail closed). Subjects are recorded as a pseudonym (``subject_ref``), not the card number: the log is
-readable by ``admin``, who may not learn whose health data exists, yet can still answer "who read card
-X's records?" by asking with the card, which is pseudonymised the same way.
+(fail closed). Subjects are recorded as a keyed pseudonym (``subject_ref``, ``central.pseudonyms``), not the
+card number: the log is readable by ``admin``, who may not learn whose health data exists, yet can still
+answer "who read card X's records?" by asking with the card, which the route pseudonymises under every
+known key.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,13 +19,6 @@ from central.db import Database
 from central.schema import audit_log
 
 
-def subject_ref(card: str | None) -> str | None:
-    """The pseudonym of a card in the audit log."""
-    if card is None:
-        return None
-    return hashlib.sha256(b"onestop-audit-subject:" + card.encode()).hexdigest()[:24]
-
-
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One read to record."""
@@ -34,7 +27,7 @@ class AuditEntry:
     role: str
     method: str
     route: str
-    subject: str | None
+    subject_ref: str | None
     params: dict[str, Any]
     results: int
 
@@ -50,17 +43,17 @@ class AuditLog:
         with self.db.write() as conn:
             conn.execute(audit_log.insert().values(
                 at=now or datetime.now(UTC), principal=entry.principal, role=entry.role, method=entry.method,
-                route=entry.route, subject_ref=subject_ref(entry.subject), params=entry.params,
+                route=entry.route, subject_ref=entry.subject_ref, params=entry.params,
                 results=entry.results))
 
-    def list(self, principal: str | None = None, subject: str | None = None, since: datetime | None = None,
+    def list(self, principal: str | None = None, subject_refs: list[str] | None = None, since: datetime | None = None,
              limit: int = 200) -> list[dict[str, Any]]:
-        """Rows, newest first, filtered by reader, by subject card (pseudonymised here) or by time."""
+        """Rows, newest first, filtered by reader, by subject (its pseudonyms) or by time."""
         stmt = sa.select(audit_log)
         if principal is not None:
             stmt = stmt.where(audit_log.c.principal == principal)
-        if subject is not None:
-            stmt = stmt.where(audit_log.c.subject_ref == subject_ref(subject))
+        if subject_refs is not None:
+            stmt = stmt.where(audit_log.c.subject_ref.in_(subject_refs))
         if since is not None:
             stmt = stmt.where(audit_log.c.at >= since)
         with self.db.read() as conn:

@@ -4,6 +4,7 @@
     └── CentralError
         ├── StoreError            the database refused or cannot be used: a server-side problem (5xx)
         │   └── MigrationError    the schema cannot be brought up to date: fail at start-up
+        ├── KeyFileError          the pseudonym key file is unusable (unreadable, malformed, open to others)
         └── RequestError          the caller asked for something that cannot be answered (4xx)
             ├── NotFoundError     an unknown site, space or configuration (404)
             └── ForbiddenError    the caller's token may not act for that site (403)
@@ -26,6 +27,10 @@ class StoreError(CentralError):
 
 class MigrationError(StoreError):
     """The schema cannot be migrated to the version this code needs."""
+
+
+class KeyFileError(CentralError):
+    """The pseudonym key file cannot be used: central refuses to start rather than pseudonymise badly."""
 
 
 class RequestError(CentralError):

@@ -35,6 +35,10 @@ class CentralSettings(Section):
     tokens: list[TokenEntry] = Field(default_factory=list,
                                      description="API tokens (SHA-256 digests); a gateway token must name "
                                                  "its one site in `site`")
+    pseudonym_key_file: Path = Field(Path("data/central/keys/pseudonym.key"),
+                                     description="file of the keys of students' pseudonyms (hex, one a line, "
+                                                 "current first); created 0600 at first start. Keep it out "
+                                                 "of database backups")
     test_rig: bool = Field(False, description="this central is a test rig or benchmark: gateway tokens "
                                               "without `site` are accepted and act for every site. Never on a "
                                               "campus")

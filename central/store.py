@@ -2,7 +2,8 @@
 
 ``CentralStore(url)`` migrates the schema, then offers events (ingest is idempotent on event id:
 ``INSERT ... ON CONFLICT DO NOTHING`` and the driver's row count tell how many events were new, on both
-databases) and, as attributes, the record stores: ``alerts``, ``fleet``, ``configs``, ``audit``.
+databases) and, as attributes, the record stores: ``alerts``, ``fleet``, ``configs``, ``audit``,
+``rights``.
 
 An event whose id central already holds is a duplicate when its content is the same, and a **conflict**
 when it is not: the stored copy is kept, the id is recorded in ``event_conflicts`` and counted, and a
@@ -27,6 +28,7 @@ from central.db import Database
 from central.fleet import FleetStore
 from central.ingest import EVENT_COLUMNS, IngestItem, event_rows, received_utc, sort_batch
 from central.migrations import migrate
+from central.rights import Rights
 from central.schema import event_conflicts, events, gateways
 from central.siteconfigs import ConfigStore
 
@@ -72,6 +74,7 @@ class CentralStore:
         self.fleet = FleetStore(self.db)
         self.configs = ConfigStore(self.db)
         self.audit = AuditLog(self.db)
+        self.rights = Rights(self.db)
 
     # -- ingest -------------------------------------------------------------------------------------------
 
@@ -217,6 +220,11 @@ class CentralStore:
         if until is not None:
             query = query.where(events.c.at < until)
         return self._events(query.order_by(events.c.at.desc(), events.c.id).limit(limit))
+
+    def screening(self, event_id: str) -> StoredEvent | None:
+        """One screening event by id, or None."""
+        found = self._events(sa.select(events).where(events.c.type == "screening", events.c.id == event_id))
+        return found[0] if found else None
 
     def _events(self, query: sa.Select[Any]) -> list[StoredEvent]:
         with self.db.read() as conn:

@@ -115,6 +115,7 @@ class LocalSite:
         self.root.mkdir(parents=True, exist_ok=True)
         self.broker.write_files()
         central = {"database_url": f"sqlite:///{self.root / 'central' / 'central.db'}",
+                   "pseudonym_key_file": str(self.root / "central-keys" / "pseudonym.key"),
                    "http": {"host": "127.0.0.1", "port": self.central_port}, "tokens": self._entries}
         central_url = f"http://127.0.0.1:{self.central_link_port}" if self.central_link_port else self.central_url
         gateway = {"site": self.site, "data_dir": str(self.root / "gateway"), **self.site_config(),

@@ -38,6 +38,8 @@ HEART_RATE = "8867-4"
 BODY_WEIGHT = "29463-7"
 BODY_HEIGHT = "8302-2"
 BMI = "39156-5"
+PHQ9_TOTAL = "44249-1"  # PHQ-9 total score [Reported]
+GAD7_TOTAL = "69737-5"  # GAD-7 total score [Reported]
 # The UCUM unit each travels in on the wire (the contract's units; parsers convert to them).
 UNITS: dict[str, str] = {SYSTOLIC: "mm[Hg]", DIASTOLIC: "mm[Hg]", SPO2: "%", SPO2_ARTERIAL: "%",
                          BODY_TEMPERATURE: "Cel", HEART_RATE: "/min", BODY_WEIGHT: "kg", BODY_HEIGHT: "cm",

@@ -102,7 +102,9 @@ def run_backend(name: str, database_url: str, root: Path, bodies: dict[str, list
         entries.append(entry.model_dump(mode="json"))
     port = free_port()
     config = root / f"central-{name}.toml"
-    config.write_text(tomli_w.dumps({"database_url": database_url, "http": {"host": "127.0.0.1", "port": port},
+    config.write_text(tomli_w.dumps({"database_url": database_url,
+                                     "pseudonym_key_file": str(root / "keys" / "pseudonym.key"),
+                                     "http": {"host": "127.0.0.1", "port": port},
                                      "tokens": entries}))
     service = ServiceProcess("central", ["central", "run", "--config", str(config)],
                              f"http://127.0.0.1:{port}/healthz", root / f"central-{name}.log")

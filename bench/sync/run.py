@@ -91,6 +91,7 @@ def main() -> None:
         central_port, gateway_port = free_port(), free_port()
         (root / "central.toml").write_text(tomli_w.dumps({
             "database_url": f"sqlite:///{root / 'central.db'}", "http": {"port": central_port},
+            "pseudonym_key_file": str(root / "keys" / "pseudonym.key"),
             "tokens": [entry.model_dump(mode="json")]}))
         (root / "gateway.toml").write_text(tomli_w.dumps({
             "site": SITE, "data_dir": str(gw_dir), "http": {"port": gateway_port},

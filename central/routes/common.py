@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel
 
 from central.errors import ForbiddenError
+from central.pseudonyms import Pseudonyms
 from central.settings import CentralSettings
 from central.store import CentralStore
 from onestop.roles import Role
@@ -43,6 +44,7 @@ class Context:
     settings: CentralSettings
     store: CentralStore
     auth: Authenticator
+    pseudonyms: Pseudonyms
 
 
 def allow(ctx: Context, *roles: Role, responses: dict[int | str, dict[str, Any]] | None = None,

@@ -6,16 +6,14 @@ card X's records, and when?" has an answer even for list reads. ``admin`` reads 
 """
 
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from central.audit import AuditEntry
-from central.fhir import observations, searchset
 from central.routes.common import HEALTH_DATA_ROLES, Context, allow, caller
 from central.store import StoredEvent
 from central.timerange import BAD_TIME, query_time
@@ -87,18 +85,20 @@ def band(instrument: str, score: int) -> str:
     return "severe"
 
 
+def audited(ctx: Context, request: Request, route: str, params: dict[str, Any], subjects: list[str | None],
+            counts: dict[str | None, int]) -> None:
+    """Write the audit rows of one read, before its data leaves: one per subject (pseudonymised)."""
+    who = caller(request)
+    visible = {k: v for k, v in params.items() if k != "subject" and v is not None}
+    for subject in subjects or [params.get("subject")]:
+        ctx.store.audit.record(AuditEntry(who.name, who.role.value, request.method, route,
+                                          ctx.pseudonyms.maybe(subject), visible, counts.get(subject, 0)))
+
+
 def router(ctx: Context) -> APIRouter:
     """Health-data routes and the audit log."""
     api = APIRouter()
     store = ctx.store
-
-    def audited(request: Request, route: str, params: dict[str, Any], subjects: list[str | None],
-                counts: dict[str | None, int]) -> None:
-        who = caller(request)
-        visible = {k: v for k, v in params.items() if k != "subject" and v is not None}
-        for subject in subjects or [params.get("subject")]:
-            store.audit.record(AuditEntry(who.name, who.role.value, request.method, route, subject, visible,
-                                          counts.get(subject, 0)))
 
     def read_screenings(request: Request, route: str, subject: str | None, site: str | None,
                         since: datetime | None, until: datetime | None, limit: int) -> list[StoredEvent]:
@@ -106,7 +106,7 @@ def router(ctx: Context) -> APIRouter:
         counts: dict[str | None, int] = {}
         for event in found:
             counts[event.subject] = counts.get(event.subject, 0) + 1
-        audited(request, route, {"subject": subject, "site": site, "since": since and since.isoformat(),
+        audited(ctx, request, route, {"subject": subject, "site": site, "since": since and since.isoformat(),
                                  "until": until and until.isoformat(), "limit": limit}, sorted(counts), counts)
         return found
 
@@ -135,36 +135,11 @@ def router(ctx: Context) -> APIRouter:
                                   same_day_follow_up=q["instrument"] == "PHQ-9" and q["answers"][8] > 0)
                 for e in found for q in e.data.get("questionnaires", [])]
 
-    @api.get("/api/v1/fhir/Observation", tags=["health", "fhir"],
-             summary="FHIR R4 searchset Bundle of a subject's vital-sign Observations (audited)",
-             response_class=JSONResponse,
-             **allow(ctx, *HEALTH_DATA_ROLES, responses={
-                 200: {"content": {"application/fhir+json": {"schema": {"type": "object"}}}}}))
-    async def fhir_observations(
-            request: Request,
-            subject: Annotated[str, Query(pattern=r"^(Patient/)?[0-9A-F]{4,32}$",
-                                          description="the card, optionally as Patient/<card>")],
-            code: Annotated[str | None, Query(pattern=r"^[0-9]{1,7}-[0-9](,[0-9]{1,7}-[0-9])*$",
-                                              description="LOINC codes, comma-separated")] = None,
-            count: Annotated[int, Query(alias="_count", ge=1, le=1000)] = 100) -> JSONResponse:
-        card = subject.removeprefix("Patient/")
-        codes = frozenset(code.split(",")) if code else None
-
-        def build() -> dict[str, Any]:
-            found = store.screenings(card, limit=count)
-            resources = [obs for e in found
-                         for obs in observations(e.id, card, e.at, e.data.get("measurements", []), codes)][:count]
-            audited(request, "/api/v1/fhir/Observation", {"subject": card, "code": code, "_count": count},
-                    [card], {card: len(resources)})
-            base = str(request.base_url).rstrip("/") + "/api/v1/fhir"
-            return searchset(resources, base, str(request.url), datetime.now(UTC))
-
-        return JSONResponse(await run_in_threadpool(build), media_type="application/fhir+json")
-
     @api.get("/api/v1/audit", tags=["health"], response_model=list[AuditView],
              summary="The audit log of health-data reads, newest first", **allow(ctx, Role.ADMIN, responses=BAD_TIME))
     def audit(principal: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]+$")] = None,
               subject: CardQuery = None, since: datetime | None = None, limit: Limit = 200) -> list[dict]:
-        return store.audit.list(principal, subject, query_time(since, "since"), limit)
+        refs = None if subject is None else ctx.pseudonyms.all_of(subject)
+        return store.audit.list(principal, refs, query_time(since, "since"), limit)
 
     return api

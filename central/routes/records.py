@@ -2,7 +2,8 @@
 
 Alerts follow the gateway's team rule (``onestop.roles.alert_teams``): each role lists and counts only its
 teams' alerts. A health alert's ``subject`` (a card number) is shown only to the ``clinic`` and
-``counselling`` roles; every other reader sees the alert with ``subject`` withheld.
+``counselling`` roles; every other reader sees ``subject`` withheld and the student's keyed pseudonym in
+``subject_ref`` (``central.pseudonyms``), enough to tell "the same student again" and nothing more.
 """
 
 
@@ -10,7 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from central.alerts import AlertFilter
 from central.routes.common import ALERT_ROLES, FLEET_ROLES, Context, allow, caller
@@ -36,6 +37,8 @@ class AlertView(BaseModel):
     space: str | None
     event_id: str | None
     subject: str | None
+    subject_ref: str | None = Field(None, description="the subject's pseudonym (for roles that may not see "
+                                                       "the card)")
     acknowledged_by: str | None
     acknowledged_at: datetime | None
     resolved_by: str | None
@@ -108,7 +111,7 @@ def router(ctx: Context) -> APIRouter:
         rows = store.alerts.list(AlertFilter(alert_teams(role), team, status, site, severity,
                                              query_time(since, "since"), limit))
         if role not in HEALTH_ROLES:
-            rows = [{**row, "subject": None} for row in rows]
+            rows = [{**row, "subject": None, "subject_ref": ctx.pseudonyms.maybe(row["subject"])} for row in rows]
         return rows
 
     @api.get("/api/v1/alerts/summary", tags=["alerts"], response_model=dict[str, dict[str, int]],

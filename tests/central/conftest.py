@@ -77,8 +77,9 @@ def tokens(token_entries: tuple[Tokens, list]) -> Tokens:
 
 
 @pytest.fixture
-def settings(token_entries: tuple[Tokens, list], database_url: str) -> CentralSettings:
+def settings(token_entries: tuple[Tokens, list], database_url: str, tmp_path: Path) -> CentralSettings:
     return CentralSettings(database_url=database_url, tokens=token_entries[1], test_rig=True,
+                           pseudonym_key_file=tmp_path / "keys" / "pseudonym.key",
                            timezone="Europe/London",
                            exam_periods=[ExamPeriod(start="2026-03-16", end="2026-03-20")])
 

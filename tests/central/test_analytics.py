@@ -55,6 +55,7 @@ def api(request, tmp_path_factory, token_entries) -> Iterator[httpx.Client]:
         store.ingest("north-b3", items[chunk:chunk + 5000])
     store.configs.put("north-b3", SiteConfig(spaces=list(SPACES)), "test")
     settings = CentralSettings(database_url=url, tokens=entries, test_rig=True, timezone="Europe/London",
+                               pseudonym_key_file=tmp_path_factory.mktemp("keys") / "pseudonym.key",
                                exam_periods=[ExamPeriod(start=min(EXAMS), end=max(EXAMS))])
     with served(create_app(settings, store), headers=tokens.header("staff")) as client:
         yield client

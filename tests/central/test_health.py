@@ -41,9 +41,9 @@ def test_fhir_bundle_of_vital_signs_validates_as_r4(as_role, screened):
     answer = as_role("clinic").get("/api/v1/fhir/Observation", params={"subject": f"Patient/{STUDENT}"})
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/fhir+json")
     bundle = Bundle.model_validate(answer.json())
-    assert bundle.type == "searchset" and bundle.total == 4
+    assert bundle.type == "searchset" and bundle.total == 5
     observations = [Observation.model_validate(e.resource.model_dump()) for e in bundle.entry]
-    by_code = {o.code.coding[0].code: o for o in observations}
+    by_code = {o.code.coding[-1].code: o for o in observations if o.category[0].coding[0].code == "vital-signs"}
     assert set(by_code) == {"85354-9", "8867-4", "59408-5", "8310-5"}
     panel = by_code["85354-9"]
     assert panel.valueQuantity is None and [c.code.coding[0].code for c in panel.component] == ["8480-6", "8462-4"]
@@ -51,8 +51,7 @@ def test_fhir_bundle_of_vital_signs_validates_as_r4(as_role, screened):
                for c in panel.component)
     assert by_code["8310-5"].valueQuantity.code == "Cel" and by_code["8867-4"].valueQuantity.unit == "/min"
     for obs in observations:
-        assert obs.status == "final" and obs.category[0].coding[0].code == "vital-signs"
-        assert obs.subject.identifier.value == STUDENT
+        assert obs.status == "final" and obs.subject.identifier.value == STUDENT
     assert OTHER not in answer.text
 
 
@@ -80,8 +79,67 @@ def test_every_health_read_is_audited_with_a_pseudonym_readable_by_admin(as_role
     assert store.audit.count() == before + 4
     about_student = as_role("admin").get("/api/v1/audit", params={"subject": STUDENT}).json()
     assert [(r["principal"], r["route"], r["results"]) for r in about_student] == [
-        ("test-counselling", "/api/v1/screenings", 2), ("test-clinic", "/api/v1/fhir/Observation", 4)]
+        ("test-counselling", "/api/v1/screenings", 2), ("test-clinic", "/api/v1/fhir/Observation", 5)]
     everything = as_role("admin").get("/api/v1/audit").text
     assert STUDENT not in everything and OTHER not in everything  # pseudonyms only
     assert all(r["subject_ref"] for r in json.loads(everything))
     assert as_role("clinic").get("/api/v1/audit").status_code == 403
+
+
+def fhir(client, path: str, **params):
+    answer = client.get(f"/api/v1/fhir{path}", params=params)
+    assert answer.headers["content-type"].startswith("application/fhir+json")
+    return answer
+
+
+def test_spo2_carries_the_code_the_oxygensat_profile_requires(as_role, screened):
+    (entry,) = Bundle.model_validate(fhir(as_role("clinic"), "/Observation", subject=STUDENT,
+                                          code="59408-5").json()).entry
+    spo2 = Observation.model_validate(entry.resource.model_dump())
+    assert [c.code for c in spo2.code.coding] == ["2708-6", "59408-5"]
+    assert spo2.meta.profile[-1] == "http://hl7.org/fhir/StructureDefinition/oxygensat"
+
+
+def test_phq9_and_gad7_are_exported_as_total_score_observations(as_role):
+    gad7 = {"instrument": "GAD-7", "answers": [1, 1, 1, 0, 0, 0, 0], "score": 3}
+    body = batch("north-b3", [screening(1, STUDENT, [], [PHQ9, gad7])])
+    assert as_role("gateway:north-b3").post("/api/v1/ingest", content=gz(body), headers=GZIP).status_code == 200
+    bundle = Bundle.model_validate(fhir(as_role("counselling"), "/Observation", subject=STUDENT).json())
+    scores = {o.code.coding[0].code: o for o in (Observation.model_validate(e.resource.model_dump())
+                                                 for e in bundle.entry)}
+    assert {code: o.valueInteger for code, o in scores.items()} == {"44249-1": 8, "69737-5": 3}
+    assert all(o.category[0].coding[0].code == "survey" for o in scores.values())
+
+
+def test_a_paged_search_counts_every_match_links_the_next_page_and_each_full_url_resolves(as_role, screened):
+    client = as_role("clinic")
+    first = Bundle.model_validate(fhir(client, "/Observation", subject=STUDENT, _count=2).json())
+    assert first.total == 5 and len(first.entry) == 2
+    (following,) = [link.url for link in first.link if link.relation == "next"]
+    seen = [e.fullUrl for e in first.entry]
+    while following:
+        page = Bundle.model_validate(client.get(following).json())
+        seen += [e.fullUrl for e in page.entry]
+        following = next((link.url for link in page.link if link.relation == "next"), None)
+    assert len(set(seen)) == 5
+    for url in seen:
+        read = client.get(url)
+        assert read.status_code == 200 and read.json()["id"] == url.rsplit("/", 1)[1]
+        Observation.model_validate(read.json())
+
+
+def test_the_fhir_base_serves_a_capability_statement_and_operation_outcomes(as_role, screened, store):
+    from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+    from fhir.resources.R4B.operationoutcome import OperationOutcome
+    client = as_role("clinic")
+    statement = CapabilityStatement.model_validate(fhir(client, "/metadata").json())
+    assert statement.rest[0].resource[0].type == "Observation"
+    before = store.audit.count()
+    missing = fhir(client, "/Observation/0190a5a8-0000-7000-8000-000000000000-8867-4")
+    assert missing.status_code == 404 and store.audit.count() == before + 1  # even a miss is audited
+    bad = fhir(client, "/Observation", subject="not a card")
+    assert bad.status_code == 422 and "not a card" not in bad.text
+    refused = fhir(as_role("staff"), "/Observation", subject=STUDENT)
+    assert refused.status_code == 403
+    for answer in (missing, bad, refused):
+        assert OperationOutcome.model_validate(answer.json()).issue[0].severity == "error"

@@ -33,7 +33,8 @@ def provision_gateway(site: str, directory: Path) -> tuple[str, str]:
 
 def central_config(root: Path, port: int, tokens_toml: str, extra: str = "") -> Path:
     path = root / "central.toml"
-    path.write_text(f'database_url = "sqlite:///{root / "central.db"}"\n{extra}\n'
+    path.write_text(f'database_url = "sqlite:///{root / "central.db"}"\n'
+                    f'pseudonym_key_file = "{root / "keys" / "pseudonym.key"}"\n{extra}\n'
                     f'[http]\nhost = "127.0.0.1"\nport = {port}\n\n{tokens_toml}\n', encoding="utf-8")
     return path
 
