@@ -93,7 +93,8 @@ def main() -> None:
             latencies = []
             for seq in range(1, args.samples + 1):
                 env = new_event(station, seq, "screening", {
-                    "subject": "922E5832", "session": str(uuid.uuid4()), "complete": True,
+                    # a student each: health alerts are one per rule and student while open
+                    "subject": f"{0x92000000 + seq:08X}", "session": str(uuid.uuid4()), "complete": True,
                     "measurements": [{"code": "8480-6", "value": 190, "unit": "mm[Hg]"},
                                      {"code": "8462-4", "value": 100, "unit": "mm[Hg]"}]})
                 sent = time.perf_counter()
