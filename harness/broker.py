@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.netutil import wait_for_port
+from harness.process import ChildProcess
 from onestop.errors import OnestopError
 from provisioning.mosquitto_files import (
     BrokerLayout,
@@ -53,7 +54,7 @@ def local_layout(directory: Path, port: int) -> BrokerLayout:
     return BrokerLayout(directory, port, run_as=pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None)
 
 
-class BrokerProcess:
+class BrokerProcess(ChildProcess):
     """One Mosquitto process: ``start``, ``stop`` (clean), ``kill`` (SIGKILL) and ``start`` again."""
 
     def __init__(self, layout: BrokerLayout, site: str, gateway: Credentials,
@@ -124,9 +125,7 @@ class BrokerProcess:
 
     def kill(self) -> None:
         """Crash (SIGKILL): what has not been autosaved is lost, as in a power cut."""
-        if self._proc and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
+        self._kill_now()
         self._close()
 
     def _close(self) -> None:
@@ -134,19 +133,6 @@ class BrokerProcess:
             self._proc.stderr.close()
         self._proc = None
 
-    @property
-    def running(self) -> bool:
-        return bool(self._proc and self._proc.poll() is None)
-
-    @property
-    def returncode(self) -> int | None:
-        """The exit status once the broker has ended by itself (reaping it), else None."""
-        return self._proc.poll() if self._proc else None
-
-    @property
-    def pid(self) -> int | None:
-        """The process id while started."""
-        return self._proc.pid if self._proc else None
 
     def __enter__(self) -> BrokerProcess:
         self.start()

@@ -20,6 +20,7 @@ import httpx
 import tomli_w
 
 from harness.broker import BrokerProcess, Credentials, local_layout
+from harness.process import ChildProcess
 from onestop.errors import OnestopError
 from onestop.roles import Role, new_token
 from provisioning.mosquitto_files import write_private
@@ -138,7 +139,7 @@ class LocalSite:
             write_private(self.path(f"kiosk-{kiosk.device}.toml"), tomli_w.dumps(cfg))
 
 
-class ServiceProcess:
+class ServiceProcess(ChildProcess):
     """A component started as ``python -m onestop ...`` in its own process, ready when /healthz answers."""
 
     def __init__(self, name: str, args: list[str], health_url: str, log_path: Path,
@@ -188,23 +189,8 @@ class ServiceProcess:
 
     def kill(self) -> None:
         """SIGKILL: a crash, as in a power cut."""
-        if self._proc and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
+        self._kill_now()
 
-    @property
-    def running(self) -> bool:
-        return bool(self._proc and self._proc.poll() is None)
-
-    @property
-    def returncode(self) -> int | None:
-        """The exit status once the process has ended (reaping it: no zombie stays behind), else None."""
-        return self._proc.poll() if self._proc else None
-
-    @property
-    def pid(self) -> int | None:
-        """The process id while started (tests read its memory in ``/proc``)."""
-        return self._proc.pid if self._proc else None
 
 
 def central_process(site: LocalSite) -> ServiceProcess:
