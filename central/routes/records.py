@@ -17,7 +17,7 @@ from central.alerts import AlertFilter
 from central.routes.common import ALERT_ROLES, FLEET_ROLES, Context, allow, caller
 from central.timerange import BAD_TIME, query_time
 from onestop.ids import SITE_PATTERN
-from onestop.records import AlertStatus, Severity, Team
+from onestop.records import AlertAction, AlertStatus, Severity, Team
 from onestop.roles import HEALTH_ROLES, alert_teams
 
 
@@ -44,6 +44,8 @@ class AlertView(BaseModel):
     resolved_by: str | None
     resolved_at: datetime | None
     synced_at: datetime
+    assigned_to: str | None = None
+    history: list[AlertAction] | None = Field(None, description="every action, oldest first: who, when, a note")
 
 
 class DeviceView(BaseModel):
