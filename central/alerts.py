@@ -111,7 +111,7 @@ def newer_wins_upsert(db: Database, conn: sa.Connection, table: sa.Table, key: s
 
 def clamp_record(record: AlertRecord, now: datetime) -> tuple[AlertRecord, bool]:
     """``record`` with its times and its actions' times after ``now`` clamped to ``now``, and whether any was."""
-    values, late = clamp_future(record.model_dump(), now, ALERT_TIMES)
+    values, late = clamp_future(record.model_dump(exclude={"history"}), now, ALERT_TIMES)
     history = []
     for action in record.history:
         if _utc(action.at) > now:

@@ -64,17 +64,22 @@ def actions_of(record: AlertRecord) -> list[AlertAction]:
 def merge(record: AlertRecord, actions: Iterable[AlertAction]) -> AlertRecord:
     """``record`` with ``actions`` added to its history (those it has already are ignored) and its lifecycle
     replayed from it."""
-    known = {a.id: a for a in actions_of(record)}
-    for action in actions:
-        known.setdefault(action.id, action)
-    history = sorted(known.values(), key=lambda a: (a.at, a.id))[-MAX_HISTORY:]
-    return replay(record, history)
+    return replay(record, union(actions_of(record), actions))
 
 
 def merge_copies(ours: AlertRecord, theirs: AlertRecord) -> AlertRecord:
     """Two copies of one alert as one: the histories' union, the later action winning."""
     base = theirs if theirs.updated_at > ours.updated_at else ours
-    return merge(base.model_copy(update={"history": actions_of(ours)}), actions_of(theirs))
+    return replay(base, union(actions_of(ours), actions_of(theirs)))
+
+
+def union(*histories: Iterable[AlertAction]) -> list[AlertAction]:
+    """Every action of the histories once (by id), in time order, the latest ``MAX_HISTORY``."""
+    known: dict[str, AlertAction] = {}
+    for history in histories:
+        for action in history:
+            known.setdefault(action.id, action)
+    return sorted(known.values(), key=lambda a: (a.at, a.id))[-MAX_HISTORY:]
 
 
 def replay(record: AlertRecord, history: Sequence[AlertAction]) -> AlertRecord:
