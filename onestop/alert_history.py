@@ -27,7 +27,7 @@ from datetime import datetime
 
 from onestop.errors import OnestopError
 from onestop.ids import uuid7
-from onestop.records import MAX_HISTORY, AlertAction, AlertActionKind, AlertRecord
+from onestop.records import HEALTH_TEAMS, MAX_HISTORY, AlertAction, AlertActionKind, AlertRecord
 
 SYSTEM = "system"  # who resolved an alert whose cause went away by itself (a device back online)
 # Upper bounds (seconds) of the response-time histograms: 30 s ... 1 day.
@@ -98,6 +98,14 @@ def replay(record: AlertRecord, history: Sequence[AlertAction]) -> AlertRecord:
             state["assigned_to"] = action.assignee
     updated = max(record.updated_at, history[-1].at)
     return record.model_copy(update={**state, "history": list(history), "updated_at": updated})
+
+
+def notes_withheld(record: AlertRecord) -> AlertRecord:
+    """The record with its actions' notes removed: a note on a health alert is free text about a student, for
+    the clinic and counselling only (``subject`` is withheld from other roles the same way)."""
+    if record.team not in HEALTH_TEAMS or not any(a.note for a in record.history):
+        return record
+    return record.model_copy(update={"history": [a.model_copy(update={"note": None}) for a in record.history]})
 
 
 def take(record: AlertRecord, action: AlertAction) -> AlertRecord:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from central.errors import NotFoundError, RequestError
 from central.routes.common import ALERT_ROLES, Context, allow, caller, check_site
 from central.timerange import BAD_TIME, query_time
-from onestop.alert_history import AlertError, new_action, stats
+from onestop.alert_history import AlertError, new_action, notes_withheld, stats
 from onestop.ids import SITE_PATTERN
 from onestop.records import PERSON_NAME, AlertActions, AlertRecord, Severity, Team
 from onestop.roles import HEALTH_ROLES, Role, alert_teams
@@ -80,10 +80,10 @@ def router(ctx: Context) -> APIRouter:
         return shown(updated, who.role)
 
     def shown(record: AlertRecord, role: Role) -> dict:
-        row = record.model_dump(mode="json")
-        if role not in HEALTH_ROLES:
-            row.update(subject=None, subject_ref=ctx.pseudonyms.maybe(record.subject))
-        return row
+        if role in HEALTH_ROLES:
+            return record.model_dump(mode="json")
+        return {**notes_withheld(record).model_dump(mode="json"), "subject": None,
+                "subject_ref": ctx.pseudonyms.maybe(record.subject)}
 
     @api.post("/api/v1/alerts/{alert_id}/acknowledge", summary="Take an alert on (reaches its gateway)",
               **allow(ctx, *ALERT_ROLES, responses=NOT_FOUND))

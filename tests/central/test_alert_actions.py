@@ -88,3 +88,16 @@ def test_response_times_per_team_and_severity_in_the_api_and_metrics(as_role, cl
     assert f'onestop_central_alert_acknowledge_seconds_bucket{{le="60.0",{labels}}} 2.0' in metrics
     assert f'onestop_central_alert_acknowledge_seconds_count{{{labels}}} 3.0' in metrics
     assert f'onestop_central_alert_resolve_seconds_sum{{{labels}}} 5800.0' in metrics
+
+
+def test_notes_on_a_health_alert_are_for_the_clinic_and_counselling_only(as_role):
+    record = alert(team="clinic", rule="bp-crisis", severity="urgent", subject="922E5832")
+    sync(as_role, record)
+    assert as_role("clinic").post(f"/api/v1/alerts/{record.id}/acknowledge",
+                                  json={"note": "BP 190/120, sent to A&E"}).status_code == 200
+    (seen_by_clinic,) = as_role("clinic").get("/api/v1/alerts").json()
+    (seen_by_admin,) = as_role("admin").get("/api/v1/alerts").json()
+    assert seen_by_clinic["history"][0]["note"] == "BP 190/120, sent to A&E"
+    assert seen_by_admin["history"][0]["note"] is None and seen_by_admin["history"][0]["by"] == "test-clinic"
+    answer = as_role("admin").post(f"/api/v1/alerts/{record.id}/resolve", json={"note": "closing"}).json()
+    assert {a["note"] for a in answer["history"]} == {None} and answer["subject"] is None
