@@ -22,7 +22,12 @@ from onestop.roles import alert_teams
 from web.auth import Principal
 
 Change = Callable[[AlertRecord, str, datetime], AlertRecord]
-MAX_STATS_DAYS = 366
+STATS_DEFAULT = timedelta(days=30)
+STATS_MAX = timedelta(days=366)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)  # no offset: UTC
 
 
 class ActionNote(BaseModel):
@@ -64,12 +69,20 @@ def router(ctx: Context) -> APIRouter:
         return [visible(r, principal) for r in ctx.view.alerts(alert_teams(principal.role), status, limit)]
 
     @api.get("/api/v1/alerts/stats", summary="Time to acknowledge and to resolve per team and severity "
-                                             "(median, 90th percentile) for alerts raised in the last days")
-    def alert_stats(principal: Annotated[Principal, anyone],
-                    days: Annotated[int, Query(ge=1, le=MAX_STATS_DAYS)] = 30) -> list[ResponseTimes]:
+                                             "(median, 90th percentile) for alerts raised in [since, until) "
+                                             "(default: the last 30 days)")
+    def alert_stats(principal: Annotated[Principal, anyone], since: datetime | None = None,
+                    until: datetime | None = None) -> list[ResponseTimes]:
+        try:  # a time near year 1 or 9999 has no UTC equivalent, or no 30 days before it
+            end = _utc(until) if until else datetime.now(UTC)
+            start = _utc(since) if since else end - STATS_DEFAULT
+        except OverflowError as exc:
+            raise HTTPException(400, "a time outside the calendar") from exc
+        if not start < end or end - start > STATS_MAX:
+            raise HTTPException(400, "since must be before until, at most 366 days apart")
         teams = alert_teams(principal.role)
-        since = datetime.now(UTC) - timedelta(days=days)
-        responses = [response_times(r) for r in ctx.view.alert_lifecycles(since) if r.team in teams]
+        responses = [response_times(r) for r in ctx.view.alert_lifecycles(start)
+                     if r.team in teams and r.raised_at < end]
         return [ResponseTimes.model_validate(timing, from_attributes=True) for timing in stats(responses)]
 
     @api.post("/api/v1/alerts/{alert_id}/acknowledge", summary="Take an alert on")

@@ -103,6 +103,9 @@ def test_actions_at_central_and_at_the_offline_gateway_converge_and_the_later_wi
     (clinic_urgent,) = gateway.get("/api/v1/alerts/stats").json()
     assert (clinic_urgent["team"], clinic_urgent["severity"], clinic_urgent["alerts"],
             clinic_urgent["acknowledged"], clinic_urgent["resolved"]) == ("clinic", "urgent", 3, 3, 1)
+    for bad in ({"since": "0001-01-01T00:00:00+01:00"},
+                {"since": "2026-01-01T00:00:00Z", "until": "2025-01-01T00:00:00Z"}):
+        assert gateway.get("/api/v1/alerts/stats", params=bad).status_code == 400
     metrics = httpx.get(f"{site.gateway_url}/metrics").text
     assert 'onestop_gateway_alert_acknowledge_seconds_count{severity="urgent",team="clinic"} 3.0' in metrics
     assert 'onestop_gateway_alert_resolve_seconds_count{severity="urgent",team="clinic"} 1.0' in metrics

@@ -76,8 +76,10 @@ def test_dashboard_lets_the_clinic_acknowledge_and_resolve_after_confirming_and_
     step.wait_for(timeout=5_000)
     note = step.get_by_label("Note (optional)")
     assert note.evaluate("el => el === document.activeElement")
-    page.wait_for_timeout(2_500)
-    assert step.is_visible()
+    before = page.inner_text("#updated")
+    page.wait_for_function("(text) => document.getElementById('updated').textContent !== text", arg=before,
+                           timeout=5_000)  # a refresh has run
+    assert step.is_visible() and note.evaluate("el => el === document.activeElement")
     listed = """async (token) => (await (await fetch('/api/v1/alerts',
         { headers: { Authorization: 'Bearer ' + token } })).json())"""
     assert [a["status"] for a in page.evaluate(listed, site.tokens["clinic"])] == ["acknowledged"]
