@@ -159,7 +159,9 @@ class AlertStore:
                     inserts.append({**record_row(record), "synced_at": now})
                     continue
                 merged = merge_copies(old, record)
-                if merged != merge(old, []):  # an old copy without history gains one by merging alone
+                # By value (a gateway's copy is central's narrower model); an old copy without history gains one
+                # by merging alone, which is no change.
+                if merged.model_dump() != merge(old, []).model_dump():
                     updates.append({**record_row(merged), "synced_at": now, "key": record.id})
             if inserts:
                 conn.execute(alerts.insert(), inserts)
