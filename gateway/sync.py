@@ -185,8 +185,9 @@ class Syncer:
         if time.monotonic() < self._next_actions:
             return False
         while True:
+            cursor = self.alerts.actions_cursor()
             response = self._request("GET", f"/api/v1/sites/{self.site}/alerts/actions",
-                                     params={"after": self.alerts.actions_cursor(), "limit": ACTIONS_PAGE})
+                                     params={"after": cursor, "limit": ACTIONS_PAGE})
             if response.status_code == 404:
                 log.warning("central offers no alert actions (an older release?); asking again later")
                 self._next_actions = time.monotonic() + self.settings.config_interval_s
@@ -202,7 +203,7 @@ class Syncer:
             if page.actions:
                 changed = self.alerts.apply_remote(page.actions, page.next)
                 log.info("applied %d alert action(s) from central (%d alert(s) changed)", len(page.actions), changed)
-            if len(page.actions) < ACTIONS_PAGE:
+            if len(page.actions) < ACTIONS_PAGE or page.next <= cursor:  # the last page, or no progress
                 return True
 
     @staticmethod
