@@ -96,8 +96,24 @@ alerts = sa.Table(
     sa.Column("resolved_by", sa.String(64), nullable=True),
     sa.Column("resolved_at", UtcDateTime, nullable=True),
     sa.Column("synced_at", UtcDateTime, nullable=False),
+    sa.Column("assigned_to", sa.String(64), nullable=True),
+    sa.Column("history", sa.JSON, nullable=True),  # AlertRecord.history (a list of AlertAction); null: none
+    # When a person first acknowledged or resolved it (``onestop.alert_history.first_response``): response
+    # times are read from columns, not by parsing every history.
+    sa.Column("responded_at", UtcDateTime, nullable=True),
     sa.Index("alerts_team_status", "team", "status"),
     sa.Index("alerts_site_raised", "site", "raised_at"),
+)
+
+# Actions taken at central, in the order they were taken (``seq``), for the alert's gateway to fetch and merge
+# (``GET /api/v1/sites/{site}/alerts/actions?after=seq``).
+alert_actions = sa.Table(
+    "alert_actions", metadata,
+    sa.Column("seq", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("site", sa.String(32), nullable=False),
+    sa.Column("alert_id", sa.String(36), nullable=False),
+    sa.Column("action", sa.JSON, nullable=False),
+    sa.Index("alert_actions_site_seq", "site", "seq"),
 )
 
 devices = sa.Table(

@@ -105,6 +105,9 @@ MIGRATIONS.append(("0004-counts", """
 # (the API, the dashboard and central show it). See docs/decisions.md.
 MIGRATIONS.append(("0005-drop-alerts-published", "ALTER TABLE alerts DROP COLUMN published;"))
 
+# Where the gateway is in central's stream of alert actions (``gateway.alert_store.GatewayAlerts.apply_remote``).
+MIGRATIONS.append(("0006-sync-cursors", "CREATE TABLE sync_cursors (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"))
+
 # events.synced: 0 waiting for central, 1 confirmed by central, 2 refused by central (a dead letter)
 SYNCED, DEAD = 1, 2
 
