@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import onestop
 from central.errors import RequestError
 from central.fhir import operation_outcome
+from central.notifications import NotificationStore
 from central.ingest import AlertSyncIn, FleetSyncIn, IngestAnswer, IngestBatch, InvalidBatchError
 from central.pseudonyms import Pseudonyms
 from central.routes import analytics, dashboard, fhir, health, records, rights, sync
@@ -67,6 +68,11 @@ class _StoreCollector(Collector):
             seen.add_metric([gw["site"]], gw["last_seen"].timestamp())
         yield lag
         yield seen
+        notified = CounterMetricFamily("onestop_central_notifications", "Notification tries, their ends and "
+                                       "escalations (central/notifier.py)", labels=["outcome"])
+        for outcome, value in NotificationStore(self._store.db).counts().items():
+            notified.add_metric([outcome], value)
+        yield notified
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -108,12 +108,25 @@ def _event_conflicts(conn: sa.Connection) -> None:
     schema.event_conflicts.create(conn, checkfirst=True)
 
 
+SETTLED_TIER = 99  # notify_state.tier of alerts central held before it notified: never told, never escalated
+
+
+def _notifications(conn: sa.Connection) -> None:
+    for table in (schema.notify_state, schema.notifications, schema.notify_attempts):
+        table.create(conn, checkfirst=True)
+    # Alerts already here were dealt with without notifications: an upgrade must not page anyone about them.
+    conn.execute(schema.notify_state.insert().from_select(
+        ["alert_id", "tier", "updated_at"],
+        sa.select(schema.alerts.c.id, sa.literal(SETTLED_TIER), schema.alerts.c.synced_at)))
+
+
 Step = Migration[sa.Connection, int]
 MIGRATIONS: tuple[Step, ...] = (
     Migration(1, "events and gateways", _initial),
     Migration(2, "analytics columns, alerts, fleet, site configurations, audit log", _analytics_and_records),
     Migration(3, "device clock skew", _device_clock_skew),
     Migration(4, "event conflicts", _event_conflicts),
+    Migration(6, "notifications: state per alert, deliveries, attempts", _notifications),
 )
 
 

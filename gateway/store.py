@@ -107,7 +107,7 @@ MIGRATIONS.append(("0005-drop-alerts-published", "ALTER TABLE alerts DROP COLUMN
 
 # Notifications (gateway/notifier.py): ``notify_queue`` gets a row in the transaction that raises an alert, so
 # a crash cannot lose it; the notifier turns it into one ``notifications`` row per target, and records each try.
-MIGRATIONS.append(("0006-notifications", """
+MIGRATIONS.append(("0007-notifications", """
     CREATE TABLE notify_queue (alert_id TEXT PRIMARY KEY, queued REAL NOT NULL);
     CREATE TABLE notifications (
         alert_id TEXT NOT NULL,
