@@ -23,8 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import onestop
 from central.errors import RequestError
 from central.fhir import operation_outcome
-from central.notifications import NotificationStore
 from central.ingest import AlertSyncIn, FleetSyncIn, IngestAnswer, IngestBatch, InvalidBatchError
+from central.notifications import NotificationStore
 from central.pseudonyms import Pseudonyms
 from central.routes import analytics, dashboard, fhir, health, records, rights, sync
 from central.routes.common import Context, warn_unbound_gateway_tokens

@@ -104,7 +104,7 @@ class NotificationBook:
 
     def attempts(self, alert_id: str | None = None, limit: int = 200) -> list[Attempt]:
         """Recorded tries, newest first (one alert's, or everyone's)."""
-        sql, args = "SELECT alert_id, target, at, outcome, detail FROM notify_attempts", []
+        sql, args = "SELECT alert_id, target, at, outcome, detail FROM notify_attempts", list[object]()
         if alert_id is not None:
             sql += " WHERE alert_id = ?"
             args.append(alert_id)

@@ -85,6 +85,10 @@ class NotifyTarget(Section):
         return record.team == self.team and SEVERITY_ORDER[record.severity] <= SEVERITY_ORDER[self.severity]
 
 
+def _escalating_teams() -> dict[Team, float]:
+    return {"clinic": 10.0, "counselling": 10.0}
+
+
 class NotificationSettings(Section):
     """How notifications are sent and retried (``[notifications]``)."""
 
@@ -96,7 +100,7 @@ class NotificationSettings(Section):
     retry_cap_s: float = Field(600.0, gt=0, description="longest wait between tries")
     timeout_s: float = Field(15.0, gt=0, le=120, description="longest one try may take")
     escalate_after_min: dict[Team, float] = Field(
-        default_factory=lambda: {"clinic": 10.0, "counselling": 10.0},
+        default_factory=_escalating_teams,
         description="central: minutes an urgent alert may stay unacknowledged before each next escalation "
                     "tier is told, per team (fractions allowed); a team not listed is not escalated")
 
@@ -116,8 +120,8 @@ def named(targets: list[NotifyTarget]) -> list[NotifyTarget]:
         counts[target.team] = counts.get(target.team, 0) + 1
         name = target.name or f"{target.team}-{counts[target.team]}-{target.scheme}"[:64]
         out.append(target.model_copy(update={"name": name}))
-    seen: set[str] = set()
-    duplicates = sorted({t.name for t in out if t.name in seen or seen.add(t.name)})  # type: ignore[func-returns-value]
+    names = [t.name or "" for t in out]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ValueError(f"notify target names must be unique: {', '.join(duplicates)}")
     return out
