@@ -10,9 +10,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from gateway.settings import load
 from harness.localsite import LocalSite, gateway_process
 from harness.netutil import free_port
 from onestop import topics
+from onestop.errors import ConfigError
 from onestop.events import new_event
 from tests.helpers import query, raw_client, wait_until
 from tests.receivers import smtp_server, throwaway_ca, webhook
@@ -107,3 +109,10 @@ def test_an_urgent_screening_reaches_webhook_and_mail_at_once_without_card_or_va
     finally:
         device.loop_stop()
         device.disconnect()
+
+
+def test_a_gateway_refuses_escalation_tiers(tmp_path):
+    config = tmp_path / "gateway.toml"
+    config.write_text('site = "north-b3"\n[[notify]]\nteam = "clinic"\nurl = "json://127.0.0.1:9/"\ntier = 1\n')
+    with pytest.raises(ConfigError, match="escalation is central's"):
+        load(config)
