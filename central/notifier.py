@@ -111,13 +111,12 @@ class Notifier:
         now = datetime.now(UTC)
         # Tier 0 says "this happened" and goes out unless resolved; an escalation says "nobody has acted"
         # and goes out only while that is true.
-        stale = record is None or record.status == "resolved" or (delivery.tier > 0 and record.status != "open")
-        if stale or target is None:
-            why = "target no longer configured" if target is None else (
-                f"alert {record.status}" if record is not None else "alert gone")
-            self.store.record(delivery, "skipped", why, now, SKIPPED)
+        why = ("alert gone" if record is None else "target no longer configured" if target is None
+               else f"alert {record.status}" if record.status == "resolved"
+               or (delivery.tier > 0 and record.status != "open") else None)
+        if why is not None or record is None or target is None:
+            self.store.record(delivery, "skipped", why or "", now, SKIPPED)
             return
-        assert record is not None
         message = compose(record, self._place(record.site, record.space), self.zone,
                           alert_link(self.public_url, record.id), tier=delivery.tier)
         outcome = self.sender.send(self._urls[target.name], message)

@@ -107,10 +107,10 @@ class Notifier:
     def _try(self, delivery: Delivery) -> None:
         record = self.alerts.get(delivery.alert_id)
         target = self.targets.get(delivery.target)
-        if record is None or target is None or record.status != "open":
-            why = "target no longer configured" if record is not None and target is None else (
-                f"alert {record.status}" if record is not None else "alert gone")
-            self.book.record(delivery, "skipped", why, time.time(), SKIPPED)
+        why = ("alert gone" if record is None else "target no longer configured" if target is None
+               else f"alert {record.status}" if record.status != "open" else None)
+        if why is not None or record is None or target is None:
+            self.book.record(delivery, "skipped", why or "", time.time(), SKIPPED)
             return
         space = self.space_names().get(record.space or "") if record.space else None
         message = compose(record, Place(self.settings.site, space_name=space), self.zone,
