@@ -116,3 +116,21 @@ def test_a_gateway_refuses_escalation_tiers(tmp_path):
     config.write_text('site = "north-b3"\n[[notify]]\nteam = "clinic"\nurl = "json://127.0.0.1:9/"\ntier = 1\n')
     with pytest.raises(ConfigError, match="escalation is central's"):
         load(config)
+
+
+def test_tries_older_than_the_bound_are_forgotten_but_pending_deliveries_stay(tmp_path):
+    from gateway.notify_queue import PENDING, SENT, Delivery, NotificationBook
+    from gateway.store import Store
+
+    store = Store(tmp_path / "gateway.db")
+    try:
+        book = NotificationBook(store)
+        book.plan({"a-old": ["pager"], "a-new": ["pager"], "a-retrying": ["pager"]}, now=1000.0)
+        book.record(Delivery("a-old", "pager", 0), "sent", "", 1000.0, SENT)
+        book.record(Delivery("a-retrying", "pager", 0), "failed", "refused", 1000.0, PENDING, next_at=5000.0)
+        book.record(Delivery("a-new", "pager", 0), "sent", "", 3000.0, SENT)
+        assert book.prune(before=2000.0) == 2
+        assert [a.alert_id for a in book.attempts()] == ["a-new"]
+        assert [d.alert_id for d in book.due(now=6000.0)] == ["a-retrying"]
+    finally:
+        store.close()
