@@ -69,6 +69,7 @@ class Notifier:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self) -> None:
+        self.sender.warm_up(list(self._urls.values()))
         while not self._stopping.wait(POLL_S):
             try:
                 self.step(time.time())

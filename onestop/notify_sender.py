@@ -33,6 +33,18 @@ class AppriseSender:
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
 
+    @staticmethod
+    def warm_up(urls: list[str]) -> None:
+        """Load Apprise and the plug-ins of ``urls`` now (over a second, measured), not while the first
+        urgent alert waits; nothing is sent."""
+        import apprise
+
+        for url in urls:
+            try:
+                apprise.Apprise().add(url)
+            except Exception:  # a broken plug-in shows on the first real try, recorded there
+                log.warning("notification plug-in failed to load")
+
     def send(self, url: str, message: Message) -> Outcome:
         """One try; never raises for a failed delivery (the outcome says why)."""
         import apprise  # imported on first use: a service without targets never loads it
