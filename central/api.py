@@ -24,6 +24,7 @@ import onestop
 from central.errors import RequestError
 from central.fhir import operation_outcome
 from central.ingest import AlertSyncIn, FleetSyncIn, IngestAnswer, IngestBatch, InvalidBatchError
+from central.notifications import NotificationStore
 from central.pseudonyms import Pseudonyms
 from central.routes import alerts, analytics, dashboard, fhir, health, records, rights, sync
 from central.routes.common import Context, warn_unbound_gateway_tokens
@@ -70,6 +71,11 @@ class _StoreCollector(Collector):
         yield lag
         yield seen
         yield from response_time_families("onestop_central", self._store.alerts.response_times(TEAMS))
+        notified = CounterMetricFamily("onestop_central_notifications", "Notification tries, their ends and "
+                                       "escalations (central/notifier.py)", labels=["outcome"])
+        for outcome, value in NotificationStore(self._store.db).counts().items():
+            notified.add_metric([outcome], value)
+        yield notified
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

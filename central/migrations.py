@@ -133,6 +133,16 @@ def _alert_lifecycle(conn: sa.Connection) -> None:
     for name in ("assigned_to", "history", "responded_at"):
         _add_column(conn, "alerts", schema.alerts.c[name])
     schema.alert_actions.create(conn, checkfirst=True)
+SETTLED_TIER = 99  # notify_state.tier of alerts central held before it notified: never told, never escalated
+
+
+def _notifications(conn: sa.Connection) -> None:
+    for table in (schema.notify_state, schema.notifications, schema.notify_attempts):
+        table.create(conn, checkfirst=True)
+    # Alerts already here were dealt with without notifications: an upgrade must not page anyone about them.
+    conn.execute(schema.notify_state.insert().from_select(
+        ["alert_id", "tier", "updated_at"],
+        sa.select(schema.alerts.c.id, sa.literal(SETTLED_TIER), schema.alerts.c.synced_at)))
 
 
 Step = Migration[sa.Connection, int]
@@ -142,6 +152,7 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(3, "device clock skew", _device_clock_skew),
     Migration(4, "event conflicts", _event_conflicts),
     Migration(5, "alert lifecycle at central: assignment, history, actions for the gateways", _alert_lifecycle),
+    Migration(6, "notifications: state per alert, deliveries, attempts", _notifications),
 )
 
 

@@ -156,3 +156,38 @@ audit_log = sa.Table(
     sa.Index("audit_log_at", "at"),
     sa.Index("audit_log_subject", "subject_ref"),
 )
+
+# Notifications (central/notifier.py). ``notify_state``: per alert, the highest tier told so far (set in the
+# same transaction as that tier's deliveries, with a compare-and-set, so two workers never both tell a tier).
+notify_state = sa.Table(
+    "notify_state", metadata,
+    sa.Column("alert_id", sa.String(36), primary_key=True),
+    sa.Column("tier", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# One row per (alert, tier, target): pending with its next try, sent, failed (gave up) or skipped.
+notifications = sa.Table(
+    "notifications", metadata,
+    sa.Column("alert_id", sa.String(36), primary_key=True),
+    sa.Column("tier", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("target", sa.String(64), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("notifications_due", "state", "next_at"),
+)
+
+# Every try: the target's name (never its URL), when, the outcome and a short reason.
+notify_attempts = sa.Table(
+    "notify_attempts", metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.String(36), nullable=False),
+    sa.Column("tier", sa.Integer, nullable=False),
+    sa.Column("target", sa.String(64), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("detail", sa.String(300), nullable=False),
+    sa.Index("notify_attempts_alert", "alert_id"),
+)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from gateway.alerts import alert_key, resolve
+from gateway.notify_queue import enqueue
 from gateway.store import Store
 from onestop.alert_history import merge, merge_copies
 from onestop.records import AlertActionDown, AlertRecord
@@ -35,6 +36,7 @@ def insert_alerts(conn: sqlite3.Connection, records: Sequence[AlertRecord]) -> l
                      (record.id, key, record.status, URGENCY[record.severity], record.team,
                       record.raised_at.isoformat(), record.model_dump_json()))
         raised.append(record)
+    enqueue(conn, raised)  # durable with the alert: the notifier sends after the commit (gateway/notifier.py)
     return raised
 
 

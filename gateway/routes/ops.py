@@ -62,6 +62,11 @@ class ReadModelCollector(Collector):
         for kind in ("double-checkin", "checkout-without-checkin", "moved", "unknown-space"):
             anomalies.add_metric([kind], counters.get(kind, 0))
         yield anomalies
+        notifications = CounterMetricFamily("onestop_gateway_notifications", "Notification tries and their ends "
+                                            "(gateway/notifier.py)", labels=["outcome"])
+        for outcome in ("sent", "failed-tries", "gave-up", "skipped"):
+            notifications.add_metric([outcome], counters.get(f"notify:{outcome}", 0))
+        yield notifications
         yield _gauge("sync_backlog", "Events not yet confirmed by central", stats["backlog"])
         yield _gauge("broker_connected", "1 when connected to the broker", int(view.broker_connected()))
         yield _counter("tick_failures", "Once-a-second ticks (silence, automatic check-outs, storage bound) that "
