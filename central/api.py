@@ -50,7 +50,8 @@ class _StoreCollector(Collector):
                                 ("quarantined", "Ingest batches rejected as invalid (422)"),
                                 ("future_dated", "Alert and fleet records dated after their arrival (clamped)"),
                                 ("unknown_space", "Events stored for a space the site's configuration lacks"),
-                                ("conflicts", "Events whose id central already held with other content")):
+                                ("conflicts", "Events whose id central already held with other content"),
+                                ("erased_dropped", "Events dropped at ingest: they name a student erased at central")):
             family = CounterMetricFamily(f"onestop_central_{name}", help_text)
             family.add_metric([], stats[name])
             yield family

@@ -140,3 +140,12 @@ audit_log = sa.Table(
     sa.Index("audit_log_at", "at"),
     sa.Index("audit_log_subject", "subject_ref"),
 )
+
+# Students erased at central (``central.rights``): the keyed pseudonym, never the card, and when. A gateway
+# re-sending an erased student's events (catch-up after an outage, an unacknowledged batch again) must not
+# bring them back: ingest drops events naming a pseudonym listed here, and counts them.
+erased_subjects = sa.Table(
+    "erased_subjects", metadata,
+    sa.Column("subject_ref", sa.String(32), primary_key=True),
+    sa.Column("erased_at", UtcDateTime, nullable=False),
+)

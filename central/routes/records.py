@@ -2,8 +2,9 @@
 
 Alerts follow the gateway's team rule (``onestop.roles.alert_teams``): each role lists and counts only its
 teams' alerts. A health alert's ``subject`` (a card number) is shown only to the ``clinic`` and
-``counselling`` roles; every other reader sees ``subject`` withheld and the student's keyed pseudonym in
-``subject_ref`` (``central.pseudonyms``), enough to tell "the same student again" and nothing more.
+``counselling`` roles, and such a list is audited (one row per student named, ``central.routes.health``);
+every other reader sees ``subject`` withheld and the student's keyed pseudonym in ``subject_ref``
+(``central.pseudonyms``), enough to tell "the same student again" and nothing more.
 """
 
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from central.alerts import AlertFilter
 from central.routes.common import ALERT_ROLES, FLEET_ROLES, Context, allow, caller
+from central.routes.health import audited
 from central.timerange import BAD_TIME, query_time
 from onestop.ids import SITE_PATTERN
 from onestop.records import AlertStatus, Severity, Team
@@ -111,7 +113,15 @@ def router(ctx: Context) -> APIRouter:
         rows = store.alerts.list(AlertFilter(alert_teams(role), team, status, site, severity,
                                              query_time(since, "since"), limit))
         if role not in HEALTH_ROLES:
-            rows = [{**row, "subject": None, "subject_ref": ctx.pseudonyms.maybe(row["subject"])} for row in rows]
+            return [{**row, "subject": None, "subject_ref": ctx.pseudonyms.maybe(row["subject"])} for row in rows]
+        counts: dict[str | None, int] = {}
+        for row in rows:
+            if row["subject"] is not None:
+                counts[row["subject"]] = counts.get(row["subject"], 0) + 1
+        if counts:  # the list names students: audited like every other health read, before it leaves
+            audited(ctx, request, "/api/v1/alerts", {"team": team, "status": status, "site": site,
+                                                     "severity": severity, "since": since and since.isoformat(),
+                                                     "limit": limit}, sorted(counts), counts)
         return rows
 
     @api.get("/api/v1/alerts/summary", tags=["alerts"], response_model=dict[str, dict[str, int]],

@@ -22,6 +22,7 @@ from central.ingest import (
     IngestAnswer,
     IngestBatch,
     InvalidBatchError,
+    drop_erased,
     parse_batch,
     validate_model,
 )
@@ -79,8 +80,9 @@ def router(ctx: Context) -> APIRouter:
             store.count_quarantined(bound_site(principal) or _claimed_site(raw))
             raise
         check_site(principal, batch.site)
-        result = store.ingest(batch.site, batch.events)
-        return IngestAnswer(new=result.new, duplicates=result.duplicates, conflicts=result.conflicts)
+        result = store.ingest(batch.site, batch.events, pseudonyms=ctx.pseudonyms.all_of)
+        return IngestAnswer(new=result.new, duplicates=result.duplicates, conflicts=result.conflicts,
+                            erased=result.erased)
 
     @api.post("/api/v1/ingest", response_model=IngestAnswer, tags=["ingest"],
               summary="A batch of events from a gateway (idempotent on event id; all or nothing)",
@@ -104,7 +106,12 @@ def router(ctx: Context) -> APIRouter:
             sync = records_body(AlertSyncIn, body, caller(request))
             if any(alert.site != sync.site for alert in sync.alerts):
                 raise RequestError("every alert's site must be the batch's site")
-            result = store.alerts.upsert(sync.alerts)
+            kept = sync.alerts
+            if store.rights.any_erased():  # an erased student's alerts, sent again, must not come back
+                kept, dropped = drop_erased(sync.alerts, lambda alert: alert.subject, ctx.pseudonyms.all_of,
+                                            store.rights.erased)
+                store.rights.count_dropped(dropped)
+            result = store.alerts.upsert(kept)
             return SyncAnswer(applied=result.applied, stale=result.stale)
 
         return await run_in_threadpool(apply)
