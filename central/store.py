@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from central import counters
+from central import counters, retention
 from central.alerts import AlertStore
 from central.audit import AuditLog
 from central.db import Database
@@ -38,7 +38,8 @@ LOOKUP_CHUNK = 5000  # ids per IN (...) when fetching stored contents: under eve
 # Keys of ``/api/v1/stats`` read from named counters.
 STATS_COUNTERS = {"quarantined": counters.QUARANTINED, "future_dated": counters.FUTURE_DATED,
                   "unknown_space": counters.UNKNOWN_SPACE, "conflicts": counters.CONFLICTS,
-                  "erased_dropped": counters.ERASED}
+                  "erased_dropped": counters.ERASED,
+                  **{f"expired_{name}": retention.counter(name) for name in retention.CLASSES}}
 
 
 @dataclass(frozen=True, slots=True)
