@@ -1,7 +1,7 @@
 """Alerts for the caller's teams, and their lifecycle (acknowledge, resolve).
 
 Each role sees its own teams' alerts (``onestop.roles.alert_teams``); the student concerned (``subject``) is
-shown only to the clinic and counselling roles.
+shown only to the clinic and counselling roles, each such read audited (``gateway.routes.common``).
 """
 
 from collections.abc import Callable
@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 
 from gateway import alerts as rules
-from gateway.routes.common import ANY_ROLE, Context, visible
+from gateway.routes.common import ANY_ROLE, Context, visible_all
 from onestop.records import AlertRecord
 from onestop.roles import alert_teams
 from web.auth import Principal
@@ -29,7 +29,7 @@ def router(ctx: Context) -> APIRouter:
                     status: Annotated[Literal["open", "acknowledged", "resolved", "unresolved"] | None,
                                       Query(description="filter by status")] = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[AlertRecord]:
-        return [visible(r, principal) for r in ctx.view.alerts(alert_teams(principal.role), status, limit)]
+        return visible_all(ctx.view.alerts(alert_teams(principal.role), status, limit), principal, "/api/v1/alerts")
 
     @api.post("/api/v1/alerts/{alert_id}/acknowledge", summary="Take an alert on")
     def acknowledge(alert_id: str, principal: Annotated[Principal, anyone]) -> AlertRecord:
@@ -48,6 +48,6 @@ def router(ctx: Context) -> APIRouter:
         except rules.AlertError as exc:
             raise HTTPException(409, str(exc)) from exc
         ctx.view.save_alert(updated)
-        return visible(updated, principal)
+        return visible_all([updated], principal, f"/api/v1/alerts/{{id}}/{change.__name__}")[0]
 
     return api
