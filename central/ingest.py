@@ -159,19 +159,21 @@ def named_card(item: IngestItem) -> str | None:
     return getattr(data, "card", None) or getattr(data, "subject", None)
 
 
-def drop_erased(items: Sequence[T], card_of: Callable[[T], str | None], pseudonyms: Callable[[str], list[str]],
-                erased: Callable[[list[str]], set[str]]) -> tuple[list[T], int]:
+def drop_erased(items: Sequence[T], card_of: Callable[[T], str | None],
+                pseudonyms: Callable[[str], Sequence[str]], tombstones: frozenset[str]) -> tuple[list[T], int]:
     """``items`` (events, alerts) without those naming an erased student, and how many were dropped.
 
-    ``card_of`` names an item's student, ``pseudonyms`` gives a card's pseudonyms under every known key,
-    ``erased`` which of a list are tombstones (``central.rights``): a tombstone written before a key
-    rotation still matches."""
-    refs = {card: pseudonyms(card) for card in {card_of(item) for item in items} if card}
-    gone = erased([ref for all_refs in refs.values() for ref in all_refs])
-    if not gone:
+    ``card_of`` names an item's student, ``pseudonyms`` gives a card's pseudonyms under every known key
+    (so a tombstone written before a key rotation still matches), ``tombstones`` are the erased students'
+    (``central.rights``)."""
+    if not tombstones:
         return list(items), 0
-    kept = [item for item in items if not set(refs.get(card_of(item) or "", ())) & gone]
+    kept = [item for item in items if not _erased(card_of(item), pseudonyms, tombstones)]
     return kept, len(items) - len(kept)
+
+
+def _erased(card: str | None, pseudonyms: Callable[[str], Sequence[str]], tombstones: frozenset[str]) -> bool:
+    return card is not None and not tombstones.isdisjoint(pseudonyms(card))
 
 
 def received_utc(item: IngestItem) -> datetime:

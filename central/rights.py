@@ -92,20 +92,10 @@ class Rights:
             gone_alerts = conn.execute(alerts.delete().where(alerts.c.subject == card)).rowcount
         return Erased(gone_events, gone_alerts, gone_conflicts)
 
-    def erased(self, refs: Sequence[str]) -> set[str]:
-        """Which of ``refs`` (pseudonyms) name an erased student."""
-        found: set[str] = set()
-        wanted = list(set(refs))
+    def tombstones(self) -> frozenset[str]:
+        """The pseudonyms of every erased student (a small table: one per erasure, read once per batch)."""
         with self.db.read() as conn:
-            for start in range(0, len(wanted), 500):
-                found.update(conn.execute(sa.select(erased_subjects.c.subject_ref).where(
-                    erased_subjects.c.subject_ref.in_(wanted[start:start + 500]))).scalars())
-        return found
-
-    def any_erased(self) -> bool:
-        """Whether any student was ever erased (ingest skips the tombstone check while none was)."""
-        with self.db.read() as conn:
-            return conn.execute(sa.select(erased_subjects.c.subject_ref).limit(1)).first() is not None
+            return frozenset(conn.execute(sa.select(erased_subjects.c.subject_ref)).scalars())
 
     def count_dropped(self, dropped: int) -> None:
         """Count records dropped because they name an erased student (``/api/v1/stats``: ``erased_dropped``)."""

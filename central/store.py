@@ -82,16 +82,16 @@ class CentralStore:
     # -- ingest -------------------------------------------------------------------------------------------
 
     def ingest(self, site: str, items: Sequence[IngestItem], now: datetime | None = None,
-               pseudonyms: Callable[[str], list[str]] | None = None) -> IngestResult:
+               pseudonyms: Callable[[str], Sequence[str]] | None = None) -> IngestResult:
         """Insert a batch; events already known (by id) are duplicates, or conflicts when their content differs.
 
         Events naming a space the site's configuration lacks are stored like any other, and counted. Events
         naming a student erased at central are dropped and counted (``pseudonyms``: a card's pseudonyms under
-        every key, to match the tombstones; the check costs nothing while no student was ever erased)."""
+        every key, to match the tombstones; the check costs one small query while no student was ever erased)."""
         now = now or datetime.now(UTC)
         erased = 0
-        if pseudonyms is not None and self.rights.any_erased():
-            items, erased = drop_erased(items, named_card, pseudonyms, self.rights.erased)
+        if pseudonyms is not None:
+            items, erased = drop_erased(items, named_card, pseudonyms, self.rights.tombstones())
             if erased:
                 log.warning("site %s: dropped %d event(s) naming students erased at central", site, erased)
         rows = event_rows(site, items, now, self.db.stored_time)
