@@ -110,3 +110,17 @@ def test_an_erased_student_does_not_come_back_when_a_gateway_sends_the_same_batc
     assert "onestop_central_erased_dropped_total 3.0" in as_role("admin").get("/metrics").text
     # Other students still arrive.
     assert ingest(as_role, [screening(3, OTHER, HEART, minutes=5)])["new"] == 1
+
+
+def test_a_tombstone_written_before_a_key_rotation_still_drops_the_student(as_role, settings, store, tokens):
+    from central.api import create_app
+    from tests.helpers import served
+    envelopes = [screening(1, STUDENT, HEART)]
+    assert ingest(as_role, envelopes)["new"] == 1
+    assert as_role("counselling").delete(f"/api/v1/students/{STUDENT}").json()["events"] == 1
+    old = settings.pseudonym_key_file.read_text()
+    settings.pseudonym_key_file.write_text("ab" * 32 + "\n" + old)  # a fresh current key; the old one stays
+    with served(create_app(settings, store), headers=tokens.header("gateway:north-b3")) as rotated:
+        again = rotated.post("/api/v1/ingest", content=gz(batch("north-b3", envelopes)), headers=GZIP).json()
+    assert (again["new"], again["erased"]) == (0, 1)
+    assert store.screenings(STUDENT) == []
