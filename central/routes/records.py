@@ -2,7 +2,8 @@
 
 Alerts follow the gateway's team rule (``onestop.roles.alert_teams``): each role lists and counts only its
 teams' alerts. A health alert's ``subject`` (a card number) is shown only to the ``clinic`` and
-``counselling`` roles, and such a list is audited (one row per student named, ``central.routes.health``);
+``counselling`` roles, and such a list is audited (one row per student named, ``central.routes.health``;
+an unchanged list read again by the same person, as a dashboard polls, once per 10 minutes);
 every other reader sees ``subject`` withheld and the student's keyed pseudonym in ``subject_ref``
 (``central.pseudonyms``), enough to tell "the same student again" and nothing more.
 """
@@ -21,6 +22,7 @@ from central.timerange import BAD_TIME, query_time
 from onestop.ids import SITE_PATTERN
 from onestop.records import AlertStatus, Severity, Team
 from onestop.roles import HEALTH_ROLES, alert_teams
+from web.repeats import RecentReads
 
 
 class AlertView(BaseModel):
@@ -101,6 +103,7 @@ def router(ctx: Context) -> APIRouter:
     """Alert, fleet and gateway read routes."""
     api = APIRouter()
     store = ctx.store
+    recent = RecentReads()
 
     @api.get("/api/v1/alerts", tags=["alerts"], response_model=list[AlertView],
              summary="Alerts of the caller's teams from every gateway, newest first, filtered by team, status, "
@@ -118,7 +121,9 @@ def router(ctx: Context) -> APIRouter:
         for row in rows:
             if row["subject"] is not None:
                 counts[row["subject"]] = counts.get(row["subject"], 0) + 1
-        if counts:  # the list names students: audited like every other health read, before it leaves
+        # The list names students: audited like every other health read, before it leaves; the dashboard's
+        # poll of an unchanged list once per window (``web.repeats``).
+        if counts and recent.is_new((caller(request).name, frozenset(counts))):
             audited(ctx, request, "/api/v1/alerts", {"team": team, "status": status, "site": site,
                                                      "severity": severity, "since": since and since.isoformat(),
                                                      "limit": limit}, sorted(counts), counts)

@@ -29,7 +29,8 @@ def router(ctx: Context) -> APIRouter:
                     status: Annotated[Literal["open", "acknowledged", "resolved", "unresolved"] | None,
                                       Query(description="filter by status")] = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[AlertRecord]:
-        return visible_all(ctx.view.alerts(alert_teams(principal.role), status, limit), principal, "/api/v1/alerts")
+        return visible_all(ctx.view.alerts(alert_teams(principal.role), status, limit), principal, "/api/v1/alerts",
+                           ctx.recent)
 
     @api.post("/api/v1/alerts/{alert_id}/acknowledge", summary="Take an alert on")
     def acknowledge(alert_id: str, principal: Annotated[Principal, anyone]) -> AlertRecord:
@@ -48,6 +49,7 @@ def router(ctx: Context) -> APIRouter:
         except rules.AlertError as exc:
             raise HTTPException(409, str(exc)) from exc
         ctx.view.save_alert(updated)
-        return visible_all([updated], principal, f"/api/v1/alerts/{{id}}/{change.__name__}")[0]
+        return visible_all([updated], principal, f"/api/v1/alerts/{{id}}/{change.__name__}",
+                           ctx.recent)[0]
 
     return api

@@ -2,7 +2,8 @@
 
 A read that shows a clinic or counselling user the student of an alert (its ``subject``, a card) is
 audited: one line on the ``gateway.audit`` logger (the journal) naming who, their role, the route and the
-alerts' ids, never the card. The gateway keeps no audit table of its own: central's audit log is the one
+alerts' ids, never the card; the dashboard's poll of an unchanged list is one line per 10 minutes
+(``web.repeats``). The gateway keeps no audit table of its own: central's audit log is the one
 an administrator queries, and the alert ids lead from a journal line to the student there.
 
 No ``from __future__ import annotations`` in the route modules: FastAPI must see real annotations to find
@@ -11,7 +12,7 @@ the dependencies they define.
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Depends
 from fastapi.params import Depends as DependsParam
@@ -20,6 +21,7 @@ from gateway.read_model import ReadModel
 from onestop.records import AlertRecord
 from onestop.roles import HEALTH_ROLES, Role
 from web.auth import Authenticator, Principal
+from web.repeats import RecentReads
 
 ANY_ROLE = tuple(r for r in Role if r is not Role.GATEWAY)  # the gateway role is for talking to central
 OPERATIONS = (Role.STAFF, Role.FACILITIES, Role.TECHNICIAN, Role.ADMIN)
@@ -32,6 +34,7 @@ class Context:
 
     view: ReadModel
     auth: Authenticator
+    recent: RecentReads = field(default_factory=RecentReads)
 
     def only(self, *roles: Role) -> DependsParam:
         """A dependency admitting only ``roles``; it yields the caller."""
@@ -42,11 +45,12 @@ audit = logging.getLogger("gateway.audit")
 audit.setLevel(logging.INFO)  # kept whatever the service's log level: these lines are the audit trail
 
 
-def visible_all(records: Sequence[AlertRecord], principal: Principal, route: str) -> list[AlertRecord]:
+def visible_all(records: Sequence[AlertRecord], principal: Principal, route: str,
+                recent: RecentReads) -> list[AlertRecord]:
     """``records`` as ``principal`` may see them, the read audited when it shows any student."""
     shown = [visible(record, principal) for record in records]
     named = [record.id for record in shown if record.subject is not None]
-    if named:
+    if named and recent.is_new((principal.name, route, frozenset(named))):
         audit.info("%s (%s) read %s: the student of %d alert(s): %s", principal.name, principal.role.value,
                    route, len(named), ", ".join(named))
     return shown

@@ -41,7 +41,8 @@ def router(ctx: Context) -> APIRouter:
     @api.get("/api/v1/overview", tags=["building"], summary="Everything the dashboard shows")
     def overview(principal: Annotated[Principal, anyone]) -> Overview:
         view = ctx.view
-        alerts = visible_all(view.alerts(alert_teams(principal.role), "unresolved", 50), principal, "/api/v1/overview")
+        alerts = visible_all(view.alerts(alert_teams(principal.role), "unresolved", 50), principal,
+                             "/api/v1/overview", ctx.recent)
         devices = view.devices() if principal.role in OPERATIONS else []
         return Overview(site=view.site, now=datetime.now(UTC), spaces=view.spaces(), devices=devices,
                         alerts=alerts, sync=view.sync_status(), broker=view.broker_connected())
