@@ -5,8 +5,9 @@ defined inside `create_app`.
 """
 
 
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import onestop
+from central import retention
 from central.errors import RequestError
 from central.fhir import operation_outcome
 from central.ingest import AlertSyncIn, FleetSyncIn, IngestAnswer, IngestBatch, InvalidBatchError
@@ -53,10 +55,16 @@ class _StoreCollector(Collector):
                                 ("quarantined", "Ingest batches rejected as invalid (422)"),
                                 ("future_dated", "Alert and fleet records dated after their arrival (clamped)"),
                                 ("unknown_space", "Events stored for a space the site's configuration lacks"),
-                                ("conflicts", "Events whose id central already held with other content")):
+                                ("conflicts", "Events whose id central already held with other content"),
+                                ("erased_dropped", "Events dropped at ingest: they name a student erased at central")):
             family = CounterMetricFamily(f"onestop_central_{name}", help_text)
             family.add_metric([], stats[name])
             yield family
+        expired = CounterMetricFamily("onestop_central_expired", "Rows removed by their class's time limit "
+                                      "(central/retention.py)", labels=["class"])
+        for name in retention.CLASSES:
+            expired.add_metric([name], stats[f"expired_{name}"])
+        yield expired
         for name, help_text in (("open_alerts", "Alerts open"), ("devices_offline", "Devices offline")):
             gauge = GaugeMetricFamily(f"onestop_central_{name}", help_text)
             gauge.add_metric([], stats[name])
@@ -128,8 +136,20 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
-    """The FastAPI application of the central service."""
+    """The FastAPI application of the central service (its lifespan runs the retention ticker)."""
+    ticker = retention.RetentionTicker(lambda: retention.expire(store.db, settings.retention),
+                                       settings.retention.interval_s)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ticker.start()
+        try:
+            yield
+        finally:
+            ticker.stop()
+
     app = FastAPI(title="onestop central", version=onestop.__version__, docs_url=None, redoc_url=None,
+                  lifespan=lifespan,
                   description="Campus-wide service: ingest from building gateways, alerts, fleet, configuration "
                               "downlink, occupancy analytics and forecast, screenings with FHIR export and "
                               "audit. Every route except /healthz, /metrics, /api/v1/stats, the dashboard and "

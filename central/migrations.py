@@ -133,6 +133,8 @@ def _alert_lifecycle(conn: sa.Connection) -> None:
     for name in ("assigned_to", "history", "responded_at"):
         _add_column(conn, "alerts", schema.alerts.c[name])
     schema.alert_actions.create(conn, checkfirst=True)
+
+
 SETTLED_TIER = 99  # notify_state.tier of alerts central held before it notified: never told, never escalated
 
 
@@ -143,6 +145,8 @@ def _notifications(conn: sa.Connection) -> None:
     conn.execute(schema.notify_state.insert().from_select(
         ["alert_id", "tier", "updated_at"],
         sa.select(schema.alerts.c.id, sa.literal(SETTLED_TIER), schema.alerts.c.synced_at)))
+def _erased_subjects(conn: sa.Connection) -> None:
+    schema.erased_subjects.create(conn, checkfirst=True)
 
 
 Step = Migration[sa.Connection, int]
@@ -153,6 +157,7 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(4, "event conflicts", _event_conflicts),
     Migration(5, "alert lifecycle at central: assignment, history, actions for the gateways", _alert_lifecycle),
     Migration(6, "notifications: state per alert, deliveries, attempts", _notifications),
+    Migration(7, "erased subjects (tombstones)", _erased_subjects),
 )
 
 

@@ -191,3 +191,12 @@ notify_attempts = sa.Table(
     sa.Column("detail", sa.String(300), nullable=False),
     sa.Index("notify_attempts_alert", "alert_id"),
 )
+
+# Students erased at central (``central.rights``): the keyed pseudonym, never the card, and when. A gateway
+# re-sending an erased student's events (catch-up after an outage, an unacknowledged batch again) must not
+# bring them back: ingest drops events naming a pseudonym listed here, and counts them.
+erased_subjects = sa.Table(
+    "erased_subjects", metadata,
+    sa.Column("subject_ref", sa.String(32), primary_key=True),
+    sa.Column("erased_at", UtcDateTime, nullable=False),
+)

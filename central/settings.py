@@ -27,6 +27,21 @@ class ExamPeriod(Section):
         return self
 
 
+class RetentionSettings(Section):
+    """How long central keeps each class of data (central/retention.py); the university's policy sets these."""
+
+    screenings_days: float = Field(1825, gt=0, description="screenings (vital signs, questionnaire answers, "
+                                                           "consent), from when they happened")
+    presence_days: float = Field(730, gt=0, description="check-ins, check-outs and attendance (occupancy "
+                                                        "history and forecast)")
+    telemetry_days: float = Field(365, gt=0, description="sensor readings, heartbeats, faults, event conflicts")
+    alerts_days: float = Field(730, gt=0, description="resolved alerts, from their raise")
+    audit_days: float = Field(3650, gt=0, description="the audit log and erasure tombstones: keep longer than "
+                                                      "what they audit")
+    interval_s: float = Field(3600, gt=0, description="how often the limits are applied (the first time one "
+                                                      "interval after start)")
+
+
 class CentralSettings(Section):
     """Everything the central service needs."""
 
@@ -59,6 +74,7 @@ class CentralSettings(Section):
     def _notify_names(self) -> CentralSettings:
         named(self.notify)  # names unique
         return self
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @model_validator(mode="after")
     def _gateway_tokens_bound(self) -> CentralSettings:

@@ -103,6 +103,7 @@ class Gateway:
     def _tick_loop(self) -> None:
         ticks = 0
         storage_every = max(1, round(self.settings.storage.check_interval_s / TICK_S))
+        retention_every = max(1, round(self.settings.storage.retention_interval_s / TICK_S))
         while not self._stopping.wait(TICK_S):
             ticks += 1
             try:
@@ -111,6 +112,8 @@ class Gateway:
                     self.save_devices()
                 if ticks % storage_every == 0:
                     retention.enforce(self.store, self.settings.storage.max_bytes)
+                if ticks % retention_every == 0:
+                    retention.expire(self.store, self.settings.storage)
             except StorageError as exc:  # the store says what is wrong and where: no traceback every second
                 self.tick_failures += 1
                 if self.tick_failures == 1 or ticks % 60 == 0:

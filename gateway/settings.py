@@ -40,10 +40,22 @@ class CentralLinkSettings(Section):
 
 
 class StorageSettings(Section):
-    """How much disk the gateway may use; see gateway/retention.py for what goes first."""
+    """How much disk the gateway may use and how long it keeps each class of data (gateway/retention.py).
+
+    Time limits apply only to what central has confirmed (or, for quarantine, what it never gets): nothing
+    waiting for central is removed by age."""
 
     max_bytes: int = Field(2 * 1024**3, ge=1024 * 1024, description="database size bound in bytes")
     check_interval_s: float = Field(5.0, gt=0, description="how often the bound is checked")
+    screenings_days: float = Field(3.0, gt=0, le=366, description="days a screening central has confirmed stays "
+                                                                   "on the gateway (health data: a few days)")
+    events_days: float = Field(14.0, ge=4, le=366, description="days any other event central has confirmed "
+                                                                "stays (at least 4: a restart replays the "
+                                                                "longest stay plus a day of presence)")
+    quarantine_days: float = Field(7.0, gt=0, le=366, description="days a rejected message stays for inspection")
+    resolved_alerts_days: float = Field(30.0, gt=0, le=3660, description="days a resolved alert central has "
+                                                                         "confirmed stays, counted from its raise")
+    retention_interval_s: float = Field(60.0, gt=0, description="how often the time limits are applied")
 
 
 class DeviceHealthSettings(Section):

@@ -2,9 +2,10 @@
 quickly they were answered.
 
 Each role sees its own teams' alerts (``onestop.roles.alert_teams``); the student concerned (``subject``) is
-shown only to the clinic and counselling roles. An action is recorded in the alert's history with the
-caller's name and syncs to central like any change; actions taken at central arrive through the sync
-(``gateway.sync``) and merge the same way (``onestop.alert_history``).
+shown only to the clinic and counselling roles, each such read audited (``gateway.routes.common``). An
+action is recorded in the alert's history with the caller's name and syncs to central like any change;
+actions taken at central arrive through the sync (``gateway.sync``) and merge the same way
+(``onestop.alert_history``).
 """
 
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Body, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from gateway import alerts as rules
-from gateway.routes.common import ANY_ROLE, Context, visible
+from gateway.routes.common import ANY_ROLE, Context, visible_all
 from onestop.alert_history import response_times, stats
 from onestop.records import PERSON_NAME, AlertRecord, Severity, Team
 from onestop.roles import alert_teams
@@ -66,7 +67,8 @@ def router(ctx: Context) -> APIRouter:
                     status: Annotated[Literal["open", "acknowledged", "resolved", "unresolved"] | None,
                                       Query(description="filter by status")] = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[AlertRecord]:
-        return [visible(r, principal) for r in ctx.view.alerts(alert_teams(principal.role), status, limit)]
+        return visible_all(ctx.view.alerts(alert_teams(principal.role), status, limit), principal, "/api/v1/alerts",
+                           ctx.recent)
 
     @api.get("/api/v1/alerts/stats", summary="Time to acknowledge and to resolve per team and severity "
                                              "(median, 90th percentile) for alerts raised in [since, until) "
@@ -89,20 +91,20 @@ def router(ctx: Context) -> APIRouter:
     def acknowledge(alert_id: str, principal: Annotated[Principal, anyone],
                     body: Annotated[ActionNote | None, Body()] = None) -> AlertRecord:
         note = body.note if body else None
-        return transition(alert_id, principal, lambda r, who, at: rules.acknowledge(r, who, at, note))
+        return transition(alert_id, principal, "acknowledge", lambda r, who, at: rules.acknowledge(r, who, at, note))
 
     @api.post("/api/v1/alerts/{alert_id}/resolve", summary="Close an alert")
     def resolve(alert_id: str, principal: Annotated[Principal, anyone],
                 body: Annotated[ActionNote | None, Body()] = None) -> AlertRecord:
         note = body.note if body else None
-        return transition(alert_id, principal, lambda r, who, at: rules.resolve(r, who, at, note))
+        return transition(alert_id, principal, "resolve", lambda r, who, at: rules.resolve(r, who, at, note))
 
     @api.post("/api/v1/alerts/{alert_id}/assign", summary="Hand an alert to a person")
     def assign(alert_id: str, principal: Annotated[Principal, anyone], body: Assignment) -> AlertRecord:
-        return transition(alert_id, principal,
+        return transition(alert_id, principal, "assign",
                            lambda r, who, at: rules.assign(r, who, at, body.assignee, body.note))
 
-    def transition(alert_id: str, principal: Principal, change: Change) -> AlertRecord:
+    def transition(alert_id: str, principal: Principal, action: str, change: Change) -> AlertRecord:
         record = ctx.view.alert(alert_id)
         if record is None or record.team not in alert_teams(principal.role):
             raise HTTPException(404, "no such alert for your team")
@@ -110,6 +112,7 @@ def router(ctx: Context) -> APIRouter:
             updated = change(record, principal.name, datetime.now(UTC))
         except rules.AlertError as exc:
             raise HTTPException(409, str(exc)) from exc
-        return visible(ctx.view.save_alert(updated), principal)
+        return visible_all([ctx.view.save_alert(updated)], principal, f"/api/v1/alerts/{{id}}/{action}",
+                           ctx.recent)[0]
 
     return api

@@ -67,6 +67,11 @@ class ReadModelCollector(Collector):
         for outcome in ("sent", "failed-tries", "gave-up", "skipped"):
             notifications.add_metric([outcome], counters.get(f"notify:{outcome}", 0))
         yield notifications
+        expired = CounterMetricFamily("onestop_gateway_expired", "Rows removed by their class's time limit "
+                                      "(gateway/retention.py)", labels=["class"])
+        for name, count in sorted(stats["expired"].items()):  # type: ignore[union-attr]
+            expired.add_metric([name], count)
+        yield expired
         yield _gauge("sync_backlog", "Events not yet confirmed by central", stats["backlog"])
         yield _gauge("broker_connected", "1 when connected to the broker", int(view.broker_connected()))
         yield _counter("tick_failures", "Once-a-second ticks (silence, automatic check-outs, storage bound) that "
