@@ -77,6 +77,9 @@ def test_an_unacknowledged_urgent_alert_escalates_tier_by_tier_and_an_acknowledg
         assert "https://central.example.edu/#alert=" in text and "Europe/London" in text and "UTC" in text
     for text in _titles(campus) + _titles(duty) + _titles(head) + [m.content.decode() for m in mail.inbox]:
         assert CARD not in text and "AB12CD34" not in text
+    # A try is recorded once its target has answered, a moment after the body arrived.
+    wait_until(lambda: len(NotificationStore(store.db).attempts(ignored.id)) == 4, timeout=5,
+               what="the four tries recorded")
     tries = NotificationStore(store.db).attempts(ignored.id)
     assert sorted((t["tier"], t["target"], t["outcome"]) for t in tries) == [
         (0, "counselling-campus", "sent"), (0, "counselling-mail", "sent"), (1, "counselling-duty", "sent"),
