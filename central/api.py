@@ -14,7 +14,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
@@ -30,8 +30,9 @@ from central.routes.common import Context, warn_unbound_gateway_tokens
 from central.routes.fhir import FHIR_BASE, FHIR_JSON
 from central.settings import CentralSettings
 from central.store import CentralStore
-from web.auth import Authenticator
+from web.auth import EXPIRY_WARNING, Authenticator
 from web.headers import install_security_headers
+from web.oidc import OidcSignIn
 
 __all__ = ["IngestAnswer", "IngestBatch", "create_app"]
 
@@ -130,10 +131,16 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
                   max_body_size=settings.max_batch_bytes)
     install_security_headers(app)
     warn_unbound_gateway_tokens(settings)
-    ctx = Context(settings=settings, store=store, auth=Authenticator(settings.tokens),
+    sign_in = OidcSignIn(settings.oidc) if settings.oidc is not None else None
+    ctx = Context(settings=settings, store=store, auth=Authenticator(settings.tokens, sign_in),
                   pseudonyms=Pseudonyms.from_file(settings.pseudonym_key_file))
+    if sign_in is not None:
+        sign_in.install(app)
     registry = CollectorRegistry()
     registry.register(_StoreCollector(store))
+    Gauge("onestop_central_tokens_expiring_soon",
+          f"Bearer tokens that expire within {EXPIRY_WARNING.days} days (rotate them)", registry=registry
+          ).set_function(ctx.auth.expiring_soon)
     latency = Histogram("onestop_central_request_seconds", "Request handling time", ["route", "method"],
                         registry=registry)
 

@@ -108,12 +108,18 @@ def _event_conflicts(conn: sa.Connection) -> None:
     schema.event_conflicts.create(conn, checkfirst=True)
 
 
+def _audit_person(conn: sa.Connection) -> None:
+    for column in ("person_sub", "person_name", "person_email"):
+        _add_column(conn, "audit_log", schema.audit_log.c[column])
+
+
 Step = Migration[sa.Connection, int]
 MIGRATIONS: tuple[Step, ...] = (
     Migration(1, "events and gateways", _initial),
     Migration(2, "analytics columns, alerts, fleet, site configurations, audit log", _analytics_and_records),
     Migration(3, "device clock skew", _device_clock_skew),
     Migration(4, "event conflicts", _event_conflicts),
+    Migration(5, "audit log names the person who read", _audit_person),
 )
 
 

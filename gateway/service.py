@@ -58,7 +58,8 @@ class Gateway:
                                   failures=lambda: self.tick_failures, central=lambda: self.central_state,
                                   last_sync=lambda: self.syncer.last_success)
         self.http = HttpServer(create_app(self.reads, settings.tokens,
-                                          (self.consumer.batch_sizes, self.consumer.commit_seconds)), settings.http)
+                                          (self.consumer.batch_sizes, self.consumer.commit_seconds),
+                                          settings.oidc), settings.http)
         self._stopping = threading.Event()
         self._ticker: threading.Thread | None = None
         # Counted in memory, not in the store: the store is often what fails (a full or read-only disk).

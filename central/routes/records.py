@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from central.alerts import AlertFilter
 from central.routes.common import ALERT_ROLES, FLEET_ROLES, Context, allow, caller
+from central.routes.health import audited
 from central.timerange import BAD_TIME, query_time
 from onestop.ids import SITE_PATTERN
 from onestop.records import AlertStatus, Severity, Team
@@ -112,6 +113,15 @@ def router(ctx: Context) -> APIRouter:
                                              query_time(since, "since"), limit))
         if role not in HEALTH_ROLES:
             rows = [{**row, "subject": None, "subject_ref": ctx.pseudonyms.maybe(row["subject"])} for row in rows]
+        else:  # the alerts name students: audited like any other read of health data, before they leave
+            counts: dict[str | None, int] = {}
+            for row in rows:
+                if row["subject"]:
+                    counts[row["subject"]] = counts.get(row["subject"], 0) + 1
+            if counts:
+                audited(ctx, request, "/api/v1/alerts", {"team": team, "status": status, "site": site,
+                                                         "severity": severity, "since": since and since.isoformat(),
+                                                         "limit": limit}, sorted(counts), counts)
         return rows
 
     @api.get("/api/v1/alerts/summary", tags=["alerts"], response_model=dict[str, dict[str, int]],
