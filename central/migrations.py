@@ -80,10 +80,22 @@ def _analytics_and_records(conn: sa.Connection) -> None:
     for index in events.indexes:
         if index.name != "events_device_seq":
             index.create(conn, checkfirst=True)
-    for table in (schema.counters, schema.alerts, schema.site_configs, schema.audit_log):
+    for table in (schema.counters, schema.alerts, schema.site_configs):
         table.create(conn, checkfirst=True)
-    # ``devices`` as this step made it (step 3 added a column since).
+    # ``devices`` and ``audit_log`` as this step made them (steps 3 and 5 added columns since).
     frozen = sa.MetaData()
+    sa.Table("audit_log", frozen,
+             sa.Column("id", schema.AutoId, primary_key=True, autoincrement=True),
+             sa.Column("at", UtcDateTime, nullable=False),
+             sa.Column("principal", sa.String(64), nullable=False),
+             sa.Column("role", sa.String(16), nullable=False),
+             sa.Column("method", sa.String(8), nullable=False),
+             sa.Column("route", sa.String(200), nullable=False),
+             sa.Column("subject_ref", sa.String(32), nullable=True),
+             sa.Column("params", sa.JSON, nullable=False),
+             sa.Column("results", sa.Integer, nullable=False),
+             sa.Index("audit_log_at", "at"),
+             sa.Index("audit_log_subject", "subject_ref"))
     sa.Table("devices", frozen,
              sa.Column("device", sa.String(64), primary_key=True),
              sa.Column("site", sa.String(32), nullable=False),
