@@ -30,7 +30,8 @@ def create_app(view: ReadModel, tokens: Iterable[TokenEntry], collectors: Iterab
                   description="Local API of a building gateway: occupancy, devices, alerts, sync.")
     install_security_headers(app)
     sign_in = OidcSignIn(oidc, home="/") if oidc is not None else None
-    ctx = Context(view, Authenticator(tokens, sign_in))
+    # With campus sign-in, a person's bearer token here is the building's break-glass token: its uses are logged.
+    ctx = Context(view, Authenticator(tokens, sign_in, break_glass=True))
     if sign_in is not None:
         sign_in.install(app)
     app.include_router(dashboard.router(ctx))

@@ -4,6 +4,10 @@ signed-in sessions for people (``web.oidc``).
 Who may do what is ``onestop.roles``; this module only turns a bearer token or a session into a ``Principal``
 and refuses the wrong role with 401/403. A bearer token wins when a request carries both.
 
+Where people sign in through the campus IdP, a bearer token held by a person's role is a break-glass token
+(``break_glass=True``, the gateway's choice: docs/security.md): each use is logged with its holder, method and
+path (the same request at most once every ``_BREAK_GLASS_EVERY_S``), so the journal says who opened what.
+
 Tokens may expire (``TokenEntry.expires``): an expired one gets 401 saying so, and one that expires within
 ``EXPIRY_WARNING`` is logged (at start-up and at most once an hour while in use) and counted
 (``expiring_soon``), so its holder's rotation (two entries for one holder overlap) happens in time.
@@ -28,6 +32,7 @@ log = logging.getLogger(__name__)
 
 EXPIRY_WARNING = timedelta(days=14)
 _WARN_EVERY_S = 3600.0
+_BREAK_GLASS_EVERY_S = 300.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -50,11 +55,14 @@ class _Token:
 class Authenticator:
     """Turns bearer tokens and sessions into principals; ``require`` builds FastAPI dependencies per route."""
 
-    def __init__(self, entries: Iterable[TokenEntry], sign_in: OidcSignIn | None = None) -> None:
+    def __init__(self, entries: Iterable[TokenEntry], sign_in: OidcSignIn | None = None,
+                 break_glass: bool = False) -> None:
         self._by_digest = {e.sha256: _Token(Principal(e.name, e.role, e.site), e.expires) for e in entries}
         self._bearer = HTTPBearer(auto_error=False)
         self.sign_in = sign_in
         self._warned: dict[str, float] = {}
+        self._break_glass = break_glass and sign_in is not None
+        self._glass_logged: dict[tuple[str, str, str], float] = {}
         for known in self._by_digest.values():
             self._warn_if_expiring(known, datetime.now(UTC))
 
@@ -106,6 +114,15 @@ class Authenticator:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "a signed-in change must come from this service's pages")
         return Principal(signed_in.person.label, signed_in.role, None, signed_in.person)
 
+    def _log_break_glass(self, principal: Principal, request: Request) -> None:
+        key = (principal.name, request.method, request.url.path)
+        now = time.monotonic()
+        if now - self._glass_logged.get(key, -_BREAK_GLASS_EVERY_S) < _BREAK_GLASS_EVERY_S:
+            return
+        self._glass_logged[key] = now
+        log.warning("break-glass: token of %r (%s) used for %s %s", principal.name, principal.role.value,
+                    request.method, request.url.path)
+
     def require(self, *roles: Role) -> Callable[..., Principal]:
         """A dependency admitting only the given roles: 401 without a valid token or session, 403 with another
         role."""
@@ -114,6 +131,8 @@ class Authenticator:
         def dependency(request: Request,
                        creds: HTTPAuthorizationCredentials | None = Depends(self._bearer)) -> Principal:  # noqa: B008
             principal = self.authenticate(creds.credentials) if creds else self._person(request)
+            if creds and principal is not None and self._break_glass and principal.role is not Role.GATEWAY:
+                self._log_break_glass(principal, request)
             if principal is None:
                 raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid bearer token",
                                     headers={"WWW-Authenticate": "Bearer"})

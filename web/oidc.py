@@ -25,6 +25,7 @@ import hmac
 import html
 import logging
 import time
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -216,7 +217,14 @@ class OidcSignIn:
     """The sign-in routes and session handling of one service (central or a gateway)."""
 
     def __init__(self, settings: OidcSettings, home: str = "/dashboard") -> None:
-        from authlib.integrations.starlette_client import OAuth
+        with warnings.catch_warnings():
+            # authlib >= 1.9 would rather have httpx2 and says so on every start (with a filter of its own that
+            # overrides everyone's, hence imported first); this project's HTTP client is httpx (docs/decisions.md,
+            # "Sign-in").
+            import authlib.deprecate  # noqa: F401
+
+            warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+            from authlib.integrations.starlette_client import OAuth
 
         self.settings = settings
         self.home = home

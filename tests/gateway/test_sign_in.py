@@ -6,6 +6,7 @@ The gateway's API is served over a real store alone (``StoreOnly``, as in test_r
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -63,7 +64,8 @@ def secret_file(tmp_path):
     return path
 
 
-def test_while_the_campus_idp_is_unreachable_sign_in_says_so_and_break_glass_tokens_work(store, secret_file):
+def test_while_the_campus_idp_is_unreachable_sign_in_says_so_and_break_glass_tokens_work(store, secret_file,
+                                                                                         caplog):
     dead_idp = f"http://127.0.0.1:{free_port()}"  # nothing listens there: the WAN is down
     port = free_port()
     oidc = OidcSettings(issuer=dead_idp, client_id="gw", client_secret_file=secret_file,
@@ -74,5 +76,8 @@ def test_while_the_campus_idp_is_unreachable_sign_in_says_so_and_break_glass_tok
         assert answer.status_code == 503
         assert "cannot be reached" in answer.text and "break-glass" in answer.text
         assert client.get("/api/v1/overview").status_code == 401
+        caplog.set_level(logging.WARNING, logger="web.auth")
         opened = client.get("/api/v1/overview", headers={"Authorization": f"Bearer {token}"})
         assert opened.status_code == 200 and opened.json()["site"] == "test-site"
+    assert [r.getMessage() for r in caplog.records if "break-glass" in r.getMessage()] == \
+        ["break-glass: token of 'break-glass-test-site' (technician) used for GET /api/v1/overview"]
