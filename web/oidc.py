@@ -7,10 +7,12 @@ each gateway alike.
   our client id, its ``nonce`` against ours.
 - The role: the ``group_claim`` of the ID token (or, when the ID token lacks it, of the userinfo answer),
   mapped by ``groups`` (group name -> role). No mapped group: refused. Several: see ``role_for``.
-- The session: a cookie signed with a key derived from the client secret (every worker shares it, and it
-  changes with the secret), HttpOnly, SameSite=Lax, Secure when the service's public URL is https. It holds
-  the person (``sub``, name, e-mail), the role, when they signed in and when they were last seen: refused past
-  ``session_lifetime`` after sign-in or ``idle_timeout`` after the last request. Logging out clears it.
+- The session: a cookie signed with a key derived from the client secret and the service's URL (every worker
+  shares it, it changes with the secret, and no other service's cookie passes), HttpOnly, SameSite=Lax,
+  Secure when the service's public URL is https. It holds the person (``sub``, name, e-mail), the role, when
+  they signed in and when they were last seen: refused past ``session_lifetime`` after sign-in or
+  ``idle_timeout`` after the last request. Logging out clears it from the
+  browser; the cookie is not recorded anywhere, so a copy taken before stays valid until one of those limits.
 - A request that a session (not a bearer token) authenticates and that changes something must come from our
   own origin (``Origin`` header): SameSite=Lax already keeps other sites' forms out, this keeps out sibling
   sites of the campus domain too.
@@ -188,9 +190,10 @@ class SignedIn:
             return None
 
 
-def session_key(secret: str) -> str:
-    """The session cookies' signing key: derived from the client secret, so every worker has it."""
-    return hmac.new(secret.encode(), b"onestop session cookie", hashlib.sha256).hexdigest()
+def session_key(secret: str, service_url: str) -> str:
+    """The session cookies' signing key: derived from the client secret, so every worker has it, and from the
+    service's URL, so a cookie of one service (a gateway) is worthless at another (central) sharing the client."""
+    return hmac.new(secret.encode(), f"onestop session cookie|{service_url}".encode(), hashlib.sha256).hexdigest()
 
 
 def read_secret(path: Path) -> str:
@@ -261,7 +264,8 @@ class OidcSignIn:
     # -- the application ------------------------------------------------------------------------------------
     def install(self, app: FastAPI) -> None:
         """Add the session middleware and the ``/auth/...`` routes to ``app``."""
-        app.add_middleware(SessionMiddleware, secret_key=session_key(self._secret), session_cookie=SESSION_COOKIE,
+        key = session_key(self._secret, self.settings.redirect_base_url)
+        app.add_middleware(SessionMiddleware, secret_key=key, session_cookie=SESSION_COOKIE,
                            max_age=self.settings.session_lifetime, same_site="lax",
                            https_only=self.settings.secure_cookies)
         app.include_router(self.router())

@@ -143,8 +143,8 @@ def test_an_expired_session_is_refused_and_the_page_asks_to_sign_in_again(browse
     page.wait_for_selector("body[data-ready=yes]")
     time.sleep(1.3)  # idle past the timeout; the cookie itself is still valid for 30 s
     page.evaluate("window.refresh()")
-    page.wait_for_selector("#login:not([hidden])")
-    assert "sign in again" in page.inner_text("#error")
+    page.wait_for_selector("#login:not([hidden])", timeout=5000)
+    assert page.inner_text("#error") == "your session ended after a while without use; sign in again"
     assert page.is_visible("#campus-signin") and page.get_attribute("#main", "hidden") is not None
     answer = page.evaluate("fetch('/api/v1/questionnaires').then((r) => r.status)")
     assert answer == 401
