@@ -108,6 +108,9 @@ def test_a_counsellor_signs_in_sees_the_counselling_view_and_the_audit_names_her
     assert rows[0]["route"] == "/api/v1/questionnaires" and rows[0]["person_sub"] == "casey"
     # Her session may read, but not change things from elsewhere than central's own pages.
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    read = httpx.get(f"{campus.url}/api/v1/alerts", cookies=cookies)
+    assert read.status_code == 200 and read.json()[0]["subject"] == CARD
+    assert read.headers["cache-control"] == "no-store", "no browser or proxy keeps what a session read"
     erase = httpx.delete(f"{campus.url}/api/v1/students/{CARD}", cookies=cookies)
     assert erase.status_code == 403 and "this service's pages" in erase.json()["detail"]
     # Sign out: the browser's session is gone, the dashboard asks to sign in again.
