@@ -32,7 +32,7 @@ from central.settings import CentralSettings
 from central.store import CentralStore
 from web.auth import EXPIRY_WARNING, Authenticator
 from web.headers import install_security_headers
-from web.oidc import OidcSignIn
+from web.oidc import install_sign_in
 
 __all__ = ["IngestAnswer", "IngestBatch", "create_app"]
 
@@ -131,11 +131,9 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
                   max_body_size=settings.max_batch_bytes)
     install_security_headers(app)
     warn_unbound_gateway_tokens(settings)
-    sign_in = OidcSignIn(settings.oidc) if settings.oidc is not None else None
+    sign_in = install_sign_in(app, settings.oidc, home="/dashboard")
     ctx = Context(settings=settings, store=store, auth=Authenticator(settings.tokens, sign_in),
                   pseudonyms=Pseudonyms.from_file(settings.pseudonym_key_file))
-    if sign_in is not None:
-        sign_in.install(app)
     registry = CollectorRegistry()
     registry.register(_StoreCollector(store))
     Gauge("onestop_central_tokens_expiring_soon",

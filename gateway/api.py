@@ -19,7 +19,7 @@ from gateway.routes.common import Context
 from onestop.roles import TokenEntry
 from web.auth import Authenticator
 from web.headers import install_security_headers
-from web.oidc import OidcSettings, OidcSignIn
+from web.oidc import OidcSettings, install_sign_in
 
 
 def create_app(view: ReadModel, tokens: Iterable[TokenEntry], collectors: Iterable[Collector] = (),
@@ -29,11 +29,9 @@ def create_app(view: ReadModel, tokens: Iterable[TokenEntry], collectors: Iterab
     app = FastAPI(title="onestop gateway", version=onestop.__version__, docs_url=None, redoc_url=None,
                   description="Local API of a building gateway: occupancy, devices, alerts, sync.")
     install_security_headers(app)
-    sign_in = OidcSignIn(oidc, home="/") if oidc is not None else None
+    sign_in = install_sign_in(app, oidc, home="/")
     # With campus sign-in, a person's bearer token here is the building's break-glass token: its uses are logged.
     ctx = Context(view, Authenticator(tokens, sign_in, break_glass=True))
-    if sign_in is not None:
-        sign_in.install(app)
     app.include_router(dashboard.router(ctx))
     app.include_router(ops.router(ctx, tuple(collectors)))
     for module in (building, alerts, sync):

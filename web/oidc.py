@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import Field, field_validator, model_validator
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -294,20 +294,19 @@ class OidcSignIn:
                 log.info("sign-out: %s (%s)", signed_in.person.label, signed_in.role.value)
             return _page("Signed out", "You are signed out of this service.", 200, (LOGIN_PATH, "Sign in again"))
 
-        @api.get(ME_PATH, summary="Who is signed in (the session's person and role)")
-        def me(request: Request) -> Response:
-            try:
-                signed_in = self.current(request)
-            except SessionExpiredError as exc:
-                return JSONResponse({"detail": str(exc), "sign_in": LOGIN_PATH}, status_code=401)
-            if signed_in is None:
-                return JSONResponse({"detail": "not signed in", "sign_in": LOGIN_PATH}, status_code=401)
-            return JSONResponse({"sub": signed_in.person.sub, "name": signed_in.person.name,
-                                 "email": signed_in.person.email, "role": signed_in.role.value,
-                                 "expires": signed_in.since + self.settings.session_lifetime,
-                                 "sign_out": LOGOUT_PATH})
-
         return api
+
+    def me(self, request: Request) -> dict[str, Any]:
+        """``/auth/me``'s answer for this request."""
+        try:
+            signed_in = self.current(request)
+        except SessionExpiredError as exc:
+            return {"signed_in": False, "sign_in": LOGIN_PATH, "detail": str(exc)}
+        if signed_in is None:
+            return {"signed_in": False, "sign_in": LOGIN_PATH, "detail": ""}
+        return {"signed_in": True, "sign_in": LOGIN_PATH, "sub": signed_in.person.sub, "name": signed_in.person.name,
+                "email": signed_in.person.email, "role": signed_in.role.value,
+                "expires": signed_in.since + self.settings.session_lifetime, "sign_out": LOGOUT_PATH}
 
     async def _check_issuer(self) -> None:
         metadata = await self._client.load_server_metadata()
@@ -350,6 +349,22 @@ class OidcSignIn:
         return _page("Campus sign-in unavailable",
                      "The campus identity provider cannot be reached. Sessions already open go on until they "
                      "expire; in an emergency use the building's break-glass token.", 503, (LOGIN_PATH, "Try again"))
+
+
+def install_sign_in(app: FastAPI, settings: OidcSettings | None, home: str) -> OidcSignIn | None:
+    """Campus sign-in for ``app`` when ``settings`` configure it (``home``: where a signed-in person lands);
+    ``/auth/me`` either way, so a page can ask whether it may offer sign-in (200 and no console noise)."""
+    sign_in = OidcSignIn(settings, home) if settings is not None else None
+    if sign_in is not None:
+        sign_in.install(app)
+
+    @app.get(ME_PATH, tags=["sign-in"], summary="Who is signed in: the person and role, or how to sign in")
+    def me(request: Request) -> dict[str, Any]:
+        if sign_in is None:
+            return {"signed_in": False, "sign_in": None, "detail": ""}
+        return sign_in.me(request)
+
+    return sign_in
 
 
 def _groups(value: Any) -> list[str]:
