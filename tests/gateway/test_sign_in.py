@@ -7,7 +7,7 @@ The gateway's API is served over a real store alone (``StoreOnly``, as in test_r
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -70,7 +70,7 @@ def test_while_the_campus_idp_is_unreachable_sign_in_says_so_and_break_glass_tok
     port = free_port()
     oidc = OidcSettings(issuer=dead_idp, client_id="gw", client_secret_file=secret_file,
                         redirect_base_url=f"http://127.0.0.1:{port}", groups=GROUPS, timeout=2)
-    token, entry = new_token("break-glass-test-site", Role.TECHNICIAN)
+    token, entry = new_token("break-glass-test-site", Role.TECHNICIAN, expires=datetime.now(UTC) + timedelta(days=3))
     with served(create_app(StoreOnly(store), [entry], oidc=oidc), port=port) as client:
         answer = client.get("/auth/login")
         assert answer.status_code == 503
@@ -79,5 +79,6 @@ def test_while_the_campus_idp_is_unreachable_sign_in_says_so_and_break_glass_tok
         caplog.set_level(logging.WARNING, logger="web.auth")
         opened = client.get("/api/v1/overview", headers={"Authorization": f"Bearer {token}"})
         assert opened.status_code == 200 and opened.json()["site"] == "test-site"
-    assert [r.getMessage() for r in caplog.records if "break-glass" in r.getMessage()] == \
+        assert "onestop_gateway_tokens_expiring_soon 1.0" in client.get("/metrics").text
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("break-glass:")] == \
         ["break-glass: token of 'break-glass-test-site' (technician) used for GET /api/v1/overview"]
