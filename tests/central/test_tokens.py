@@ -99,3 +99,13 @@ def test_issue_prints_a_token_and_an_entry_that_admits_it():
     from onestop.roles import digest
 
     assert entry.sha256 == digest(token) and entry.role is Role.STAFF and entry.expires is not None
+
+
+def test_a_gateway_token_can_be_provisioned_with_an_expiry(tmp_path):
+    printed = CliRunner().invoke(cli, ["provision", "gateway", "register", "--site", "north-b3", "--days", "30",
+                                       "--dir", str(tmp_path)])
+    assert printed.exit_code == 0, printed.output
+    entry = TokenEntry(**tomllib.loads(printed.output.split("(the token acts for this site only):\n", 1)[1])
+                       ["tokens"][0])
+    assert (entry.role, entry.site) == (Role.GATEWAY, "north-b3")
+    assert timedelta(days=29.9) < entry.expires - datetime.now(UTC) <= timedelta(days=30)
