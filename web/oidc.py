@@ -279,6 +279,10 @@ class OidcSignIn:
             try:
                 await self._check_issuer()
                 return await self._client.authorize_redirect(request, callback_url)
+            except SignInRefusedError as exc:
+                log.error("sign-in: campus identity provider misconfigured: %s", exc)
+                return _page("Campus sign-in misconfigured", f"This service cannot use the campus sign-in: {exc}.",
+                             502)
             except Exception as exc:  # noqa: BLE001 - whatever the provider or the network did, say so plainly
                 return self._unreachable(exc)
 

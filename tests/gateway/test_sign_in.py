@@ -53,6 +53,11 @@ def test_a_technician_signs_in_and_acknowledges_an_alert_as_herself(browser, sto
             assert page.inner_text("#who") == "Tara Technician · technician"
             page.click(f'button[data-act="acknowledge"][data-id="{raised.id}"]')
             page.locator(f'[data-alert="{raised.id}"]').filter(has_text="acknowledged").wait_for(timeout=5000)
+        # The same provider reached under another name: its discovery document names another issuer.
+        other = oidc.model_copy(update={"issuer": idp.issuer.replace("127.0.0.1", "localhost")})
+        with served(create_app(StoreOnly(store), [], oidc=other)) as client:
+            refused = client.get("/auth/login")
+            assert refused.status_code == 502 and "calls itself" in refused.text
     assert GatewayAlerts(store).get(raised.id).acknowledged_by == "tara@uni.example"
 
 
