@@ -7,6 +7,7 @@ refused while it arrives, never buffered whole first.
 """
 
 
+import functools
 import json
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ from central.ingest import (
     IngestAnswer,
     IngestBatch,
     InvalidBatchError,
+    drop_erased,
     parse_batch,
     validate_model,
 )
@@ -67,6 +69,12 @@ def router(ctx: Context) -> APIRouter:
     """The gateway-facing routes."""
     api = APIRouter(tags=["gateways"])
     store, settings = ctx.store, ctx.settings
+
+    # A card's pseudonyms, to match erasure tombstones at ingest. Cached: the same students tap every day,
+    # and an HMAC per key per event would add about a fifth to ingest once a first student is erased.
+    @functools.lru_cache(maxsize=65_536)
+    def pseudonyms_of(card: str) -> tuple[str, ...]:
+        return tuple(ctx.pseudonyms.all_of(card))
     bad_body = {400: {"description": "not valid gzip"}, 413: {"description": "body too large"},
                 415: {"description": "unsupported Content-Encoding"},
                 422: {"description": "invalid; `detail` lists locations and error types only (no values)"}}
@@ -79,8 +87,9 @@ def router(ctx: Context) -> APIRouter:
             store.count_quarantined(bound_site(principal) or _claimed_site(raw))
             raise
         check_site(principal, batch.site)
-        result = store.ingest(batch.site, batch.events)
-        return IngestAnswer(new=result.new, duplicates=result.duplicates, conflicts=result.conflicts)
+        result = store.ingest(batch.site, batch.events, pseudonyms=pseudonyms_of)
+        return IngestAnswer(new=result.new, duplicates=result.duplicates, conflicts=result.conflicts,
+                            erased=result.erased)
 
     @api.post("/api/v1/ingest", response_model=IngestAnswer, tags=["ingest"],
               summary="A batch of events from a gateway (idempotent on event id; all or nothing)",
@@ -104,7 +113,11 @@ def router(ctx: Context) -> APIRouter:
             sync = records_body(AlertSyncIn, body, caller(request))
             if any(alert.site != sync.site for alert in sync.alerts):
                 raise RequestError("every alert's site must be the batch's site")
-            result = store.alerts.upsert(sync.alerts)
+            # An erased student's alerts, sent again, must not come back.
+            kept, dropped = drop_erased(sync.alerts, lambda alert: alert.subject, pseudonyms_of,
+                                        store.rights.tombstones())
+            store.rights.count_dropped(dropped)
+            result = store.alerts.upsert(kept)
             return SyncAnswer(applied=result.applied, stale=result.stale)
 
         return await run_in_threadpool(apply)

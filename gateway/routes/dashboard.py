@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from gateway.read_model import SpaceNow, SyncStatus
-from gateway.routes.common import ANY_ROLE, OPERATIONS, Context, visible
+from gateway.routes.common import ANY_ROLE, OPERATIONS, Context, visible_all
 from onestop.records import AlertRecord, DeviceHealth
 from onestop.roles import alert_teams
 from web.auth import Principal
@@ -41,7 +41,8 @@ def router(ctx: Context) -> APIRouter:
     @api.get("/api/v1/overview", tags=["building"], summary="Everything the dashboard shows")
     def overview(principal: Annotated[Principal, anyone]) -> Overview:
         view = ctx.view
-        alerts = [visible(r, principal) for r in view.alerts(alert_teams(principal.role), "unresolved", 50)]
+        alerts = visible_all(view.alerts(alert_teams(principal.role), "unresolved", 50), principal,
+                             "/api/v1/overview", ctx.recent)
         devices = view.devices() if principal.role in OPERATIONS else []
         return Overview(site=view.site, now=datetime.now(UTC), spaces=view.spaces(), devices=devices,
                         alerts=alerts, sync=view.sync_status(), broker=view.broker_connected())

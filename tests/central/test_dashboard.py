@@ -69,6 +69,14 @@ def test_dashboard_shows_occupancy_chart_alerts_and_fleet(browser, campus, token
     page.locator("#chart-title", has_text="Library").wait_for()
     page.locator("#chart svg path.history").wait_for()
     screenshot(page, tmp_path / "central-dashboard-library.png")
+    # Resolve asks first, under the alert; confirming resolves it (central queues it for the gateway).
+    crisis = page.locator("#alert-list tr", has_text="Blood pressure crisis")
+    crisis.get_by_role("button", name="Resolve").click()
+    step = page.get_by_role("group", name="Resolve this alert?")
+    step.get_by_label("Note (optional)").fill("BP rechecked")
+    assert "Blood pressure crisis" in page.inner_text("#alert-list")
+    step.get_by_role("button", name="Confirm resolve").click()
+    crisis.wait_for(state="detached", timeout=10_000)
     assert page.console_errors == []
     page.context.close()
 
