@@ -15,7 +15,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
@@ -35,8 +35,9 @@ from central.settings import CentralSettings
 from central.store import CentralStore
 from onestop.records import TEAMS
 from web.alert_metrics import response_time_families
-from web.auth import Authenticator
+from web.auth import EXPIRY_WARNING, Authenticator
 from web.headers import install_security_headers
+from web.oidc import install_sign_in
 
 __all__ = ["IngestAnswer", "IngestBatch", "create_app"]
 
@@ -159,10 +160,14 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
                   max_body_size=settings.max_batch_bytes)
     install_security_headers(app)
     warn_unbound_gateway_tokens(settings)
-    ctx = Context(settings=settings, store=store, auth=Authenticator(settings.tokens),
+    sign_in = install_sign_in(app, settings.oidc, home="/dashboard")
+    ctx = Context(settings=settings, store=store, auth=Authenticator(settings.tokens, sign_in),
                   pseudonyms=Pseudonyms.from_file(settings.pseudonym_key_file))
     registry = CollectorRegistry()
     registry.register(_StoreCollector(store))
+    Gauge("onestop_central_tokens_expiring_soon",
+          f"Bearer tokens that expire within {EXPIRY_WARNING.days} days (rotate them)", registry=registry
+          ).set_function(ctx.auth.expiring_soon)
     latency = Histogram("onestop_central_request_seconds", "Request handling time", ["route", "method"],
                         registry=registry)
 

@@ -80,10 +80,22 @@ def _analytics_and_records(conn: sa.Connection) -> None:
     for index in events.indexes:
         if index.name != "events_device_seq":
             index.create(conn, checkfirst=True)
-    for table in (schema.counters, schema.site_configs, schema.audit_log):
+    for table in (schema.counters, schema.site_configs):
         table.create(conn, checkfirst=True)
-    # ``devices`` and ``alerts`` as this step made them (steps 3 and 5 added columns since).
+    # ``devices``, ``alerts`` and ``audit_log`` as this step made them (steps 3, 5 and 8 added columns since).
     frozen = sa.MetaData()
+    sa.Table("audit_log", frozen,
+             sa.Column("id", schema.AutoId, primary_key=True, autoincrement=True),
+             sa.Column("at", UtcDateTime, nullable=False),
+             sa.Column("principal", sa.String(64), nullable=False),
+             sa.Column("role", sa.String(16), nullable=False),
+             sa.Column("method", sa.String(8), nullable=False),
+             sa.Column("route", sa.String(200), nullable=False),
+             sa.Column("subject_ref", sa.String(32), nullable=True),
+             sa.Column("params", sa.JSON, nullable=False),
+             sa.Column("results", sa.Integer, nullable=False),
+             sa.Index("audit_log_at", "at"),
+             sa.Index("audit_log_subject", "subject_ref"))
     sa.Table("alerts", frozen,
              sa.Column("id", sa.String(36), primary_key=True),
              sa.Column("site", sa.String(32), nullable=False),
@@ -145,8 +157,15 @@ def _notifications(conn: sa.Connection) -> None:
     conn.execute(schema.notify_state.insert().from_select(
         ["alert_id", "tier", "updated_at"],
         sa.select(schema.alerts.c.id, sa.literal(SETTLED_TIER), schema.alerts.c.synced_at)))
+
+
 def _erased_subjects(conn: sa.Connection) -> None:
     schema.erased_subjects.create(conn, checkfirst=True)
+
+
+def _audit_person(conn: sa.Connection) -> None:
+    for column in ("person_sub", "person_name", "person_email"):
+        _add_column(conn, "audit_log", schema.audit_log.c[column])
 
 
 Step = Migration[sa.Connection, int]
@@ -158,6 +177,7 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(5, "alert lifecycle at central: assignment, history, actions for the gateways", _alert_lifecycle),
     Migration(6, "notifications: state per alert, deliveries, attempts", _notifications),
     Migration(7, "erased subjects (tombstones)", _erased_subjects),
+    Migration(8, "audit log names the person who read", _audit_person),
 )
 
 

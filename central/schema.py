@@ -153,6 +153,11 @@ audit_log = sa.Table(
     sa.Column("subject_ref", sa.String(32), nullable=True),
     sa.Column("params", sa.JSON, nullable=False),
     sa.Column("results", sa.Integer, nullable=False),
+    # The person who read (signed in through the campus IdP): their stable subject, name and e-mail.
+    # Empty for a bearer token's read, which ``principal`` names.
+    sa.Column("person_sub", sa.String(255), nullable=True),
+    sa.Column("person_name", sa.String(200), nullable=True),
+    sa.Column("person_email", sa.String(254), nullable=True),
     sa.Index("audit_log_at", "at"),
     sa.Index("audit_log_subject", "subject_ref"),
 )

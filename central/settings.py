@@ -12,6 +12,7 @@ from onestop.notifications import NotificationSettings, NotifyTarget, named
 from onestop.roles import Role, TokenEntry
 from onestop.settings import Section, TimeZoneName, load_settings
 from web.http import HttpSettings
+from web.oidc import OidcSettings
 
 
 class ExamPeriod(Section):
@@ -61,6 +62,8 @@ class CentralSettings(Section):
     max_batch_bytes: int = Field(64 * 1024 * 1024, ge=1024,
                                  description="largest request body accepted, counted while it is read and "
                                              "again after decompression")
+    oidc: OidcSettings | None = Field(None, description="people sign in through the campus identity provider "
+                                                        "(docs/security.md); without it, bearer tokens only")
     timezone: TimeZoneName = Field("UTC", description="IANA time zone of the campus: hours, days and opening hours")
     exam_periods: list[ExamPeriod] = Field(default_factory=list,
                                            description="the academic calendar's exam periods (forecast)")

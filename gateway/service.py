@@ -62,7 +62,8 @@ class Gateway:
         self.notifier = Notifier(settings, NotificationBook(self.store), self.alerts,
                                  space_names=lambda: {s.id: s.name for s in self.building.config.spaces if s.name})
         self.http = HttpServer(create_app(self.reads, settings.tokens,
-                                          (self.consumer.batch_sizes, self.consumer.commit_seconds)), settings.http)
+                                          (self.consumer.batch_sizes, self.consumer.commit_seconds),
+                                          settings.oidc), settings.http)
         self._stopping = threading.Event()
         self._ticker: threading.Thread | None = None
         # Counted in memory, not in the store: the store is often what fails (a full or read-only disk).

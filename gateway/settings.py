@@ -14,6 +14,7 @@ from onestop.roles import TokenEntry
 from onestop.settings import Section, TimeZoneName, load_settings
 from onestop.site import DeviceEntry, Reservation, SiteConfig, SpaceConfig
 from web.http import HttpSettings
+from web.oidc import OidcSettings
 
 
 class IngestSettings(Section):
@@ -75,7 +76,10 @@ class GatewaySettings(Section):
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8080))
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     central: CentralLinkSettings = Field(default_factory=CentralLinkSettings)
-    tokens: list[TokenEntry] = Field(default_factory=list, description="API tokens (SHA-256 digests)")
+    tokens: list[TokenEntry] = Field(default_factory=list, description="API tokens (SHA-256 digests); the "
+                                                                       "building's break-glass tokens among them")
+    oidc: OidcSettings | None = Field(None, description="people sign in through the campus identity provider "
+                                                        "(docs/security.md); without it, bearer tokens only")
     timezone: TimeZoneName = Field("UTC", description="the building's time zone (IANA name), for opening hours")
     health: DeviceHealthSettings = Field(default_factory=DeviceHealthSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)

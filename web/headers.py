@@ -6,9 +6,10 @@ and no caching of anything a token was needed for.
 - A response that sets no ``Content-Security-Policy`` of its own gets ``default-src 'none'``: JSON and
   metrics never need to load anything. A dashboard page gets ``page_policy`` instead: its own inline
   scripts by hash (so script injected through the page's data would not run), no other origin.
-- A request that carries ``Authorization`` gets ``Cache-Control: no-store`` on its answer, whatever the
-  route set: screenings, alerts with their subject, quarantine, FHIR bundles, anything with a card is
-  behind a token, and no browser or proxy should keep a copy on disk (see docs/decisions.md, "Transport").
+- A request that carries ``Authorization`` or a signed-in session's cookie gets ``Cache-Control: no-store``
+  on its answer, whatever the route set: screenings, alerts with their subject, quarantine, FHIR bundles,
+  anything with a card is behind a token or a session, and no browser or proxy should keep a copy on disk
+  (see docs/decisions.md, "Transport").
 
 A plain ASGI middleware rather than Starlette's ``BaseHTTPMiddleware``: it only edits the response's
 start message and adds no task or copy per request on central's ingest path.
@@ -24,10 +25,13 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web.oidc import SESSION_COOKIE
+
 ALWAYS = {b"x-frame-options": b"DENY", b"x-content-type-options": b"nosniff", b"referrer-policy": b"no-referrer"}
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 NO_STORE = b"no-store"
 _SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+_SESSION = SESSION_COOKIE.encode() + b"="
 
 
 def page_policy(html: str) -> str:
@@ -62,7 +66,8 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        private = any(name == b"authorization" for name, _ in scope["headers"])
+        private = any(name == b"authorization" or (name == b"cookie" and _SESSION in value)
+                      for name, value in scope["headers"])
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

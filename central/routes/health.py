@@ -80,6 +80,9 @@ class AuditView(BaseModel):
     subject_ref: str | None
     params: dict[str, Any]
     results: int
+    person_sub: str | None = None
+    person_name: str | None = None
+    person_email: str | None = None
 
 
 def band(instrument: str, score: int) -> str:
@@ -97,7 +100,8 @@ def audited(ctx: Context, request: Request, route: str, params: dict[str, Any], 
     visible = {k: v for k, v in params.items() if k != "subject" and v is not None}
     for subject in subjects or [params.get("subject")]:
         ctx.store.audit.record(AuditEntry(who.name, who.role.value, request.method, route,
-                                          ctx.pseudonyms.maybe(subject), visible, counts.get(subject, 0)))
+                                          ctx.pseudonyms.maybe(subject), visible, counts.get(subject, 0),
+                                          who.person))
 
 
 def router(ctx: Context) -> APIRouter:

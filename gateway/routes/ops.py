@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
@@ -17,7 +17,7 @@ from gateway.read_model import ReadModel
 from gateway.routes.common import TECHNICIANS, Context
 from onestop.alert_history import response_times
 from web.alert_metrics import response_time_families
-from web.auth import Principal
+from web.auth import EXPIRY_WARNING, Principal
 
 
 class QuarantinedMessage(BaseModel):
@@ -110,6 +110,9 @@ def router(ctx: Context, collectors: tuple[Collector, ...] = ()) -> APIRouter:
     registry.register(ReadModelCollector(ctx.view))
     for collector in collectors:
         registry.register(collector)
+    Gauge("onestop_gateway_tokens_expiring_soon",
+          f"Bearer tokens that expire within {EXPIRY_WARNING.days} days (rotate them)", registry=registry
+          ).set_function(ctx.auth.expiring_soon)
 
     @api.get("/healthz", summary="Liveness and broker connection")
     def healthz() -> dict[str, object]:
