@@ -281,6 +281,8 @@ GATEWAY_ROLES = {
     ("GET", "/api/v1/alerts"): _ANYONE,
     ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): _ANYONE,
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): _ANYONE,
+    ("POST", "/api/v1/alerts/{alert_id}/assign"): _ANYONE,
+    ("GET", "/api/v1/alerts/stats"): _ANYONE,
     ("GET", "/api/v1/sync"): _OPERATIONS,
     ("GET", "/api/v1/dead-letters"): {"technician", "admin"},
     ("GET", "/api/v1/quarantine"): {"technician", "admin"},
