@@ -31,6 +31,7 @@ from central.routes.fhir import FHIR_BASE, FHIR_JSON
 from central.settings import CentralSettings
 from central.store import CentralStore
 from web.auth import Authenticator
+from web.docs import install_docs
 from web.headers import install_security_headers
 
 __all__ = ["IngestAnswer", "IngestBatch", "create_app"]
@@ -163,4 +164,5 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
     for module in (sync, records, analytics, health, fhir, rights, dashboard):
         app.include_router(module.router(ctx))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    install_docs(app)
     return app
