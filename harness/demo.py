@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -34,14 +34,14 @@ from rich.table import Table
 from firmware_bridge.simulators import SimulatedDevice
 from central.store import CentralStore
 from harness.building_day import BuildingDay, ScreeningAction, SpacePlan, TapAction, phq9_answers, vitals
-from harness.history import local_now, seed_history
+from harness.history import clock_offset, local_now, seed_history, shift_hours
 from harness.localsite import KioskPlan, LocalSite, central_process, gateway_process
 from harness.netutil import free_port
 from harness.proxy import FaultProxy
 from harness.supervision import Incident, Supervisor
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
-from onestop.site import SiteConfig
+from onestop.site import SiteConfig, SpaceConfig
 
 console = Console()
 
@@ -96,7 +96,8 @@ class Demo:
                                health_devices=[{"driver": STATION_DEVICES[n], "port": d.path}
                                                for n, d in self.station_devices.items()]))
         self.site = LocalSite(root, "demo", broker_port=free_port(1883), gateway_port=free_port(8080),
-                              central_port=free_port(8000), kiosks=plans, spaces=SPACES,
+                              central_port=free_port(8000), kiosks=plans,
+                              spaces=shift_hours(SPACES, clock_offset(self.start_at, datetime.now(UTC))),
                               gateway_extra={"health": {"offline_after_s": 45, "offline_alert_min": 1}},
                               central_link_port=free_port())
         self.central, self.gateway = central_process(self.site), gateway_process(self.site)
@@ -144,7 +145,8 @@ class Demo:
         try:
             return seed_history(store, self.site.site, SiteConfig.model_validate(self.site.site_config()),
                                 self.start_at, local_now(), weeks=self.history_weeks, seed=self.seed,
-                                study=frozenset(plan.space for plan in self.sim.plans))
+                                study=tuple(SpaceConfig.model_validate(s) for s in SPACES
+                                            if s["id"] in {plan.space for plan in self.sim.spaces}))
         finally:
             store.close()
 

@@ -22,7 +22,7 @@ from central.ingest import IngestItem
 from central.simulation import Scenario, envelopes, simulate
 from central.store import CentralStore
 from onestop.errors import OnestopError
-from onestop.site import SiteConfig
+from onestop.site import SiteConfig, SpaceConfig
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _START = re.compile(r"^\s*(?:(?P<day>[a-z]{3})[a-z]*\s+)?(?P<hour>\d{1,2}):(?P<minute>\d{2})\s*$", re.IGNORECASE)
@@ -46,13 +46,31 @@ def parse_start(text: str, now: datetime) -> datetime:
     return start - timedelta(days=7) if start > now and day else start
 
 
+def shift_hours(spaces: list[dict[str, Any]], offset: timedelta) -> list[dict[str, Any]]:
+    """``spaces`` (``SpaceConfig`` dicts) with opening hours moved by ``offset``: the services keep real time,
+    so a space open 07:00-23:00 on the simulated clock must be open at the matching real hours."""
+    def moved(text: str) -> str:
+        at = datetime.combine(date(2000, 1, 1), datetime.strptime(text, "%H:%M").time()) + offset
+        return f"{at:%H:%M}"
+
+    return [{**space, "hours": {**space["hours"], "open": moved(space["hours"]["open"]),
+                                "close": moved(space["hours"]["close"])}} if "hours" in space else space
+            for space in spaces]
+
+
+def clock_offset(simulated_now: datetime, service_now: datetime) -> timedelta:
+    """How far the services' wall clock is ahead of the simulated one, within a day (whole minutes)."""
+    ahead = service_now.replace(tzinfo=None) - simulated_now.replace(tzinfo=None)
+    return timedelta(minutes=round(ahead.total_seconds() / 60) % (24 * 60))
+
+
 def seed_history(store: CentralStore, site: str, config: SiteConfig, simulated_now: datetime, now: datetime,
-                 weeks: int = 4, students: int = 600, seed: int = 7, study: frozenset[str] | None = None) -> int:
-    """Store ``config`` for ``site`` and ``weeks`` of simulated study visits ending at ``simulated_now``,
-    moved to end at ``now``; returns how many events were stored. ``study`` names the spaces students
-    study in (default: all)."""
+                 weeks: int = 4, students: int = 600, seed: int = 7, study: tuple[SpaceConfig, ...] = ()) -> int:
+    """Store ``config`` for ``site`` and ``weeks`` of simulated study visits to the ``study`` spaces (as on
+    the simulated clock; default: ``config``'s) ending at ``simulated_now``, moved to end at ``now``;
+    returns how many events were stored."""
     zone: Any = simulated_now.tzinfo
-    spaces = tuple(s for s in config.spaces if study is None or s.id in study)
+    spaces = study or tuple(config.spaces)
     first: date = simulated_now.date() - timedelta(weeks=weeks)
     events = simulate(Scenario(site, spaces, first, 7 * weeks + 1, students=students, zone=zone, seed=seed))
     past = [e for e in events if e.at < simulated_now and e.received < simulated_now]
