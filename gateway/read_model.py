@@ -95,8 +95,9 @@ class GatewayReads:
         return self.central()
 
     def spaces(self) -> list[SpaceNow]:
-        return [SpaceNow(id=s.id, name=s.name or s.id, name_zh=s.name_zh, count=count, capacity=s.capacity, open=open_now,
-                         sensor_count=sensor) for s, count, open_now, sensor in self.building.occupancy_now()]
+        return [SpaceNow(id=s.id, name=s.name or s.id, name_zh=s.name_zh, count=count, capacity=s.capacity,
+                         open=open_now, sensor_count=sensor)
+                for s, count, open_now, sensor in self.building.occupancy_now()]
 
     def devices(self) -> list[DeviceHealth]:
         return self.building.fleet()

@@ -31,8 +31,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from firmware_bridge.simulators import SimulatedDevice
 from central.store import CentralStore
+from firmware_bridge.simulators import SimulatedDevice
 from harness.building_day import BuildingDay, ScreeningAction, SpacePlan, TapAction, phq9_answers, vitals
 from harness.history import clock_offset, local_now, seed_history, shift_hours
 from harness.localsite import KioskPlan, LocalSite, central_process, gateway_process
@@ -355,7 +355,8 @@ def print_links(demo: Demo) -> None:
     base = {"gateway": f"{site.gateway_url}/", "central": f"{site.central_url}/dashboard"}
     width = max(len(label) for label, _, _ in LINKS) + 1
     for label, service, role in LINKS:
-        console.print(f"{label + ':':<{width}} {base[service]}#token={site.tokens[role]}", soft_wrap=True, highlight=False)
+        console.print(f"{label + ':':<{width}} {base[service]}#token={site.tokens[role]}", soft_wrap=True,
+                      highlight=False)
     console.print(f"{'API docs:':<{width}} {site.gateway_url}/docs · {site.central_url}/docs", soft_wrap=True,
                   highlight=False)
     console.print(f"[dim]simulated clock from {demo.start_at:%a %H:%M}"

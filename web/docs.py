@@ -32,9 +32,9 @@ def install_docs(app: FastAPI) -> None:
     """Serve ``/docs`` (Swagger UI over ``app``'s ``/openapi.json``) with no request beyond this server."""
     app.mount(ASSETS, StaticFiles(directory=assets_path()), name="docs-assets")
     openapi, title = app.openapi_url or "/openapi.json", f"{app.title} · API"
-    swagger = Page(get_swagger_ui_html(openapi_url=openapi, title=title, swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
-                                       swagger_css_url=f"{ASSETS}/swagger-ui.css",
-                                       swagger_favicon_url=f"{ASSETS}/favicon.png").body.decode(), scripts_from_self=True)
+    html = get_swagger_ui_html(openapi_url=openapi, title=title, swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+                               swagger_css_url=f"{ASSETS}/swagger-ui.css", swagger_favicon_url=f"{ASSETS}/favicon.png")
+    swagger = Page(html.body.decode(), scripts_from_self=True)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

@@ -164,7 +164,8 @@ def router(ctx: Context) -> APIRouter:
                 return Response(status_code=428, content=b'{"detail":"a gateway must send If-None-Match: *"}',
                                 media_type="application/json")
             if store.configs.get(site) is not None:
-                return Response(status_code=412, content=b'{"detail":"a configuration for this site is stored already"}', media_type="application/json")
+                return Response(status_code=412, media_type="application/json",
+                                content=b'{"detail":"a configuration for this site is stored already"}')
         if if_match is not None:
             current = store.configs.get(site)
             if current is None or not etag_matches(if_match, current.etag):
