@@ -10,7 +10,7 @@ from central.api import create_app
 from onestop.roles import Role
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/api/v1/stats"), ("GET", "/"),
-          ("GET", "/dashboard")}
+          ("GET", "/dashboard"), ("GET", "/docs")}  # /docs: Swagger UI, served locally (web/docs.py)
 PATH_VALUES = {"site": "north-b3", "space": "study-24h-2f", "resource_id": "x", "card": "922E5832"}
 QUERY = {"/api/v1/fhir/Observation": {"subject": "922E5832"}}
 BODIES = {"PUT": {"spaces": []}, "POST": {"site": "north-b3"}}
