@@ -43,7 +43,7 @@ def parse_start(text: str, now: datetime) -> datetime:
     start = now.replace(hour=int(match["hour"]), minute=int(match["minute"]), second=0, microsecond=0)
     if day:
         start -= timedelta(days=(now.weekday() - WEEKDAYS.index(day)) % 7)
-    return start - timedelta(days=7) if start > now and day else start
+    return start - timedelta(days=7 if day else 1) if start > now else start
 
 
 def shift_hours(spaces: list[dict[str, Any]], offset: timedelta) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ NOW = datetime(2026, 12, 7, 21, 40, tzinfo=UTC)  # a Monday evening
     ("mon 22:15", datetime(2026, 11, 30, 22, 15, tzinfo=UTC)),   # later today is in the future: last week's
     ("Friday 14:30", datetime(2026, 12, 4, 14, 30, tzinfo=UTC)),
     ("07:05", datetime(2026, 12, 7, 7, 5, tzinfo=UTC)),
+    ("23:30", datetime(2026, 12, 6, 23, 30, tzinfo=UTC)),       # yesterday's
 ])
 def test_a_start_names_the_latest_such_moment(text, expected):
     assert parse_start(text, NOW) == expected
