@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,12 +24,15 @@ import onestop
 from central.errors import RequestError
 from central.fhir import operation_outcome
 from central.ingest import AlertSyncIn, FleetSyncIn, IngestAnswer, IngestBatch, InvalidBatchError
+from central.notifications import NotificationStore
 from central.pseudonyms import Pseudonyms
-from central.routes import analytics, dashboard, fhir, health, records, rights, sync
+from central.routes import alerts, analytics, dashboard, fhir, health, records, rights, sync
 from central.routes.common import Context, warn_unbound_gateway_tokens
 from central.routes.fhir import FHIR_BASE, FHIR_JSON
 from central.settings import CentralSettings
 from central.store import CentralStore
+from onestop.records import TEAMS
+from web.alert_metrics import response_time_families
 from web.auth import Authenticator
 from web.docs import install_docs
 from web.headers import install_security_headers
@@ -45,7 +48,7 @@ class _StoreCollector(Collector):
     def __init__(self, store: CentralStore) -> None:
         self._store = store
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         stats = self._store.stats()
         for name, help_text in (("events", "Events stored"), ("duplicates", "Duplicate events dropped"),
                                 ("quarantined", "Ingest batches rejected as invalid (422)"),
@@ -68,6 +71,12 @@ class _StoreCollector(Collector):
             seen.add_metric([gw["site"]], gw["last_seen"].timestamp())
         yield lag
         yield seen
+        yield from response_time_families("onestop_central", self._store.alerts.response_times(TEAMS))
+        notified = CounterMetricFamily("onestop_central_notifications", "Notification tries, their ends and "
+                                       "escalations (central/notifier.py)", labels=["outcome"])
+        for outcome, value in NotificationStore(self._store.db).counts().items():
+            notified.add_metric([outcome], value)
+        yield notified
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -161,7 +170,7 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
     def stats() -> dict[str, int]:
         return store.stats()
 
-    for module in (sync, records, analytics, health, fhir, rights, dashboard):
+    for module in (sync, records, alerts, analytics, health, fhir, rights, dashboard):
         app.include_router(module.router(ctx))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     install_docs(app)

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from central.db import Database
-from central.schema import alerts, event_conflicts, events
+from central.schema import alert_actions, alerts, event_conflicts, events
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,5 +67,7 @@ class Rights:
                 gone_conflicts += conn.execute(
                     event_conflicts.delete().where(event_conflicts.c.event_id.in_(chunk))).rowcount
                 gone_events += conn.execute(events.delete().where(events.c.id.in_(chunk))).rowcount
+            about = sa.select(alerts.c.id).where(alerts.c.subject == card)
+            conn.execute(alert_actions.delete().where(alert_actions.c.alert_id.in_(about)))  # their notes too
             gone_alerts = conn.execute(alerts.delete().where(alerts.c.subject == card)).rowcount
         return Erased(gone_events, gone_alerts, gone_conflicts)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
+from onestop.notifications import NotificationSettings, NotifyTarget, named
 from onestop.roles import Role, TokenEntry
 from onestop.settings import Section, TimeZoneName, load_settings
 from web.http import HttpSettings
@@ -48,6 +49,16 @@ class CentralSettings(Section):
     timezone: TimeZoneName = Field("UTC", description="IANA time zone of the campus: hours, days and opening hours")
     exam_periods: list[ExamPeriod] = Field(default_factory=list,
                                            description="the academic calendar's exam periods (forecast)")
+    notify: list[NotifyTarget] = Field(default_factory=list,
+                                       description="campus-wide notification targets (Apprise URLs): tier 0 is "
+                                                   "told when an alert arrives, tiers 1, 2 ... when an urgent "
+                                                   "one stays unacknowledged")
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+
+    @model_validator(mode="after")
+    def _notify_names(self) -> CentralSettings:
+        named(self.notify)  # names unique
+        return self
 
     @model_validator(mode="after")
     def _gateway_tokens_bound(self) -> CentralSettings:

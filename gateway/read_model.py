@@ -2,7 +2,7 @@
 
 The routes (``gateway.routes``) see only ``ReadModel``: answers, not the building's lock, the receiver's
 client or the syncer. ``GatewayReads`` is the one implementation, built by ``gateway.service`` from the
-gateway's parts. Its one write is an alert's lifecycle change (acknowledge, resolve), which goes through
+gateway's parts. Its one write is an alert's lifecycle change (acknowledge, resolve, assign), which goes through
 the alert store to the database's one writer like every other write.
 """
 
@@ -65,7 +65,8 @@ class ReadModel(Protocol):
     def alert(self, alert_id: str) -> AlertRecord | None: ...
     def open_alerts_by_severity(self) -> dict[str, int]: ...
     def urgent_by_team(self) -> dict[str, int]: ...
-    def save_alert(self, record: AlertRecord) -> None: ...
+    def save_alert(self, record: AlertRecord) -> AlertRecord: ...
+    def alert_lifecycles(self, since: datetime | None) -> list[AlertRecord]: ...
 
 
 @dataclass
@@ -134,5 +135,8 @@ class GatewayReads:
     def urgent_by_team(self) -> dict[str, int]:
         return self.alert_store.urgent_by_team()
 
-    def save_alert(self, record: AlertRecord) -> None:
-        self.alert_store.save(record)
+    def save_alert(self, record: AlertRecord) -> AlertRecord:
+        return self.alert_store.save(record)
+
+    def alert_lifecycles(self, since: datetime | None) -> list[AlertRecord]:
+        return self.alert_store.lifecycle(since)

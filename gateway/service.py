@@ -13,6 +13,8 @@ from gateway.alert_store import GatewayAlerts
 from gateway.api import create_app
 from gateway.building import Building
 from gateway.consumer import Consumer
+from gateway.notifier import Notifier
+from gateway.notify_queue import NotificationBook
 from gateway.read_model import GatewayReads
 from gateway.settings import GatewaySettings, load
 from gateway.store import Store
@@ -58,6 +60,8 @@ class Gateway:
                                   restarts=lambda: self.consumer.client.restarts,
                                   failures=lambda: self.tick_failures, central=lambda: self.central_state,
                                   last_sync=lambda: self.syncer.last_success)
+        self.notifier = Notifier(settings, NotificationBook(self.store), self.alerts,
+                                 space_names=lambda: {s.id: s.name for s in self.building.config.spaces if s.name})
         self.http = HttpServer(create_app(self.reads, settings.tokens,
                                           (self.consumer.batch_sizes, self.consumer.commit_seconds)), settings.http)
         self._stopping = threading.Event()
@@ -124,6 +128,7 @@ class Gateway:
         """Start every part; returns once the HTTP API listens."""
         self.consumer.start()
         self.syncer.start()
+        self.notifier.start()
         self._ticker = threading.Thread(target=self._tick_loop, name="tick", daemon=True)
         self._ticker.start()
         self.http.start()
@@ -137,6 +142,7 @@ class Gateway:
         self.consumer.stop()
         self.save_devices()
         self.syncer.stop()
+        self.notifier.stop()
         self.http.stop()
         self.store.close()
 

@@ -9,6 +9,7 @@ from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 from onestop.clinical import Thresholds
 from onestop.ids import SITE_PATTERN
 from onestop.mqtt_settings import BrokerSettings
+from onestop.notifications import NotificationSettings, NotifyTarget, named
 from onestop.roles import TokenEntry
 from onestop.settings import Section, TimeZoneName, load_settings
 from onestop.site import DeviceEntry, Reservation, SiteConfig, SpaceConfig
@@ -72,7 +73,18 @@ class GatewaySettings(Section):
                                        description="the building's devices: only these may send events, each only "
                                                    "what its kind, space and activity allow")
     reservations: list[Reservation] = Field(default_factory=list)
+    notify: list[NotifyTarget] = Field(default_factory=list,
+                                       description="where each team's alerts are sent at once (Apprise URLs)")
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
+    @model_validator(mode="after")
+    def _notify_targets(self) -> GatewaySettings:
+        named(self.notify)  # names unique
+        escalating = [t.name or t.team for t in self.notify if t.tier]
+        if escalating:
+            raise ValueError(f"notify targets with a tier ({', '.join(escalating)}): escalation is central's; "
+                             "a gateway tells tier 0 at once")
+        return self
 
     @model_validator(mode="after")
     def _site_consistent(self) -> GatewaySettings:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from pydantic import ValidationError
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -41,6 +42,7 @@ from harness.proxy import FaultProxy
 from harness.supervision import Incident, Supervisor
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
+from onestop.notifications import NotifyTarget
 from onestop.site import SiteConfig, SpaceConfig
 
 console = Console()
@@ -77,7 +79,8 @@ def card_for(driver: str, student: int) -> str:
 class Demo:
     """The running demo: processes, simulated devices, runtimes and the simulation."""
 
-    def __init__(self, root: Path, speed: float, exam_week: bool, seed: int, start: datetime | None = None,
+    def __init__(self, root: Path, speed: float, exam_week: bool, seed: int,
+                 notify: list[dict[str, str]] | None = None, start: datetime | None = None,
                  history_weeks: int = 4) -> None:
         self.start_at = start or local_now()  # the simulated clock's start, in this machine's time zone
         self.history_weeks = history_weeks
@@ -98,7 +101,8 @@ class Demo:
         self.site = LocalSite(root, "demo", broker_port=free_port(1883), gateway_port=free_port(8080),
                               central_port=free_port(8000), kiosks=plans,
                               spaces=shift_hours(SPACES, clock_offset(self.start_at, datetime.now(UTC))),
-                              gateway_extra={"health": {"offline_after_s": 45, "offline_alert_min": 1}},
+                              gateway_extra={"health": {"offline_after_s": 45, "offline_alert_min": 1},
+                                             **({"notify": notify} if notify else {})},
                               central_link_port=free_port())
         self.central, self.gateway = central_process(self.site), gateway_process(self.site)
         # The WAN between gateway and central, cut on a schedule (``script``).
@@ -311,11 +315,29 @@ def report_books(books: dict[str, int] | None, central_events: int | None) -> No
                   f"{books['waiting']} still in outboxes{central} · {verdict}", soft_wrap=True)
 
 
+def notify_targets(specs: list[str]) -> list[dict[str, str]]:
+    """``--notify TEAM=URL`` options as ``[[notify]]`` entries of the gateway's configuration (checked here,
+    so a typo stops the demo before anything starts)."""
+    targets = []
+    for spec in specs:
+        team, sep, url = spec.partition("=")
+        if not sep:
+            raise ValueError(f"{spec!r} is not TEAM=URL")
+        entry = {"team": team.strip(), "url": url.strip()}
+        try:
+            NotifyTarget.model_validate(entry)
+        except ValidationError as exc:
+            raise ValueError(f"{team.strip()!r}: " + "; ".join(e["msg"] for e in exc.errors())) from None
+        targets.append(entry)
+    return targets
+
+
 def run_demo(duration: float | None, data_dir: Path | None, speed: float = 60.0, exam_week: bool = False,
-             ui: bool = False, seed: int = 7, start: datetime | None = None, history_weeks: int = 4) -> None:
+             ui: bool = False, seed: int = 7, notify: list[dict[str, str]] | None = None,
+             start: datetime | None = None, history_weeks: int = 4) -> None:
     """Start everything, print the URLs, simulate until ``duration`` or Ctrl-C, stop cleanly."""
     root = data_dir or Path(tempfile.mkdtemp(prefix="onestop-demo-"))
-    demo = Demo(root, speed, exam_week, seed, start=start, history_weeks=history_weeks)
+    demo = Demo(root, speed, exam_week, seed, notify, start=start, history_weeks=history_weeks)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -325,6 +347,9 @@ def run_demo(duration: float | None, data_dir: Path | None, speed: float = 60.0,
         print(f"gateway: {site.gateway_url}", flush=True)
         print(f"central: {site.central_url}", flush=True)
         print_links(demo)
+        for target in notify or []:
+            console.print(f"notifications:      {target['team']} alerts -> {target['url'].partition('://')[0]}:// "
+                          "target", soft_wrap=True)
         console.print(f"[dim]data and logs in {root}; kill a service (kill -9 $(cat {root}/run/gateway.pid)) "
                       "and watch it come back[/]", soft_wrap=True)
         if ui:

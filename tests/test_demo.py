@@ -10,11 +10,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.helpers import query, wait_until
+from tests.receivers import Webhook, webhook
 
 
 def test_demo_prints_urls_serves_simulated_events_and_stops_cleanly(tmp_path):
@@ -90,12 +94,23 @@ def outbox_books(data: Path) -> dict[str, int]:
     return books
 
 
-def test_a_killed_gateway_and_broker_are_restarted_and_no_device_event_is_lost(tmp_path):
+@pytest.fixture
+def hook() -> Iterator[Webhook]:
+    """A real webhook receiver for the demo's ``--notify``."""
+    with webhook() as receiver:
+        yield receiver
+
+
+def test_a_killed_gateway_and_broker_are_restarted_and_no_device_event_is_lost(tmp_path, hook):
+    """Also carries ``--notify`` (a demo run is too slow for a test of its own): every alert the demo's gateway
+    raises for the notified teams, across its restart, reaches the webhook."""
     data = tmp_path / "demo"
     env = {**os.environ, "COLUMNS": "200"}
+    notify = [arg for team in ("clinic", "counselling", "facilities", "technicians")
+              for arg in ("--notify", f"{team}={hook.url}")]
     proc = subprocess.Popen([sys.executable, "-m", "onestop", "demo", "--duration", "60", "--speed", "240",
-                             "--data-dir", str(data)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env)
+                             "--data-dir", str(data), *notify], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
     output = lambda: "".join(lines)  # noqa: E731
@@ -121,6 +136,16 @@ def test_a_killed_gateway_and_broker_are_restarted_and_no_device_event_is_lost(t
             stored = dict(db.execute("SELECT device, count(*) FROM events GROUP BY device").fetchall())
         assert recorded and all(stored.get(device) == count for device, count in recorded.items()), (recorded, stored)
         assert "Traceback" not in output()
+        ended = time.time()
+        with contextlib.closing(sqlite3.connect(data / "gateway" / "gateway.db")) as db:
+            raised = db.execute("SELECT id, raised_at FROM alerts a WHERE NOT EXISTS (SELECT 1 FROM notify_attempts "
+                                "WHERE alert_id = a.id AND outcome = 'skipped')").fetchall()  # resolved first
+            tries = db.execute("SELECT outcome, count(*) FROM notify_attempts GROUP BY 1").fetchall()
+        delivered = " ".join(body["message"] for body in hook.bodies)
+        settled = [alert for alert, at in raised if datetime.fromisoformat(at).timestamp() < ended - 10]
+        assert all(alert in delivered for alert in settled), (settled, delivered)
+        assert dict(tries).get("failed", 0) == 0, tries
+        assert all(f"{team} alerts -> json://" in output() for team in ("clinic", "counselling"))
     finally:
         if proc.poll() is None:
             proc.kill()

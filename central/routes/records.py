@@ -3,7 +3,8 @@
 Alerts follow the gateway's team rule (``onestop.roles.alert_teams``): each role lists and counts only its
 teams' alerts. A health alert's ``subject`` (a card number) is shown only to the ``clinic`` and
 ``counselling`` roles; every other reader sees ``subject`` withheld and the student's keyed pseudonym in
-``subject_ref`` (``central.pseudonyms``), enough to tell "the same student again" and nothing more.
+``subject_ref`` (``central.pseudonyms``), enough to tell "the same student again" and nothing more, and a
+health alert's history without its notes (free text about a student).
 """
 
 
@@ -17,7 +18,7 @@ from central.alerts import AlertFilter
 from central.routes.common import ALERT_ROLES, FLEET_ROLES, Context, allow, caller
 from central.timerange import BAD_TIME, query_time
 from onestop.ids import SITE_PATTERN
-from onestop.records import AlertStatus, Severity, Team
+from onestop.records import HEALTH_TEAMS, AlertAction, AlertStatus, Severity, Team
 from onestop.roles import HEALTH_ROLES, alert_teams
 
 
@@ -44,6 +45,15 @@ class AlertView(BaseModel):
     resolved_by: str | None
     resolved_at: datetime | None
     synced_at: datetime
+    assigned_to: str | None = None
+    history: list[AlertAction] | None = Field(None, description="every action, oldest first: who, when, a note")
+
+
+def withheld_notes(row: dict) -> list[dict] | None:
+    """A stored alert's history as a role outside the clinic and counselling may see it."""
+    if row["team"] not in HEALTH_TEAMS or not row["history"]:
+        return row["history"]
+    return [{**action, "note": None} for action in row["history"]]
 
 
 class DeviceView(BaseModel):
@@ -110,8 +120,9 @@ def router(ctx: Context) -> APIRouter:
         role = caller(request).role
         rows = store.alerts.list(AlertFilter(alert_teams(role), team, status, site, severity,
                                              query_time(since, "since"), limit))
-        if role not in HEALTH_ROLES:
-            rows = [{**row, "subject": None, "subject_ref": ctx.pseudonyms.maybe(row["subject"])} for row in rows]
+        if role not in HEALTH_ROLES:  # nor the notes on a health alert (onestop.alert_history.notes_withheld)
+            rows = [{**row, "subject": None, "subject_ref": ctx.pseudonyms.maybe(row["subject"]),
+                     "history": withheld_notes(row)} for row in rows]
         return rows
 
     @api.get("/api/v1/alerts/summary", tags=["alerts"], response_model=dict[str, dict[str, int]],

@@ -10,6 +10,7 @@ from fastapi import Depends
 from fastapi.params import Depends as DependsParam
 
 from gateway.read_model import ReadModel
+from onestop.alert_history import notes_withheld
 from onestop.records import AlertRecord
 from onestop.roles import HEALTH_ROLES, Role
 from web.auth import Authenticator, Principal
@@ -32,7 +33,8 @@ class Context:
 
 
 def visible(record: AlertRecord, principal: Principal) -> AlertRecord:
-    """The alert as ``principal`` may see it: the student concerned only for the clinic and counselling."""
+    """The alert as ``principal`` may see it: the student concerned, and the notes on a health alert, only for
+    the clinic and counselling."""
     if principal.role in HEALTH_ROLES:
         return record
-    return record.model_copy(update={"subject": None})
+    return notes_withheld(record).model_copy(update={"subject": None})

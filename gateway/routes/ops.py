@@ -9,12 +9,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
 
 from gateway.read_model import ReadModel
 from gateway.routes.common import TECHNICIANS, Context
+from onestop.alert_history import response_times
+from web.alert_metrics import response_time_families
 from web.auth import Principal
 
 
@@ -35,7 +37,7 @@ class ReadModelCollector(Collector):
     def __init__(self, view: ReadModel) -> None:
         self._view = view
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         view = self._view
         stats = view.stats()
         counters = view.counters()
@@ -60,6 +62,11 @@ class ReadModelCollector(Collector):
         for kind in ("double-checkin", "checkout-without-checkin", "moved", "unknown-space"):
             anomalies.add_metric([kind], counters.get(kind, 0))
         yield anomalies
+        notifications = CounterMetricFamily("onestop_gateway_notifications", "Notification tries and their ends "
+                                            "(gateway/notifier.py)", labels=["outcome"])
+        for outcome in ("sent", "failed-tries", "gave-up", "skipped"):
+            notifications.add_metric([outcome], counters.get(f"notify:{outcome}", 0))
+        yield notifications
         yield _gauge("sync_backlog", "Events not yet confirmed by central", stats["backlog"])
         yield _gauge("broker_connected", "1 when connected to the broker", int(view.broker_connected()))
         yield _counter("tick_failures", "Once-a-second ticks (silence, automatic check-outs, storage bound) that "
@@ -74,6 +81,7 @@ class ReadModelCollector(Collector):
         for severity, count in sorted(view.open_alerts_by_severity().items()):
             open_alerts.add_metric([severity], count)
         yield open_alerts
+        yield from response_time_families("onestop_gateway", map(response_times, view.alert_lifecycles(None)))
 
 
 def _counter(name: str, text: str, value: object) -> CounterMetricFamily:

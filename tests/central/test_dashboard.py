@@ -72,6 +72,14 @@ def test_dashboard_shows_occupancy_chart_alerts_and_fleet(browser, campus, token
     page.locator("#chart-title", has_text="Library").wait_for()
     page.locator("#chart svg path.history").wait_for()
     screenshot(page, tmp_path / "central-dashboard-library.png")
+    # Resolve asks first, under the alert; confirming resolves it (central queues it for the gateway).
+    crisis = page.locator("#alert-list tr", has_text="Blood pressure crisis")
+    crisis.get_by_role("button", name="Resolve").click()
+    step = page.get_by_role("group", name="Resolve this alert?")
+    step.get_by_label("Note (optional)").fill("BP rechecked")
+    assert "Blood pressure crisis" in page.inner_text("#alert-list")
+    step.get_by_role("button", name="Confirm resolve").click()
+    crisis.wait_for(state="detached", timeout=10_000)
     assert page.console_errors == []
     page.context.close()
 
@@ -121,7 +129,9 @@ def test_dashboard_in_english_and_chinese_at_desktop_and_phone_width(browser, ca
             box = page.locator(f"#chart svg path.{line}").bounding_box()
             assert box and box["height"] > 20, (lang, width, line, box, page.inner_text("#chart-title"))
         assert page.locator("#chart svg text.day").count() >= 4  # readable day labels on the time axis
-        assert page.locator("#open-alerts tbody tr td.actions").count() == 3  # the slot for the alert actions
+        actions = page.locator("#alert-list tbody tr td.actions")
+        assert actions.count() == 3  # every open alert with its actions, in the page's language
+        assert actions.get_by_role("button", name="处理完毕…" if lang == "zh" else "Resolve…").count() == 3
         assert "north-b3" in page.inner_text("#fleet-table")
         assert fits_width(page), f"{lang} at {width} px is wider than the screen"
         screenshot(page, tmp_path / f"central-dashboard-{lang}-{width}.png")

@@ -54,7 +54,8 @@ def test_dashboard_shows_occupancy_alerts_and_devices_and_updates_live(site, lon
     screenshot(page, tmp_path / "gateway-dashboard.png")
 
 
-def test_dashboard_lets_the_clinic_acknowledge_an_alert_and_hides_devices(site, station, lone_gateway, page):
+def test_dashboard_lets_the_clinic_acknowledge_and_resolve_after_confirming_and_hides_devices(site, station,
+                                                                                               lone_gateway, page):
     device = station
     cred = site.device_users[device]
     client = raw_client(site.broker_port, cred.username, cred.password, "dash-hs")
@@ -68,8 +69,26 @@ def test_dashboard_lets_the_clinic_acknowledge_an_alert_and_hides_devices(site, 
     assert page.locator("#devices-section").is_hidden()
     alert.get_by_role("button", name="Acknowledge").click()
     page.locator(".alert.urgent").filter(has_text="acknowledged").wait_for(timeout=10_000)
+    assert "acknowledged by local-clinic" in alert.inner_text()
     alert.get_by_role("button", name="Resolve").click()
+    # A confirmation step in the alert itself, focused on its note; nothing is resolved yet, and the 2 s
+    # refresh does not wipe it.
+    step = alert.get_by_role("group", name="Resolve this alert?")
+    step.wait_for(timeout=5_000)
+    note = step.get_by_label("Note (optional)")
+    assert note.evaluate("el => el === document.activeElement")
+    before = page.inner_text("#updated")
+    page.wait_for_function("(text) => document.getElementById('updated').textContent !== text", arg=before,
+                           timeout=5_000)  # a refresh has run
+    assert step.is_visible() and note.evaluate("el => el === document.activeElement")
+    listed = """async (token) => (await (await fetch('/api/v1/alerts',
+        { headers: { Authorization: 'Bearer ' + token } })).json())"""
+    assert [a["status"] for a in page.evaluate(listed, site.tokens["clinic"])] == ["acknowledged"]
+    note.fill("Seen in clinic, sent home")
+    step.get_by_role("button", name="Confirm resolve").click()
     page.get_by_text("No open alerts.").wait_for(timeout=10_000)
+    (resolved,) = page.evaluate(listed, site.tokens["clinic"])
+    assert (resolved["status"], resolved["history"][-1]["note"]) == ("resolved", "Seen in clinic, sent home")
 
 
 def test_dashboard_asks_for_a_token_and_rejects_a_wrong_one(site, lone_gateway, page):
@@ -131,7 +150,8 @@ def test_health_views_show_who_where_when_and_what_and_every_role_sees_urgent_co
         assert "Skills lab" in text or "Skills Lab" in text  # where: the space's name
         assert year in card_view.locator("time").inner_text()  # an absolute time, not "2 min ago"
         assert page.inner_text("#alerts-title").lower() == title.lower()
-        assert card_view.get_by_role("button").count() == 2  # acknowledge and resolve
+        assert card_view.get_by_role("button").count() == 3  # acknowledge, assign, resolve
+        assert card_view.get_by_role("button", name="确认接手" if lang == "zh" else "Acknowledge").count() == 1
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (role, lang, width)
         assert page.console_errors == []
         screenshot(page, tmp_path / f"gateway-{role}-{lang}-{width}.png")
