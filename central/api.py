@@ -36,6 +36,7 @@ from central.store import CentralStore
 from onestop.records import TEAMS
 from web.alert_metrics import response_time_families
 from web.auth import EXPIRY_WARNING, Authenticator
+from web.docs import install_docs
 from web.headers import install_security_headers
 from web.oidc import install_sign_in
 
@@ -197,4 +198,5 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
     for module in (sync, records, alerts, analytics, health, fhir, rights, dashboard):
         app.include_router(module.router(ctx))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    install_docs(app)
     return app

@@ -172,6 +172,14 @@ class GatewayAlerts:
             return dict(conn.execute("SELECT json_extract(record, '$.severity'), count(*) FROM alerts "
                                      "WHERE status != 'resolved' GROUP BY 1").fetchall())
 
+    def urgent_by_team(self) -> dict[str, int]:
+        """Unresolved urgent alerts per team: counts only, shown to every role (nobody may miss that a crisis
+        waits, even a role that may not open it)."""
+        with self.store.reader() as conn:
+            return dict(conn.execute("SELECT json_extract(record, '$.team'), count(*) FROM alerts WHERE status != "
+                                     "'resolved' AND json_extract(record, '$.severity') = 'urgent' GROUP BY 1"
+                                     ).fetchall())
+
 
 def _update(conn: sqlite3.Connection, record: AlertRecord) -> None:
     conn.execute("UPDATE alerts SET status = ?, record = ?, synced = 0 WHERE id = ?",

@@ -18,6 +18,7 @@ from gateway.routes import alerts, building, dashboard, ops, sync
 from gateway.routes.common import Context
 from onestop.roles import TokenEntry
 from web.auth import Authenticator
+from web.docs import install_docs
 from web.headers import install_security_headers
 from web.oidc import OidcSettings, install_sign_in
 
@@ -36,4 +37,5 @@ def create_app(view: ReadModel, tokens: Iterable[TokenEntry], collectors: Iterab
     app.include_router(ops.router(ctx, tuple(collectors)))
     for module in (building, alerts, sync):
         app.include_router(module.router(ctx))
+    install_docs(app)
     return app

@@ -26,6 +26,7 @@ class SpaceNow(BaseModel):
 
     id: str
     name: str
+    name_zh: str = ""
     count: int
     capacity: int
     open: bool
@@ -63,6 +64,7 @@ class ReadModel(Protocol):
     def alerts(self, teams: Sequence[str], status: str | None, limit: int) -> list[AlertRecord]: ...
     def alert(self, alert_id: str) -> AlertRecord | None: ...
     def open_alerts_by_severity(self) -> dict[str, int]: ...
+    def urgent_by_team(self) -> dict[str, int]: ...
     def save_alert(self, record: AlertRecord) -> AlertRecord: ...
     def alert_lifecycles(self, since: datetime | None) -> list[AlertRecord]: ...
 
@@ -94,8 +96,9 @@ class GatewayReads:
         return self.central()
 
     def spaces(self) -> list[SpaceNow]:
-        return [SpaceNow(id=s.id, name=s.name or s.id, count=count, capacity=s.capacity, open=open_now,
-                         sensor_count=sensor) for s, count, open_now, sensor in self.building.occupancy_now()]
+        return [SpaceNow(id=s.id, name=s.name or s.id, name_zh=s.name_zh, count=count, capacity=s.capacity,
+                         open=open_now, sensor_count=sensor)
+                for s, count, open_now, sensor in self.building.occupancy_now()]
 
     def devices(self) -> list[DeviceHealth]:
         return self.building.fleet()
@@ -128,6 +131,9 @@ class GatewayReads:
 
     def open_alerts_by_severity(self) -> dict[str, int]:
         return self.alert_store.counts()
+
+    def urgent_by_team(self) -> dict[str, int]:
+        return self.alert_store.urgent_by_team()
 
     def save_alert(self, record: AlertRecord) -> AlertRecord:
         return self.alert_store.save(record)

@@ -53,6 +53,7 @@ class Gateway:
         self._load_config_copy()
         self.syncer = Syncer(settings.site, settings.central, self.store, self.alerts, settings.config_copy,
                              fleet=self.building.fleet, on_config=self.building.apply_config,
+                             local_config=lambda: self.building.config,
                              on_reachability=self._reachability)
         self.reads = GatewayReads(settings.site, self.store, self.alerts, self.building,
                                   connected=lambda: self.consumer.client.connected,

@@ -84,6 +84,7 @@ class Syncer:
                  config_copy: Path, *,
                  fleet: Callable[[], list[DeviceHealth]] = list,
                  on_config: Callable[[SiteConfig], None] | None = None,
+                 local_config: Callable[[], SiteConfig] | None = None,
                  on_reachability: Callable[[bool], None] | None = None,
                  transport: httpx.BaseTransport | None = None) -> None:
         self.site = site
@@ -93,6 +94,7 @@ class Syncer:
         self.config_copy = config_copy
         self._fleet = fleet
         self._on_config = on_config
+        self._local_config = local_config
         self._on_reachability = on_reachability
         self.reachable: bool | None = None
         self.last_success: float | None = None
@@ -297,6 +299,9 @@ class Syncer:
     def _pull_config(self) -> None:
         headers = {"If-None-Match": self._etag} if self._etag else {}
         response = self._request("GET", f"/api/v1/gateways/{self.site}/config", headers=headers)
+        if response.status_code == 404 and self._local_config is not None:
+            self._introduce_config(self._local_config())
+            return
         if response.status_code != 200:
             return  # 304: unchanged; 404: central manages no configuration for this site yet
         try:
@@ -309,6 +314,17 @@ class Syncer:
         log.info("applied the site configuration from central (%s)", self._etag)
         if self._on_config:
             self._on_config(config)
+
+    def _introduce_config(self, config: SiteConfig) -> None:
+        """Central has no configuration for this site: give it ours (create-only), so central knows the
+        building's spaces, names and capacities; from then on central's copy is the one that flows down."""
+        response = self._request("PUT", f"/api/v1/gateways/{self.site}/config", content=config.model_dump_json(),
+                                 headers={"Content-Type": "application/json", "If-None-Match": "*"})
+        if response.status_code == 200:
+            self._etag = response.headers.get("ETag")
+            log.info("central had no configuration for this site: sent the gateway's own (%s)", self._etag)
+        elif response.status_code != 412:  # 412: stored meanwhile by an administrator; the next pull fetches it
+            log.warning("central refused this site's configuration (HTTP %d)", response.status_code)
 
     def _run(self) -> None:
         attempt = 0

@@ -24,6 +24,7 @@ from tests.receivers import Webhook, webhook
 def test_demo_prints_urls_serves_simulated_events_and_stops_cleanly(tmp_path):
     env = {**os.environ, "COLUMNS": "120"}
     proc = subprocess.Popen([sys.executable, "-m", "onestop", "demo", "--duration", "300", "--speed", "240",
+                             "--start", "Mon 09:00", "--history-weeks", "1",
                              "--data-dir", str(tmp_path / "demo")], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
     lines: list[str] = []
@@ -50,8 +51,14 @@ def test_demo_prints_urls_serves_simulated_events_and_stops_cleanly(tmp_path):
 
         taps = wait_until(study_room_taps, timeout=120, interval=1.0, what="a student leaving by the exit kiosk")
         assert taps == {("kiosk-demo-study-a", "checkin"), ("kiosk-demo-study-b", "checkout")}
-        dashboard = next(line for line in lines if line.startswith("building dashboard:"))
-        assert "#token=" in dashboard
+        links = {line.split(":", 1)[0]: line.rsplit("#token=", 1)[1].strip() for line in lines if "#token=" in line}
+        assert {"building dashboard", "clinic view", "counselling view", "campus dashboard"} <= set(links)
+        # Central knows the building's spaces by name and capacity, and forecasts from the seeded week.
+        admin = {"Authorization": f"Bearer {links['campus dashboard']}"}
+        spaces = httpx.get(f"{urls['central']}/api/v1/occupancy", headers=admin).json()
+        assert {(s["name"], s["capacity"]) for s in spaces} >= {("24-hour study room", 60), ("Equipment room", 8)}
+        forecast = httpx.get(f"{urls['central']}/api/v1/spaces/demo/study-24h-2f/forecast", headers=admin).json()
+        assert max(hour["expected"] for hour in forecast["hours"]) > 1
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(60) == 0
         time.sleep(0.2)

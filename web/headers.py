@@ -34,22 +34,24 @@ _SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 _SESSION = SESSION_COOKIE.encode() + b"="
 
 
-def page_policy(html: str) -> str:
+def page_policy(html: str, scripts_from_self: bool = False) -> str:
     """The Content-Security-Policy for a self-contained page: its inline ``<script>`` blocks by SHA-256,
-    inline styles (the pages colour bars with ``style=``), data: images, requests to its own origin only."""
+    inline styles (the pages colour bars with ``style=``), data: images, requests to its own origin only.
+    ``scripts_from_self`` also admits script files and style sheets from the page's own origin (``/docs``)."""
     hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
                       for s in _SCRIPT.findall(html))
-    scripts = hashes or "'none'"
-    return (f"default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; "
+    scripts = " ".join(filter(None, ("'self'" if scripts_from_self else "", hashes))) or "'none'"
+    styles = "'self' 'unsafe-inline'" if scripts_from_self else "'unsafe-inline'"
+    return (f"default-src 'none'; script-src {scripts}; style-src {styles}; "
             "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 class Page:
     """A static dashboard page served with its own content policy; read once at start-up."""
 
-    def __init__(self, html: str) -> None:
+    def __init__(self, html: str, scripts_from_self: bool = False) -> None:
         self.html = html
-        self.headers = {"Content-Security-Policy": page_policy(html), "Cache-Control": "no-cache"}
+        self.headers = {"Content-Security-Policy": page_policy(html, scripts_from_self), "Cache-Control": "no-cache"}
 
     def response(self) -> HTMLResponse:
         """The page with its policy; the middleware adds the headers every response gets."""

@@ -159,11 +159,26 @@ def router(ctx: Context) -> APIRouter:
 
     @api.put("/api/v1/gateways/{site}/config", tags=["configuration"], response_model=None,
              max_body_size=MAX_CONFIG_BYTES,
-             summary="Store the site's configuration (validated; If-Match for optimistic concurrency)",
-             **allow(ctx, Role.ADMIN, responses={200: config_body,
-                                                 412: {"description": "If-Match does not match the stored ETag"}}))
+             summary="Store the site's configuration (validated; If-Match for optimistic concurrency). A "
+                     "gateway may store its own site's only while central has none (If-None-Match: *)",
+             **allow(ctx, Role.GATEWAY, Role.ADMIN, responses={
+                 200: config_body, 412: {"description": "If-Match does not match the stored ETag; or, for a "
+                                                        "gateway, a configuration is stored already"},
+                 428: {"description": "a gateway sent no If-None-Match: *"}}))
     def put_config(request: Request, site: SitePath, config: Annotated[SiteConfig, Body()],
-                   if_match: Annotated[str | None, Header()] = None) -> Response:
+                   if_match: Annotated[str | None, Header()] = None,
+                   if_none_match: Annotated[str | None, Header()] = None) -> Response:
+        principal = caller(request)
+        if principal.role is Role.GATEWAY:
+            # A gateway introduces its building to central once (names, capacities, hours); from then on the
+            # configuration is managed here and flows down. So: its own site, and create-only.
+            check_site(principal, site)
+            if if_none_match is None or if_none_match.strip() != "*":
+                return Response(status_code=428, content=b'{"detail":"a gateway must send If-None-Match: *"}',
+                                media_type="application/json")
+            if store.configs.get(site) is not None:
+                return Response(status_code=412, media_type="application/json",
+                                content=b'{"detail":"a configuration for this site is stored already"}')
         if if_match is not None:
             current = store.configs.get(site)
             if current is None or not etag_matches(if_match, current.etag):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gateway.read_model import SpaceNow, SyncStatus
 from gateway.routes.common import ANY_ROLE, OPERATIONS, Context, visible_all
@@ -20,12 +20,15 @@ class Overview(BaseModel):
     """Everything the dashboard shows, in one call."""
 
     site: str
+    role: str = Field(description="the caller's role: the page shows the view for it")
     now: datetime
     spaces: list[SpaceNow]
     devices: list[DeviceHealth]
     alerts: list[AlertRecord]
     sync: SyncStatus
     broker: bool
+    urgent: dict[str, int] = Field(description="unresolved urgent alerts per team, for every role: a count, "
+                                               "even of alerts the caller may not open")
 
 
 def router(ctx: Context) -> APIRouter:
@@ -44,7 +47,8 @@ def router(ctx: Context) -> APIRouter:
         alerts = visible_all(view.alerts(alert_teams(principal.role), "unresolved", 50), principal,
                              "/api/v1/overview", ctx.recent)
         devices = view.devices() if principal.role in OPERATIONS else []
-        return Overview(site=view.site, now=datetime.now(UTC), spaces=view.spaces(), devices=devices,
-                        alerts=alerts, sync=view.sync_status(), broker=view.broker_connected())
+        return Overview(site=view.site, role=principal.role.value, now=datetime.now(UTC), spaces=view.spaces(),
+                        devices=devices, alerts=alerts, sync=view.sync_status(), broker=view.broker_connected(),
+                        urgent=view.urgent_by_team())
 
     return api
