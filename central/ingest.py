@@ -144,11 +144,6 @@ def validate_model(model: type[M], body: bytes | bytearray) -> M:
     return parsed
 
 
-def parse_batch(body: bytes | bytearray) -> IngestBatch:
-    """Validate a batch; ``InvalidBatchError`` if any part of it is invalid."""
-    return validate_model(IngestBatch, body)
-
-
 def received_utc(item: IngestItem) -> datetime:
     """When the gateway received the event, aware (a time given without an offset is UTC)."""
     return item.received if item.received.tzinfo else item.received.replace(tzinfo=UTC)

@@ -2,16 +2,17 @@
 
 Bodies of the three POST routes are JSON, optionally gzip-compressed (``Content-Encoding: gzip``); they are
 read raw so compressed bodies work, and documented in OpenAPI by their models. They are read chunk by chunk
-through ``central.bodies.BodyDecoder``, so a body over ``max_batch_bytes`` (received or decompressed) is
-refused while it arrives, never buffered whole first.
+through ``central.bodies.BodyDecoder`` (the ``Bounded`` dependency, after the caller is authenticated), so a
+body over ``max_batch_bytes`` (received or decompressed) is refused while it arrives, never buffered whole
+first. The routes themselves are plain functions, which FastAPI runs in its thread pool: decoding, validating
+and storing a batch never hold up the event loop.
 """
 
 
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Path, Request, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Body, Depends, Header, Path, Request, Response
 from pydantic import BaseModel
 
 from central.bodies import BodyDecoder
@@ -22,7 +23,6 @@ from central.ingest import (
     IngestAnswer,
     IngestBatch,
     InvalidBatchError,
-    parse_batch,
     validate_model,
 )
 from central.routes.common import Context, allow, bound_site, caller, check_site
@@ -71,23 +71,25 @@ def router(ctx: Context) -> APIRouter:
                 415: {"description": "unsupported Content-Encoding"},
                 422: {"description": "invalid; `detail` lists locations and error types only (no values)"}}
 
-    def ingest_body(body: BodyDecoder, principal: Principal) -> IngestAnswer:
-        raw = body.finish()
+    async def bounded(request: Request) -> BodyDecoder:
+        return await read_bounded(request, settings.max_batch_bytes)
+
+    # Route dependencies (``allow``'s guard) are solved before parameters: nobody unauthenticated gets a body read.
+    Bounded = Annotated[BodyDecoder, Depends(bounded)]  # noqa: N806  # a type alias, local to its settings
+
+    @api.post("/api/v1/ingest", response_model=IngestAnswer, tags=["ingest"],
+              summary="A batch of events from a gateway (idempotent on event id; all or nothing)",
+              **allow(ctx, Role.GATEWAY, responses=bad_body, body=IngestBatch))
+    def ingest(request: Request, body: Bounded) -> IngestAnswer:
+        raw, principal = body.finish(), caller(request)
         try:
-            batch = parse_batch(raw)
+            batch = validate_model(IngestBatch, raw)
         except InvalidBatchError:
             store.count_quarantined(bound_site(principal) or _claimed_site(raw))
             raise
         check_site(principal, batch.site)
         result = store.ingest(batch.site, batch.events)
         return IngestAnswer(new=result.new, duplicates=result.duplicates, conflicts=result.conflicts)
-
-    @api.post("/api/v1/ingest", response_model=IngestAnswer, tags=["ingest"],
-              summary="A batch of events from a gateway (idempotent on event id; all or nothing)",
-              **allow(ctx, Role.GATEWAY, responses=bad_body, body=IngestBatch))
-    async def ingest(request: Request) -> IngestAnswer:
-        body = await read_bounded(request, settings.max_batch_bytes)
-        return await run_in_threadpool(ingest_body, body, caller(request))
 
     def records_body(model: type[BaseModel], body: BodyDecoder, principal: Principal) -> Any:
         parsed = validate_model(model, body.finish())
@@ -97,30 +99,20 @@ def router(ctx: Context) -> APIRouter:
     @api.post("/api/v1/alerts/sync", response_model=SyncAnswer, tags=["alerts"],
               summary="Upsert a gateway's alerts (newer updated_at wins)",
               **allow(ctx, Role.GATEWAY, responses=bad_body, body=AlertSyncIn))
-    async def alerts_sync(request: Request) -> SyncAnswer:
-        body = await read_bounded(request, settings.max_batch_bytes)
-
-        def apply() -> SyncAnswer:
-            sync = records_body(AlertSyncIn, body, caller(request))
-            if any(alert.site != sync.site for alert in sync.alerts):
-                raise RequestError("every alert's site must be the batch's site")
-            result = store.alerts.upsert(sync.alerts)
-            return SyncAnswer(applied=result.applied, stale=result.stale)
-
-        return await run_in_threadpool(apply)
+    def alerts_sync(request: Request, body: Bounded) -> SyncAnswer:
+        sync = records_body(AlertSyncIn, body, caller(request))
+        if any(alert.site != sync.site for alert in sync.alerts):
+            raise RequestError("every alert's site must be the batch's site")
+        result = store.alerts.upsert(sync.alerts)
+        return SyncAnswer(applied=result.applied, stale=result.stale)
 
     @api.post("/api/v1/fleet/sync", response_model=SyncAnswer, tags=["fleet"],
               summary="Upsert a gateway's device health (newer updated_at wins)",
               **allow(ctx, Role.GATEWAY, responses=bad_body, body=FleetSyncIn))
-    async def fleet_sync(request: Request) -> SyncAnswer:
-        body = await read_bounded(request, settings.max_batch_bytes)
-
-        def apply() -> SyncAnswer:
-            sync = records_body(FleetSyncIn, body, caller(request))
-            result = store.fleet.upsert(sync.site, sync.devices)
-            return SyncAnswer(applied=result.applied, stale=result.stale)
-
-        return await run_in_threadpool(apply)
+    def fleet_sync(request: Request, body: Bounded) -> SyncAnswer:
+        sync = records_body(FleetSyncIn, body, caller(request))
+        result = store.fleet.upsert(sync.site, sync.devices)
+        return SyncAnswer(applied=result.applied, stale=result.stale)
 
     # The 200 body is a SiteConfig (the PUT body's schema). It is not declared as the response model because
     # opening hours serialise as wall-clock "HH:MM:SS", which JSON Schema's "time" format (RFC 3339, with an
