@@ -1,9 +1,10 @@
 """A device's link to its building: drains the outbox to the broker, announces itself, listens for its
 configuration, for occupancy and for presence.
 
-The publisher thread wakes when the outbox takes an event (``Outbox.appended``), hands paho at most ``window``
-events at a time, in sequence order, and marks each in the outbox when its PUBACK arrives. paho resends unacknowledged QoS 1 messages itself after a reconnect; after a
-restart everything unacknowledged is sent again. After every reconnect the events acknowledged within the
+The publisher thread wakes when the outbox takes an event (``Outbox.appended``), hands paho at most
+``window`` events at a time, in sequence order, and marks each in the outbox when its PUBACK arrives. paho
+resends unacknowledged QoS 1 messages itself after a reconnect; after a restart everything unacknowledged is
+sent again. After every reconnect the events acknowledged within the
 resend window are sent again too, in case the broker crashed before writing them to disk (see
 ``device.outbox``). The event id makes every such copy harmless.
 

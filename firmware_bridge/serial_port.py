@@ -29,7 +29,8 @@ _PARITY = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_
 
 class SerialReader(ReconnectingReader):
     """Reads a device on ``port`` with ``driver``; events (and ``PortFault``/``PortRestored``) go to
-    ``on_event``, card reads to ``on_card`` if given (see ``firmware_bridge.reconnect``). ``settings`` overrides the driver's line settings (a device configured differently).
+    ``on_event``, card reads to ``on_card`` if given (see ``firmware_bridge.reconnect``). ``settings``
+    overrides the driver's line settings (a device configured differently).
     """
 
     def __init__(

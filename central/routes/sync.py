@@ -44,15 +44,20 @@ class SyncAnswer(BaseModel):
     stale: int
 
 
-async def read_bounded(request: Request, limit: int) -> BodyDecoder:
-    """The request body read as it arrives, ``BodyError`` (413/415) as soon as it breaks a bound; the caller
-    decodes it (``finish``) in the thread pool."""
-    declared = request.headers.get("content-length")
-    decoder = BodyDecoder(request.headers.get("content-encoding"), limit,
-                          int(declared) if declared and declared.isdigit() else None)
-    async for chunk in request.stream():
-        decoder.feed(chunk)
-    return decoder
+class BoundedBody:
+    """A dependency: the request body read as it arrives, ``BodyError`` (413/415) as soon as it breaks
+    ``limit``; the route decodes it (``finish``) in the thread pool."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    async def __call__(self, request: Request) -> BodyDecoder:
+        declared = request.headers.get("content-length")
+        decoder = BodyDecoder(request.headers.get("content-encoding"), self.limit,
+                              int(declared) if declared and declared.isdigit() else None)
+        async for chunk in request.stream():
+            decoder.feed(chunk)
+        return decoder
 
 
 def _claimed_site(body: bytes | bytearray) -> str | None:
@@ -71,11 +76,8 @@ def router(ctx: Context) -> APIRouter:
                 415: {"description": "unsupported Content-Encoding"},
                 422: {"description": "invalid; `detail` lists locations and error types only (no values)"}}
 
-    async def bounded(request: Request) -> BodyDecoder:
-        return await read_bounded(request, settings.max_batch_bytes)
-
     # Route dependencies (``allow``'s guard) are solved before parameters: nobody unauthenticated gets a body read.
-    Bounded = Annotated[BodyDecoder, Depends(bounded)]  # noqa: N806  # a type alias, local to its settings
+    Bounded = Annotated[BodyDecoder, Depends(BoundedBody(settings.max_batch_bytes))]  # a type alias
 
     @api.post("/api/v1/ingest", response_model=IngestAnswer, tags=["ingest"],
               summary="A batch of events from a gateway (idempotent on event id; all or nothing)",
