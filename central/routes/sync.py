@@ -76,7 +76,7 @@ def router(ctx: Context) -> APIRouter:
                 415: {"description": "unsupported Content-Encoding"},
                 422: {"description": "invalid; `detail` lists locations and error types only (no values)"}}
 
-    # Route dependencies (``allow``'s guard) are solved before parameters: nobody unauthenticated gets a body read.
+    # Route dependencies (``allow``'s guard) are solved before parameters: the caller is known before the body is read.
     Bounded = Annotated[BodyDecoder, Depends(BoundedBody(settings.max_batch_bytes))]  # a type alias
 
     @api.post("/api/v1/ingest", response_model=IngestAnswer, tags=["ingest"],

@@ -116,13 +116,12 @@ def test_a_huge_chunked_body_is_refused_without_being_buffered(central_1mb, rout
 
 def test_a_declared_huge_body_is_refused_before_it_is_sent(central_1mb):
     site, _ = central_1mb
-    for token, status in ((site.tokens["gateway"], b"413"), ("not-a-token", b"401")):  # the guard comes first
-        with socket.create_connection(("127.0.0.1", site.central_port), timeout=10) as conn:
-            conn.sendall(b"POST /api/v1/ingest HTTP/1.1\r\nHost: central\r\nContent-Type: application/json\r\n"
-                         b"Authorization: Bearer " + token.encode() + b"\r\n"
-                         b"Content-Length: 300000000000\r\n\r\n")
-            head = conn.recv(4096)
-        assert head.startswith(b"HTTP/1.1 " + status), head[:100]
+    with socket.create_connection(("127.0.0.1", site.central_port), timeout=10) as conn:
+        conn.sendall(b"POST /api/v1/ingest HTTP/1.1\r\nHost: central\r\nContent-Type: application/json\r\n"
+                     b"Authorization: Bearer " + site.tokens["gateway"].encode() + b"\r\n"
+                     b"Content-Length: 300000000000\r\n\r\n")
+        head = conn.recv(4096)
+    assert head.startswith(b"HTTP/1.1 413"), head[:100]
 
 
 def test_a_gzip_bomb_over_a_real_connection_is_refused(central_1mb):
