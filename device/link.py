@@ -4,9 +4,9 @@ configuration, for occupancy and for presence.
 The publisher thread wakes when the outbox takes an event (``Outbox.appended``), hands paho at most
 ``window`` events at a time, in sequence order, and marks each in the outbox when its PUBACK arrives. paho
 resends unacknowledged QoS 1 messages itself after a reconnect; after a restart everything unacknowledged is
-sent again. After every reconnect the events acknowledged within the
-resend window are sent again too, in case the broker crashed before writing them to disk (see
-``device.outbox``). The event id makes every such copy harmless.
+sent again. After every reconnect the events acknowledged within the resend window are sent again too, in
+case the broker crashed before writing them to disk (see ``device.outbox``). The event id makes every such
+copy harmless.
 
 Events leave only once the building's gateway is known to exist: its retained ``gateway/state`` (birth or
 Will) has arrived on this connection. The gateway publishes its first birth after its persistent session has
