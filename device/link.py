@@ -118,6 +118,7 @@ class DeviceLink:
     # -- the publisher thread --------------------------------------------------------------------------
     def _pump(self) -> None:
         next_heartbeat = time.monotonic() + self._heartbeat_s
+        next_sweep = 0.0  # forgetting what left the resend window needs no more than one sweep a second
         while True:
             self._wake.wait(timeout=0.5)
             self._wake.clear()
@@ -129,7 +130,9 @@ class DeviceLink:
             self.outbox.mark_acked(acked)
             if self._stopping.is_set():
                 return
-            self.outbox.forget_acked(time.time() - self._resend_window_s)
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + 1.0
+                self.outbox.forget_acked(time.time() - self._resend_window_s)
             if time.monotonic() >= next_heartbeat:
                 next_heartbeat = time.monotonic() + self._heartbeat_s
                 self._heartbeat()
