@@ -11,8 +11,8 @@ Connection behaviour (the Home Assistant / aiomqtt pattern):
 - a clean ``stop`` publishes the Will payload itself (MQTT sends the Will only on an unclean loss).
 
 Devices and tools speak MQTT 5 with a clean session: what they send waits in their own outbox, so nothing
-needs to be queued for them at the broker. The gateway's receiving connection (``gateway.batch_receiver``)
-speaks MQTT 3.1.1 with a persistent session; see its docstring for why.
+needs to be queued for them at the broker. The gateway's receiving connection (``gateway.receiver``) is not
+this client: it speaks MQTT 5 with a persistent session through the ``mqtt5`` codec; see its docstring.
 """
 
 from __future__ import annotations
