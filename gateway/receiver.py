@@ -86,6 +86,7 @@ class Receiver:
         self.refused: str | None = None
         self.restarts = 0  # connections given up because a batch could not be handled
         self.generation = 0  # one per connection
+        self.in_hand = 0  # messages read and not yet acknowledged (at most receive_maximum)
         self._unreachable_since: float | None = None
         # Between the threads: batches to ingest, acknowledgements back, our publishes out.
         self._batches: queue.SimpleQueue[tuple[int, list[Received]] | None] = queue.SimpleQueue()
@@ -318,6 +319,7 @@ class Receiver:
                 self._handed += 1
                 self._batches.put((generation, batch))
                 first_at = time.monotonic()
+            self.in_hand = unacked + len(pending)
             conn.flush()
 
     def _connack(self, conn: _Connection, connack: mqtt5.ConnAckPacket) -> None:
