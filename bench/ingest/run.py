@@ -110,9 +110,11 @@ def gateway_rate(root: Path, broker: BenchBroker, per_device: int, batch_max: in
         "http": {"port": port}, "ingest": {"batch_max": batch_max, "batch_wait_ms": wait_ms},
         # only listed devices may send (gateway/authority.py); the burst is heartbeats
         "devices": [{"device": device, "kind": "sensor"} for device in broker.devices]}))
+    # ``python -m`` puts the working directory first on the path: a baseline runs in its own tree, else it
+    # would import this one's code whatever PYTHONPATH says.
     proc = subprocess.Popen([sys.executable, "-m", "onestop", "--log-level", "WARNING", "gateway", "run",
                              "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=os.environ | {"PYTHONPATH": str(source)} if source else None)
+                            env=os.environ | {"PYTHONPATH": str(source)} if source else None, cwd=source)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_gateway_subscribed(url)
@@ -163,7 +165,8 @@ def main() -> None:
             results: dict[tuple[int, int, Path | None], list[dict]] = {setting: [] for setting in runs}
             for run in range(args.rounds):
                 raws.append(raw_rate(root, broker, args.per_device))
-                for batch_max, wait_ms, source in runs:
+                # Every other round in reverse order, so that no setting always runs last after the raw run.
+                for batch_max, wait_ms, source in runs if run % 2 == 0 else runs[::-1]:
                     forget_gateway_session(broker)
                     r = gateway_rate(root, broker, args.per_device, batch_max, wait_ms, run, source)
                     results[batch_max, wait_ms, source].append(r | {"share": r["rate"] / raws[-1]["rate"]})
