@@ -192,6 +192,9 @@ class Receiver:
                 except (OSError, BrokerProtocolError) as exc:
                     if not self._stopping:
                         self._lost(exc)
+                except Exception:  # a bug of ours: said with its traceback, counted, and the connection made anew
+                    log.exception("the MQTT receiver failed; reconnecting")
+                    self.restarts += 1
                 finally:
                     self._down()
                     with contextlib.suppress(OSError):
@@ -489,7 +492,7 @@ class _Connection:
                     packet, size = mqtt5.read(view[pos:])
                 except IndexError:  # not a whole packet yet
                     break
-                except ValueError as exc:
+                except Exception as exc:  # the codec's word on bytes that are not MQTT 5 (ValueError, so far)
                     raise BrokerProtocolError(f"malformed packet from the broker: {exc}") from None
                 packets.append(packet)
                 pos += size
