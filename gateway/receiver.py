@@ -341,7 +341,10 @@ class Receiver:
             # published while we were away and not yet delivered is lost. Say so; nothing else can be done.
             log.warning("the broker had no session for %s: events published while the gateway was away may be "
                         "lost", self._client_id)
-        conn.write(mqtt5.SubscribePacket(1, [mqtt5.TopicFilter(topic, max_qos=_QOS[qos])
+        # retain_as_published off (the codec's default is on): a live message arrives with retain 0 even if
+        # its sender set it, so only the broker's stored copy, replayed on subscribing, has retain 1 (as in MQTT
+        # 3.1.1), which is what ingest quarantines as "retained".
+        conn.write(mqtt5.SubscribePacket(1, [mqtt5.TopicFilter(topic, max_qos=_QOS[qos], retain_as_published=False)
                                              for topic, qos in self._subscriptions]).write())
 
     def _suback(self, suback: mqtt5.SubAckPacket) -> None:
