@@ -27,13 +27,14 @@ from central.ingest import AlertSyncIn, FleetSyncIn, IngestAnswer, IngestBatch, 
 from central.pseudonyms import Pseudonyms
 from central.routes import alerts, analytics, dashboard, fhir, health, records, rights, sync
 from central.routes.common import Context, warn_unbound_gateway_tokens
-from central.routes.fhir import FHIR_BASE, FHIR_JSON
+from central.routes.fhir import FHIR_BASE, FHIR_JSON, FHIR_SCHEMAS
 from central.settings import CentralSettings
 from central.store import CentralStore
 from onestop.records import TEAMS
 from web.alert_metrics import response_time_families
 from web.auth import Authenticator
 from web.headers import install_security_headers
+from web.openapi import finish
 
 __all__ = ["IngestAnswer", "IngestBatch", "create_app"]
 
@@ -83,7 +84,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for name, sub in schema.pop("$defs", {}).items():
             components.setdefault(name, sub)
         components[model.__name__] = schema
-    app.openapi_schema = doc
+    components.update(FHIR_SCHEMAS)
+    app.openapi_schema = finish(app, doc, "this central service")
     return doc
 
 

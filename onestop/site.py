@@ -8,9 +8,9 @@ last good copy for offline use.
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
 from onestop.events import Card
 from onestop.ids import DEVICE_PATTERN, SLUG_PATTERN
@@ -19,6 +19,8 @@ from onestop.settings import Section
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ALL_DAYS: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+# A wall-clock time of day, "HH:MM" or "HH:MM:SS" (JSON Schema's "time" format would demand a UTC offset).
+LocalTime = Annotated[time, WithJsonSchema({"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"})]
 
 
 class OpeningHours(Section):
@@ -30,8 +32,8 @@ class OpeningHours(Section):
     wherever clocks change.
     """
 
-    open: time = Field(time(0, 0), description="opening time, HH:MM (local, no UTC offset)")
-    close: time = Field(time(0, 0), description="closing time, HH:MM (local, no UTC offset); 00:00 = midnight")
+    open: LocalTime = Field(time(0, 0), description="opening time, HH:MM (local, no UTC offset)")
+    close: LocalTime = Field(time(0, 0), description="closing time, HH:MM (local, no UTC offset); 00:00 = midnight")
     days: list[Weekday] = Field(default_factory=lambda: list(ALL_DAYS), description="days the space opens")
 
     @field_validator("open", "close")
