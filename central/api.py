@@ -25,7 +25,7 @@ from central.errors import RequestError
 from central.fhir import operation_outcome
 from central.ingest import AlertSyncIn, FleetSyncIn, IngestAnswer, IngestBatch, InvalidBatchError
 from central.pseudonyms import Pseudonyms
-from central.routes import alerts, analytics, dashboard, fhir, health, records, rights, sync
+from central.routes import alerts, analytics, dashboard, directory, fhir, health, records, rights, sync
 from central.routes.common import Context, warn_unbound_gateway_tokens
 from central.routes.fhir import FHIR_BASE, FHIR_JSON, FHIR_SCHEMAS
 from central.settings import CentralSettings
@@ -165,7 +165,7 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
     def stats() -> dict[str, int]:
         return store.stats()
 
-    for module in (sync, records, alerts, analytics, health, fhir, rights, dashboard):
+    for module in (sync, records, alerts, analytics, health, fhir, rights, directory, dashboard):
         app.include_router(module.router(ctx))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -135,6 +135,11 @@ def _alert_lifecycle(conn: sa.Connection) -> None:
     schema.alert_actions.create(conn, checkfirst=True)
 
 
+def _card_directory(conn: sa.Connection) -> None:
+    schema.cardholders.create(conn, checkfirst=True)
+    schema.directory_cards.create(conn, checkfirst=True)
+
+
 Step = Migration[sa.Connection, int]
 MIGRATIONS: tuple[Step, ...] = (
     Migration(1, "events and gateways", _initial),
@@ -142,6 +147,7 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(3, "device clock skew", _device_clock_skew),
     Migration(4, "event conflicts", _event_conflicts),
     Migration(5, "alert lifecycle at central: assignment, history, actions for the gateways", _alert_lifecycle),
+    Migration(7, "card directory: cardholders and their cards (keyed and sealed)", _card_directory),
 )
 
 

@@ -8,7 +8,6 @@ needs a bearer token whose role allows it. The routes see the running gateway on
 from __future__ import annotations
 
 from collections.abc import Iterable
-
 from typing import Any
 
 from fastapi import FastAPI

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
-from onestop.events import Card
+from onestop.events import Card, Slug
 from onestop.ids import DEVICE_PATTERN, SLUG_PATTERN
 from onestop.payloads import DeviceKind
 from onestop.settings import Section
@@ -20,7 +20,8 @@ from onestop.settings import Section
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ALL_DAYS: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 # A wall-clock time of day, "HH:MM" or "HH:MM:SS" (JSON Schema's "time" format would demand a UTC offset).
-LocalTime = Annotated[time, WithJsonSchema({"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"})]
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+LocalTime = Annotated[time, WithJsonSchema({"type": "string", "pattern": LOCAL_TIME_PATTERN})]
 
 
 class OpeningHours(Section):
@@ -78,6 +79,10 @@ class SpaceConfig(Section):
     capacity: int = Field(ge=0, description="people allowed at once")
     hours: OpeningHours = Field(default_factory=OpeningHours)
     max_stay_h: float = Field(12.0, gt=0, le=72, description="sessions longer than this are closed (via auto)")
+    groups: list[Slug] | None = Field(None, max_length=32,
+                                      description="set: only active cardholders of these directory groups may "
+                                                  "check in (e.g. clinical-y3); unset: open to every card the "
+                                                  "directory does not refuse")
 
 
 class DeviceEntry(Section):

@@ -12,7 +12,7 @@ from onestop.roles import Role
 PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/api/v1/stats"), ("GET", "/"),
           ("GET", "/dashboard")}
 PATH_VALUES = {"site": "north-b3", "space": "study-24h-2f", "resource_id": "x", "card": "922E5832",
-               "alert_id": "0193f6c4-7d2a-7c1e-9a51-3f0b2d9e4c11"}
+               "alert_id": "0193f6c4-7d2a-7c1e-9a51-3f0b2d9e4c11", "holder_id": "S2026001"}
 QUERY = {"/api/v1/fhir/Observation": {"subject": "922E5832"}}
 BODIES = {"PUT": {"spaces": []}, "POST": {"site": "north-b3"}}
 
