@@ -162,15 +162,6 @@ class Directory:
         return HolderView(row.holder_id, row.kind, row.email, row.status, list(row.groups),
                           flags.count(False), flags.count(True), row.updated_at, row.updated_by)
 
-    def counts(self) -> dict[str, int]:
-        """Cardholders by status, and withdrawn cards."""
-        with self.db.read() as conn:
-            by_status = dict(conn.execute(sa.select(cardholders.c.status, sa.func.count())
-                                          .group_by(cardholders.c.status)).all())
-            withdrawn = conn.execute(sa.select(sa.func.count()).select_from(directory_cards)
-                                     .where(directory_cards.c.withdrawn.is_(True))).scalar_one()
-        return {**{s: int(by_status.get(s, 0)) for s in ("active", *REFUSED)}, "withdrawn_cards": int(withdrawn)}
-
     def site_cards(self, site: str, groups: Iterable[str], now: datetime | None = None) -> tuple[SiteCards, str]:
         """The site's share of the directory as keyed hashes, and its ETag (equal content, equal tag).
 

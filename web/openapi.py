@@ -58,7 +58,7 @@ def finish(app: FastAPI, doc: dict[str, Any], server: str) -> dict[str, Any]:
         if not route.include_in_schema:
             continue
         roles = route_roles(route)
-        for method in route.methods:
+        for method in route.methods or ():
             op = doc["paths"].get(route.path_format, {}).get(method.lower())
             if op is None:
                 continue
