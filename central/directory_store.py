@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from central.schema import cardholders, directory_cards
 from onestop import presence as tags
 from onestop.cards import MAX_CARD_TAGS, REFUSED, SiteCards, site_card_key
 
+log = logging.getLogger(__name__)
 CHUNK = 500  # cardholders per transaction and per IN (...) look-up
 _SEAL = "card-seal"
 _TAGS = "card-tags"
@@ -137,9 +139,11 @@ class Directory:
                 result.changed += 1
             for card, (ref, gone) in cards.items():
                 if card not in holder.cards and not gone:
-                    conn.execute(directory_cards.update().where(directory_cards.c.card_ref == ref)
-                                 .values(withdrawn=True, updated_at=now))
-                    result.cards_withdrawn += 1
+                    # By holder too: a card another holder of this chunk took over is theirs now, not withdrawn.
+                    result.cards_withdrawn += conn.execute(
+                        directory_cards.update().where(directory_cards.c.card_ref == ref)
+                        .where(directory_cards.c.holder_id == holder.id)
+                        .values(withdrawn=True, updated_at=now)).rowcount or 0
             for card in holder.cards:
                 refs = self.pseudonyms.all_of(card)
                 moved = conn.execute(directory_cards.delete().where(directory_cards.c.card_ref.in_(refs))
@@ -175,6 +179,7 @@ class Directory:
         query = sa.select(directory_cards.c.holder_id, directory_cards.c.sealed, directory_cards.c.withdrawn,
                           cardholders.c.status, cardholders.c.groups) \
             .join(cardholders, cardholders.c.holder_id == directory_cards.c.holder_id)
+        unopened = 0
         with self.db.read() as conn:
             for r in conn.execute(query):
                 status = "lost" if r.withdrawn else r.status
@@ -183,12 +188,16 @@ class Directory:
                     continue
                 card = self._seals.open(r.sealed, r.holder_id)
                 if card is None:
+                    unopened += 1
                     continue
                 tag = tags.tag(key, card)
                 if status != "active":
                     refused[status].add(tag)
                 for group in mine:
                     members[group].add(tag)
+        if unopened:
+            log.warning("%d card(s) of the directory are sealed under a key no longer in the pseudonym key file: "
+                        "they are left out of site %s's card list until imported again", unopened, site)
         budget, truncated = MAX_CARD_TAGS, False
         kept: dict[str, Any] = {}
         for name, found in [*refused.items(), *members.items()]:

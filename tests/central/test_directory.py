@@ -116,6 +116,20 @@ def test_push_then_each_site_gets_its_share_as_keyed_hashes(client, tokens, sett
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_card_handed_to_another_holder_in_the_same_push_is_theirs_and_not_refused(client, tokens):
+    admin = tokens.header("admin")
+    amy = {"id": "A1", "kind": "student", "email": "a1@example.edu", "cards": ["04BB0001"], "status": "active"}
+    ben = {"id": "B1", "kind": "staff", "email": "b1@example.edu", "cards": ["04BB0001"], "status": "active"}
+    client.post("/api/v1/directory/cardholders", json={"cardholders": [amy]}, headers=admin)
+    moved = client.post("/api/v1/directory/cardholders", headers=admin,
+                        json={"cardholders": [ben, {**amy, "cards": ["04BB0002"]}]}).json()
+    assert moved["cards_moved"] == 1 and moved["cards_withdrawn"] == 0
+    cards = SiteCards.model_validate(client.get("/api/v1/gateways/north-b3/cards", headers=admin).json())
+    assert "lost" not in cards.refused
+    assert client.get("/api/v1/directory/cardholders/B1", headers=admin).json()["cards"] == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_push_is_bounded_and_validated(client, tokens):
     admin = tokens.header("admin")
     bad = {"id": "S1", "kind": "student", "email": "s1@example.edu", "cards": ["not a card"], "status": "active"}
