@@ -84,3 +84,23 @@ def _token_entries(config: Path) -> list:
         return TypeAdapter(list[TokenEntry]).validate_python(data.get("tokens", []))
     except (tomllib.TOMLDecodeError, ValidationError) as exc:
         raise ConfigError(str(config), [f"tokens: {exc}"]) from exc
+
+
+directory_app = typer.Typer(help="The card directory: who a card belongs to, and whether it may be used.",
+                            no_args_is_help=True)
+app.add_typer(directory_app, name="directory")
+
+
+@directory_app.command("import")
+def directory_import(
+        file: Annotated[Path, typer.Argument(help="CSV: id,kind,email,cards,status,groups (docs/integration.md)",
+                                             exists=True, dir_okay=False, readable=True)],
+        config: ConfigOption,
+        by: Annotated[str, typer.Option(help="who imports, for the record (default: the file's name)")] = "") -> None:
+    """Import cardholders from a CSV file: an idempotent upsert; every bad row is reported, none stops the rest.
+
+    Exit status 1 when a row was bad (the good rows are imported all the same)."""
+    from central.directory_import import run_import
+
+    with reported():
+        raise typer.Exit(run_import(file, config, by or f"csv:{file.name}"))

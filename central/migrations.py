@@ -168,6 +168,11 @@ def _audit_person(conn: sa.Connection) -> None:
         _add_column(conn, "audit_log", schema.audit_log.c[column])
 
 
+def _card_directory(conn: sa.Connection) -> None:
+    schema.cardholders.create(conn, checkfirst=True)
+    schema.directory_cards.create(conn, checkfirst=True)
+
+
 Step = Migration[sa.Connection, int]
 MIGRATIONS: tuple[Step, ...] = (
     Migration(1, "events and gateways", _initial),
@@ -178,6 +183,7 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(6, "notifications: state per alert, deliveries, attempts", _notifications),
     Migration(7, "erased subjects (tombstones)", _erased_subjects),
     Migration(8, "audit log names the person who read", _audit_person),
+    Migration(9, "card directory: cardholders and their cards (keyed and sealed)", _card_directory),
 )
 
 

@@ -8,8 +8,10 @@ needs a bearer token whose role allows it. The routes see the running gateway on
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from prometheus_client.registry import Collector
 
 import onestop
@@ -21,6 +23,7 @@ from web.auth import Authenticator
 from web.docs import install_docs
 from web.headers import install_security_headers
 from web.oidc import OidcSettings, install_sign_in
+from web.openapi import finish
 
 
 def create_app(view: ReadModel, tokens: Iterable[TokenEntry], collectors: Iterable[Collector] = (),
@@ -38,4 +41,14 @@ def create_app(view: ReadModel, tokens: Iterable[TokenEntry], collectors: Iterab
     for module in (building, alerts, sync):
         app.include_router(module.router(ctx))
     install_docs(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated document, completed with servers, public routes' ``security: []`` and guarded routes'
+    roles and 401/403 (``web.openapi``)."""
+    if not app.openapi_schema:
+        doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        app.openapi_schema = finish(app, doc, "this building's gateway")
+    return app.openapi_schema

@@ -28,6 +28,7 @@ from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Store
 from onestop import presence as tags
 from onestop import topics
+from onestop.cards import SiteCards
 from onestop.events import MAX_PACKET_BYTES, CheckData, FaultData, HeartbeatData, ReadingData
 from onestop.mqtt import Message
 from onestop.payloads import MAX_RESERVATIONS, AlertMessage, DeviceConfig, Occupancy, SpacePresence
@@ -81,6 +82,7 @@ class Building:
         self.devices = DeviceBook(timedelta(seconds=settings.health.offline_after_s))
         self.sequences = SequenceTracker(store.last_seqs())
         self.site_key = tags.load_site_key(settings.data_dir / "presence.key")  # see onestop.presence
+        self.cards: SiteCards | None = None  # central's card list for this site (onestop.cards), when known
         self._changed: set[str] = set()
         self._back: set[str] = set()  # devices online again since the last batch was published
         self._alerts = GatewayAlerts(store)
@@ -110,6 +112,15 @@ class Building:
             sessions = self.occupancy.sessions
             self.occupancy = OccupancyBook({s.id: s for s in config.spaces}, self.occupancy.timezone,
                                            {k: v for k, v in sessions.items() if k in {s.id for s in config.spaces}})
+        for message in self.retained_messages():
+            self._publish(message)
+
+    def apply_cards(self, cards: SiteCards) -> None:
+        """A new list of the site's refused and admitted cards: every kiosk's cfg carries its share."""
+        with self._lock:
+            self.cards = cards
+        if cards.truncated:
+            log.warning("the card list from central was bounded to what fits in a kiosk's configuration")
         for message in self.retained_messages():
             self._publish(message)
 
@@ -173,6 +184,8 @@ class Building:
                             direction=entry.direction,
                             presence_key=tags.space_key(self.site_key, space.id).hex()
                             if space and entry.kind == "kiosk" else None,
+                            cards=self.cards.for_space(space.groups)
+                            if self.cards and space and entry.kind == "kiosk" else None,
                             thresholds=self.settings.thresholds.model_dump()
                             if entry.kind == "health-station" else None,
                             **{key: value for key, value in screen.items() if value})

@@ -20,6 +20,7 @@ from gateway.settings import GatewaySettings, load
 from gateway.store import Store
 from gateway.sync import Syncer
 from onestop import topics
+from onestop.cards import SiteCards
 from onestop.files import private_dir
 from onestop.ids import boot_id
 from onestop.mqtt import Message
@@ -51,9 +52,11 @@ class Gateway:
                                  derive=self.building.derive, on_batch=self.building.after_batch,
                                  devices=lambda: self.building.device_table)
         self._load_config_copy()
+        self._load_cards_copy()
         self.syncer = Syncer(settings.site, settings.central, self.store, self.alerts, settings.config_copy,
                              fleet=self.building.fleet, on_config=self.building.apply_config,
                              local_config=lambda: self.building.config,
+                             cards_copy=settings.cards_copy, on_cards=self.building.apply_cards,
                              on_reachability=self._reachability)
         self.reads = GatewayReads(settings.site, self.store, self.alerts, self.building,
                                   connected=lambda: self.consumer.client.connected,
@@ -80,6 +83,17 @@ class Gateway:
             log.error("ignoring an unreadable copy of the site configuration at %s", self.settings.config_copy)
             return
         self.building.apply_config(config)
+
+    def _load_cards_copy(self) -> None:
+        """Central's last good card list: kiosks keep refusing lost cards while the WAN is down."""
+        if not self.settings.cards_copy.exists():
+            return
+        try:
+            cards = SiteCards.model_validate_json(self.settings.cards_copy.read_bytes())
+        except ValueError:
+            log.error("ignoring an unreadable copy of the card list at %s", self.settings.cards_copy)
+            return
+        self.building.apply_cards(cards)
 
     def _publish(self, message: Message) -> None:
         self.consumer.client.publish(message)

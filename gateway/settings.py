@@ -130,6 +130,11 @@ class GatewaySettings(Section):
         """Where the last good site configuration from central is kept."""
         return self.data_dir / "site-config.json"
 
+    @property
+    def cards_copy(self) -> Path:
+        """Where the last good list of the site's refused and admitted cards from central is kept (keyed hashes)."""
+        return self.data_dir / "site-cards.json"
+
 
 def load(path: str | Path | None) -> GatewaySettings:
     """Load and validate the gateway's TOML file (plus ``ONESTOP_GATEWAY__...`` overrides)."""

@@ -61,6 +61,7 @@ from gateway.sync_plan import (
     next_batch,
     raise_for,
 )
+from onestop.cards import SiteCards
 from onestop.files import write_private
 from onestop.records import AlertActions, AlertRecord, AlertSync, DeviceHealth, FleetSync
 from onestop.site import SiteConfig
@@ -85,6 +86,8 @@ class Syncer:
                  fleet: Callable[[], list[DeviceHealth]] = list,
                  on_config: Callable[[SiteConfig], None] | None = None,
                  local_config: Callable[[], SiteConfig] | None = None,
+                 cards_copy: Path | None = None,
+                 on_cards: Callable[[SiteCards], None] | None = None,
                  on_reachability: Callable[[bool], None] | None = None,
                  transport: httpx.BaseTransport | None = None) -> None:
         self.site = site
@@ -95,6 +98,8 @@ class Syncer:
         self._fleet = fleet
         self._on_config = on_config
         self._local_config = local_config
+        self.cards_copy, self._on_cards = cards_copy, on_cards
+        self._cards_etag: str | None = None
         self._on_reachability = on_reachability
         self.reachable: bool | None = None
         self.last_success: float | None = None
@@ -163,6 +168,7 @@ class Syncer:
         if now >= self._next_config:
             self._next_config = now + self.settings.config_interval_s
             self._pull_config()
+            self._pull_cards()
         return sent
 
     def _sync_alerts(self) -> None:
@@ -325,6 +331,27 @@ class Syncer:
             log.info("central had no configuration for this site: sent the gateway's own (%s)", self._etag)
         elif response.status_code != 412:  # 412: stored meanwhile by an administrator; the next pull fetches it
             log.warning("central refused this site's configuration (HTTP %d)", response.status_code)
+
+    def _pull_cards(self) -> None:
+        """The site's refused and admitted cards (keyed hashes, ``onestop.cards``), kept as the last good copy."""
+        if self._on_cards is None or self.cards_copy is None:
+            return
+        headers = {"If-None-Match": self._cards_etag} if self._cards_etag else {}
+        response = self._request("GET", f"/api/v1/gateways/{self.site}/cards", headers=headers)
+        if response.status_code != 200:
+            return  # 304: unchanged; 404: a central without a card directory
+        try:
+            cards = SiteCards.model_validate_json(response.content)
+        except ValidationError:
+            log.error("central sent an invalid card list; keeping the last good one")
+            return
+        if cards.site != self.site:
+            log.error("central sent the card list of site %r; keeping the last good one", cards.site)
+            return
+        self._cards_etag = response.headers.get("ETag")
+        write_private(self.cards_copy, response.content)
+        log.info("applied the card list from central (%s)", self._cards_etag)
+        self._on_cards(cards)
 
     def _run(self) -> None:
         attempt = 0

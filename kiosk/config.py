@@ -19,6 +19,8 @@ allowed). A kiosk reads these keys and ignores the rest, so the gateway can add 
                         setting only when the gateway's ``[[devices]]`` entry names one
 ``presence_key``        hex key of the space's presence tags (``onestop.presence``): lets the kiosk read who
                         is inside from the gateway's ``space/{space}/presence``
+``cards``               the cards refused here, as keyed hashes (``onestop.cards.KioskCards``): lost, blocked
+                        and graduated cards, and, in a space restricted to some groups, the cards admitted
 ``hours``               the space's opening hours (``onestop.site.OpeningHours``), shown on the idle screen
 ``thresholds``          health stations: overrides of ``onestop.clinical.Thresholds`` (any subset)
 ======================  =====================================================================================
@@ -35,6 +37,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from onestop.cards import KioskCards
 from onestop.clinical import Thresholds
 from onestop.errors import ConfigError
 from onestop.events import Card, Slug
@@ -61,6 +64,7 @@ class StationConfig(BaseModel):
     max_stay_h: float = Field(12.0, gt=0, le=72)
     direction: Direction = "toggle"
     presence_key: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    cards: KioskCards | None = None  # the card directory's refusals for this kiosk (onestop.cards)
     hours: OpeningHours | None = None  # the space's opening hours, for the idle screen
     thresholds: Thresholds = Field(default_factory=Thresholds)
 

@@ -8,6 +8,9 @@ copy for the space (``Authority``: every kiosk's taps, as keyed hashes) with thi
 laid over it, or, without a usable copy, its own taps alone. In the order it checks:
 
 1. a string that is not a card id → ``unknown-card``;
+   a card the directory refuses (``cards`` in the cfg, ``onestop.cards``; decided from the last good copy,
+   also offline) → ``card-lost``, ``card-blocked`` or ``card-expired`` (graduated): nothing is recorded,
+   nobody is checked in or out, and the refusal is counted (``refused``);
 2. attendance mode (the cfg names an ``activity``): a card not on the roster (when there is one) →
    ``unknown-card``; already registered at this activity → ``already-registered`` (no event); else
    ``attendance``;
@@ -16,7 +19,9 @@ laid over it, or, without a usable copy, its own taps alone. In the order it che
 4. at an ``out`` kiosk a card not inside is ``not-inside`` (no event): an exit never checks anyone in;
 5. a card with a current booking here claims it → ``reservation`` (even when the space is full: the seat
    was held for it);
-6. a space open to bookings only → ``reservation-required``;
+6. a space restricted to some groups, for a card not in them → ``not-admitted`` (counted; checking out
+   stays possible);
+   a space open to bookings only → ``reservation-required``;
 7. no room (local count or the gateway's live count, whichever is higher) → ``full``;
 8. otherwise it checks in → ``welcome``.
 
@@ -36,9 +41,11 @@ from onestop.ids import CARD_RE
 
 FeedbackKind = Literal["welcome", "reservation", "goodbye", "attendance", "already-registered", "full",
                        "reservation-required", "unknown-card", "identified", "not-recorded", "already-in",
-                       "not-inside"]
+                       "not-inside", "card-lost", "card-blocked", "card-expired", "not-admitted"]
 POSITIVE: frozenset[str] = frozenset({"welcome", "reservation", "goodbye", "attendance", "already-registered",
                                       "identified", "already-in"})
+REFUSALS: dict[str, FeedbackKind] = {"lost": "card-lost", "blocked": "card-blocked", "graduated": "card-expired",
+                                     "not-in-group": "not-admitted"}
 MAX_OWN_TAPS = 20_000  # own taps kept until a presence copy includes them (a long outage of a busy door)
 
 
@@ -98,6 +105,7 @@ class TapController:
     registered: set[str] = field(default_factory=set)  # cards registered at the current activity
     authority: Authority | None = None  # the gateway's presence copy for this space, when there is one
     own: list[OwnTap] = field(default_factory=list)  # own taps the copy does not include yet
+    refused: dict[str, int] = field(default_factory=dict)  # refused taps by feedback (card-lost, ...)
 
     def __post_init__(self) -> None:
         if self.config is None:
@@ -123,6 +131,9 @@ class TapController:
         assert config is not None  # set in __post_init__
         if not card or not CARD_RE.fullmatch(card):
             return Decision("unknown-card")
+        verdict = config.cards.verdict(card) if config.cards else None
+        if verdict is not None and verdict != "not-in-group":
+            return Decision(REFUSALS[verdict])
         if config.attendance:
             return self._attendance(card, config)
         stale = set(self.stale_cards(now))
@@ -133,6 +144,8 @@ class TapController:
             return Decision("goodbye", "checkout", self._check_data(card, stay.reservation if stay else None))
         if config.direction == "out":
             return Decision("not-inside")
+        if verdict == "not-in-group":
+            return Decision(REFUSALS[verdict])
         booking = config.reservation_for(card, now)
         if booking is not None:
             return Decision("reservation", "checkin", self._check_data(card, booking.id), booking.end)
@@ -184,6 +197,8 @@ class TapController:
         ``seq`` is the recorded event's sequence number: the tap is laid over the gateway's copy until a copy
         that includes it arrives.
         """
+        if decision.feedback in REFUSALS.values():
+            self.refused[decision.feedback] = self.refused.get(decision.feedback, 0) + 1
         forgotten = self.stale_cards(now)
         for stale in forgotten:
             del self.inside[stale]

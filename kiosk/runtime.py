@@ -97,6 +97,7 @@ class KioskRuntime:
                                on_config=self._config, on_occupancy=self._occupancy, on_presence=self._presence,
                                counters=lambda: {"taps_not_recorded": self.not_recorded,
                                                  "presence_refused": self.presence_refused,
+                                                 "cards_refused": sum(self.controller.refused.values()),
                                                  "cfg_sections_refused": self.cfg_sections_refused})
 
     @property
