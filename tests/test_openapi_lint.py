@@ -20,8 +20,9 @@ from onestop.roles import Role, TokenEntry
 
 ROOT = Path(__file__).resolve().parent.parent
 # Routes public by intent (they hold no personal data); every other route must be guarded.
-PUBLIC = {"gateway": {"/healthz", "/metrics", "/api/v1/stats"},
-          "central": {"/healthz", "/metrics", "/api/v1/stats", "/dashboard"}}
+# /auth/me answers who the caller's own session is, or that nobody is signed in (web/oidc.py).
+PUBLIC = {"gateway": {"/healthz", "/metrics", "/api/v1/stats", "/auth/me"},
+          "central": {"/healthz", "/metrics", "/api/v1/stats", "/dashboard", "/auth/me"}}
 REDOCLY = ROOT / "tests" / "openapi" / "node_modules" / "@redocly" / "cli" / "bin" / "cli.js"
 
 
