@@ -56,3 +56,19 @@ def test_central_backed_up_while_serving_restores_into_a_fresh_database(settings
             assert [(a["id"], a["subject"]) for a in alerts] == [(raised.id, "922E5832")]
     finally:
         restored.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_pseudonym_key_is_backed_up_and_restored_only_when_asked(settings, client, tmp_path):
+    assert settings.pseudonym_key_file.exists()
+    data_only, with_keys = tmp_path / "data.tar", tmp_path / "keys.tar"
+    backup(settings, data_only)
+    assert backup(settings, with_keys, include_keys=True).keys == ["pseudonym.key"]
+    assert settings.pseudonym_key_file.read_bytes() not in data_only.read_bytes()
+    fresh = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'fresh' / 'central.db'}",
+                                        "pseudonym_key_file": tmp_path / "fresh-keys" / "pseudonym.key"})
+    with pytest.raises(BackupError, match="no pseudonym key"):
+        restore(fresh, data_only, include_keys=True)
+    restore(fresh, with_keys, include_keys=True)
+    assert fresh.pseudonym_key_file.read_bytes() == settings.pseudonym_key_file.read_bytes()
+    assert stat.S_IMODE(os.stat(fresh.pseudonym_key_file).st_mode) == 0o600
