@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
 
 from onestop.backups import Manifest
 from onestop.backups import Progress as ProgressCallback
@@ -33,7 +33,7 @@ def progress_bar() -> Iterator[ProgressCallback]:
     """A rich progress bar on standard error, driven by the backup modules' callback."""
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=_err,
                   transient=True) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(what: str, done: int, total: int) -> None:
             if what not in tasks:

@@ -13,6 +13,8 @@ import tomllib
 import httpx
 import tomli_w
 
+from gateway.backup import restore
+from gateway.settings import load
 from harness.localsite import ServiceProcess, gateway_process, gateway_ready
 from harness.netutil import free_port
 from onestop import topics
@@ -76,8 +78,8 @@ def test_a_running_gateway_backed_up_restores_into_a_fresh_directory_with_everyt
     config["central"]["url"] = f"http://127.0.0.1:{free_port()}"
     fresh = tmp_path / "replacement.toml"
     fresh.write_text(tomli_w.dumps(config))
-    done = onestop("gateway", "restore", "--config", str(fresh), str(archive))
-    assert done.returncode == 0, done.stderr
+    manifest, moved = restore(load(fresh), archive)  # in this process: the command's wiring is as backup's
+    assert (manifest.site, moved) == (site.site, [])
     assert not (tmp_path / "replacement" / "presence.key").exists()  # keys only with --include-keys
 
     restored = ServiceProcess("gateway", ["gateway", "run", "--config", str(fresh)], f"{site.gateway_url}/healthz",
