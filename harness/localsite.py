@@ -25,7 +25,8 @@ from onestop.errors import OnestopError
 from onestop.files import private_dir
 from onestop.roles import Role, new_token
 from provisioning.mosquitto_files import write_private
-from sealing import create_key_file
+from sealing import Sealer, create_key_file
+from sealing import load as load_data_key
 
 
 class ServiceError(OnestopError):
@@ -120,6 +121,10 @@ class LocalSite:
             private_dir(path.parent)
             create_key_file(path)
         return path
+
+    def sealer(self, device: str | None = None) -> Sealer:
+        """What opens the fields ``device`` (default: the gateway) sealed at rest, for a test to read them."""
+        return load_data_key(self.data_key(device or self.gateway_user.username))
 
     def write(self) -> None:
         """Write broker files and every component's TOML (secret-bearing files are mode 0600)."""

@@ -55,7 +55,7 @@ class DataKeyError(CorruptDataError):
     """
 
     def __init__(self, path: object, problem: str) -> None:
-        super().__init__(f"data key {path}", problem, "The service does not start without its own data key "
+        super().__init__(f"data key {path}:", problem, "The service does not start without its own data key "
                          "(docs/privacy.md, \"Keys\")")
 
 

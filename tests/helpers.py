@@ -26,6 +26,17 @@ def wait_until(probe: Callable[[], T], timeout: float = 20.0, interval: float = 
     return last
 
 
+def data_key(data_dir: Path) -> str:
+    """A data key for a service whose data lives in ``data_dir``: made once, beside it (never inside)."""
+    from sealing import create_key_file
+
+    path = data_dir.with_name(f"{data_dir.name}.keys") / "data.key"
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        create_key_file(path)
+    return str(path)
+
+
 def query(path: Path, sql: str, *args: object) -> list[tuple]:
     """Run a read-only query against a SQLite file."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
