@@ -157,7 +157,10 @@ def open_data_key(path: Path | None, data_dir: Path) -> Sealer:
 
 def _write(path: Path, keys: dict[bytes, bytes], current: bytes) -> None:
     doc = {"current": current.hex(), "keys": {k.hex(): base64.b64encode(v).decode() for k, v in keys.items()}}
+    owner = path.stat() if path.exists() else None
     write_private(path, (json.dumps(doc, indent=1) + "\n").encode())
+    if owner is not None and os.geteuid() == 0:  # root rotating the service user's key: it stays theirs
+        os.chown(path, owner.st_uid, owner.st_gid)
 
 
 def new_key() -> tuple[bytes, bytes]:
