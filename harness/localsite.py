@@ -22,7 +22,7 @@ import tomli_w
 from harness.broker import BrokerProcess, Credentials, local_layout
 from harness.process import ChildProcess
 from onestop.errors import OnestopError
-from onestop.files import private_dir
+from onestop.files import private_dir, private_file
 from onestop.roles import Role, new_token
 from provisioning.mosquitto_files import write_private
 from sealing import Sealer, create_key_file
@@ -174,7 +174,8 @@ class ServiceProcess(ChildProcess):
 
     def start(self, timeout: float = 30.0) -> None:
         """Start and wait until healthy."""
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.log_path.parent)  # a service's log is the device's too: 0600 in 0700 (issue #16)
+        private_file(self.log_path)
         log = self.log_path.open("ab")
         self._proc = subprocess.Popen([*self.command, *self.args], stdout=log,
                                       stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
