@@ -32,9 +32,6 @@ import os
 import secrets
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from onestop.errors import CorruptDataError
 from onestop.files import write_private
 
@@ -68,6 +65,8 @@ class Sealer:
         self.source = source
         self.current = current
         self._header = VERSION + current
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # on use: `--help` stays light
+
         self._aead = {kid: AESGCM(key) for kid, key in keys.items()}
         self._tag_key = hmac.new(keys[current], b"onestop tag key v1", hashlib.sha256).digest()
 
@@ -92,6 +91,8 @@ class Sealer:
         if aead is None:
             raise DataKeyError(self.source, f"data sealed with key {kid.hex()}, which this key file does not hold "
                                             "(the wrong key file, or a key dropped too soon)")
+        from cryptography.exceptions import InvalidTag
+
         try:
             return aead.decrypt(blob[HEADER_BYTES:HEADER_BYTES + NONCE_BYTES], blob[HEADER_BYTES + NONCE_BYTES:], ad)
         except InvalidTag:
@@ -165,7 +166,7 @@ def _write(path: Path, keys: dict[bytes, bytes], current: bytes) -> None:
 
 def new_key() -> tuple[bytes, bytes]:
     """A fresh (key id, key)."""
-    return secrets.token_bytes(KEY_ID_BYTES), AESGCM.generate_key(bit_length=8 * KEY_BYTES)
+    return secrets.token_bytes(KEY_ID_BYTES), secrets.token_bytes(KEY_BYTES)
 
 
 def key_file_text() -> bytes:
