@@ -34,7 +34,10 @@ def _stored(record: AlertRecord, sealer: Sealer | None) -> str | bytes:
 
 
 def _record(stored: str | bytes, alert_id: str, sealer: Sealer | None) -> AlertRecord:
-    return AlertRecord.model_validate_json(sealer.open(stored, alert_id.encode()) if sealer else stored)
+    if sealer is None:
+        return AlertRecord.model_validate_json(stored)
+    return AlertRecord.model_validate_json(sealer.open(stored.encode() if isinstance(stored, str) else stored,
+                                                       alert_id.encode()))
 
 
 def insert_alerts(conn: sqlite3.Connection, records: Sequence[AlertRecord],

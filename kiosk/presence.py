@@ -22,6 +22,7 @@ import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from kiosk.controller import OwnTap, Stay
 from onestop.sqlite import checkpoint, open_database
@@ -79,9 +80,10 @@ class PresenceStore:
             return value
         return self._sealer.seal(json.dumps(value).encode(), "|".join(map(str, ad)).encode())
 
-    def _open(self, blob: object, *ad: object) -> object:
+    def _open(self, blob: bytes, *ad: object) -> list[Any]:
         assert self._sealer is not None
-        return json.loads(self._sealer.open(blob, "|".join(map(str, ad)).encode()))  # type: ignore[arg-type]
+        opened: list[Any] = json.loads(self._sealer.open(blob, "|".join(map(str, ad)).encode()))
+        return opened
 
     def _reseal(self, sealer: Sealer) -> None:
         """Seal the rows an older release wrote in clear (``sealed`` is NULL) and those under an older key."""
@@ -99,7 +101,7 @@ class PresenceStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for space, card, since, reservation, sealed in presence:
-                    clear = (card, reservation) if sealed is None else tuple(self._open(sealed, space, card))  # type: ignore[arg-type]
+                    clear = (card, reservation) if sealed is None else tuple(self._open(sealed, space, card))
                     conn.execute("DELETE FROM presence WHERE space = ? AND card = ?", (space, card))
                     conn.execute("INSERT OR REPLACE INTO presence (space, card, since, reservation, sealed) "
                                  "VALUES (?, ?, ?, NULL, ?)",
@@ -110,9 +112,9 @@ class PresenceStore:
                     conn.execute("UPDATE own_taps SET card = ?, sealed = ? WHERE space = ? AND seq = ?",
                                  (sealer.tag(clear_card), self._seal([clear_card], space, seq), space, seq))
                 for space, key, body in authority:
-                    clear = [key, body] if isinstance(key, str) else self._open(key, space)
+                    copy = [key, body] if isinstance(key, str) else self._open(key, space)
                     conn.execute("UPDATE authority SET key = ?, body = ? WHERE space = ?",
-                                 (self._seal(clear, space), b"", space))
+                                 (self._seal(copy, space), b"", space))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -130,7 +132,7 @@ class PresenceStore:
             return {card: Stay(datetime.fromtimestamp(since, UTC), reservation) for card, since, reservation, _ in rows}
         out = {}
         for tag, since, _, sealed in rows:
-            card, reservation = self._open(sealed, space, tag)  # type: ignore[misc]
+            card, reservation = self._open(sealed, space, tag)
             out[card] = Stay(datetime.fromtimestamp(since, UTC), reservation)
         return out
 
@@ -164,7 +166,7 @@ class PresenceStore:
             return None
         if self._sealer is None:
             return (row[0], row[1])
-        key, body = self._open(row[0], space)  # type: ignore[misc]
+        key, body = self._open(row[0], space)
         return (key, body)
 
     def add_own(self, space: str, tap: OwnTap) -> None:
@@ -185,7 +187,7 @@ class PresenceStore:
         with self._lock:
             rows = self._conn.execute("SELECT seq, type, card, at, sealed FROM own_taps WHERE space = ? ORDER BY seq",
                                       (space,)).fetchall()
-        return [OwnTap(seq, kind, self._open(sealed, space, seq)[0] if self._sealer else card,  # type: ignore[index]
+        return [OwnTap(seq, kind, self._open(sealed, space, seq)[0] if self._sealer else card,
                        datetime.fromtimestamp(at, UTC)) for seq, kind, card, at, sealed in rows]
 
     def close(self) -> None:
