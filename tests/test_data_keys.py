@@ -136,3 +136,39 @@ def test_a_kiosk_without_its_key_does_not_start_and_says_why(tmp_path):
                                str(config)], capture_output=True, text=True, timeout=60)
         assert proc.returncode == CORRUPT_DATA_EXIT, proc.stderr
         assert says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_gateway_store_refuses_another_key_and_a_key_altered_under_the_same_id(tmp_path):
+    mine, other = tmp_path / "mine.key", tmp_path / "other.key"
+    create_key_file(mine)
+    create_key_file(other)
+    store = Store(tmp_path / "data" / "gateway.db", sealer=load(mine))
+    store.append_own_event("s1-gateway", "checkout", {"space": "lab", "card": CARD, "via": "auto",
+                                                      "reservation": None}, NOW.timestamp())
+    store.close()
+    with pytest.raises(DataKeyError, match="does not hold"):
+        Store(tmp_path / "data" / "gateway.db", sealer=load(other))
+    doc = json.loads(mine.read_text())
+    doc["keys"][doc["current"]] = json.loads(other.read_text())["keys"].popitem()[1]  # same id, other bytes
+    mine.write_text(json.dumps(doc))
+    with pytest.raises(DataKeyError, match="does not open"):
+        Store(tmp_path / "data" / "gateway.db", sealer=load(mine))
+
+
+def test_the_data_key_commands_make_and_rotate_a_key_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from onestop.cli import app
+
+    path = tmp_path / "etc" / "data.key"
+    path.parent.mkdir()
+    made = CliRunner().invoke(app, ["gateway", "data-key", "new", str(path)])
+    assert made.exit_code == 0 and f'data_key = "{path}"' in made.output, made.output
+    first = json.loads(path.read_text())["current"]
+    again = CliRunner().invoke(app, ["gateway", "data-key", "new", str(path)])
+    assert again.exit_code == CORRUPT_DATA_EXIT and "never overwritten" in again.output
+    rotated = CliRunner().invoke(app, ["kiosk", "data-key", "rotate", str(path)])
+    assert rotated.exit_code == 0 and "restart the service" in rotated.output, rotated.output
+    doc = json.loads(path.read_text())
+    assert doc["current"] != first and set(doc["keys"]) == {first, doc["current"]}
+    assert path.stat().st_mode & 0o777 == 0o600
