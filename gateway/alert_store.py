@@ -1,7 +1,8 @@
 """The gateway's alerts table: every statement about it is here.
 
 Raising (``insert_alerts``, inside an ingest batch's or a tick's transaction), the lifecycle (acknowledge,
-resolve), and the sync queue (``synced``: what central has, what it refused). Writes go through the store's
+resolve, assign, here or at central: ``apply_remote`` merges central's actions), and the sync queue
+(``synced``: what central has, what it refused). Writes go through the store's
 one writer; reads through the store's read connections.
 
 With the store's sealer the ``record`` (subject included) is sealed to the alert's id and ``key`` is a keyed
@@ -15,10 +16,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from gateway.alerts import alert_key, resolve
+from gateway.notify_queue import enqueue
 from gateway.store import Store
-from onestop.records import AlertRecord
+from onestop.alert_history import merge, merge_copies
+from onestop.records import AlertActionDown, AlertRecord
 from sealing import Sealer
 
+ACTIONS_CURSOR = "alert-actions"  # sync_cursors: the last of central's alert actions applied here
 REFUSED = 2  # alerts.synced: 0 waiting for central, 1 central has this version, 2 central refused this version
 URGENCY = {"urgent": 0, "follow-up": 1, "notice": 2}
 SEVERITY = {v: k for k, v in URGENCY.items()}
@@ -40,23 +44,6 @@ def _record(stored: str | bytes, alert_id: str, sealer: Sealer | None) -> AlertR
                                                        alert_id.encode()))
 
 
-def insert_alerts(conn: sqlite3.Connection, records: Sequence[AlertRecord],
-                  sealer: Sealer | None = None) -> list[AlertRecord]:
-    """Insert alerts inside the caller's transaction, skipping any whose key already has an unresolved alert;
-    returns those inserted."""
-    raised = []
-    for record in records:
-        key = _key(alert_key(record), sealer)
-        if conn.execute("SELECT 1 FROM alerts WHERE key = ? AND status != 'resolved'", (key,)).fetchone():
-            continue
-        conn.execute("INSERT INTO alerts (id, key, status, urgency, team, raised_at, record) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (record.id, key, record.status, URGENCY[record.severity], record.team,
-                      record.raised_at.isoformat(), _stored(record, sealer)))
-        raised.append(record)
-    return raised
-
-
 def reseal_alerts(conn: sqlite3.Connection, sealer: Sealer) -> int:
     """Seal the alerts an older release stored in clear or an older key sealed (the key's tag changes with
     the key); returns how many."""
@@ -71,6 +58,24 @@ def reseal_alerts(conn: sqlite3.Connection, sealer: Sealer) -> int:
 def _same_version(conn: sqlite3.Connection, record: AlertRecord, sealer: Sealer | None) -> bool:
     row = conn.execute("SELECT record FROM alerts WHERE id = ?", (record.id,)).fetchone()
     return row is not None and _record(row[0], record.id, sealer) == record
+
+
+def insert_alerts(conn: sqlite3.Connection, records: Sequence[AlertRecord],
+                  sealer: Sealer | None = None) -> list[AlertRecord]:
+    """Insert alerts inside the caller's transaction, skipping any whose key already has an unresolved alert;
+    returns those inserted."""
+    raised = []
+    for record in records:
+        key = _key(alert_key(record), sealer)
+        if conn.execute("SELECT 1 FROM alerts WHERE key = ? AND status != 'resolved'", (key,)).fetchone():
+            continue
+        conn.execute("INSERT INTO alerts (id, key, status, urgency, team, raised_at, record) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (record.id, key, record.status, URGENCY[record.severity], record.team,
+                      record.raised_at.isoformat(), _stored(record, sealer)))
+        raised.append(record)
+    enqueue(conn, raised)  # durable with the alert: the notifier sends after the commit (gateway/notifier.py)
+    return raised
 
 
 class GatewayAlerts:
@@ -114,9 +119,17 @@ class GatewayAlerts:
             rows = conn.execute(sql, args).fetchall()
         return [_record(r, i, self.store.sealer) for i, r in rows]
 
-    def save(self, record: AlertRecord) -> None:
-        """Store a lifecycle change; it will be synced to central again."""
-        self.store.write_fn(lambda conn: _update(conn, record, self.store.sealer))
+    def save(self, record: AlertRecord) -> AlertRecord:
+        """Store a lifecycle change, merged with whatever reached the stored copy meanwhile (an action from
+        central); it will be synced to central again. Returns the alert as stored."""
+        sealer = self.store.sealer
+
+        def merged(conn: sqlite3.Connection) -> AlertRecord:
+            row = conn.execute("SELECT record FROM alerts WHERE id = ?", (record.id,)).fetchone()
+            result = merge_copies(_record(row[0], record.id, sealer), record) if row else record
+            _update(conn, result, sealer)
+            return result
+        return self.store.write_fn(merged)
 
     def resolve_open(self, keys: Sequence[str], who: str, at: datetime) -> list[AlertRecord]:
         """Resolve the unresolved alerts with these keys (their cause is gone); returns them resolved."""
@@ -134,6 +147,45 @@ class GatewayAlerts:
                 _update(conn, record, sealer)
             return resolved
         return self.store.write_fn(resolve_all)
+
+    def actions_cursor(self) -> int:
+        """The ``seq`` of the last of central's alert actions applied here (0: none yet)."""
+        with self.store.reader() as conn:
+            row = conn.execute("SELECT value FROM sync_cursors WHERE name = ?", (ACTIONS_CURSOR,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def apply_remote(self, actions: Sequence[AlertActionDown], cursor: int) -> int:
+        """Merge actions taken at central into their alerts and move the cursor, in one transaction; returns how
+        many alerts changed. Idempotent (an action already in the history changes nothing); an action for an
+        alert this gateway no longer holds is counted and skipped."""
+        sealer = self.store.sealer
+
+        def apply(conn: sqlite3.Connection) -> int:
+            changed = unknown = 0
+            for down in actions:
+                row = conn.execute("SELECT record FROM alerts WHERE id = ?", (down.alert,)).fetchone()
+                if row is None:
+                    unknown += 1
+                    continue
+                record = _record(row[0], down.alert, sealer)
+                merged = merge(record, [down.action])
+                if merged != record:
+                    _update(conn, merged, sealer)
+                    changed += 1
+            Store.bump(conn, "alert-actions-unknown", unknown)
+            conn.execute("INSERT INTO sync_cursors (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
+                         "SET value = max(value, excluded.value)", (ACTIONS_CURSOR, cursor))
+            return changed
+        return self.store.write_fn(apply)
+
+    def lifecycle(self, since: datetime | None = None) -> list[AlertRecord]:
+        """Every alert raised since ``since`` (all when None), for response-time statistics."""
+        sql, args = "SELECT id, record FROM alerts", []
+        if since is not None:
+            sql, args = sql + " WHERE raised_at >= ?", [since.isoformat()]
+        with self.store.reader() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [_record(r, i, self.store.sealer) for i, r in rows]
 
     def unsynced(self, limit: int) -> list[AlertRecord]:
         """Alerts central has not seen in their latest state, urgent first."""
@@ -170,6 +222,13 @@ class GatewayAlerts:
             rows = conn.execute("SELECT urgency, count(*) FROM alerts WHERE status != 'resolved' "
                                 "GROUP BY 1").fetchall()
         return {SEVERITY[urgency]: n for urgency, n in rows}
+
+    def urgent_by_team(self) -> dict[str, int]:
+        """Unresolved urgent alerts per team: counts only, shown to every role (nobody may miss that a crisis
+        waits, even a role that may not open it)."""
+        with self.store.reader() as conn:
+            return dict(conn.execute("SELECT team, count(*) FROM alerts WHERE status != 'resolved' "
+                                     "AND urgency = ? GROUP BY 1", (URGENCY["urgent"],)).fetchall())
 
 
 def _update(conn: sqlite3.Connection, record: AlertRecord, sealer: Sealer | None) -> None:

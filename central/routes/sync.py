@@ -7,6 +7,7 @@ refused while it arrives, never buffered whole first.
 """
 
 
+import functools
 import json
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ from central.ingest import (
     IngestAnswer,
     IngestBatch,
     InvalidBatchError,
+    drop_erased,
     parse_batch,
     validate_model,
 )
@@ -67,6 +69,12 @@ def router(ctx: Context) -> APIRouter:
     """The gateway-facing routes."""
     api = APIRouter(tags=["gateways"])
     store, settings = ctx.store, ctx.settings
+
+    # A card's pseudonyms, to match erasure tombstones at ingest. Cached: the same students tap every day,
+    # and an HMAC per key per event would add about a fifth to ingest once a first student is erased.
+    @functools.lru_cache(maxsize=65_536)
+    def pseudonyms_of(card: str) -> tuple[str, ...]:
+        return tuple(ctx.pseudonyms.all_of(card))
     bad_body = {400: {"description": "not valid gzip"}, 413: {"description": "body too large"},
                 415: {"description": "unsupported Content-Encoding"},
                 422: {"description": "invalid; `detail` lists locations and error types only (no values)"}}
@@ -79,8 +87,9 @@ def router(ctx: Context) -> APIRouter:
             store.count_quarantined(bound_site(principal) or _claimed_site(raw))
             raise
         check_site(principal, batch.site)
-        result = store.ingest(batch.site, batch.events)
-        return IngestAnswer(new=result.new, duplicates=result.duplicates, conflicts=result.conflicts)
+        result = store.ingest(batch.site, batch.events, pseudonyms=pseudonyms_of)
+        return IngestAnswer(new=result.new, duplicates=result.duplicates, conflicts=result.conflicts,
+                            erased=result.erased)
 
     @api.post("/api/v1/ingest", response_model=IngestAnswer, tags=["ingest"],
               summary="A batch of events from a gateway (idempotent on event id; all or nothing)",
@@ -104,7 +113,11 @@ def router(ctx: Context) -> APIRouter:
             sync = records_body(AlertSyncIn, body, caller(request))
             if any(alert.site != sync.site for alert in sync.alerts):
                 raise RequestError("every alert's site must be the batch's site")
-            result = store.alerts.upsert(sync.alerts)
+            # An erased student's alerts, sent again, must not come back.
+            kept, dropped = drop_erased(sync.alerts, lambda alert: alert.subject, pseudonyms_of,
+                                        store.rights.tombstones())
+            store.rights.count_dropped(dropped)
+            result = store.alerts.upsert(kept)
             return SyncAnswer(applied=result.applied, stale=result.stale)
 
         return await run_in_threadpool(apply)
@@ -146,11 +159,26 @@ def router(ctx: Context) -> APIRouter:
 
     @api.put("/api/v1/gateways/{site}/config", tags=["configuration"], response_model=None,
              max_body_size=MAX_CONFIG_BYTES,
-             summary="Store the site's configuration (validated; If-Match for optimistic concurrency)",
-             **allow(ctx, Role.ADMIN, responses={200: config_body,
-                                                 412: {"description": "If-Match does not match the stored ETag"}}))
+             summary="Store the site's configuration (validated; If-Match for optimistic concurrency). A "
+                     "gateway may store its own site's only while central has none (If-None-Match: *)",
+             **allow(ctx, Role.GATEWAY, Role.ADMIN, responses={
+                 200: config_body, 412: {"description": "If-Match does not match the stored ETag; or, for a "
+                                                        "gateway, a configuration is stored already"},
+                 428: {"description": "a gateway sent no If-None-Match: *"}}))
     def put_config(request: Request, site: SitePath, config: Annotated[SiteConfig, Body()],
-                   if_match: Annotated[str | None, Header()] = None) -> Response:
+                   if_match: Annotated[str | None, Header()] = None,
+                   if_none_match: Annotated[str | None, Header()] = None) -> Response:
+        principal = caller(request)
+        if principal.role is Role.GATEWAY:
+            # A gateway introduces its building to central once (names, capacities, hours); from then on the
+            # configuration is managed here and flows down. So: its own site, and create-only.
+            check_site(principal, site)
+            if if_none_match is None or if_none_match.strip() != "*":
+                return Response(status_code=428, content=b'{"detail":"a gateway must send If-None-Match: *"}',
+                                media_type="application/json")
+            if store.configs.get(site) is not None:
+                return Response(status_code=412, media_type="application/json",
+                                content=b'{"detail":"a configuration for this site is stored already"}')
         if if_match is not None:
             current = store.configs.get(site)
             if current is None or not etag_matches(if_match, current.etag):
