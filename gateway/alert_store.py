@@ -56,8 +56,12 @@ def reseal_alerts(conn: sqlite3.Connection, sealer: Sealer) -> int:
 
 
 def _same_version(conn: sqlite3.Connection, record: AlertRecord, sealer: Sealer | None) -> bool:
+    """Whether the stored copy is ``record`` as written (its JSON, as the unsealed ``record = ?`` compared)."""
     row = conn.execute("SELECT record FROM alerts WHERE id = ?", (record.id,)).fetchone()
-    return row is not None and _record(row[0], record.id, sealer) == record
+    if row is None:
+        return False
+    stored = row[0] if sealer is None else sealer.open(row[0], record.id.encode()).decode()
+    return bool(stored == record.model_dump_json())
 
 
 def insert_alerts(conn: sqlite3.Connection, records: Sequence[AlertRecord],
