@@ -148,11 +148,6 @@ def validate_model(model: type[M], body: bytes | bytearray) -> M:
     return parsed
 
 
-def parse_batch(body: bytes | bytearray) -> IngestBatch:
-    """Validate a batch; ``InvalidBatchError`` if any part of it is invalid."""
-    return validate_model(IngestBatch, body)
-
-
 def named_card(item: IngestItem) -> str | None:
     """The student an event names: a check-in's or check-out's card, a screening's subject; else None."""
     data = item.envelope.data

@@ -136,17 +136,38 @@ class PresenceStore:
             out[card] = Stay(datetime.fromtimestamp(since, UTC), reservation)
         return out
 
-    def enter(self, space: str, card: str, stay: Stay) -> None:
-        """Record a check-in."""
-        tag = self._card(card)
-        row = ((space, tag, stay.since.timestamp(), None, self._seal([card, stay.reservation], space, tag))
-               if self._sealer else (space, card, stay.since.timestamp(), stay.reservation, None))
+    def record(self, space: str, forgotten: list[str], tap: OwnTap | None, stay: Stay | None) -> None:
+        """One tap's changes, in one transaction: the stays ``forgotten`` as too old; the check-in or check-out
+        ``tap`` kept until a presence copy includes it; its card in (with its ``stay``) or, without one, out."""
+        if not forgotten and tap is None:
+            return
         with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO presence (space, card, since, reservation, sealed) "
-                               "VALUES (?, ?, ?, ?, ?)", row)
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.executemany("DELETE FROM presence WHERE space = ? AND card = ?",
+                                       [(space, self._card(c)) for c in forgotten])
+                if tap is not None:
+                    tag = self._card(tap.card)
+                    self._conn.execute("INSERT OR REPLACE INTO own_taps (space, seq, type, card, at, sealed) "
+                                       "VALUES (?, ?, ?, ?, ?, ?)",
+                                       (space, tap.seq, tap.event_type, tag, tap.at.timestamp(),
+                                        self._seal([tap.card], space, tap.seq) if self._sealer else None))
+                    if stay is not None:
+                        row = ((space, tag, stay.since.timestamp(), None,
+                                self._seal([tap.card, stay.reservation], space, tag)) if self._sealer
+                               else (space, tap.card, stay.since.timestamp(), stay.reservation, None))
+                        self._conn.execute("INSERT OR REPLACE INTO presence (space, card, since, reservation, "
+                                           "sealed) VALUES (?, ?, ?, ?, ?)", row)
+                    else:
+                        self._conn.execute("DELETE FROM presence WHERE space = ? AND card = ?", (space, tag))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
 
     def leave(self, space: str, cards: list[str]) -> None:
-        """Record check-outs (or stays forgotten as too old)."""
+        """Forget these cards' stays (the gateway's presence copy says they are not inside)."""
         if cards:
             with self._lock:
                 self._conn.executemany("DELETE FROM presence WHERE space = ? AND card = ?",
@@ -168,14 +189,6 @@ class PresenceStore:
             return (row[0], row[1])
         key, body = self._open(row[0], space)
         return (key, body)
-
-    def add_own(self, space: str, tap: OwnTap) -> None:
-        """Record one of this kiosk's taps until a presence copy includes it."""
-        with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO own_taps (space, seq, type, card, at, sealed) "
-                               "VALUES (?, ?, ?, ?, ?, ?)",
-                               (space, tap.seq, tap.event_type, self._card(tap.card), tap.at.timestamp(),
-                                self._seal([tap.card], space, tap.seq) if self._sealer else None))
 
     def prune_own(self, space: str, upto: int) -> None:
         """Forget own taps up to ``upto``: the gateway's copy includes them."""

@@ -15,7 +15,7 @@ import tomli_w
 from device.outbox import Outbox
 from gateway.alert_store import GatewayAlerts
 from gateway.store import Store
-from kiosk.controller import Stay
+from kiosk.controller import OwnTap, Stay
 from kiosk.presence import PresenceStore
 from onestop.records import AlertRecord
 from onestop.reporting import CORRUPT_DATA_EXIT
@@ -50,7 +50,7 @@ def test_rotation_reseals_outbox_presence_and_gateway_under_the_new_key(tmp_path
             for _ in range(3)]
     outbox.close()
     presence = PresenceStore(data / "k.presence.db", first)
-    presence.enter("lab", CARD, Stay(NOW, "booking-7"))
+    presence.record("lab", [], OwnTap(1, "checkin", CARD, NOW), Stay(NOW, "booking-7"))
     presence.close()
     store = Store(data / "gateway.db", sealer=first)
     store.append_own_event("s1-gateway", "checkout", {"space": "lab", "card": CARD, "via": "auto",
@@ -66,6 +66,7 @@ def test_rotation_reseals_outbox_presence_and_gateway_under_the_new_key(tmp_path
         outbox.close()
         presence = PresenceStore(data / "k.presence.db", sealer)
         assert presence.load("lab") == {CARD: Stay(NOW, "booking-7")}
+        assert [t.card for t in presence.load_own("lab")] == [CARD]
         presence.close()
         store = Store(data / "gateway.db", sealer=sealer)
         assert CARD.encode() in store.unsynced(10)[0][2]
@@ -89,7 +90,7 @@ def test_an_older_release_clear_outbox_is_sealed_on_upgrade_leaving_no_clear_byt
     old.close()
     presence_path = tmp_path / "data" / "k.presence.db"
     old_presence = PresenceStore(presence_path)
-    old_presence.enter("lab", CARD, Stay(NOW, None))
+    old_presence.record("lab", [], OwnTap(1, "checkin", CARD, NOW), Stay(NOW, None))
     old_presence.close()
     assert CARD.encode() in raw_bytes(path) and CARD.encode() in raw_bytes(presence_path)
 

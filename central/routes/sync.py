@@ -2,8 +2,10 @@
 
 Bodies of the three POST routes are JSON, optionally gzip-compressed (``Content-Encoding: gzip``); they are
 read raw so compressed bodies work, and documented in OpenAPI by their models. They are read chunk by chunk
-through ``central.bodies.BodyDecoder``, so a body over ``max_batch_bytes`` (received or decompressed) is
-refused while it arrives, never buffered whole first.
+through ``central.bodies.BodyDecoder`` (the ``Bounded`` dependency, after the caller is authenticated), so a
+body over ``max_batch_bytes`` (received or decompressed) is refused while it arrives, never buffered whole
+first. The routes themselves are plain functions, which FastAPI runs in its thread pool: decoding, validating
+and storing a batch never hold up the event loop.
 """
 
 
@@ -11,8 +13,7 @@ import functools
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Path, Request, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Body, Depends, Header, Path, Request, Response
 from pydantic import BaseModel
 
 from central.bodies import BodyDecoder
@@ -24,7 +25,6 @@ from central.ingest import (
     IngestBatch,
     InvalidBatchError,
     drop_erased,
-    parse_batch,
     validate_model,
 )
 from central.routes.common import Context, allow, bound_site, caller, check_site
@@ -46,15 +46,20 @@ class SyncAnswer(BaseModel):
     stale: int
 
 
-async def read_bounded(request: Request, limit: int) -> BodyDecoder:
-    """The request body read as it arrives, ``BodyError`` (413/415) as soon as it breaks a bound; the caller
-    decodes it (``finish``) in the thread pool."""
-    declared = request.headers.get("content-length")
-    decoder = BodyDecoder(request.headers.get("content-encoding"), limit,
-                          int(declared) if declared and declared.isdigit() else None)
-    async for chunk in request.stream():
-        decoder.feed(chunk)
-    return decoder
+class BoundedBody:
+    """A dependency: the request body read as it arrives, ``BodyError`` (413/415) as soon as it breaks
+    ``limit``; the route decodes it (``finish``) in the thread pool."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    async def __call__(self, request: Request) -> BodyDecoder:
+        declared = request.headers.get("content-length")
+        decoder = BodyDecoder(request.headers.get("content-encoding"), self.limit,
+                              int(declared) if declared and declared.isdigit() else None)
+        async for chunk in request.stream():
+            decoder.feed(chunk)
+        return decoder
 
 
 def _claimed_site(body: bytes | bytearray) -> str | None:
@@ -79,10 +84,16 @@ def router(ctx: Context) -> APIRouter:
                 415: {"description": "unsupported Content-Encoding"},
                 422: {"description": "invalid; `detail` lists locations and error types only (no values)"}}
 
-    def ingest_body(body: BodyDecoder, principal: Principal) -> IngestAnswer:
-        raw = body.finish()
+    # Route dependencies (``allow``'s guard) are solved before parameters: the caller is known before the body is read.
+    Bounded = Annotated[BodyDecoder, Depends(BoundedBody(settings.max_batch_bytes))]  # a type alias
+
+    @api.post("/api/v1/ingest", response_model=IngestAnswer, tags=["ingest"],
+              summary="A batch of events from a gateway (idempotent on event id; all or nothing)",
+              **allow(ctx, Role.GATEWAY, responses=bad_body, body=IngestBatch))
+    def ingest(request: Request, body: Bounded) -> IngestAnswer:
+        raw, principal = body.finish(), caller(request)
         try:
-            batch = parse_batch(raw)
+            batch = validate_model(IngestBatch, raw)
         except InvalidBatchError:
             store.count_quarantined(bound_site(principal) or _claimed_site(raw))
             raise
@@ -90,13 +101,6 @@ def router(ctx: Context) -> APIRouter:
         result = store.ingest(batch.site, batch.events, pseudonyms=pseudonyms_of)
         return IngestAnswer(new=result.new, duplicates=result.duplicates, conflicts=result.conflicts,
                             erased=result.erased)
-
-    @api.post("/api/v1/ingest", response_model=IngestAnswer, tags=["ingest"],
-              summary="A batch of events from a gateway (idempotent on event id; all or nothing)",
-              **allow(ctx, Role.GATEWAY, responses=bad_body, body=IngestBatch))
-    async def ingest(request: Request) -> IngestAnswer:
-        body = await read_bounded(request, settings.max_batch_bytes)
-        return await run_in_threadpool(ingest_body, body, caller(request))
 
     def records_body(model: type[BaseModel], body: BodyDecoder, principal: Principal) -> Any:
         parsed = validate_model(model, body.finish())
@@ -106,34 +110,24 @@ def router(ctx: Context) -> APIRouter:
     @api.post("/api/v1/alerts/sync", response_model=SyncAnswer, tags=["alerts"],
               summary="Upsert a gateway's alerts (newer updated_at wins)",
               **allow(ctx, Role.GATEWAY, responses=bad_body, body=AlertSyncIn))
-    async def alerts_sync(request: Request) -> SyncAnswer:
-        body = await read_bounded(request, settings.max_batch_bytes)
-
-        def apply() -> SyncAnswer:
-            sync = records_body(AlertSyncIn, body, caller(request))
-            if any(alert.site != sync.site for alert in sync.alerts):
-                raise RequestError("every alert's site must be the batch's site")
-            # An erased student's alerts, sent again, must not come back.
-            kept, dropped = drop_erased(sync.alerts, lambda alert: alert.subject, pseudonyms_of,
-                                        store.rights.tombstones())
-            store.rights.count_dropped(dropped)
-            result = store.alerts.upsert(kept)
-            return SyncAnswer(applied=result.applied, stale=result.stale)
-
-        return await run_in_threadpool(apply)
+    def alerts_sync(request: Request, body: Bounded) -> SyncAnswer:
+        sync = records_body(AlertSyncIn, body, caller(request))
+        if any(alert.site != sync.site for alert in sync.alerts):
+            raise RequestError("every alert's site must be the batch's site")
+        # An erased student's alerts, sent again, must not come back.
+        kept, dropped = drop_erased(sync.alerts, lambda alert: alert.subject, pseudonyms_of,
+                                    store.rights.tombstones())
+        store.rights.count_dropped(dropped)
+        result = store.alerts.upsert(kept)
+        return SyncAnswer(applied=result.applied, stale=result.stale)
 
     @api.post("/api/v1/fleet/sync", response_model=SyncAnswer, tags=["fleet"],
               summary="Upsert a gateway's device health (newer updated_at wins)",
               **allow(ctx, Role.GATEWAY, responses=bad_body, body=FleetSyncIn))
-    async def fleet_sync(request: Request) -> SyncAnswer:
-        body = await read_bounded(request, settings.max_batch_bytes)
-
-        def apply() -> SyncAnswer:
-            sync = records_body(FleetSyncIn, body, caller(request))
-            result = store.fleet.upsert(sync.site, sync.devices)
-            return SyncAnswer(applied=result.applied, stale=result.stale)
-
-        return await run_in_threadpool(apply)
+    def fleet_sync(request: Request, body: Bounded) -> SyncAnswer:
+        sync = records_body(FleetSyncIn, body, caller(request))
+        result = store.fleet.upsert(sync.site, sync.devices)
+        return SyncAnswer(applied=result.applied, stale=result.stale)
 
     # The 200 body is a SiteConfig (the PUT body's schema). It is not declared as the response model because
     # opening hours serialise as wall-clock "HH:MM:SS", which JSON Schema's "time" format (RFC 3339, with an

@@ -76,8 +76,8 @@ class ReadModelCollector(Collector):
         yield _gauge("broker_connected", "1 when connected to the broker", int(view.broker_connected()))
         yield _counter("tick_failures", "Once-a-second ticks (silence, automatic check-outs, storage bound) that "
                        "failed", view.tick_failures())
-        yield _counter("receiver_restarts", "Times the MQTT receiver process ended unexpectedly and was restarted",
-                       view.receiver_restarts())
+        yield _counter("receiver_restarts", "Times the MQTT receiver started a new connection because a batch "
+                       "could not be handled (nothing of it acknowledged)", view.receiver_restarts())
         occupancy = GaugeMetricFamily("onestop_gateway_occupancy", "People inside by card taps", labels=["space"])
         for space in view.spaces():
             occupancy.add_metric([space.id], space.count)
