@@ -230,7 +230,7 @@ class Building:
             counts.update(self.occupancy.anomalies - before)
         for name, value in counts.items():
             Store.bump(conn, name, value)
-        return insert_alerts(conn, raised)
+        return insert_alerts(conn, raised, self.store.sealer)
 
     def _derive_one(self, item: Accepted, counts: Counter[str]) -> list[AlertRecord]:
         env, at = item.envelope, _at(item.received)
@@ -299,7 +299,7 @@ class Building:
             if not self.occupancy.still_open(auto):
                 Store.bump(conn, "auto-checkout-overtaken")
                 return 0
-            item = Store.insert_own_event(conn, self.device_id, "checkout", {
+            item = self.store.insert_own_event(conn, self.device_id, "checkout", {
                 "space": auto.space, "card": auto.card, "via": "auto", "reservation": None}, now.timestamp())
             self._changed |= self.occupancy.apply("checkout", auto.space, auto.card, _at(item.received))
             return 1

@@ -6,8 +6,10 @@ import typer
 
 from onestop.backup_cli import DestArgument, ForceOption, IncludeKeysOption, SourceArgument
 from onestop.reporting import ConfigOption, reported
+from sealing.cli import app as data_key_app
 
 app = typer.Typer(help="The building gateway.", no_args_is_help=True)
+app.add_typer(data_key_app, name="data-key")
 
 
 @app.command("run")

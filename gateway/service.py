@@ -27,6 +27,7 @@ from onestop.mqtt import Message
 from onestop.payloads import GatewayState
 from onestop.site import SiteConfig
 from onestop.sqlite import StorageError
+from sealing import open_data_key
 from web.http import HttpServer
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ class Gateway:
         self.boot = boot_id()
         self.started = datetime.now(UTC)
         private_dir(settings.data_dir)
-        self.store = Store(settings.database, settings.ingest.quarantine_max)
+        self.store = Store(settings.database, settings.ingest.quarantine_max,
+                           open_data_key(settings.data_key, settings.data_dir))
         self.alerts = GatewayAlerts(self.store)
         self.building = Building(settings, self.store, self._publish)
         will = Message(topics.gateway_state(settings.site),
@@ -78,7 +80,8 @@ class Gateway:
         if not self.settings.config_copy.exists():
             return
         try:
-            config = SiteConfig.model_validate_json(self.settings.config_copy.read_bytes())
+            config = SiteConfig.model_validate_json(self.store.sealer.open_any(  # type: ignore[union-attr]
+                self.settings.config_copy.read_bytes(), b"site-config"))
         except ValueError:
             log.error("ignoring an unreadable copy of the site configuration at %s", self.settings.config_copy)
             return

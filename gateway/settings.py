@@ -72,6 +72,9 @@ class GatewaySettings(Section):
 
     site: str = Field(pattern=SITE_PATTERN, description="this building's site slug")
     data_dir: Path = Field(Path("data/gateway"), description="where the gateway keeps its database")
+    data_key: Path | None = Field(None, description="the data key file sealing events, quarantine, alerts and the "
+                                                    "site configuration at rest (0600, outside data_dir; "
+                                                    "`onestop gateway data-key new` writes it): required to run")
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8080))
     ingest: IngestSettings = Field(default_factory=IngestSettings)
@@ -116,10 +119,10 @@ class GatewaySettings(Section):
         """The gateway's own device id (its MQTT user), used for the events it creates itself."""
         return self.broker.username or f"{self.site}-gateway"
 
-    @field_validator("data_dir")
+    @field_validator("data_dir", "data_key")
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        return value.expanduser().resolve()
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
 
     @property
     def database(self) -> Path:

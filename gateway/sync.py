@@ -316,7 +316,8 @@ class Syncer:
             log.error("central sent an invalid site configuration; keeping the last good one")
             return
         self._etag = response.headers.get("ETag")
-        write_private(self.config_copy, response.content)
+        # It names the cards of the building's bookings: sealed like the rest of the store.
+        write_private(self.config_copy, self.store.seal(response.content, "site-config"))
         log.info("applied the site configuration from central (%s)", self._etag)
         if self._on_config:
             self._on_config(config)

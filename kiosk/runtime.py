@@ -44,6 +44,7 @@ from onestop.events import Envelope, Measurement, ScreeningData
 from onestop.files import private_dir
 from onestop.ids import CARD_RE
 from onestop.payloads import SpacePresence
+from sealing import open_data_key
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,9 @@ class KioskRuntime:
     def __init__(self, settings: KioskSettings, on_feedback: Callable[[Decision], None] | None = None) -> None:
         self.settings = settings
         private_dir(settings.data_dir)
-        self.outbox = Outbox(settings.outbox_path, settings.device)
-        self.presence = PresenceStore(settings.presence_path)
+        sealer = open_data_key(settings.data_key, settings.data_dir)
+        self.outbox = Outbox(settings.outbox_path, settings.device, sealer)
+        self.presence = PresenceStore(settings.presence_path, sealer)
         self._base = StationConfig(space=settings.space, capacity=settings.capacity,
                                    display_name=settings.display_name, thresholds=settings.health.thresholds)
         self.config = self._base

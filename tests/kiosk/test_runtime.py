@@ -17,6 +17,7 @@ from kiosk.i18n import CONSENT_VERSION, tr
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import KioskSettings
 from onestop.events import Measurement
+from tests.helpers import data_key
 
 A, B = "922E5832", "62E3086CED"
 
@@ -25,7 +26,7 @@ def settings(tmp_path: Path, **extra) -> KioskSettings:
     # Nothing listens on the broker port: the kiosk works offline, as it must.
     return KioskSettings.model_validate({
         "site": "test-site", "device": "kiosk-unit-1", "space": "study-24h-2f", "data_dir": str(tmp_path),
-        "broker": {"host": "127.0.0.1", "port": free_port()}, **extra})
+        "data_key": data_key(tmp_path), "broker": {"host": "127.0.0.1", "port": free_port()}, **extra})
 
 
 @pytest.fixture
