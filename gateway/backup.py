@@ -29,9 +29,8 @@ PRESENCE_KEY = "presence.key"
 def _keys(settings: GatewaySettings) -> dict[str, Path]:
     """The key files this gateway uses, by their name in an archive."""
     keys = {PRESENCE_KEY: settings.data_dir / PRESENCE_KEY}
-    data_key = getattr(settings, "data_key", None)  # the data key, once configured (docs/gateway.md)
-    if data_key is not None:
-        keys["data.key"] = Path(data_key)
+    if settings.data_key is not None:  # the data key (docs/gateway.md), outside the data directory
+        keys["data.key"] = settings.data_key
     return keys
 
 
