@@ -9,6 +9,8 @@ department a notification ``team`` (the ``[[notify]]`` team names of the alerts)
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -110,3 +112,14 @@ class WorkOrderSettings(Section):
         if found is None:
             found = next((c for c in self.categories if c.id == "other"), None)
         return self.department(found.department) if found else self.departments[0]
+
+
+def requester_key(site_key: bytes) -> bytes:
+    """The building's key for tags of the cards that asked for a reply (every kiosk of the site holds it, so
+    a student may look at any kiosk); derived from the site key like the presence keys."""
+    return hmac.new(site_key, b"onestop-requests", hashlib.sha256).digest()
+
+
+def requester_tag(key: bytes, card: str) -> str:
+    """The tag a work order keeps instead of the card: 16 bytes of ``HMAC-SHA256(key, card)``, hex."""
+    return hmac.new(key, card.encode(), hashlib.sha256).hexdigest()[:32]
