@@ -25,7 +25,7 @@ from central.errors import RequestError
 from central.fhir import operation_outcome
 from central.ingest import AlertSyncIn, FleetSyncIn, IngestAnswer, IngestBatch, InvalidBatchError
 from central.pseudonyms import Pseudonyms
-from central.routes import analytics, dashboard, fhir, health, records, rights, sync
+from central.routes import analytics, dashboard, fhir, health, records, rights, sync, work_orders
 from central.routes.common import Context, warn_unbound_gateway_tokens
 from central.routes.fhir import FHIR_BASE, FHIR_JSON
 from central.settings import CentralSettings
@@ -35,7 +35,9 @@ from web.headers import install_security_headers
 
 __all__ = ["IngestAnswer", "IngestBatch", "create_app"]
 
-RAW_BODY_MODELS: tuple[type[BaseModel], ...] = (IngestBatch, AlertSyncIn, FleetSyncIn)
+from onestop.work_orders import WorkOrderSync
+
+RAW_BODY_MODELS: tuple[type[BaseModel], ...] = (IngestBatch, AlertSyncIn, FleetSyncIn, WorkOrderSync)
 
 
 class _StoreCollector(Collector):
@@ -160,7 +162,7 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
     def stats() -> dict[str, int]:
         return store.stats()
 
-    for module in (sync, records, analytics, health, fhir, rights, dashboard):
+    for module in (sync, records, analytics, health, fhir, rights, dashboard, work_orders):
         app.include_router(module.router(ctx))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

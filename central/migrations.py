@@ -108,12 +108,17 @@ def _event_conflicts(conn: sa.Connection) -> None:
     schema.event_conflicts.create(conn, checkfirst=True)
 
 
+def _work_orders(conn: sa.Connection) -> None:
+    schema.work_orders.create(conn, checkfirst=True)
+
+
 Step = Migration[sa.Connection, int]
 MIGRATIONS: tuple[Step, ...] = (
     Migration(1, "events and gateways", _initial),
     Migration(2, "analytics columns, alerts, fleet, site configurations, audit log", _analytics_and_records),
     Migration(3, "device clock skew", _device_clock_skew),
     Migration(4, "event conflicts", _event_conflicts),
+    Migration(5, "work orders", _work_orders),
 )
 
 

@@ -111,6 +111,11 @@ class DeviceLink:
         """Wake the publisher (call after ``outbox.append``)."""
         self._wake.set()
 
+    def heartbeat_now(self) -> None:
+        """Record a heartbeat now (the device's state changed, e.g. a fault cleared) and wake the publisher."""
+        self._heartbeat()
+        self.notify()
+
     @property
     def connected(self) -> bool:
         return self.client.connected

@@ -19,6 +19,7 @@ from gateway.alert_store import GatewayAlerts
 from gateway.building import Building
 from gateway.store import Store
 from onestop.records import AlertRecord, DeviceHealth
+from onestop.work_orders import WorkOrderRecord
 
 
 class SpaceNow(BaseModel):
@@ -64,6 +65,10 @@ class ReadModel(Protocol):
     def alert(self, alert_id: str) -> AlertRecord | None: ...
     def open_alerts_by_severity(self) -> dict[str, int]: ...
     def save_alert(self, record: AlertRecord) -> None: ...
+    def work_orders(self, visible: Callable[[str], bool], department: str | None, state: str | None,
+                    limit: int) -> list[WorkOrderRecord]: ...
+    def work_order(self, order_id: str) -> WorkOrderRecord | None: ...
+    def save_work_order(self, record: WorkOrderRecord, expected: datetime) -> bool: ...
 
 
 @dataclass
@@ -130,3 +135,13 @@ class GatewayReads:
 
     def save_alert(self, record: AlertRecord) -> None:
         self.alert_store.save(record)
+
+    def work_orders(self, visible: Callable[[str], bool], department: str | None, state: str | None,
+                    limit: int) -> list[WorkOrderRecord]:
+        return self.building.work_orders.orders.list(visible, department, state, limit)
+
+    def work_order(self, order_id: str) -> WorkOrderRecord | None:
+        return self.building.work_orders.orders.get(order_id)
+
+    def save_work_order(self, record: WorkOrderRecord, expected: datetime) -> bool:
+        return self.building.work_orders.save(record, expected)

@@ -51,7 +51,7 @@ class Gateway:
         self._load_config_copy()
         self.syncer = Syncer(settings.site, settings.central, self.store, self.alerts, settings.config_copy,
                              fleet=self.building.fleet, on_config=self.building.apply_config,
-                             on_reachability=self._reachability)
+                             on_reachability=self._reachability, work_orders=self.building.work_orders.orders)
         self.reads = GatewayReads(settings.site, self.store, self.alerts, self.building,
                                   connected=lambda: self.consumer.client.connected,
                                   restarts=lambda: self.consumer.client.restarts,

@@ -12,6 +12,7 @@ from onestop.mqtt_settings import BrokerSettings
 from onestop.roles import TokenEntry
 from onestop.settings import Section, TimeZoneName, load_settings
 from onestop.site import DeviceEntry, Reservation, SiteConfig, SpaceConfig
+from onestop.work_orders import WorkOrderSettings
 from web.http import HttpSettings
 
 
@@ -72,6 +73,9 @@ class GatewaySettings(Section):
                                        description="the building's devices: only these may send events, each only "
                                                    "what its kind, space and activity allow")
     reservations: list[Reservation] = Field(default_factory=list)
+    work_orders: WorkOrderSettings = Field(default_factory=WorkOrderSettings,
+                                           description="request categories, departments and targets "
+                                                       "(docs/work-orders.md)")
 
 
     @model_validator(mode="after")

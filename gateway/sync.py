@@ -56,9 +56,11 @@ from gateway.sync_plan import (
     next_batch,
     raise_for,
 )
+from gateway.work_order_store import GatewayWorkOrders
 from onestop.files import write_private
 from onestop.records import AlertRecord, AlertSync, DeviceHealth, FleetSync
 from onestop.site import SiteConfig
+from onestop.work_orders import WorkOrderRecord, WorkOrderSync
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +81,13 @@ class Syncer:
                  fleet: Callable[[], list[DeviceHealth]] = list,
                  on_config: Callable[[SiteConfig], None] | None = None,
                  on_reachability: Callable[[bool], None] | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 work_orders: GatewayWorkOrders | None = None) -> None:
         self.site = site
         self.settings = settings
         self.store = store
         self.alerts = alerts
+        self.work_orders = work_orders  # synced like alerts: upsert by id at central, the newer version wins
         self.config_copy = config_copy
         self._fleet = fleet
         self._on_config = on_config
@@ -145,6 +149,8 @@ class Syncer:
     def sync_once(self) -> int:
         """One round; returns how many events central confirmed (0 when the backlog was empty)."""
         self._sync_alerts()
+        if self.work_orders is not None:
+            self._sync_work_orders(self.work_orders)
         sent = self._sync_events()
         now = time.monotonic()
         if now >= self._next_fleet:
@@ -171,6 +177,22 @@ class Syncer:
             self.alerts.set_aside(record)
 
         self._settle(Bisection(pending, "alerts"), post, self.alerts.mark_synced, set_aside)
+
+    def _sync_work_orders(self, orders: GatewayWorkOrders) -> None:
+        pending = orders.unsynced(500)
+        if not pending:
+            return
+
+        def post(records: list[WorkOrderRecord]) -> httpx.Response:
+            return self._post_json("/api/v1/work-orders/sync",
+                                   WorkOrderSync(site=self.site, work_orders=records).model_dump_json().encode())
+
+        def set_aside(record: WorkOrderRecord, reason: str) -> None:
+            log.error("central refused work order %s (%s): %s; set aside until it changes", record.id,
+                      record.category, reason)
+            orders.set_aside(record)
+
+        self._settle(Bisection(pending, "work orders"), post, orders.mark_synced, set_aside)
 
     @staticmethod
     def _settle(plan: Bisection[T], post: Callable[[list[T]], httpx.Response], accepted: Callable[[list[T]], None],

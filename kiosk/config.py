@@ -21,7 +21,7 @@ allowed). A kiosk reads these keys and ignores the rest, so the gateway can add 
                         is inside from the gateway's ``space/{space}/presence``
 ``hours``               the space's opening hours (``onestop.site.OpeningHours``), shown on the idle screen
 ``thresholds``          health stations: overrides of ``onestop.clinical.Thresholds`` (any subset)
-``request_categories``  the buttons of "Report a problem / request a service" (``onestop.work_orders.Category``;
+``request_categories``  the buttons of "Report a problem / request a service" (``onestop.work_orders.CategoryLabel``;
                         default ``DEFAULT_CATEGORIES``), from the site's ``[work_orders]``
 ``requests``            the building's recent requests that asked for a reply, keyed by a tag of the card
                         (``RequestStatus``): a student taps to see the state of their own
@@ -45,8 +45,9 @@ from onestop.errors import ConfigError
 from onestop.events import Card, Slug
 from onestop.payloads import MAX_RESERVATIONS, Direction
 from onestop.site import OpeningHours, Reservation
-from onestop.work_orders import DEFAULT_CATEGORIES, MAX_CATEGORIES, STATES, Category
+from onestop.work_orders import DEFAULT_CATEGORIES, MAX_CATEGORIES, STATES, CategoryLabel
 
+KIOSK_CATEGORIES = tuple(CategoryLabel(id=c.id, label=c.label, label_zh=c.label_zh) for c in DEFAULT_CATEGORIES)
 MAX_REQUEST_STATUSES = 200  # the newest requests with a reply wanted, in one kiosk's cfg
 
 
@@ -90,7 +91,7 @@ class StationConfig(BaseModel):
     presence_key: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     hours: OpeningHours | None = None  # the space's opening hours, for the idle screen
     thresholds: Thresholds = Field(default_factory=Thresholds)
-    request_categories: tuple[Category, ...] = Field(DEFAULT_CATEGORIES, min_length=1, max_length=MAX_CATEGORIES)
+    request_categories: tuple[CategoryLabel, ...] = Field(KIOSK_CATEGORIES, min_length=1, max_length=MAX_CATEGORIES)
     requests: tuple[RequestStatus, ...] = Field((), max_length=MAX_REQUEST_STATUSES)
     request_key: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 

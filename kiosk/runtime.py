@@ -105,7 +105,9 @@ class KioskRuntime:
                                on_config=self._config, on_occupancy=self._occupancy, on_presence=self._presence,
                                counters=lambda: {"taps_not_recorded": self.not_recorded,
                                                  "presence_refused": self.presence_refused,
-                                                 "cfg_sections_refused": self.cfg_sections_refused})
+                                                 "cfg_sections_refused": self.cfg_sections_refused,
+                                                 # what fails now: the gateway closes work orders of the rest
+                                                 "faults": ",".join(sorted(self.faults))[:500]})
 
     @property
     def health_station(self) -> bool:
@@ -406,6 +408,7 @@ class KioskRuntime:
                 return
             faults = dict(self._faults)
         log.warning("%s works again", component)
+        self.link.heartbeat_now()  # its "faults" tell the gateway at once (the work order closes)
         self._tell("fault", faults)
 
     # -- the gateway -------------------------------------------------------------------------------------

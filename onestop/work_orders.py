@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from onestop.ids import SLUG_PATTERN
+from onestop.ids import DEVICE_PATTERN, SITE_PATTERN, SLUG_PATTERN
+from onestop.roles import Role
 from onestop.settings import Section
 
 State = Literal["open", "acknowledged", "in-progress", "done", "rejected"]
@@ -50,12 +52,17 @@ class Department(Section):
         return self.team or self.id
 
 
-class Category(Section):
-    """One button on the kiosk's "Report a problem / request a service" screen."""
+class CategoryLabel(Section):
+    """One button on the kiosk's "Report a problem / request a service" screen (what a kiosk is told)."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
     label: str = Field(min_length=1, max_length=40)
     label_zh: str = Field("", max_length=40)
+
+
+class Category(CategoryLabel):
+    """A category and the department it routes to."""
+
     department: str = Field(pattern=SLUG_PATTERN)
 
 
@@ -123,3 +130,91 @@ def requester_key(site_key: bytes) -> bytes:
 def requester_tag(key: bytes, card: str) -> str:
     """The tag a work order keeps instead of the card: 16 bytes of ``HMAC-SHA256(key, card)``, hex."""
     return hmac.new(key, card.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+# -- the record a gateway keeps and central receives ------------------------------------------------------------
+MAX_HISTORY = 50
+Source = Literal["request", "device"]
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+class Step(BaseModel):
+    """One line of a work order's history: who did what when."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at: datetime
+    by: str = Field(max_length=64)
+    state: State | None = None  # the state it moved to, if it moved
+    note: str | None = Field(None, max_length=MAX_NOTE)
+
+
+class WorkOrderRecord(BaseModel):
+    """A work order: what, where, for which department, its state and history, and its targets.
+
+    No card: a request with a reply wanted is matched to its student by a keyed tag the gateway keeps beside
+    the record (never synced). ``updated_at`` orders versions: central keeps the newer (docs/work-orders.md).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=UUID_PATTERN, description="the request event's id, or a fresh UUIDv7 for a device's")
+    site: str = Field(pattern=SITE_PATTERN)
+    source: Source
+    category: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    department: str = Field(pattern=SLUG_PATTERN)
+    state: State = "open"
+    space: str | None = Field(None, pattern=SLUG_PATTERN)
+    device: str | None = Field(None, pattern=DEVICE_PATTERN)
+    problem: str | None = Field(None, max_length=64, description="device orders: fault component, offline, "
+                                                                  "calibration")
+    summary: str = Field(max_length=200)
+    note: str | None = Field(None, max_length=MAX_NOTE, description="the student's note, if any")
+    reply_wanted: bool = False
+    assignee: str | None = Field(None, max_length=64)
+    reason: str | None = Field(None, max_length=MAX_NOTE, description="why it was rejected")
+    opened_at: datetime
+    acknowledged_at: datetime | None = None
+    finished_at: datetime | None = None  # done or rejected
+    updated_at: datetime
+    ack_due: datetime
+    finish_due: datetime
+    history: list[Step] = Field(default_factory=list, max_length=MAX_HISTORY)
+
+    @property
+    def closed(self) -> bool:
+        return self.state in CLOSED
+
+    def is_overdue(self, now: datetime) -> bool:
+        """Late against its targets: not acknowledged by ``ack_due``, or not finished by ``finish_due``."""
+        if self.closed:
+            return False
+        return (self.state == "open" and now > self.ack_due) or now > self.finish_due
+
+
+class WorkOrderSync(BaseModel):
+    """``POST /api/v1/work-orders/sync`` (role gateway): a site's changed work orders."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site: str = Field(pattern=SITE_PATTERN)
+    work_orders: list[WorkOrderRecord] = Field(max_length=500)
+
+
+# Which departments each role sees, at the gateway and at central: the one statement of the rule. A
+# counselling appointment request says who wants counselling, so it is counselling's (and admin's) alone;
+# the clinic's likewise; staff sees every other department, including those a site adds.
+PRIVATE_DEPARTMENTS = frozenset({"counselling", "clinic"})
+ROLE_DEPARTMENTS: dict[Role, frozenset[str] | None] = {
+    Role.FACILITIES: frozenset({"facilities"}), Role.TECHNICIAN: frozenset({"technicians"}),
+    Role.COUNSELLING: frozenset({"counselling"}), Role.CLINIC: frozenset({"clinic"}),
+    Role.ADMIN: None, Role.GATEWAY: frozenset(),
+}
+
+
+def may_see(role: Role, department: str) -> bool:
+    """Whether ``role`` may see and handle the work orders of ``department``."""
+    if role is Role.STAFF:
+        return department not in PRIVATE_DEPARTMENTS
+    allowed = ROLE_DEPARTMENTS.get(role, frozenset())
+    return allowed is None or department in allowed
