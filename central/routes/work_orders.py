@@ -30,6 +30,11 @@ StateQuery = Literal["open", "acknowledged", "in-progress", "done", "rejected", 
 AgeQuery = Annotated[float | None, Query(ge=0, le=24 * 3650, description="hours since the order was opened")]
 
 
+BAD_BODY = {400: {"description": "not valid gzip, or an order of another site"},
+            413: {"description": "body too large"}, 415: {"description": "unsupported Content-Encoding"},
+            422: {"description": "invalid; `detail` lists locations and error types only (no values)"}}
+
+
 class WorkOrderView(WorkOrderRecord):
     """A work order as central holds it, with whether it is late against its targets now."""
 
@@ -43,7 +48,7 @@ def router(ctx: Context) -> APIRouter:
 
     @api.post("/api/v1/work-orders/sync", response_model=SyncAnswer,
               summary="Upsert a gateway's work orders (newer updated_at wins)",
-              **allow(ctx, Role.GATEWAY, body=WorkOrderSync))
+              **allow(ctx, Role.GATEWAY, responses=BAD_BODY, body=WorkOrderSync))
     async def work_orders_sync(request: Request) -> SyncAnswer:
         body = await read_bounded(request, settings.max_batch_bytes)
 

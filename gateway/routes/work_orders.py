@@ -1,4 +1,5 @@
-"""Work orders of the caller's departments (docs/work-orders.md): list, one, change of state, notes.
+"""Work orders of the caller's departments (docs/work-orders.md): list, one, change of state, notes, and the
+page that shows them by department and state with their actions (``/work-orders``).
 
 Which departments a role sees is ``onestop.work_orders.may_see`` (facilities, technicians, counselling,
 clinic their own; staff every department but counselling's and the clinic's; admin all). An order of another
@@ -7,15 +8,18 @@ caller's name; a change made from an outdated copy answers 409 instead of overwr
 """
 
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.routes.common import ANY_ROLE, Context
 from gateway.work_orders import WorkOrderError, annotate, move
 from onestop.work_orders import MAX_NOTE, State, WorkOrderRecord, may_see
 from web.auth import Principal
+from web.headers import Page
 
 StateFilter = Literal["open", "acknowledged", "in-progress", "done", "rejected", "unfinished"]
 
@@ -45,6 +49,12 @@ def router(ctx: Context) -> APIRouter:
     """``/api/v1/work-orders``."""
     api = APIRouter(tags=["work orders"])
     anyone = ctx.only(*ANY_ROLE)
+    page = Page(resources.files("gateway").joinpath("work_orders.html").read_text(encoding="utf-8"))
+
+    @api.get("/work-orders", response_class=HTMLResponse, include_in_schema=False)
+    def work_orders_page() -> HTMLResponse:
+        """The building's work orders by department and state, with their actions (the API below)."""
+        return page.response()
 
     @api.get("/api/v1/work-orders", summary="Work orders of the caller's departments, open ones first")
     def list_orders(principal: Annotated[Principal, anyone],

@@ -13,6 +13,7 @@ from harness.proxy import FaultProxy
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import ReaderSettings
 from kiosk.settings import load as load_kiosk
+from tests.browser import new_page
 from tests.helpers import stop_all_within, wait_until
 
 CARD, OTHER = "62E3086CED", "0A1B2C3D4E"
@@ -100,8 +101,15 @@ def test_a_request_made_offline_reaches_facilities_at_once_and_central_once_the_
                 part.stop()
 
 
-def test_an_unplugged_reader_opens_one_technicians_order_that_closes_when_plugged_back(site, lone_gateway,
-                                                                                      tmp_path):
+@pytest.fixture
+def page(browser):
+    page = new_page(browser)
+    yield page
+    assert not page.console_errors, page.console_errors
+    page.context.close()
+
+
+def test_an_unplugged_reader_opens_one_technicians_order_that_closes_when_plugged_back(site, lone_gateway, page):
     reader = SimulatedDevice("em4100", seed=3)
     settings = load_kiosk(site.path("kiosk-kiosk-test-b.toml"))
     kiosk = KioskRuntime(settings.model_copy(update={"reader": ReaderSettings(driver="em4100", port=reader.path)}))
@@ -118,10 +126,18 @@ def test_an_unplugged_reader_opens_one_technicians_order_that_closes_when_plugge
         assert [(o["department"], o["source"], o["problem"], o["state"]) for o in opened] == [
             ("technicians", "device", "fault:card-reader", "open")]
         kiosk.fault("card-reader", "still unplugged")  # reported again while open: no second order
+        # The technician takes it on from the building's work orders page.
+        page.goto(f"{gw}/work-orders#token={site.tokens['technician']}")
+        row = page.locator(f'[data-department="technicians"] [data-order="{opened[0]["id"]}"]')
+        row.filter(has_text="kiosk-test-b: card-reader not working").wait_for(timeout=10_000)
+        row.get_by_role("button", name="Acknowledge").click()
+        row.locator(".state").filter(has_text="acknowledged").wait_for(timeout=10_000)
         reader.replug()
         closed = wait_until(lambda: [o for o in reader_orders() if o["state"] == "done"], timeout=20,
                             what="the order closed on recovery")
         assert len(reader_orders()) == 1 and closed[0]["history"][-1]["by"] == "system"
+        assert [h["state"] for h in closed[0]["history"]] == ["open", "acknowledged", "done"]
+        row.locator(".state").filter(has_text="done").wait_for(timeout=10_000)  # the page follows by itself
         assert orders(gw, site, "facilities") == []  # not facilities' business
     finally:
         stop_all_within([kiosk], 10)
