@@ -138,7 +138,7 @@ class WorkOrderStore:
             counters.bump(self.db, conn, counters.FUTURE_DATED, clamped)
         return UpsertResult(applied, len(records) - applied)
 
-    def list(self, departments: Iterable[str] | None, query: WorkOrderFilter,
+    def find(self, departments: Iterable[str] | None, query: WorkOrderFilter,
              now: datetime | None = None) -> list[WorkOrderRecord]:
         """Orders matching ``query`` among ``departments`` (None: every one), newest first."""
         now = now or datetime.now(UTC)

@@ -138,7 +138,7 @@ class GatewayReads:
 
     def work_orders(self, visible: Callable[[str], bool], department: str | None, state: str | None,
                     limit: int) -> list[WorkOrderRecord]:
-        return self.building.work_orders.orders.list(visible, department, state, limit)
+        return self.building.work_orders.orders.find(visible, department, state, limit)
 
     def work_order(self, order_id: str) -> WorkOrderRecord | None:
         return self.building.work_orders.orders.get(order_id)

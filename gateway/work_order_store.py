@@ -56,7 +56,7 @@ class GatewayWorkOrders:
             row = conn.execute("SELECT record FROM work_orders WHERE id = ?", (order_id,)).fetchone()
         return WorkOrderRecord.model_validate_json(row[0]) if row else None
 
-    def list(self, visible: Callable[[str], bool], department: str | None = None, state: str | None = None,
+    def find(self, visible: Callable[[str], bool], department: str | None = None, state: str | None = None,
              limit: int = 500) -> list[WorkOrderRecord]:
         """Orders of the departments ``visible`` admits, open ones first, then newest first."""
         sql, args = "SELECT department, record FROM work_orders WHERE 1 = 1", []

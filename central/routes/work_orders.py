@@ -65,7 +65,7 @@ def router(ctx: Context) -> APIRouter:
     def visible(request: Request, site: str | None, department: str | None, state: str | None,
                 min_age_h: float | None, max_age_h: float | None, limit: int) -> list[WorkOrderRecord]:
         who = caller(request)
-        found = store.work_orders.list(None, WorkOrderFilter(
+        found = store.work_orders.find(None, WorkOrderFilter(
             site, department, state, None if min_age_h is None else timedelta(hours=min_age_h),
             None if max_age_h is None else timedelta(hours=max_age_h), 100_000))
         mine = [r for r in found if may_see(who.role, r.department)][:limit]

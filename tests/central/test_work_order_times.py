@@ -15,7 +15,10 @@ T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 def order(n: int, department: str, ack_min: float | None, finish_min: float | None, state: str = "done",
           ack_due_min: float = 30, finish_due_min: float = 240, summary: str = "s") -> WorkOrderRecord:
     opened = T0 + timedelta(hours=n)
-    at = (lambda m: None if m is None else opened + timedelta(minutes=m))
+
+    def at(minutes: float | None) -> datetime | None:
+        return None if minutes is None else opened + timedelta(minutes=minutes)
+
     return WorkOrderRecord(id=f"0193f6c4-7d2a-7c1e-9a51-{n:012d}", site="north-b3", source="request",
                            category="climate", department=department, state=state, summary=summary, opened_at=opened,
                            acknowledged_at=at(ack_min), finished_at=at(finish_min),
