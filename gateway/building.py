@@ -320,4 +320,5 @@ class Building:
                     gone[device] = away.total_seconds() / 60
         raised = self._alerts.insert(raised)
         self.work_orders.offline(gone, now)
+        self.work_orders.calibration(self.config.devices, now.astimezone(self.occupancy.timezone).date(), now)
         self.after_batch(BatchResult([], 0, 0, raised), [])

@@ -98,6 +98,13 @@ class GatewayWorkOrders:
             return closed
         return self.store.write_fn(close)
 
+    def open_keys_with(self, part: str) -> list[str]:
+        """Keys of open device orders that contain ``part`` (``:calibration:``)."""
+        with self.store.reader() as conn:
+            return [k for (k,) in conn.execute(
+                "SELECT key FROM work_orders WHERE instr(key, ?) > 0 AND state NOT IN ('done', 'rejected')",
+                (part,))]
+
     def open_keys(self, prefix: str) -> list[str]:
         """Keys of open device orders starting with ``prefix`` (a device's ``device:``)."""
         with self.store.reader() as conn:

@@ -8,7 +8,9 @@ accepted and reach their department while the WAN is down.
 Device problems, one open order per device and problem (``device_key``):
 - ``fault:{component}``: a ``fault`` event; closed when the device's heartbeat no longer lists the component
   among its ``faults`` (a kiosk sends a heartbeat at once when a component recovers);
-- ``offline``: silent past ``offline_alert_min`` (as the alert); closed when the device is heard again.
+- ``offline``: silent past ``offline_alert_min`` (as the alert); closed when the device is heard again;
+- ``calibration:{component}``: a health station's device past its ``calibration_due`` date (site
+  configuration, checked once a minute in the building's time zone); closed when a later date is configured.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from gateway import work_order_store as sql
 from gateway.ingest import Accepted
@@ -25,9 +27,11 @@ from gateway.store import Store
 from gateway.work_order_store import GatewayWorkOrders
 from gateway.work_orders import SYSTEM, device_key, for_device, from_request, move
 from onestop.events import FaultData, HeartbeatData, RequestData
+from onestop.site import DeviceEntry
 from onestop.work_orders import WorkOrderRecord, WorkOrderSettings, requester_key, requester_tag
 
 log = logging.getLogger(__name__)
+CALIBRATION_EVERY = timedelta(minutes=1)
 
 
 def _fault_key(device: str, component: str) -> str:
@@ -47,6 +51,7 @@ class WorkOrderDesk:
         self._changed = threading.Event()  # kiosks' cfg (the students' statuses) must be published again
         self._pending = False  # changed inside an ingest batch's transaction, not yet committed
         self._statuses: list[dict[str, str]] | None = None
+        self._calibration_checked: datetime | None = None
 
     # -- inside an ingest batch's transaction ----------------------------------------------------------------
     def derive(self, conn: sqlite3.Connection, new: Sequence[Accepted], at: Callable[[float], datetime]) -> None:
@@ -108,6 +113,23 @@ class WorkOrderDesk:
         for record in opened:
             self._opened(record)
         return opened
+
+    def calibration(self, devices: Sequence[DeviceEntry], today: date, now: datetime) -> None:
+        """Open an order for each device past its calibration date; close those no longer due."""
+        if self._calibration_checked is not None and now - self._calibration_checked < CALIBRATION_EVERY:
+            return
+        self._calibration_checked = now
+        due = {device_key(d.device, f"calibration:{component}"): (d, component, when)
+               for d in devices for component, when in d.calibration_due.items() if when <= today}
+        opened = self.orders.insert([
+            (for_device(self.site, d.device, f"calibration:{component}",
+                        f"{d.device}: {component} due for calibration since {when.isoformat()}", self.settings, now,
+                        d.space), key) for key, (d, component, when) in due.items()])
+        for record in opened:
+            self._opened(record)
+        stale = [k for k in self.orders.open_keys_with(":calibration:") if k not in due]
+        if self.orders.close_open(stale, now, "calibrated: a later calibration date is configured"):
+            self._changed.set()
 
     def back_online(self, devices: Sequence[str]) -> list[WorkOrderRecord]:
         """Devices heard again: their offline orders are done."""

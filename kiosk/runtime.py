@@ -254,6 +254,12 @@ class KioskRuntime:
             self.lookup_since = None
         return self.lookup_since is not None
 
+    def report(self, category: str, card: str | None = None) -> Tap:
+        """A whole request at once, no tap in between (the demo's students, scripts)."""
+        with self._lock:
+            self.choose_request(category)
+            return self.send_request(card)
+
     def _live_request(self, now: float) -> RequestDraft | None:
         """The waiting request, dropped once it expired (under the lock)."""
         if self.request is not None and self.request.expired(now):

@@ -7,8 +7,8 @@ last good copy for offline use.
 
 from __future__ import annotations
 
-from datetime import datetime, time
-from typing import Literal
+from datetime import date, datetime, time
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -92,6 +92,10 @@ class DeviceEntry(Section):
                           "setting (toggle by default)")
     activity_name: str | None = Field(None, max_length=80, description="the activity's name on the kiosk")
     activity_name_zh: str | None = Field(None, max_length=80, description="the activity's name in Chinese")
+    calibration_due: dict[Annotated[str, Field(min_length=1, max_length=48)], date] = Field(
+        default_factory=dict, max_length=16,
+        description="health stations: each measuring device's next calibration date (component → date); from "
+                    "that day the technicians get a work order until a later date is configured")
 
 
 class Reservation(Section):

@@ -142,3 +142,32 @@ def test_an_unplugged_reader_opens_one_technicians_order_that_closes_when_plugge
     finally:
         stop_all_within([kiosk], 10)
         reader.close()
+
+
+def test_a_device_past_its_calibration_date_gets_one_order_closed_when_a_later_date_is_configured(tmp_path):
+    from datetime import UTC, date, datetime, timedelta
+
+    from gateway.store import Store
+    from gateway.work_orders_desk import WorkOrderDesk
+    from onestop.site import DeviceEntry
+    from onestop.work_orders import WorkOrderSettings
+
+    store = Store(tmp_path / "gateway.db")
+    try:
+        desk = WorkOrderDesk("north-b3", WorkOrderSettings(), store, b"k" * 32, lambda _d: "health-corner")
+        station = DeviceEntry(device="hs-b3-corner", kind="health-station", space="health-corner",
+                              calibration_due={"bp": date(2026, 12, 1), "scale": date(2027, 6, 1)})
+        now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+        def open_orders() -> list[tuple[str | None, str]]:
+            return [(o.problem, o.state) for o in desk.orders.find(lambda _d: True)]
+
+        for minute in range(3):  # checked again every minute: still one order
+            desk.calibration([station], date(2026, 12, 7), now + timedelta(minutes=minute))
+        assert open_orders() == [("calibration:bp", "open")]
+        assert desk.orders.find(lambda d: d == "technicians")[0].summary.startswith("hs-b3-corner: bp due")
+        calibrated = station.model_copy(update={"calibration_due": {"bp": date(2027, 12, 1)}})
+        desk.calibration([calibrated], date(2026, 12, 7), now + timedelta(minutes=5))
+        assert open_orders() == [("calibration:bp", "done")]
+    finally:
+        store.close()
