@@ -34,6 +34,12 @@ def insert(conn: sqlite3.Connection, record: WorkOrderRecord, key: str | None = 
          record.updated_at.isoformat(), requester, record.model_dump_json())).rowcount == 1
 
 
+def open_requests(conn: sqlite3.Connection, device: str) -> int:
+    """How many of ``device``'s requests are unfinished (inside the caller's transaction)."""
+    return int(conn.execute("SELECT count(*) FROM work_orders WHERE key IS NULL AND state NOT IN "
+                            "('done', 'rejected') AND json_extract(record, '$.device') = ?", (device,)).fetchone()[0])
+
+
 def _update(conn: sqlite3.Connection, record: WorkOrderRecord) -> None:
     conn.execute("UPDATE work_orders SET state = ?, updated_at = ?, record = ?, synced = 0 WHERE id = ?",
                  (record.state, record.updated_at.isoformat(), record.model_dump_json(), record.id))

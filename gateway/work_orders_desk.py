@@ -32,6 +32,7 @@ from onestop.work_orders import WorkOrderRecord, WorkOrderSettings, requester_ke
 
 log = logging.getLogger(__name__)
 CALIBRATION_EVERY = timedelta(minutes=1)
+MAX_OPEN_REQUESTS_PER_DEVICE = 30  # unfinished requests from one kiosk; beyond, requests are counted, not opened
 
 
 def _fault_key(device: str, component: str) -> str:
@@ -60,6 +61,12 @@ class WorkOrderDesk:
             env, data = item.envelope, item.envelope.data
             when = at(item.received)
             if isinstance(data, RequestData):
+                if sql.open_requests(conn, env.device) >= MAX_OPEN_REQUESTS_PER_DEVICE:
+                    # A stolen or broken kiosk must not bury a department: the event is kept, no order opened.
+                    Store.bump(conn, "work-orders-refused:too-many-open")
+                    log.warning("request from %s opens no work order: %d of its requests are open",
+                                env.device, MAX_OPEN_REQUESTS_PER_DEVICE)
+                    continue
                 record = from_request(self.site, env, self.settings, when)
                 tag = requester_tag(self.key, data.card) if data.card else None
                 if record is not None and sql.insert(conn, record, requester=tag):

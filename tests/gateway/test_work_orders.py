@@ -171,3 +171,26 @@ def test_a_device_past_its_calibration_date_gets_one_order_closed_when_a_later_d
         assert open_orders() == [("calibration:bp", "done")]
     finally:
         store.close()
+
+
+def test_a_flooding_kiosk_opens_at_most_30_requests_and_the_rest_are_counted(tmp_path):
+    import time
+    from datetime import UTC, datetime
+
+    from gateway.ingest import Accepted
+    from gateway.store import Store
+    from gateway.work_orders_desk import MAX_OPEN_REQUESTS_PER_DEVICE, WorkOrderDesk
+    from onestop.events import new_event
+    from onestop.work_orders import WorkOrderSettings
+
+    store = Store(tmp_path / "gateway.db")
+    try:
+        desk = WorkOrderDesk("north-b3", WorkOrderSettings(), store, b"k" * 32, lambda _d: None)
+        events = [new_event("kiosk-b3-lobby", n, "request", {"category": "noise", "space": "study-24h-2f"})
+                  for n in range(1, MAX_OPEN_REQUESTS_PER_DEVICE + 3)]
+        batch = [Accepted(e, e.to_json(), time.time()) for e in events]
+        store.write_fn(lambda conn: desk.derive(conn, batch, lambda r: datetime.fromtimestamp(r, UTC)))
+        assert len(desk.orders.find(lambda _d: True)) == MAX_OPEN_REQUESTS_PER_DEVICE
+        assert store.counters()["work-orders-refused:too-many-open"] == 2
+    finally:
+        store.close()
