@@ -13,7 +13,7 @@ from harness.proxy import FaultProxy
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import ReaderSettings
 from kiosk.settings import load as load_kiosk
-from tests.browser import new_page
+from tests.browser import new_page, screenshot
 from tests.helpers import stop_all_within, wait_until
 
 CARD, OTHER = "62E3086CED", "0A1B2C3D4E"
@@ -109,7 +109,8 @@ def page(browser):
     page.context.close()
 
 
-def test_an_unplugged_reader_opens_one_technicians_order_that_closes_when_plugged_back(site, lone_gateway, page):
+def test_an_unplugged_reader_opens_one_technicians_order_that_closes_when_plugged_back(site, lone_gateway, page,
+                                                                                      tmp_path):
     reader = SimulatedDevice("em4100", seed=3)
     settings = load_kiosk(site.path("kiosk-kiosk-test-b.toml"))
     kiosk = KioskRuntime(settings.model_copy(update={"reader": ReaderSettings(driver="em4100", port=reader.path)}))
@@ -132,6 +133,7 @@ def test_an_unplugged_reader_opens_one_technicians_order_that_closes_when_plugge
         row.filter(has_text="kiosk-test-b: card-reader not working").wait_for(timeout=10_000)
         row.get_by_role("button", name="Acknowledge").click()
         row.locator(".state").filter(has_text="acknowledged").wait_for(timeout=10_000)
+        screenshot(page, tmp_path / "gateway-work-orders.png")
         reader.replug()
         closed = wait_until(lambda: [o for o in reader_orders() if o["state"] == "done"], timeout=20,
                             what="the order closed on recovery")
