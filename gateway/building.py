@@ -85,7 +85,8 @@ class Building:
         self._changed: set[str] = set()
         self._back: set[str] = set()  # devices online again since the last batch was published
         self._alerts = GatewayAlerts(store)
-        self.work_orders = WorkOrderDesk(settings.site, settings.work_orders, store, self.site_key, self.device_space)
+        self.work_orders = WorkOrderDesk(settings.site, self.config.work_orders, store, self.site_key,
+                                         self.device_space)
         self._restore()
 
     # -- start-up ----------------------------------------------------------------------------------------
@@ -109,6 +110,7 @@ class Building:
         with self._lock:
             self.config = config
             self.device_table = device_table(config.devices)
+            self.work_orders.settings = config.work_orders  # the kiosks get its categories with the cfg below
             sessions = self.occupancy.sessions
             self.occupancy = OccupancyBook({s.id: s for s in config.spaces}, self.occupancy.timezone,
                                            {k: v for k, v in sessions.items() if k in {s.id for s in config.spaces}})

@@ -85,7 +85,8 @@ class GatewaySettings(Section):
 
     def site_config(self) -> SiteConfig:
         """The building configuration from this file (central's copy replaces it when online)."""
-        return SiteConfig(spaces=self.spaces, devices=self.devices, reservations=self.reservations)
+        return SiteConfig(spaces=self.spaces, devices=self.devices, reservations=self.reservations,
+                          work_orders=self.work_orders)
 
     @property
     def device_id(self) -> str:

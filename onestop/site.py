@@ -1,4 +1,4 @@
-"""A building's configuration: spaces, opening hours, devices, reservations.
+"""A building's configuration: spaces, opening hours, devices, reservations, work-order routing.
 
 The same model is the gateway's local ``[[spaces]]`` / ``[[devices]]`` configuration and the downlink the
 gateway pulls from central (``GET /api/v1/gateways/{site}/config``, role ``gateway``), which it keeps as its
@@ -16,6 +16,7 @@ from onestop.events import Card
 from onestop.ids import DEVICE_PATTERN, SLUG_PATTERN
 from onestop.payloads import DeviceKind
 from onestop.settings import Section
+from onestop.work_orders import WorkOrderSettings
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ALL_DAYS: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -120,6 +121,8 @@ class SiteConfig(Section):
     spaces: list[SpaceConfig] = Field(default_factory=list)
     devices: list[DeviceEntry] = Field(default_factory=list)
     reservations: list[Reservation] = Field(default_factory=list)
+    work_orders: WorkOrderSettings = Field(default_factory=WorkOrderSettings,
+                                           description="request categories, departments and their targets")
 
     @model_validator(mode="after")
     def _references(self) -> SiteConfig:

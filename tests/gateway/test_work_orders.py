@@ -196,3 +196,35 @@ def test_a_flooding_kiosk_opens_at_most_30_requests_and_the_rest_are_counted(tmp
         assert store.counters()["work-orders-refused:too-many-open"] == 2
     finally:
         store.close()
+
+
+def test_the_site_configuration_from_central_brings_its_categories_to_the_kiosks(tmp_path):
+    import json
+
+    from gateway.building import Building
+    from gateway.settings import GatewaySettings
+    from gateway.store import Store
+    from onestop.site import SiteConfig
+
+    space = {"id": "study-24h-2f", "capacity": 60}
+    kiosk = {"device": "kiosk-b3-lobby", "kind": "kiosk", "space": "study-24h-2f"}
+    settings = GatewaySettings(site="north-b3", data_dir=tmp_path, spaces=[space], devices=[kiosk])
+    store = Store(tmp_path / "gateway.db")
+    try:
+        building = Building(settings, store, lambda _message: None)
+
+        def categories() -> list[str]:
+            cfg = json.loads(building.config_message("kiosk-b3-lobby").payload)
+            return [c["id"] for c in cfg["request_categories"]]
+
+        assert categories() == ["seat-desk", "equipment", "climate", "cleanliness", "noise", "counselling", "other"]
+        estates = {"departments": [{"id": "estates"}, {"id": "it", "team": "technician"}],
+                   "categories": [{"id": "heating", "label": "Heating", "department": "estates"},
+                                  {"id": "wifi", "label": "Wi-Fi", "label_zh": "无线网络", "department": "it"}],
+                   "device_department": "it"}
+        building.apply_config(SiteConfig.model_validate({"spaces": [space], "devices": [kiosk],
+                                                         "work_orders": estates}))
+        assert categories() == ["heating", "wifi"]
+        assert building.work_orders.settings.route("wifi").id == "it"
+    finally:
+        store.close()
