@@ -1,8 +1,15 @@
-"""Alerts from every gateway with their lifecycle (open → acknowledged → resolved).
+"""Alerts from every gateway with their lifecycle (open → acknowledged → resolved, assigned to a person).
 
-Gateways push their alerts with ``POST /api/v1/alerts/sync``; each alert is upserted by id and the copy
-with the newer ``updated_at`` wins, so resending, reordering or two gateways' views arriving late never
-roll an alert's lifecycle back. Times after the record's arrival are clamped to it first (``clamp_future``).
+Gateways push their alerts with ``POST /api/v1/alerts/sync``; each alert is upserted by id, merged with the
+stored copy: the union of both histories, the later action winning (``onestop.alert_history``; a copy
+without history: the newer ``updated_at`` wins), so resending, reordering or views arriving late never roll
+an alert's lifecycle back or lose an action. Times after the record's arrival, the actions' included, are
+clamped to it first (``clamp_future``).
+
+People act at central too (``act``): the action joins the alert's history and is recorded in
+``alert_actions`` in the order taken, for the alert's gateway to fetch after its cursor (``actions_after``).
+On PostgreSQL an advisory lock serialises the transactions that write alerts, so a ``seq`` never becomes
+visible after a larger one (a gateway's cursor would skip it) and two syncs of one alert never race.
 """
 
 from __future__ import annotations
@@ -17,10 +24,13 @@ import sqlalchemy as sa
 
 from central import counters
 from central.db import Database
-from central.schema import alerts
-from onestop.records import AlertRecord
+from central.schema import alert_actions, alerts
+from onestop.alert_history import SYSTEM, Response, first_response, merge, merge_copies, seconds, take
+from onestop.records import AlertAction, AlertActionDown, AlertActions, AlertRecord
 
 log = logging.getLogger(__name__)
+_ACTIONS_LOCK = 0x616C7274  # "alrt": orders the transactions that append to alert_actions (PostgreSQL)
+_LOOKUP_CHUNK = 5000  # ids per IN (...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +75,13 @@ def clamp_future(values: dict[str, Any], now: datetime, fields: Sequence[str]) -
     return {**values, **times, **dict.fromkeys(late, now)}, bool(late)
 
 
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A time from a computed column (SQLite hands back its stored text, without an offset: UTC)."""
+    if value is None or isinstance(value, datetime):
+        return None if value is None else _utc(value)
+    return _utc(datetime.fromisoformat(value))
+
+
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)  # a time without an offset is UTC
 
@@ -92,6 +109,30 @@ def newer_wins_upsert(db: Database, conn: sa.Connection, table: sa.Table, key: s
     return len(conn.execute(stmt.returning(table.c[key]), list(rows)).all())
 
 
+def clamp_record(record: AlertRecord, now: datetime) -> tuple[AlertRecord, bool]:
+    """``record`` with its times and its actions' times after ``now`` clamped to ``now``, and whether any was."""
+    values, late = clamp_future(record.model_dump(exclude={"history"}), now, ALERT_TIMES)
+    history = []
+    for action in record.history:
+        if _utc(action.at) > now:
+            action, late = action.model_copy(update={"at": now}), True
+        history.append(action)
+    return (record.model_copy(update={**values, "history": history}) if late else record), late
+
+
+def record_row(record: AlertRecord) -> dict[str, Any]:
+    """The ``alerts`` row of a record (without ``synced_at``)."""
+    history = [action.model_dump(mode="json") for action in record.history] or None
+    return table_row(alerts, {**record.model_dump(exclude={"history"}), "history": history,
+                              "responded_at": first_response(record)})
+
+
+def row_record(row: Any) -> AlertRecord:
+    """The record an ``alerts`` row holds."""
+    values = {name: row[name] for name in AlertRecord.model_fields if name != "history"}
+    return AlertRecord.model_validate({**values, "history": row["history"] or []})
+
+
 class AlertStore:
     """The campus-wide alert table."""
 
@@ -99,20 +140,94 @@ class AlertStore:
         self.db = db
 
     def upsert(self, records: Sequence[AlertRecord], now: datetime | None = None) -> UpsertResult:
-        """Apply a gateway's alerts; a record older than the stored copy is ignored."""
+        """Merge a gateway's alerts into the stored copies; a record that adds nothing is counted stale."""
         now = now or datetime.now(UTC)
         latest: dict[str, AlertRecord] = {}
-        for record in records:  # one statement may not touch a row twice: keep each id's newest copy
-            if record.id not in latest or latest[record.id].updated_at < record.updated_at:
-                latest[record.id] = record
-        rows, clamped = clamped_rows(alerts, [{**record.model_dump(), "synced_at": now}
-                                              for record in latest.values()], now, ALERT_TIMES)
+        clamped = 0
+        for record in records:  # one statement may not touch a row twice: merge each id's copies first
+            record, late = clamp_record(record, now)
+            clamped += late
+            latest[record.id] = merge_copies(latest[record.id], record) if record.id in latest else record
+        applied = 0
         with self.db.write() as conn:
-            applied = newer_wins_upsert(self.db, conn, alerts, "id", rows)
+            self._lock_actions(conn)  # two syncs of one alert (a resend after a time-out) must not both insert
+            stored = self._stored(conn, list(latest))
+            inserts, updates = [], []
+            for record in latest.values():
+                old = stored.get(record.id)
+                if old is None:
+                    inserts.append({**record_row(record), "synced_at": now})
+                    continue
+                merged = merge_copies(old, record)
+                # By value (a gateway's copy is central's narrower model); an old copy without history gains one
+                # by merging alone, which is no change.
+                if merged.model_dump() != merge(old, []).model_dump():
+                    updates.append({**record_row(merged), "synced_at": now, "key": record.id})
+            if inserts:
+                conn.execute(alerts.insert(), inserts)
+            if updates:
+                conn.execute(alerts.update().where(alerts.c.id == sa.bindparam("key")), updates)
+            applied = len(inserts) + len(updates)
             counters.bump(self.db, conn, counters.FUTURE_DATED, clamped)
         if clamped:
             log.warning("%d alert(s) dated after their arrival; their times were clamped to it", clamped)
         return UpsertResult(applied, len(records) - applied)
+
+    def _lock_actions(self, conn: sa.Connection) -> None:
+        """Serialise alert writes on PostgreSQL (SQLite: the database's one writer already does)."""
+        if not self.db.is_sqlite:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ACTIONS_LOCK})
+
+    @staticmethod
+    def _stored(conn: sa.Connection, ids: Sequence[str]) -> dict[str, AlertRecord]:
+        out: dict[str, AlertRecord] = {}
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            stmt = sa.select(alerts).where(alerts.c.id.in_(ids[start:start + _LOOKUP_CHUNK]))
+            out.update((row["id"], row_record(row)) for row in conn.execute(stmt).mappings())
+        return out
+
+    def act(self, alert_id: str, teams: Sequence[str], action: AlertAction) -> AlertRecord | None:
+        """Take ``action`` on an alert of ``teams`` (None: no such alert for them); ``AlertError`` when its
+        state does not allow it. The action is queued for the alert's gateway in the same transaction."""
+        with self.db.write() as conn:
+            self._lock_actions(conn)
+            record = self._stored(conn, [alert_id]).get(alert_id)
+            if record is None or record.team not in teams:
+                return None
+            updated = take(record, action)
+            conn.execute(alerts.update().where(alerts.c.id == alert_id).values(record_row(updated)))
+            conn.execute(alert_actions.insert().values(site=record.site, alert_id=alert_id,
+                                                       action=action.model_dump(mode="json")))
+        return updated
+
+    def actions_after(self, site: str, after: int, limit: int) -> AlertActions:
+        """Actions taken at central on ``site``'s alerts after ``after``, oldest first, at most ``limit``."""
+        stmt = (sa.select(alert_actions.c.seq, alert_actions.c.alert_id, alert_actions.c.action)
+                .where(alert_actions.c.site == site, alert_actions.c.seq > after)
+                .order_by(alert_actions.c.seq).limit(limit))
+        with self.db.read() as conn:
+            rows = conn.execute(stmt).all()
+        actions = [AlertActionDown(seq=seq, alert=alert_id, action=AlertAction.model_validate(action))
+                   for seq, alert_id, action in rows]
+        return AlertActions(actions=actions, next=actions[-1].seq if actions else after)
+
+    def response_times(self, teams: Sequence[str], since: datetime | None = None,
+                       until: datetime | None = None) -> list[Response]:
+        """Response times of the alerts of ``teams`` raised in ``[since, until)`` (read from columns)."""
+        c = alerts.c
+        # Rows stored before step 5 have no ``responded_at``: their acknowledge, else a person's resolve.
+        person_resolved = sa.case((sa.and_(c.resolved_by != SYSTEM, c.status == "resolved"), c.resolved_at))
+        responded = sa.func.coalesce(c.responded_at, c.acknowledged_at, person_resolved)
+        resolved = sa.case((c.status == "resolved", c.resolved_at))
+        stmt = sa.select(c.team, c.severity, c.raised_at, responded.label("responded"),
+                         resolved.label("resolved")).where(c.team.in_(teams))
+        if since is not None:
+            stmt = stmt.where(c.raised_at >= since)
+        if until is not None:
+            stmt = stmt.where(c.raised_at < until)
+        with self.db.read() as conn:
+            return [Response(team, severity, seconds(raised, _aware(responded)), seconds(raised, _aware(done)))
+                    for team, severity, raised, responded, done in conn.execute(stmt)]
 
     def list(self, query: AlertFilter) -> list[dict[str, Any]]:
         """Alerts matching ``query``, newest first."""

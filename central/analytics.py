@@ -124,6 +124,7 @@ class Analytics:
             max_stay = timedelta(hours=config.max_stay_h)
             events = [e for e in per_space[(site, space_id)] if e.at >= at - max_stay]
             steps = replay(check_events(events), max_stay, until=at)
-            out.append({"site": site, "space": space_id, "name": config.name, "count": steps[-1].count if steps else 0,
+            out.append({"site": site, "space": space_id, "name": config.name,
+                        "name_zh": config.name_zh, "count": steps[-1].count if steps else 0,
                         "capacity": config.capacity, "people_count": latest.get((site, space_id))})
         return out

@@ -5,8 +5,9 @@ defined inside `create_app`.
 """
 
 
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -14,24 +15,30 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import onestop
+from central import retention
 from central.errors import RequestError
 from central.fhir import operation_outcome
 from central.ingest import AlertSyncIn, FleetSyncIn, IngestAnswer, IngestBatch, InvalidBatchError
+from central.notifications import NotificationStore
 from central.pseudonyms import Pseudonyms
-from central.routes import analytics, dashboard, fhir, health, records, rights, sync, work_orders
+from central.routes import alerts, analytics, dashboard, fhir, health, records, rights, sync, work_orders
 from central.routes.common import Context, warn_unbound_gateway_tokens
 from central.routes.fhir import FHIR_BASE, FHIR_JSON
 from central.settings import CentralSettings
 from central.store import CentralStore
-from web.auth import Authenticator
+from onestop.records import TEAMS
+from web.alert_metrics import response_time_families
+from web.auth import EXPIRY_WARNING, Authenticator
+from web.docs import install_docs
 from web.headers import install_security_headers
+from web.oidc import install_sign_in
 
 __all__ = ["IngestAnswer", "IngestBatch", "create_app"]
 
@@ -46,16 +53,22 @@ class _StoreCollector(Collector):
     def __init__(self, store: CentralStore) -> None:
         self._store = store
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         stats = self._store.stats()
         for name, help_text in (("events", "Events stored"), ("duplicates", "Duplicate events dropped"),
                                 ("quarantined", "Ingest batches rejected as invalid (422)"),
                                 ("future_dated", "Alert and fleet records dated after their arrival (clamped)"),
                                 ("unknown_space", "Events stored for a space the site's configuration lacks"),
-                                ("conflicts", "Events whose id central already held with other content")):
+                                ("conflicts", "Events whose id central already held with other content"),
+                                ("erased_dropped", "Events dropped at ingest: they name a student erased at central")):
             family = CounterMetricFamily(f"onestop_central_{name}", help_text)
             family.add_metric([], stats[name])
             yield family
+        expired = CounterMetricFamily("onestop_central_expired", "Rows removed by their class's time limit "
+                                      "(central/retention.py)", labels=["class"])
+        for name in retention.CLASSES:
+            expired.add_metric([name], stats[f"expired_{name}"])
+        yield expired
         for name, help_text in (("open_alerts", "Alerts open"), ("devices_offline", "Devices offline")):
             gauge = GaugeMetricFamily(f"onestop_central_{name}", help_text)
             gauge.add_metric([], stats[name])
@@ -69,6 +82,12 @@ class _StoreCollector(Collector):
             seen.add_metric([gw["site"]], gw["last_seen"].timestamp())
         yield lag
         yield seen
+        yield from response_time_families("onestop_central", self._store.alerts.response_times(TEAMS))
+        notified = CounterMetricFamily("onestop_central_notifications", "Notification tries, their ends and "
+                                       "escalations (central/notifier.py)", labels=["outcome"])
+        for outcome, value in NotificationStore(self._store.db).counts().items():
+            notified.add_metric([outcome], value)
+        yield notified
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -121,8 +140,20 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
-    """The FastAPI application of the central service."""
+    """The FastAPI application of the central service (its lifespan runs the retention ticker)."""
+    ticker = retention.RetentionTicker(lambda: retention.expire(store.db, settings.retention),
+                                       settings.retention.interval_s)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ticker.start()
+        try:
+            yield
+        finally:
+            ticker.stop()
+
     app = FastAPI(title="onestop central", version=onestop.__version__, docs_url=None, redoc_url=None,
+                  lifespan=lifespan,
                   description="Campus-wide service: ingest from building gateways, alerts, fleet, configuration "
                               "downlink, occupancy analytics and forecast, screenings with FHIR export and "
                               "audit. Every route except /healthz, /metrics, /api/v1/stats, the dashboard and "
@@ -132,10 +163,14 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
                   max_body_size=settings.max_batch_bytes)
     install_security_headers(app)
     warn_unbound_gateway_tokens(settings)
-    ctx = Context(settings=settings, store=store, auth=Authenticator(settings.tokens),
+    sign_in = install_sign_in(app, settings.oidc, home="/dashboard")
+    ctx = Context(settings=settings, store=store, auth=Authenticator(settings.tokens, sign_in),
                   pseudonyms=Pseudonyms.from_file(settings.pseudonym_key_file))
     registry = CollectorRegistry()
     registry.register(_StoreCollector(store))
+    Gauge("onestop_central_tokens_expiring_soon",
+          f"Bearer tokens that expire within {EXPIRY_WARNING.days} days (rotate them)", registry=registry
+          ).set_function(ctx.auth.expiring_soon)
     latency = Histogram("onestop_central_request_seconds", "Request handling time", ["route", "method"],
                         registry=registry)
 
@@ -162,7 +197,8 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
     def stats() -> dict[str, int]:
         return store.stats()
 
-    for module in (sync, records, analytics, health, fhir, rights, dashboard, work_orders):
+    for module in (sync, records, alerts, analytics, health, fhir, rights, dashboard, work_orders):
         app.include_router(module.router(ctx))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    install_docs(app)
     return app

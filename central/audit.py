@@ -1,7 +1,9 @@
 """The audit log of reads of health data (screenings, questionnaires, FHIR): who, when, what, whose.
 
 Every such read writes one row before the data is returned; if the row cannot be written the read fails
-(fail closed). Subjects are recorded as a keyed pseudonym (``subject_ref``, ``central.pseudonyms``), not the
+(fail closed). The reader is the token's holder or, for a person signed in through the campus IdP, the
+person: ``principal`` is their e-mail and ``person_sub``/``person_name``/``person_email`` say who exactly.
+Subjects are recorded as a keyed pseudonym (``subject_ref``, ``central.pseudonyms``), not the
 card number: the log is readable by ``admin``, who may not learn whose health data exists, yet can still
 answer "who read card X's records?" by asking with the card, which the route pseudonymises under every
 known key.
@@ -17,6 +19,7 @@ import sqlalchemy as sa
 
 from central.db import Database
 from central.schema import audit_log
+from web.oidc import Person
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,7 @@ class AuditEntry:
     subject_ref: str | None
     params: dict[str, Any]
     results: int
+    person: Person | None = None  # who signed in (OIDC), when a person rather than a token read
 
 
 class AuditLog:
@@ -44,7 +48,8 @@ class AuditLog:
             conn.execute(audit_log.insert().values(
                 at=now or datetime.now(UTC), principal=entry.principal, role=entry.role, method=entry.method,
                 route=entry.route, subject_ref=entry.subject_ref, params=entry.params,
-                results=entry.results))
+                results=entry.results, person_sub=entry.person and entry.person.sub,
+                person_name=entry.person and entry.person.name, person_email=entry.person and entry.person.email))
 
     def list(self, principal: str | None = None, subject_refs: list[str] | None = None, since: datetime | None = None,
              limit: int = 200) -> list[dict[str, Any]]:

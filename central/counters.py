@@ -14,6 +14,7 @@ QUARANTINED = "quarantined_batches"  # ingest batches refused as invalid (422)
 FUTURE_DATED = "future_dated_records"  # alert / fleet records dated after their arrival, clamped to it
 UNKNOWN_SPACE = "unknown_space_events"  # events naming a space the site's configuration does not have
 CONFLICTS = "conflicting_events"  # events whose id central holds with other content
+ERASED = "erased_subject_events"  # events dropped at ingest: they name a student erased at central
 
 
 def bump(db: Database, conn: sa.Connection, name: str, by: int = 1) -> None:

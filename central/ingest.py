@@ -26,6 +26,7 @@ PLAUSIBLE_PAST = timedelta(days=7)
 PLAUSIBLE_FUTURE = timedelta(minutes=2)
 MAX_REPORTED_ERRORS = 100
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 class IngestItem(BaseModel):
@@ -43,12 +44,15 @@ class IngestBatch(BaseModel):
 
 
 class IngestAnswer(BaseModel):
-    """How many events of the batch were new, how many central already had, and how many it had with other
-    content (conflicts: the stored copy is kept, the ids are listed at ``GET /api/v1/events/conflicts``)."""
+    """How many events of the batch were new, how many central already had, how many it had with other
+    content (conflicts: the stored copy is kept, the ids are listed at ``GET /api/v1/events/conflicts``), and
+    how many it dropped because they name a student erased at central (acknowledged all the same: the
+    gateway must not send them again)."""
 
     new: int
     duplicates: int
     conflicts: int = 0
+    erased: int = 0
 
 
 Name = Annotated[str | None, Field(None, max_length=64)]
@@ -144,9 +148,27 @@ def validate_model(model: type[M], body: bytes | bytearray) -> M:
     return parsed
 
 
-def parse_batch(body: bytes | bytearray) -> IngestBatch:
-    """Validate a batch; ``InvalidBatchError`` if any part of it is invalid."""
-    return validate_model(IngestBatch, body)
+def named_card(item: IngestItem) -> str | None:
+    """The student an event names: a check-in's or check-out's card, a screening's subject; else None."""
+    data = item.envelope.data
+    return getattr(data, "card", None) or getattr(data, "subject", None)
+
+
+def drop_erased(items: Sequence[T], card_of: Callable[[T], str | None],
+                pseudonyms: Callable[[str], Sequence[str]], tombstones: frozenset[str]) -> tuple[list[T], int]:
+    """``items`` (events, alerts) without those naming an erased student, and how many were dropped.
+
+    ``card_of`` names an item's student, ``pseudonyms`` gives a card's pseudonyms under every known key
+    (so a tombstone written before a key rotation still matches), ``tombstones`` are the erased students'
+    (``central.rights``)."""
+    if not tombstones:
+        return list(items), 0
+    kept = [item for item in items if not _erased(card_of(item), pseudonyms, tombstones)]
+    return kept, len(items) - len(kept)
+
+
+def _erased(card: str | None, pseudonyms: Callable[[str], Sequence[str]], tombstones: frozenset[str]) -> bool:
+    return card is not None and not tombstones.isdisjoint(pseudonyms(card))
 
 
 def received_utc(item: IngestItem) -> datetime:

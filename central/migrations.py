@@ -80,10 +80,43 @@ def _analytics_and_records(conn: sa.Connection) -> None:
     for index in events.indexes:
         if index.name != "events_device_seq":
             index.create(conn, checkfirst=True)
-    for table in (schema.counters, schema.alerts, schema.site_configs, schema.audit_log):
+    for table in (schema.counters, schema.site_configs):
         table.create(conn, checkfirst=True)
-    # ``devices`` as this step made it (step 3 added a column since).
+    # ``devices``, ``alerts`` and ``audit_log`` as this step made them (steps 3, 5 and 8 added columns since).
     frozen = sa.MetaData()
+    sa.Table("audit_log", frozen,
+             sa.Column("id", schema.AutoId, primary_key=True, autoincrement=True),
+             sa.Column("at", UtcDateTime, nullable=False),
+             sa.Column("principal", sa.String(64), nullable=False),
+             sa.Column("role", sa.String(16), nullable=False),
+             sa.Column("method", sa.String(8), nullable=False),
+             sa.Column("route", sa.String(200), nullable=False),
+             sa.Column("subject_ref", sa.String(32), nullable=True),
+             sa.Column("params", sa.JSON, nullable=False),
+             sa.Column("results", sa.Integer, nullable=False),
+             sa.Index("audit_log_at", "at"),
+             sa.Index("audit_log_subject", "subject_ref"))
+    sa.Table("alerts", frozen,
+             sa.Column("id", sa.String(36), primary_key=True),
+             sa.Column("site", sa.String(32), nullable=False),
+             sa.Column("rule", sa.String(64), nullable=False),
+             sa.Column("severity", sa.String(16), nullable=False),
+             sa.Column("team", sa.String(16), nullable=False),
+             sa.Column("status", sa.String(16), nullable=False),
+             sa.Column("summary", sa.String(300), nullable=False),
+             sa.Column("raised_at", UtcDateTime, nullable=False),
+             sa.Column("updated_at", UtcDateTime, nullable=False),
+             sa.Column("device", sa.String(64), nullable=True),
+             sa.Column("space", sa.String(64), nullable=True),
+             sa.Column("event_id", sa.String(36), nullable=True),
+             sa.Column("subject", sa.String(32), nullable=True),
+             sa.Column("acknowledged_by", sa.String(64), nullable=True),
+             sa.Column("acknowledged_at", UtcDateTime, nullable=True),
+             sa.Column("resolved_by", sa.String(64), nullable=True),
+             sa.Column("resolved_at", UtcDateTime, nullable=True),
+             sa.Column("synced_at", UtcDateTime, nullable=False),
+             sa.Index("alerts_team_status", "team", "status"),
+             sa.Index("alerts_site_raised", "site", "raised_at"))
     sa.Table("devices", frozen,
              sa.Column("device", sa.String(64), primary_key=True),
              sa.Column("site", sa.String(32), nullable=False),
@@ -108,6 +141,31 @@ def _event_conflicts(conn: sa.Connection) -> None:
     schema.event_conflicts.create(conn, checkfirst=True)
 
 
+def _alert_lifecycle(conn: sa.Connection) -> None:
+    for name in ("assigned_to", "history", "responded_at"):
+        _add_column(conn, "alerts", schema.alerts.c[name])
+    schema.alert_actions.create(conn, checkfirst=True)
+
+
+SETTLED_TIER = 99  # notify_state.tier of alerts central held before it notified: never told, never escalated
+
+
+def _notifications(conn: sa.Connection) -> None:
+    for table in (schema.notify_state, schema.notifications, schema.notify_attempts):
+        table.create(conn, checkfirst=True)
+    # Alerts already here were dealt with without notifications: an upgrade must not page anyone about them.
+    conn.execute(schema.notify_state.insert().from_select(
+        ["alert_id", "tier", "updated_at"],
+        sa.select(schema.alerts.c.id, sa.literal(SETTLED_TIER), schema.alerts.c.synced_at)))
+
+
+def _erased_subjects(conn: sa.Connection) -> None:
+    schema.erased_subjects.create(conn, checkfirst=True)
+
+
+def _audit_person(conn: sa.Connection) -> None:
+    for column in ("person_sub", "person_name", "person_email"):
+        _add_column(conn, "audit_log", schema.audit_log.c[column])
 def _work_orders(conn: sa.Connection) -> None:
     schema.work_orders.create(conn, checkfirst=True)
 
@@ -118,7 +176,11 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(2, "analytics columns, alerts, fleet, site configurations, audit log", _analytics_and_records),
     Migration(3, "device clock skew", _device_clock_skew),
     Migration(4, "event conflicts", _event_conflicts),
-    Migration(5, "work orders", _work_orders),
+    Migration(5, "alert lifecycle at central: assignment, history, actions for the gateways", _alert_lifecycle),
+    Migration(6, "notifications: state per alert, deliveries, attempts", _notifications),
+    Migration(7, "erased subjects (tombstones)", _erased_subjects),
+    Migration(8, "audit log names the person who read", _audit_person),
+    Migration(9, "work orders", _work_orders),
 )
 
 

@@ -96,8 +96,24 @@ alerts = sa.Table(
     sa.Column("resolved_by", sa.String(64), nullable=True),
     sa.Column("resolved_at", UtcDateTime, nullable=True),
     sa.Column("synced_at", UtcDateTime, nullable=False),
+    sa.Column("assigned_to", sa.String(64), nullable=True),
+    sa.Column("history", sa.JSON, nullable=True),  # AlertRecord.history (a list of AlertAction); null: none
+    # When a person first acknowledged or resolved it (``onestop.alert_history.first_response``): response
+    # times are read from columns, not by parsing every history.
+    sa.Column("responded_at", UtcDateTime, nullable=True),
     sa.Index("alerts_team_status", "team", "status"),
     sa.Index("alerts_site_raised", "site", "raised_at"),
+)
+
+# Actions taken at central, in the order they were taken (``seq``), for the alert's gateway to fetch and merge
+# (``GET /api/v1/sites/{site}/alerts/actions?after=seq``).
+alert_actions = sa.Table(
+    "alert_actions", metadata,
+    sa.Column("seq", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("site", sa.String(32), nullable=False),
+    sa.Column("alert_id", sa.String(36), nullable=False),
+    sa.Column("action", sa.JSON, nullable=False),
+    sa.Index("alert_actions_site_seq", "site", "seq"),
 )
 
 devices = sa.Table(
@@ -137,8 +153,57 @@ audit_log = sa.Table(
     sa.Column("subject_ref", sa.String(32), nullable=True),
     sa.Column("params", sa.JSON, nullable=False),
     sa.Column("results", sa.Integer, nullable=False),
+    # The person who read (signed in through the campus IdP): their stable subject, name and e-mail.
+    # Empty for a bearer token's read, which ``principal`` names.
+    sa.Column("person_sub", sa.String(255), nullable=True),
+    sa.Column("person_name", sa.String(200), nullable=True),
+    sa.Column("person_email", sa.String(254), nullable=True),
     sa.Index("audit_log_at", "at"),
     sa.Index("audit_log_subject", "subject_ref"),
+)
+
+# Notifications (central/notifier.py). ``notify_state``: per alert, the highest tier told so far (set in the
+# same transaction as that tier's deliveries, with a compare-and-set, so two workers never both tell a tier).
+notify_state = sa.Table(
+    "notify_state", metadata,
+    sa.Column("alert_id", sa.String(36), primary_key=True),
+    sa.Column("tier", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# One row per (alert, tier, target): pending with its next try, sent, failed (gave up) or skipped.
+notifications = sa.Table(
+    "notifications", metadata,
+    sa.Column("alert_id", sa.String(36), primary_key=True),
+    sa.Column("tier", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("target", sa.String(64), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("notifications_due", "state", "next_at"),
+)
+
+# Every try: the target's name (never its URL), when, the outcome and a short reason.
+notify_attempts = sa.Table(
+    "notify_attempts", metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.String(36), nullable=False),
+    sa.Column("tier", sa.Integer, nullable=False),
+    sa.Column("target", sa.String(64), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("detail", sa.String(300), nullable=False),
+    sa.Index("notify_attempts_alert", "alert_id"),
+)
+
+# Students erased at central (``central.rights``): the keyed pseudonym, never the card, and when. A gateway
+# re-sending an erased student's events (catch-up after an outage, an unacknowledged batch again) must not
+# bring them back: ingest drops events naming a pseudonym listed here, and counts them.
+erased_subjects = sa.Table(
+    "erased_subjects", metadata,
+    sa.Column("subject_ref", sa.String(32), primary_key=True),
+    sa.Column("erased_at", UtcDateTime, nullable=False),
 )
 
 # Work orders from every gateway (docs/work-orders.md): upserted by id, the newer ``updated_at`` wins. The

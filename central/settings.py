@@ -8,9 +8,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
+from onestop.notifications import NotificationSettings, NotifyTarget, named
 from onestop.roles import Role, TokenEntry
 from onestop.settings import Section, TimeZoneName, load_settings
 from web.http import HttpSettings
+from web.oidc import OidcSettings
 
 
 class ExamPeriod(Section):
@@ -24,6 +26,21 @@ class ExamPeriod(Section):
         if self.end < self.start:
             raise ValueError("exam period ends before it starts")
         return self
+
+
+class RetentionSettings(Section):
+    """How long central keeps each class of data (central/retention.py); the university's policy sets these."""
+
+    screenings_days: float = Field(1825, gt=0, description="screenings (vital signs, questionnaire answers, "
+                                                           "consent), from when they happened")
+    presence_days: float = Field(730, gt=0, description="check-ins, check-outs and attendance (occupancy "
+                                                        "history and forecast)")
+    telemetry_days: float = Field(365, gt=0, description="sensor readings, heartbeats, faults, event conflicts")
+    alerts_days: float = Field(730, gt=0, description="resolved alerts, from their raise")
+    audit_days: float = Field(3650, gt=0, description="the audit log and erasure tombstones: keep longer than "
+                                                      "what they audit")
+    interval_s: float = Field(3600, gt=0, description="how often the limits are applied (the first time one "
+                                                      "interval after start)")
 
 
 class CentralSettings(Section):
@@ -45,9 +62,22 @@ class CentralSettings(Section):
     max_batch_bytes: int = Field(64 * 1024 * 1024, ge=1024,
                                  description="largest request body accepted, counted while it is read and "
                                              "again after decompression")
+    oidc: OidcSettings | None = Field(None, description="people sign in through the campus identity provider "
+                                                        "(docs/security.md); without it, bearer tokens only")
     timezone: TimeZoneName = Field("UTC", description="IANA time zone of the campus: hours, days and opening hours")
     exam_periods: list[ExamPeriod] = Field(default_factory=list,
                                            description="the academic calendar's exam periods (forecast)")
+    notify: list[NotifyTarget] = Field(default_factory=list,
+                                       description="campus-wide notification targets (Apprise URLs): tier 0 is "
+                                                   "told when an alert arrives, tiers 1, 2 ... when an urgent "
+                                                   "one stays unacknowledged")
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+
+    @model_validator(mode="after")
+    def _notify_names(self) -> CentralSettings:
+        named(self.notify)  # names unique
+        return self
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @model_validator(mode="after")
     def _gateway_tokens_bound(self) -> CentralSettings:

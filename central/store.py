@@ -14,19 +14,19 @@ the insert skipped rows, so the usual all-new batch pays nothing for this.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from central import counters
+from central import counters, retention
 from central.alerts import AlertStore
 from central.audit import AuditLog
 from central.db import Database
 from central.fleet import FleetStore
-from central.ingest import EVENT_COLUMNS, IngestItem, event_rows, received_utc, sort_batch
+from central.ingest import EVENT_COLUMNS, IngestItem, drop_erased, event_rows, named_card, received_utc, sort_batch
 from central.migrations import migrate
 from central.rights import Rights
 from central.schema import event_conflicts, events, gateways
@@ -38,7 +38,9 @@ CHECK_TYPES = ("checkin", "checkout")
 LOOKUP_CHUNK = 5000  # ids per IN (...) when fetching stored contents: under every driver's parameter limit
 # Keys of ``/api/v1/stats`` read from named counters.
 STATS_COUNTERS = {"quarantined": counters.QUARANTINED, "future_dated": counters.FUTURE_DATED,
-                  "unknown_space": counters.UNKNOWN_SPACE, "conflicts": counters.CONFLICTS}
+                  "unknown_space": counters.UNKNOWN_SPACE, "conflicts": counters.CONFLICTS,
+                  "erased_dropped": counters.ERASED,
+                  **{f"expired_{name}": retention.counter(name) for name in retention.CLASSES}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,7 @@ class IngestResult:
     new: int
     duplicates: int
     conflicts: int = 0
+    erased: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +83,19 @@ class CentralStore:
 
     # -- ingest -------------------------------------------------------------------------------------------
 
-    def ingest(self, site: str, items: Sequence[IngestItem], now: datetime | None = None) -> IngestResult:
+    def ingest(self, site: str, items: Sequence[IngestItem], now: datetime | None = None,
+               pseudonyms: Callable[[str], Sequence[str]] | None = None) -> IngestResult:
         """Insert a batch; events already known (by id) are duplicates, or conflicts when their content differs.
 
-        Events naming a space the site's configuration lacks are stored like any other, and counted."""
+        Events naming a space the site's configuration lacks are stored like any other, and counted. Events
+        naming a student erased at central are dropped and counted (``pseudonyms``: a card's pseudonyms under
+        every key, to match the tombstones; the check costs one small query while no student was ever erased)."""
         now = now or datetime.now(UTC)
+        erased = 0
+        if pseudonyms is not None:
+            items, erased = drop_erased(items, named_card, pseudonyms, self.rights.tombstones())
+            if erased:
+                log.warning("site %s: dropped %d event(s) naming students erased at central", site, erased)
         rows = event_rows(site, items, now, self.db.stored_time)
         spaces = self.configs.spaces(site)
         lag = max_lag = None
@@ -98,6 +109,7 @@ class CentralStore:
             dup = len(rows) - new - len(sort.conflicts)
             counters.bump(self.db, conn, counters.UNKNOWN_SPACE, sort.unknown_space)
             counters.bump(self.db, conn, counters.CONFLICTS, len(sort.conflicts))
+            counters.bump(self.db, conn, counters.ERASED, erased)
             self._record_conflicts(conn, site, sort.conflicts, now)
             upsert = self.db.insert(gateways).values(site=site, last_seen=now, events=new, duplicates=dup,
                                                      lag_s=lag, max_lag_s=max_lag, quarantined=0)
@@ -109,7 +121,7 @@ class CentralStore:
             log.warning("site %s: %d event(s) arrived with the id of a stored event but other content; the stored "
                         "copy is kept (ids: %s)", site, len(sort.conflicts),
                         ", ".join(event_id for event_id, _ in sort.conflicts[:20]))
-        return IngestResult(new, dup, len(sort.conflicts))
+        return IngestResult(new, dup, len(sort.conflicts), erased)
 
     def _stored_before(self, conn: sa.Connection, rows: Sequence[tuple[Any, ...]],
                        now: datetime) -> dict[str, tuple[Any, ...]]:
@@ -210,8 +222,8 @@ class CentralStore:
                                 .where(events.c.site == site, events.c.space == space)).scalar()
 
     def screenings(self, subject: str | None = None, site: str | None = None, since: datetime | None = None,
-                   until: datetime | None = None, limit: int = 100) -> list[StoredEvent]:
-        """Screening events, newest first, filtered."""
+                   until: datetime | None = None, limit: int = 100, offset: int = 0) -> list[StoredEvent]:
+        """Screening events, newest first, filtered (``offset`` skips that many matches)."""
         query = sa.select(events).where(events.c.type == "screening")
         if subject is not None:
             query = query.where(events.c.subject == subject)
@@ -221,7 +233,7 @@ class CentralStore:
             query = query.where(events.c.at >= since)
         if until is not None:
             query = query.where(events.c.at < until)
-        return self._events(query.order_by(events.c.at.desc(), events.c.id).limit(limit))
+        return self._events(query.order_by(events.c.at.desc(), events.c.id).limit(limit).offset(offset))
 
     def screening(self, event_id: str) -> StoredEvent | None:
         """One screening event by id, or None."""

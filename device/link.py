@@ -1,11 +1,12 @@
 """A device's link to its building: drains the outbox to the broker, announces itself, listens for its
 configuration, for occupancy and for presence.
 
-The publisher hands paho at most ``window`` events at a time, in sequence order, and marks each in the
-outbox when its PUBACK arrives. paho resends unacknowledged QoS 1 messages itself after a reconnect; after a
-restart everything unacknowledged is sent again. After every reconnect the events acknowledged within the
-resend window are sent again too, in case the broker crashed before writing them to disk (see
-``device.outbox``). The event id makes every such copy harmless.
+The publisher thread wakes when the outbox takes an event (``Outbox.appended``), hands paho at most
+``window`` events at a time, in sequence order, and marks each in the outbox when its PUBACK arrives. paho
+resends unacknowledged QoS 1 messages itself after a reconnect; after a restart everything unacknowledged is
+sent again. After every reconnect the events acknowledged within the resend window are sent again too, in
+case the broker crashed before writing them to disk (see ``device.outbox``). The event id makes every such
+copy harmless.
 
 Events leave only once the building's gateway is known to exist: its retained ``gateway/state`` (birth or
 Will) has arrived on this connection. The gateway publishes its first birth after its persistent session has
@@ -65,7 +66,7 @@ class DeviceLink:
         # while calling paho, so the two threads cannot wait on each other.
         self._pubacks: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._handed_upto = 0
-        self._wake = threading.Event()
+        self._wake = outbox.appended  # every append wakes the publisher; so do connections, PUBACKs and stop
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         will = Message(topics.state(site, self.device),
@@ -83,7 +84,7 @@ class DeviceLink:
             self._resend = True
         else:
             self._gateway_known.clear()  # a new connection learns it again, from the retained state
-        self.notify()
+        self._wake.set()
 
     def _birth(self) -> list[Message]:
         state = DeviceState(online=True, boot=self.boot, kind=self._kind, fw=self._fw,  # type: ignore[arg-type]
@@ -101,15 +102,10 @@ class DeviceLink:
     def stop(self) -> None:
         """Stop publishing, say goodbye, disconnect; whatever is unacknowledged stays in the outbox."""
         self._stopping.set()
-        self.notify()
-        if self._thread:
-            self._thread.join(5)
-        self._flush_acked()
-        self.client.stop()
-
-    def notify(self) -> None:
-        """Wake the publisher (call after ``outbox.append``)."""
         self._wake.set()
+        if self._thread:
+            self._thread.join(5)  # it marks the last PUBACKs before it ends
+        self.client.stop()
 
     def heartbeat_now(self) -> None:
         """Record a heartbeat now (the device's state changed, e.g. a fault cleared) and wake the publisher."""
@@ -127,13 +123,21 @@ class DeviceLink:
     # -- the publisher thread --------------------------------------------------------------------------
     def _pump(self) -> None:
         next_heartbeat = time.monotonic() + self._heartbeat_s
-        while not self._stopping.is_set():
+        next_sweep = 0.0  # forgetting what left the resend window needs no more than one sweep a second
+        while True:
             self._wake.wait(timeout=0.5)
             self._wake.clear()
+            acked = []  # PUBACKs queued by paho's thread; only this thread maps their mids to events
+            while not self._pubacks.empty():
+                seq = self._inflight.pop(self._pubacks.get_nowait(), None)
+                if seq is not None:  # resent copies are not tracked
+                    acked.append(seq)
+            self.outbox.mark_acked(acked)
             if self._stopping.is_set():
-                break
-            self._flush_acked()
-            self.outbox.forget_acked(time.time() - self._resend_window_s)
+                return
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + 1.0
+                self.outbox.forget_acked(time.time() - self._resend_window_s)
             if time.monotonic() >= next_heartbeat:
                 next_heartbeat = time.monotonic() + self._heartbeat_s
                 self._heartbeat()
@@ -161,14 +165,6 @@ class DeviceLink:
             self._inflight[mid] = item.seq  # its PUBACK waits in the queue until this thread reads it
             self._handed_upto = item.seq
 
-    def _flush_acked(self) -> None:
-        acked = []
-        while not self._pubacks.empty():
-            seq = self._inflight.pop(self._pubacks.get_nowait(), None)
-            if seq is not None:  # resent copies are not tracked
-                acked.append(seq)
-        self.outbox.mark_acked(acked)
-
     # -- paho callbacks (network thread) ---------------------------------------------------------------
     def _published(self, mid: int) -> None:
         self._pubacks.put(mid)
@@ -185,7 +181,7 @@ class DeviceLink:
             return  # an empty retained payload only clears a topic
         if parsed.kind == "gateway-state":
             self._gateway_known.set()
-            self.notify()
+            self._wake.set()
         elif parsed.kind == "cfg" and self._on_config:
             self._on_config(body)
         elif parsed.kind == "occupancy" and self._on_occupancy:

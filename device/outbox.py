@@ -9,6 +9,9 @@ seconds, so a broker crash can lose what it acknowledged just before. An acknowl
 stays in the outbox for ``resend_window_s`` more seconds (``mark_acked``), and after every reconnect the
 device sends those again (``recently_acked``): the gateway drops the copies by event id.
 
+Every append sets ``appended``, the event the link's publisher waits on: whoever records an event wakes the
+publisher by doing so, and needs no second call to remember.
+
 The sequence counter lives in the same database and is advanced in the same transaction as the insert: a
 number is never reused and never skipped, across restarts and crashes.
 """
@@ -63,6 +66,7 @@ class Outbox:
         self._db = open_database(path, MIGRATIONS, synchronous="FULL")
         self._conn = self._db.conn
         self._lock = threading.Lock()
+        self.appended = threading.Event()  # set after every append; the link's publisher waits on it
 
     def append(self, event_type: str, data: dict[str, Any] | BaseModel, ts: datetime | None = None) -> Envelope:
         """Create the event and make it durable; returns it (raises ``EnvelopeError`` if invalid)."""
@@ -83,6 +87,7 @@ class Outbox:
                 if self._conn.in_transaction:  # SQLite has already rolled back after a full disk
                     self._conn.execute("ROLLBACK")
                 raise
+        self.appended.set()
         return envelope
 
     def pending(self, after_seq: int = 0, limit: int = 100) -> list[Pending]:

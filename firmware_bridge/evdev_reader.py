@@ -16,8 +16,7 @@ from typing import Any
 
 from firmware_bridge.errors import PortError
 from firmware_bridge.protocols.wedge import KeyLineAssembler
-from firmware_bridge.reconnect import EventCallback, ReconnectingReader
-from firmware_bridge.taps import DEFAULT_WINDOW
+from firmware_bridge.reconnect import DEFAULT_WINDOW, CardCallback, EventCallback, ReconnectingReader
 
 EV_KEY = 1  # linux/input-event-codes.h
 
@@ -30,6 +29,7 @@ class EvdevWedgeReader(ReconnectingReader):
         device_path: str,
         on_event: EventCallback,
         *,
+        on_card: CardCallback | None = None,
         grab: bool = True,
         repeat_window: float = DEFAULT_WINDOW,
         retry_initial: float = 0.2,
@@ -41,6 +41,7 @@ class EvdevWedgeReader(ReconnectingReader):
         super().__init__(
             device_path,
             on_event,
+            on_card=on_card,
             repeat_window=repeat_window,
             retry_initial=retry_initial,
             retry_max=retry_max,

@@ -44,9 +44,6 @@ class SensorNode:
             self.outbox.append("fault", {"component": f"sensor:{sensor.name}", "error": event.error[:500]})
         elif isinstance(event, PortRestored):
             log.info("sensor %s: port back", sensor.name)
-        else:
-            return
-        self.link.notify()
 
     def start(self) -> None:
         """Connect and start reading every sensor."""

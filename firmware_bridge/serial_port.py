@@ -2,6 +2,7 @@
 imports pyserial; its exceptions become ``PortError`` here and nowhere else.
 
     reader = SerialReader("/dev/ttyUSB0", "em4100", on_event=handle)   # handle(event) on the reader thread
+    reader = SerialReader(port, "em4100", on_event=handle, on_card=tap) # or tap(card) for each new tap
     reader.start()
     ...
     reader.stop()                                                       # joins the thread within ~1 s
@@ -21,15 +22,15 @@ import serial
 
 from firmware_bridge.drivers import Driver, SerialSettings, get_driver
 from firmware_bridge.errors import PortError
-from firmware_bridge.reconnect import EventCallback, ReconnectingReader
-from firmware_bridge.taps import DEFAULT_WINDOW
+from firmware_bridge.reconnect import DEFAULT_WINDOW, CardCallback, EventCallback, ReconnectingReader
 
 _PARITY = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
 
 
 class SerialReader(ReconnectingReader):
     """Reads a device on ``port`` with ``driver``; events (and ``PortFault``/``PortRestored``) go to
-    ``on_event``. ``settings`` overrides the driver's line settings (a device configured differently).
+    ``on_event``, card reads to ``on_card`` if given (see ``firmware_bridge.reconnect``). ``settings``
+    overrides the driver's line settings (a device configured differently).
     """
 
     def __init__(
@@ -38,6 +39,7 @@ class SerialReader(ReconnectingReader):
         driver: Driver | str,
         on_event: EventCallback,
         *,
+        on_card: CardCallback | None = None,
         settings: SerialSettings | None = None,
         repeat_window: float = DEFAULT_WINDOW,
         retry_initial: float = 0.2,
@@ -48,6 +50,7 @@ class SerialReader(ReconnectingReader):
         super().__init__(
             port,
             on_event,
+            on_card=on_card,
             repeat_window=repeat_window,
             retry_initial=retry_initial,
             retry_max=retry_max,

@@ -1,7 +1,8 @@
 """The gateway's alerts table: every statement about it is here.
 
 Raising (``insert_alerts``, inside an ingest batch's or a tick's transaction), the lifecycle (acknowledge,
-resolve), and the sync queue (``synced``: what central has, what it refused). Writes go through the store's
+resolve, assign, here or at central: ``apply_remote`` merges central's actions), and the sync queue
+(``synced``: what central has, what it refused). Writes go through the store's
 one writer; reads through the store's read connections.
 """
 
@@ -12,9 +13,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from gateway.alerts import alert_key, resolve
+from gateway.notify_queue import enqueue
 from gateway.store import Store
-from onestop.records import AlertRecord
+from onestop.alert_history import merge, merge_copies
+from onestop.records import AlertActionDown, AlertRecord
 
+ACTIONS_CURSOR = "alert-actions"  # sync_cursors: the last of central's alert actions applied here
 REFUSED = 2  # alerts.synced: 0 waiting for central, 1 central has this version, 2 central refused this version
 URGENCY = {"urgent": 0, "follow-up": 1, "notice": 2}
 
@@ -32,6 +36,7 @@ def insert_alerts(conn: sqlite3.Connection, records: Sequence[AlertRecord]) -> l
                      (record.id, key, record.status, URGENCY[record.severity], record.team,
                       record.raised_at.isoformat(), record.model_dump_json()))
         raised.append(record)
+    enqueue(conn, raised)  # durable with the alert: the notifier sends after the commit (gateway/notifier.py)
     return raised
 
 
@@ -75,9 +80,15 @@ class GatewayAlerts:
         with self.store.reader() as conn:
             return [AlertRecord.model_validate_json(r[0]) for r in conn.execute(sql, args)]
 
-    def save(self, record: AlertRecord) -> None:
-        """Store a lifecycle change; it will be synced to central again."""
-        self.store.write_fn(lambda conn: _update(conn, record))
+    def save(self, record: AlertRecord) -> AlertRecord:
+        """Store a lifecycle change, merged with whatever reached the stored copy meanwhile (an action from
+        central); it will be synced to central again. Returns the alert as stored."""
+        def merged(conn: sqlite3.Connection) -> AlertRecord:
+            row = conn.execute("SELECT record FROM alerts WHERE id = ?", (record.id,)).fetchone()
+            result = merge_copies(AlertRecord.model_validate_json(row[0]), record) if row else record
+            _update(conn, result)
+            return result
+        return self.store.write_fn(merged)
 
     def resolve_open(self, keys: Sequence[str], who: str, at: datetime) -> list[AlertRecord]:
         """Resolve the unresolved alerts with these keys (their cause is gone); returns them resolved."""
@@ -92,6 +103,42 @@ class GatewayAlerts:
                 _update(conn, record)
             return resolved
         return self.store.write_fn(resolve_all)
+
+    def actions_cursor(self) -> int:
+        """The ``seq`` of the last of central's alert actions applied here (0: none yet)."""
+        with self.store.reader() as conn:
+            row = conn.execute("SELECT value FROM sync_cursors WHERE name = ?", (ACTIONS_CURSOR,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def apply_remote(self, actions: Sequence[AlertActionDown], cursor: int) -> int:
+        """Merge actions taken at central into their alerts and move the cursor, in one transaction; returns how
+        many alerts changed. Idempotent (an action already in the history changes nothing); an action for an
+        alert this gateway no longer holds is counted and skipped."""
+        def apply(conn: sqlite3.Connection) -> int:
+            changed = unknown = 0
+            for down in actions:
+                row = conn.execute("SELECT record FROM alerts WHERE id = ?", (down.alert,)).fetchone()
+                if row is None:
+                    unknown += 1
+                    continue
+                record = AlertRecord.model_validate_json(row[0])
+                merged = merge(record, [down.action])
+                if merged != record:
+                    _update(conn, merged)
+                    changed += 1
+            Store.bump(conn, "alert-actions-unknown", unknown)
+            conn.execute("INSERT INTO sync_cursors (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
+                         "SET value = max(value, excluded.value)", (ACTIONS_CURSOR, cursor))
+            return changed
+        return self.store.write_fn(apply)
+
+    def lifecycle(self, since: datetime | None = None) -> list[AlertRecord]:
+        """Every alert raised since ``since`` (all when None), for response-time statistics."""
+        sql, args = "SELECT record FROM alerts", []
+        if since is not None:
+            sql, args = sql + " WHERE raised_at >= ?", [since.isoformat()]
+        with self.store.reader() as conn:
+            return [AlertRecord.model_validate_json(r[0]) for r in conn.execute(sql, args)]
 
     def unsynced(self, limit: int) -> list[AlertRecord]:
         """Alerts central has not seen in their latest state, urgent first."""
@@ -124,6 +171,14 @@ class GatewayAlerts:
         with self.store.reader() as conn:
             return dict(conn.execute("SELECT json_extract(record, '$.severity'), count(*) FROM alerts "
                                      "WHERE status != 'resolved' GROUP BY 1").fetchall())
+
+    def urgent_by_team(self) -> dict[str, int]:
+        """Unresolved urgent alerts per team: counts only, shown to every role (nobody may miss that a crisis
+        waits, even a role that may not open it)."""
+        with self.store.reader() as conn:
+            return dict(conn.execute("SELECT json_extract(record, '$.team'), count(*) FROM alerts WHERE status != "
+                                     "'resolved' AND json_extract(record, '$.severity') = 'urgent' GROUP BY 1"
+                                     ).fetchall())
 
 
 def _update(conn: sqlite3.Connection, record: AlertRecord) -> None:

@@ -1,5 +1,8 @@
 """Alert rules and lifecycle, decided without I/O.
 
+The lifecycle (acknowledge, resolve, assign) is a history of actions merged the same way here and at central
+(``onestop.alert_history``); these functions are the gateway's way of taking one.
+
 Health rules come from ``onestop.clinical`` (thresholds are configuration, CLINICAL.md's defaults); the
 gateway evaluates them on every ``screening`` event so they work while the WAN is down. Building rules:
 a space over capacity (facilities), a device offline too long or reporting a fault (technicians).
@@ -11,17 +14,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from onestop.alert_history import SYSTEM as SYSTEM  # re-exported: the gateway's callers know them from here
+from onestop.alert_history import AlertError as AlertError
+from onestop.alert_history import new_action, take
 from onestop.clinical import STAFF_ALERTED, Thresholds, screening_findings
-from onestop.errors import OnestopError
 from onestop.events import Envelope, ScreeningData
 from onestop.ids import uuid7
 from onestop.records import AlertRecord
 
 URGENT_FIRST = {"urgent": 0, "follow-up": 1, "notice": 2}
-
-
-class AlertError(OnestopError):
-    """An alert operation that cannot be done (unknown alert, wrong state)."""
 
 
 def alert_key(record: AlertRecord) -> str:
@@ -72,22 +73,16 @@ def device_fault_alert(site: str, device: str, component: str, at: datetime) -> 
                 summary=f"Device {device}: {component[:60]} fault")
 
 
-def acknowledge(record: AlertRecord, who: str, at: datetime) -> AlertRecord:
+def acknowledge(record: AlertRecord, who: str, at: datetime, note: str | None = None) -> AlertRecord:
     """Someone has seen the alert and is on it."""
-    if record.status != "open":
-        raise AlertError(f"alert is {record.status}, not open")
-    return record.model_copy(update={"status": "acknowledged", "acknowledged_by": who, "acknowledged_at": at,
-                                     "updated_at": at})
+    return take(record, new_action("acknowledge", who, at, note))
 
 
-SYSTEM = "system"  # who resolved an alert whose cause went away by itself (a device back online)
-
-
-def resolve(record: AlertRecord, who: str, at: datetime) -> AlertRecord:
+def resolve(record: AlertRecord, who: str, at: datetime, note: str | None = None) -> AlertRecord:
     """The matter is dealt with (an unacknowledged alert may be resolved directly)."""
-    if record.status == "resolved":
-        raise AlertError("alert is already resolved")
-    return record.model_copy(update={"status": "resolved", "resolved_by": who, "resolved_at": at,
-                                     "updated_at": at})
+    return take(record, new_action("resolve", who, at, note))
 
 
+def assign(record: AlertRecord, who: str, at: datetime, assignee: str | None, note: str | None = None) -> AlertRecord:
+    """``who`` hands the alert to ``assignee`` (``None``: to nobody in particular)."""
+    return take(record, new_action("assign", who, at, note, assignee))

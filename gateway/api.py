@@ -18,17 +18,24 @@ from gateway.routes import alerts, building, dashboard, ops, sync, work_orders
 from gateway.routes.common import Context
 from onestop.roles import TokenEntry
 from web.auth import Authenticator
+from web.docs import install_docs
 from web.headers import install_security_headers
+from web.oidc import OidcSettings, install_sign_in
 
 
-def create_app(view: ReadModel, tokens: Iterable[TokenEntry], collectors: Iterable[Collector] = ()) -> FastAPI:
-    """The FastAPI application for one gateway; ``collectors`` add to its metrics."""
+def create_app(view: ReadModel, tokens: Iterable[TokenEntry], collectors: Iterable[Collector] = (),
+               oidc: OidcSettings | None = None) -> FastAPI:
+    """The FastAPI application for one gateway; ``collectors`` add to its metrics; ``oidc``: people sign in
+    through the campus identity provider."""
     app = FastAPI(title="onestop gateway", version=onestop.__version__, docs_url=None, redoc_url=None,
                   description="Local API of a building gateway: occupancy, devices, alerts, sync.")
     install_security_headers(app)
-    ctx = Context(view, Authenticator(tokens))
+    sign_in = install_sign_in(app, oidc, home="/")
+    # With campus sign-in, a person's bearer token here is the building's break-glass token: its uses are logged.
+    ctx = Context(view, Authenticator(tokens, sign_in, break_glass=True))
     app.include_router(dashboard.router(ctx))
     app.include_router(ops.router(ctx, tuple(collectors)))
     for module in (building, alerts, sync, work_orders):
         app.include_router(module.router(ctx))
+    install_docs(app)
     return app

@@ -1,11 +1,11 @@
 """The ingest shell: MQTT in, batched SQLite commits, acknowledgements out.
 
-The MQTT connection lives in a child process (``gateway.receiver``) that reads up to ``batch_max`` messages,
-waiting at most ``batch_wait_ms`` after the first, and hands them over here: they are classified, committed
-in one transaction, and only then is each message's PUBACK sent (paho's manual acknowledgement). A crash
-before the commit means the broker redelivers the whole batch to our persistent session; the event id makes
-the redelivery harmless. At most ``receive_maximum`` messages are read and not yet acknowledged; beyond that
-the child stops reading, and TCP holds the broker back.
+The receiver (``gateway.receiver``, in this process) reads up to ``batch_max`` messages, waiting at most
+``batch_wait_ms`` after the first, and hands them to ``Consumer._ingest`` on its ingest thread: they are
+classified and committed in one transaction, and when ``_ingest`` returns the receiver sends each message's
+PUBACK. A crash before the commit means the broker redelivers the whole batch to our persistent session; the
+event id makes the redelivery harmless. At most ``receive_maximum`` messages are read and not yet
+acknowledged; beyond that the receiver stops reading, and TCP holds the broker back.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from prometheus_client import Histogram
 
 from gateway.errors import is_transient
 from gateway.ingest import Accepted, Rejected, StateSeen, classify
-from gateway.receiver import ReceiverProcess
+from gateway.receiver import Receiver
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Derive, Store
 from onestop import topics
@@ -53,7 +53,7 @@ class Consumer:
                                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5), registry=None)
         self._stopping = False
         self._birth = birth
-        self.client = ReceiverProcess(
+        self.client = Receiver(
             settings.broker.address(), client_id=settings.broker.username or f"{settings.site}-gateway", will=will,
             subscriptions=[(topics.events_filter(settings.site), 1), (topics.states_filter(settings.site), 1)],
             on_batch=self._ingest, on_connection=self._connection, batch_max=settings.ingest.batch_max,
@@ -112,9 +112,7 @@ class Consumer:
         if failing_since:
             log.warning("storing again after %.0f s; the batch held back meanwhile is stored",
                         time.monotonic() - failing_since)
-        for msg in batch:
-            if msg.qos > 0:
-                self.client.ack(msg.mid, msg.qos)
+        # Returning is the commit's word: the receiver now acknowledges the batch (gateway.receiver).
         self.batch_sizes.observe(len(batch))
         self.commit_seconds.observe(time.monotonic() - started)
         for bad in rejected:

@@ -2,7 +2,7 @@
 
 The routes (``gateway.routes``) see only ``ReadModel``: answers, not the building's lock, the receiver's
 client or the syncer. ``GatewayReads`` is the one implementation, built by ``gateway.service`` from the
-gateway's parts. Its one write is an alert's lifecycle change (acknowledge, resolve), which goes through
+gateway's parts. Its one write is an alert's lifecycle change (acknowledge, resolve, assign), which goes through
 the alert store to the database's one writer like every other write.
 """
 
@@ -27,6 +27,7 @@ class SpaceNow(BaseModel):
 
     id: str
     name: str
+    name_zh: str = ""
     count: int
     capacity: int
     open: bool
@@ -64,7 +65,9 @@ class ReadModel(Protocol):
     def alerts(self, teams: Sequence[str], status: str | None, limit: int) -> list[AlertRecord]: ...
     def alert(self, alert_id: str) -> AlertRecord | None: ...
     def open_alerts_by_severity(self) -> dict[str, int]: ...
-    def save_alert(self, record: AlertRecord) -> None: ...
+    def urgent_by_team(self) -> dict[str, int]: ...
+    def save_alert(self, record: AlertRecord) -> AlertRecord: ...
+    def alert_lifecycles(self, since: datetime | None) -> list[AlertRecord]: ...
     def work_orders(self, visible: Callable[[str], bool], department: str | None, state: str | None,
                     limit: int) -> list[WorkOrderRecord]: ...
     def work_order(self, order_id: str) -> WorkOrderRecord | None: ...
@@ -98,8 +101,9 @@ class GatewayReads:
         return self.central()
 
     def spaces(self) -> list[SpaceNow]:
-        return [SpaceNow(id=s.id, name=s.name or s.id, count=count, capacity=s.capacity, open=open_now,
-                         sensor_count=sensor) for s, count, open_now, sensor in self.building.occupancy_now()]
+        return [SpaceNow(id=s.id, name=s.name or s.id, name_zh=s.name_zh, count=count, capacity=s.capacity,
+                         open=open_now, sensor_count=sensor)
+                for s, count, open_now, sensor in self.building.occupancy_now()]
 
     def devices(self) -> list[DeviceHealth]:
         return self.building.fleet()
@@ -133,8 +137,14 @@ class GatewayReads:
     def open_alerts_by_severity(self) -> dict[str, int]:
         return self.alert_store.counts()
 
-    def save_alert(self, record: AlertRecord) -> None:
-        self.alert_store.save(record)
+    def urgent_by_team(self) -> dict[str, int]:
+        return self.alert_store.urgent_by_team()
+
+    def save_alert(self, record: AlertRecord) -> AlertRecord:
+        return self.alert_store.save(record)
+
+    def alert_lifecycles(self, since: datetime | None) -> list[AlertRecord]:
+        return self.alert_store.lifecycle(since)
 
     def work_orders(self, visible: Callable[[str], bool], department: str | None, state: str | None,
                     limit: int) -> list[WorkOrderRecord]:

@@ -13,6 +13,8 @@ from gateway.alert_store import GatewayAlerts
 from gateway.api import create_app
 from gateway.building import Building
 from gateway.consumer import Consumer
+from gateway.notifier import Notifier
+from gateway.notify_queue import NotificationBook
 from gateway.read_model import GatewayReads
 from gateway.settings import GatewaySettings, load
 from gateway.store import Store
@@ -51,14 +53,18 @@ class Gateway:
         self._load_config_copy()
         self.syncer = Syncer(settings.site, settings.central, self.store, self.alerts, settings.config_copy,
                              fleet=self.building.fleet, on_config=self.building.apply_config,
+                             local_config=lambda: self.building.config,
                              on_reachability=self._reachability, work_orders=self.building.work_orders.orders)
         self.reads = GatewayReads(settings.site, self.store, self.alerts, self.building,
                                   connected=lambda: self.consumer.client.connected,
                                   restarts=lambda: self.consumer.client.restarts,
                                   failures=lambda: self.tick_failures, central=lambda: self.central_state,
                                   last_sync=lambda: self.syncer.last_success)
+        self.notifier = Notifier(settings, NotificationBook(self.store), self.alerts,
+                                 space_names=lambda: {s.id: s.name for s in self.building.config.spaces if s.name})
         self.http = HttpServer(create_app(self.reads, settings.tokens,
-                                          (self.consumer.batch_sizes, self.consumer.commit_seconds)), settings.http)
+                                          (self.consumer.batch_sizes, self.consumer.commit_seconds),
+                                          settings.oidc), settings.http)
         self._stopping = threading.Event()
         self._ticker: threading.Thread | None = None
         # Counted in memory, not in the store: the store is often what fails (a full or read-only disk).
@@ -99,6 +105,7 @@ class Gateway:
     def _tick_loop(self) -> None:
         ticks = 0
         storage_every = max(1, round(self.settings.storage.check_interval_s / TICK_S))
+        retention_every = max(1, round(self.settings.storage.retention_interval_s / TICK_S))
         while not self._stopping.wait(TICK_S):
             ticks += 1
             try:
@@ -107,6 +114,8 @@ class Gateway:
                     self.save_devices()
                 if ticks % storage_every == 0:
                     retention.enforce(self.store, self.settings.storage.max_bytes)
+                if ticks % retention_every == 0:
+                    retention.expire(self.store, self.settings.storage)
             except StorageError as exc:  # the store says what is wrong and where: no traceback every second
                 self.tick_failures += 1
                 if self.tick_failures == 1 or ticks % 60 == 0:
@@ -123,6 +132,7 @@ class Gateway:
         """Start every part; returns once the HTTP API listens."""
         self.consumer.start()
         self.syncer.start()
+        self.notifier.start()
         self._ticker = threading.Thread(target=self._tick_loop, name="tick", daemon=True)
         self._ticker.start()
         self.http.start()
@@ -136,6 +146,7 @@ class Gateway:
         self.consumer.stop()
         self.save_devices()
         self.syncer.stop()
+        self.notifier.stop()
         self.http.stop()
         self.store.close()
 

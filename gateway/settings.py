@@ -9,11 +9,13 @@ from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 from onestop.clinical import Thresholds
 from onestop.ids import SITE_PATTERN
 from onestop.mqtt_settings import BrokerSettings
+from onestop.notifications import NotificationSettings, NotifyTarget, named
 from onestop.roles import TokenEntry
 from onestop.settings import Section, TimeZoneName, load_settings
 from onestop.site import DeviceEntry, Reservation, SiteConfig, SpaceConfig
 from onestop.work_orders import WorkOrderSettings
 from web.http import HttpSettings
+from web.oidc import OidcSettings
 
 
 class IngestSettings(Section):
@@ -40,10 +42,22 @@ class CentralLinkSettings(Section):
 
 
 class StorageSettings(Section):
-    """How much disk the gateway may use; see gateway/retention.py for what goes first."""
+    """How much disk the gateway may use and how long it keeps each class of data (gateway/retention.py).
+
+    Time limits apply only to what central has confirmed (or, for quarantine, what it never gets): nothing
+    waiting for central is removed by age."""
 
     max_bytes: int = Field(2 * 1024**3, ge=1024 * 1024, description="database size bound in bytes")
     check_interval_s: float = Field(5.0, gt=0, description="how often the bound is checked")
+    screenings_days: float = Field(3.0, gt=0, le=366, description="days a screening central has confirmed stays "
+                                                                   "on the gateway (health data: a few days)")
+    events_days: float = Field(14.0, ge=4, le=366, description="days any other event central has confirmed "
+                                                                "stays (at least 4: a restart replays the "
+                                                                "longest stay plus a day of presence)")
+    quarantine_days: float = Field(7.0, gt=0, le=366, description="days a rejected message stays for inspection")
+    resolved_alerts_days: float = Field(30.0, gt=0, le=3660, description="days a resolved alert central has "
+                                                                         "confirmed stays, counted from its raise")
+    retention_interval_s: float = Field(60.0, gt=0, description="how often the time limits are applied")
 
 
 class DeviceHealthSettings(Section):
@@ -63,7 +77,10 @@ class GatewaySettings(Section):
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8080))
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     central: CentralLinkSettings = Field(default_factory=CentralLinkSettings)
-    tokens: list[TokenEntry] = Field(default_factory=list, description="API tokens (SHA-256 digests)")
+    tokens: list[TokenEntry] = Field(default_factory=list, description="API tokens (SHA-256 digests); the "
+                                                                       "building's break-glass tokens among them")
+    oidc: OidcSettings | None = Field(None, description="people sign in through the campus identity provider "
+                                                        "(docs/security.md); without it, bearer tokens only")
     timezone: TimeZoneName = Field("UTC", description="the building's time zone (IANA name), for opening hours")
     health: DeviceHealthSettings = Field(default_factory=DeviceHealthSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
@@ -73,10 +90,21 @@ class GatewaySettings(Section):
                                        description="the building's devices: only these may send events, each only "
                                                    "what its kind, space and activity allow")
     reservations: list[Reservation] = Field(default_factory=list)
+    notify: list[NotifyTarget] = Field(default_factory=list,
+                                       description="where each team's alerts are sent at once (Apprise URLs)")
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     work_orders: WorkOrderSettings = Field(default_factory=WorkOrderSettings,
                                            description="request categories, departments and targets "
                                                        "(docs/work-orders.md)")
 
+    @model_validator(mode="after")
+    def _notify_targets(self) -> GatewaySettings:
+        named(self.notify)  # names unique
+        escalating = [t.name or t.team for t in self.notify if t.tier]
+        if escalating:
+            raise ValueError(f"notify targets with a tier ({', '.join(escalating)}): escalation is central's; "
+                             "a gateway tells tier 0 at once")
+        return self
 
     @model_validator(mode="after")
     def _site_consistent(self) -> GatewaySettings:

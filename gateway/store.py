@@ -105,9 +105,39 @@ MIGRATIONS.append(("0004-counts", """
 # (the API, the dashboard and central show it). See docs/decisions.md.
 MIGRATIONS.append(("0005-drop-alerts-published", "ALTER TABLE alerts DROP COLUMN published;"))
 
+# Where the gateway is in central's stream of alert actions (``gateway.alert_store.GatewayAlerts.apply_remote``).
+MIGRATIONS.append(("0006-sync-cursors", "CREATE TABLE sync_cursors (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"))
+# Notifications (gateway/notifier.py): ``notify_queue`` gets a row in the transaction that raises an alert, so
+# a crash cannot lose it; the notifier turns it into one ``notifications`` row per target, and records each try.
+MIGRATIONS.append(("0007-notifications", """
+    CREATE TABLE notify_queue (alert_id TEXT PRIMARY KEY, queued REAL NOT NULL);
+    CREATE TABLE notifications (
+        alert_id TEXT NOT NULL,
+        target TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL NOT NULL,
+        updated REAL NOT NULL,
+        PRIMARY KEY (alert_id, target)
+    );
+    CREATE INDEX notifications_due ON notifications (next_at) WHERE state = 'pending';
+    CREATE TABLE notify_attempts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id TEXT NOT NULL,
+        target TEXT NOT NULL,
+        at REAL NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX notify_attempts_alert ON notify_attempts (alert_id);
+"""))
+# Retention by age (gateway/retention.py) finds the confirmed events of one type older than a time without
+# scanning the table; rows waiting for central are not in this index, so ingest does not maintain it.
+MIGRATIONS.append(("0008-retention-index",
+                   "CREATE INDEX events_synced_age ON events (type, received) WHERE synced = 1;"))
 # Work orders (docs/work-orders.md; their SQL is in gateway.work_order_store). ``key``: a device's order,
 # one open per device and problem; ``requester``: the keyed tag of the card of a request that wants a reply.
-MIGRATIONS.append(("0006-work-orders", """
+MIGRATIONS.append(("0009-work-orders", """
     CREATE TABLE work_orders (
         id TEXT PRIMARY KEY,
         key TEXT,
@@ -383,6 +413,7 @@ class Store:
             "alerts_set_aside": int(counters.get("alerts-set-aside", 0)),
             "fleet_refused": int(counters.get("fleet-refused", 0)),
             "dropped": {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("dropped:")},
+            "expired": {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("expired:")},
         }
 
     def close(self) -> None:

@@ -4,15 +4,20 @@ Each round, in this order:
 1. alerts central has not seen in their latest state (urgent first): ``POST /api/v1/alerts/sync``. A batch
    central refuses (400, 413, 422) is split in halves the same way; a refused alert is set aside (counted,
    sent again only once it changes), so one bad alert never holds back the others or the events;
-2. the most urgent, then oldest, unsynced events, bounded by count and bytes, gzip-compressed:
+2. actions taken at central on this site's alerts (acknowledge, resolve, assign) after the last one applied
+   here: ``GET /api/v1/sites/{site}/alerts/actions?after=N``, pages merged into their alerts through the
+   one writer together with the new cursor (``GatewayAlerts.apply_remote``: idempotent, the later action
+   wins). This request also tells an idle gateway that central is reachable. A central without the route
+   (404) is asked again only every ``config_interval_s``;
+3. the most urgent, then oldest, unsynced events, bounded by count and bytes, gzip-compressed:
    ``POST /api/v1/ingest``; central's 200 marks them synced. Central is idempotent on event id, so a batch
    resent after a lost answer does no harm. A batch central refuses as invalid (422) is split in halves
    until the bad events are found; those are set aside as dead letters and the rest flows. Batches follow
    one another for up to ``ROUND_EVENTS_S`` while a backlog drains, pipelined: while central ingests one,
    the gateway reads and encodes the next and marks the previous one synced (one request in flight);
-3. every ``fleet_interval_s``: device health, ``POST /api/v1/fleet/sync``; refused devices are found by
+4. every ``fleet_interval_s``: device health, ``POST /api/v1/fleet/sync``; refused devices are found by
    splitting too, logged and counted (the next round sends a fresh snapshot anyway);
-4. every ``config_interval_s``: ``GET /api/v1/gateways/{site}/config`` with the last ETag; a new
+5. every ``config_interval_s``: ``GET /api/v1/gateways/{site}/config`` with the last ETag; a new
    configuration is validated, kept on disk as the last good copy for offline start-ups, and applied.
 
 While central is unreachable, rounds back off exponentially with full jitter, capped, so a campus of
@@ -58,7 +63,7 @@ from gateway.sync_plan import (
 )
 from gateway.work_order_store import GatewayWorkOrders
 from onestop.files import write_private
-from onestop.records import AlertRecord, AlertSync, DeviceHealth, FleetSync
+from onestop.records import AlertActions, AlertRecord, AlertSync, DeviceHealth, FleetSync
 from onestop.site import SiteConfig
 from onestop.work_orders import WorkOrderRecord, WorkOrderSync
 
@@ -70,6 +75,7 @@ ROUND_EVENTS_S = 2.0
 # (encode/httpx#3733). This process seldom runs one by itself, so in a drain the bodies piled up (30 MB per
 # million events); a round ends with a collection once this many body bytes may be waiting.
 COLLECT_AFTER_BYTES = 2 * 1024 * 1024
+ACTIONS_PAGE = 500  # central's alert actions asked for at once
 T = TypeVar("T")
 
 
@@ -80,6 +86,7 @@ class Syncer:
                  config_copy: Path, *,
                  fleet: Callable[[], list[DeviceHealth]] = list,
                  on_config: Callable[[SiteConfig], None] | None = None,
+                 local_config: Callable[[], SiteConfig] | None = None,
                  on_reachability: Callable[[bool], None] | None = None,
                  transport: httpx.BaseTransport | None = None,
                  work_orders: GatewayWorkOrders | None = None) -> None:
@@ -91,11 +98,13 @@ class Syncer:
         self.config_copy = config_copy
         self._fleet = fleet
         self._on_config = on_config
+        self._local_config = local_config
         self._on_reachability = on_reachability
         self.reachable: bool | None = None
         self.last_success: float | None = None
         self._etag: str | None = None
-        self._next_fleet = self._next_config = 0.0
+        self._next_fleet = self._next_config = self._next_actions = 0.0
+        self._asked_central = False  # this round made a request that proves central reachable
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._poster = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-post")  # one batch in flight
@@ -149,6 +158,7 @@ class Syncer:
     def sync_once(self) -> int:
         """One round; returns how many events central confirmed (0 when the backlog was empty)."""
         self._sync_alerts()
+        self._asked_central = self._pull_alert_actions()
         if self.work_orders is not None:
             self._sync_work_orders(self.work_orders)
         sent = self._sync_events()
@@ -178,6 +188,31 @@ class Syncer:
 
         self._settle(Bisection(pending, "alerts"), post, self.alerts.mark_synced, set_aside)
 
+    def _pull_alert_actions(self) -> bool:
+        """Merge the actions taken at central since the cursor; whether central was asked this round."""
+        if time.monotonic() < self._next_actions:
+            return False
+        while True:
+            cursor = self.alerts.actions_cursor()
+            response = self._request("GET", f"/api/v1/sites/{self.site}/alerts/actions",
+                                     params={"after": cursor, "limit": ACTIONS_PAGE})
+            if response.status_code == 404:
+                log.warning("central offers no alert actions (an older release?); asking again later")
+                self._next_actions = time.monotonic() + self.settings.config_interval_s
+                return True
+            raise_for(response.status_code, "alert actions")
+            try:
+                page = AlertActions.model_validate_json(response.content)
+            except ValidationError:
+                log.error("central sent an invalid page of alert actions (status %d); skipping this round",
+                          response.status_code)
+                self.store.count("alert-actions-invalid")
+                return True
+            if page.actions:
+                changed = self.alerts.apply_remote(page.actions, page.next)
+                log.info("applied %d alert action(s) from central (%d alert(s) changed)", len(page.actions), changed)
+            if len(page.actions) < ACTIONS_PAGE or page.next <= cursor:  # the last page, or no progress
+                return True
     def _sync_work_orders(self, orders: GatewayWorkOrders) -> None:
         pending = orders.unsynced(500)
         if not pending:
@@ -285,6 +320,9 @@ class Syncer:
     def _pull_config(self) -> None:
         headers = {"If-None-Match": self._etag} if self._etag else {}
         response = self._request("GET", f"/api/v1/gateways/{self.site}/config", headers=headers)
+        if response.status_code == 404 and self._local_config is not None:
+            self._introduce_config(self._local_config())
+            return
         if response.status_code != 200:
             return  # 304: unchanged; 404: central manages no configuration for this site yet
         try:
@@ -298,12 +336,23 @@ class Syncer:
         if self._on_config:
             self._on_config(config)
 
+    def _introduce_config(self, config: SiteConfig) -> None:
+        """Central has no configuration for this site: give it ours (create-only), so central knows the
+        building's spaces, names and capacities; from then on central's copy is the one that flows down."""
+        response = self._request("PUT", f"/api/v1/gateways/{self.site}/config", content=config.model_dump_json(),
+                                 headers={"Content-Type": "application/json", "If-None-Match": "*"})
+        if response.status_code == 200:
+            self._etag = response.headers.get("ETag")
+            log.info("central had no configuration for this site: sent the gateway's own (%s)", self._etag)
+        elif response.status_code != 412:  # 412: stored meanwhile by an administrator; the next pull fetches it
+            log.warning("central refused this site's configuration (HTTP %d)", response.status_code)
+
     def _run(self) -> None:
         attempt = 0
         while not self._stopping.is_set():
             try:
                 sent = self.sync_once()
-                if sent == 0:
+                if sent == 0 and not self._asked_central:
                     self._request("GET", "/healthz")  # keep the WAN state true while idle
             except CentralUnreachable as exc:
                 self._set_reachable(False)

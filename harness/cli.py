@@ -21,9 +21,27 @@ def demo(duration: Annotated[float | None, typer.Option(help="Stop after this ma
          exam_week: Annotated[bool, typer.Option(help="Simulate an exam week (study rooms overflow).")] = False,
          ui: Annotated[bool, typer.Option(help="Also open one real kiosk window.")] = False,
          seed: Annotated[int, typer.Option(help="Random seed for the simulated students.")] = 7,
+         notify: Annotated[list[str] | None, typer.Option(
+             help="Send a team's alerts to an Apprise URL, as TEAM=URL (e.g. counselling=json://127.0.0.1:9000/); "
+                  "repeatable. The demo's gateway sends them at once.", metavar="TEAM=URL")] = None,
+         start: Annotated[str | None, typer.Option(help='Simulated start time, e.g. "Mon 09:00" or "21:30" (this '
+                                                       "machine's time zone; default: now), so an evening demo "
+                                                       "is not an empty building.")] = None,
+         history_weeks: Annotated[int, typer.Option(help="Weeks of simulated history central starts with (for "
+                                                         "the forecast; 0: none).", min=0, max=12)] = 4,
          ) -> None:
     """The whole system on this machine: broker, central, gateway, simulated kiosks and a health station."""
-    from harness.demo import run_demo
+    from harness.demo import notify_targets, run_demo
+    from harness.history import StartTimeError, local_now, parse_start
 
+    try:
+        targets = notify_targets(notify or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--notify") from None
+    try:
+        start_at = parse_start(start, local_now()) if start else None
+    except StartTimeError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--start") from exc
     with reported():
-        run_demo(duration=duration, data_dir=data_dir, speed=speed, exam_week=exam_week, ui=ui, seed=seed)
+        run_demo(duration=duration, data_dir=data_dir, speed=speed, exam_week=exam_week, ui=ui, seed=seed,
+                 notify=targets, start=start_at, history_weeks=history_weeks)

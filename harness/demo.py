@@ -27,18 +27,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from pydantic import ValidationError
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from central.store import CentralStore
 from firmware_bridge.simulators import SimulatedDevice
 from harness.building_day import BuildingDay, ScreeningAction, SpacePlan, TapAction, phq9_answers, vitals
+from harness.history import clock_offset, local_now, seed_history, shift_hours
 from harness.localsite import KioskPlan, LocalSite, central_process, gateway_process
 from harness.netutil import free_port
 from harness.proxy import FaultProxy
 from harness.supervision import Incident, Supervisor
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
+from onestop.notifications import NotifyTarget
+from onestop.site import SiteConfig, SpaceConfig
 
 console = Console()
 
@@ -78,7 +83,12 @@ def card_for(driver: str, student: int) -> str:
 class Demo:
     """The running demo: processes, simulated devices, runtimes and the simulation."""
 
-    def __init__(self, root: Path, speed: float, exam_week: bool, seed: int) -> None:
+    def __init__(self, root: Path, speed: float, exam_week: bool, seed: int,
+                 notify: list[dict[str, str]] | None = None, start: datetime | None = None,
+                 history_weeks: int = 4) -> None:
+        self.start_at = start or local_now()  # the simulated clock's start, in this machine's time zone
+        self.history_weeks = history_weeks
+        self.seed = seed
         self.stack = ExitStack()
         self.readers = {device: self.stack.enter_context(SimulatedDevice(driver, seed=seed))
                         for device, _, driver in KIOSKS}
@@ -93,8 +103,10 @@ class Demo:
                                health_devices=[{"driver": STATION_DEVICES[n], "port": d.path}
                                                for n, d in self.station_devices.items()]))
         self.site = LocalSite(root, "demo", broker_port=free_port(1883), gateway_port=free_port(8080),
-                              central_port=free_port(8000), kiosks=plans, spaces=SPACES,
-                              gateway_extra={"health": {"offline_after_s": 45, "offline_alert_min": 1}},
+                              central_port=free_port(8000), kiosks=plans,
+                              spaces=shift_hours(SPACES, clock_offset(self.start_at, datetime.now(UTC))),
+                              gateway_extra={"health": {"offline_after_s": 45, "offline_alert_min": 1},
+                                             **({"notify": notify} if notify else {})},
                               central_link_port=free_port())
         self.central, self.gateway = central_process(self.site), gateway_process(self.site)
         # The WAN between gateway and central, cut on a schedule (``script``).
@@ -110,7 +122,7 @@ class Demo:
              SpacePlan("equipment-room", ("kiosk-demo-equipment",), 8, 8, 22, peak_per_hour=12, mean_stay_min=20,
                        study=False)],
             [STATION], [str(self.rng.getrandbits(32)) for _ in range(1500)], self.rng,
-            datetime.now(UTC).replace(tzinfo=None), exam_week=exam_week)
+            self.start_at.replace(tzinfo=None), exam_week=exam_week)
         self.screenings: queue.Queue[ScreeningAction] = queue.Queue()
         self.counts = {"taps": 0, "screenings": 0, "abnormal": 0, "requests": 0}
         self.unplugged = False
@@ -121,6 +133,8 @@ class Demo:
     def start(self) -> None:
         self.site.write()
         self.site.broker.start()
+        if self.history_weeks:
+            self.seed_history()
         self.central.start()
         # Central shows only the spaces of a site's stored configuration: store the demo building's, as an
         # administrator would (the gateway then pulls the same configuration back).
@@ -132,6 +146,18 @@ class Demo:
             self.start_kiosk(plan.device)
         self.supervisor.start()
         threading.Thread(target=self._station_worker, name="station", daemon=True).start()
+
+    def seed_history(self) -> int:
+        """Weeks of simulated study visits in central's database (``harness.history``), before central starts."""
+        self.site.path("central").mkdir(parents=True, exist_ok=True)
+        store = CentralStore(f"sqlite:///{self.site.path('central/central.db')}")
+        try:
+            return seed_history(store, self.site.site, SiteConfig.model_validate(self.site.site_config()),
+                                self.start_at, local_now(), weeks=self.history_weeks, seed=self.seed,
+                                study=tuple(SpaceConfig.model_validate(s) for s in SPACES
+                                            if s["id"] in {plan.space for plan in self.sim.spaces}))
+        finally:
+            store.close()
 
     def _incident(self, incident: Incident) -> None:
         style = "yellow" if incident.restarted else "bold red"
@@ -306,11 +332,29 @@ def report_books(books: dict[str, int] | None, central_events: int | None) -> No
                   f"{books['waiting']} still in outboxes{central} · {verdict}", soft_wrap=True)
 
 
+def notify_targets(specs: list[str]) -> list[dict[str, str]]:
+    """``--notify TEAM=URL`` options as ``[[notify]]`` entries of the gateway's configuration (checked here,
+    so a typo stops the demo before anything starts)."""
+    targets = []
+    for spec in specs:
+        team, sep, url = spec.partition("=")
+        if not sep:
+            raise ValueError(f"{spec!r} is not TEAM=URL")
+        entry = {"team": team.strip(), "url": url.strip()}
+        try:
+            NotifyTarget.model_validate(entry)
+        except ValidationError as exc:
+            raise ValueError(f"{team.strip()!r}: " + "; ".join(e["msg"] for e in exc.errors())) from None
+        targets.append(entry)
+    return targets
+
+
 def run_demo(duration: float | None, data_dir: Path | None, speed: float = 60.0, exam_week: bool = False,
-             ui: bool = False, seed: int = 7) -> None:
+             ui: bool = False, seed: int = 7, notify: list[dict[str, str]] | None = None,
+             start: datetime | None = None, history_weeks: int = 4) -> None:
     """Start everything, print the URLs, simulate until ``duration`` or Ctrl-C, stop cleanly."""
     root = data_dir or Path(tempfile.mkdtemp(prefix="onestop-demo-"))
-    demo = Demo(root, speed, exam_week, seed)
+    demo = Demo(root, speed, exam_week, seed, notify, start=start, history_weeks=history_weeks)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -319,9 +363,10 @@ def run_demo(duration: float | None, data_dir: Path | None, speed: float = 60.0,
         site = demo.site
         print(f"gateway: {site.gateway_url}", flush=True)
         print(f"central: {site.central_url}", flush=True)
-        console.print(f"building dashboard: {site.gateway_url}/#token={site.tokens['staff']}", soft_wrap=True)
-        console.print(f"clinic view:        {site.gateway_url}/#token={site.tokens['clinic']}", soft_wrap=True)
-        console.print(f"campus dashboard:   {site.central_url}/#token={site.tokens['admin']}", soft_wrap=True)
+        print_links(demo)
+        for target in notify or []:
+            console.print(f"notifications:      {target['team']} alerts -> {target['url'].partition('://')[0]}:// "
+                          "target", soft_wrap=True)
         console.print(f"[dim]data and logs in {root}; kill a service (kill -9 $(cat {root}/run/gateway.pid)) "
                       "and watch it come back[/]", soft_wrap=True)
         if ui:
@@ -336,6 +381,28 @@ def run_demo(duration: float | None, data_dir: Path | None, speed: float = 60.0,
     finally:
         demo.stop()
     console.print("\ndemo stopped cleanly")
+
+
+# Every view the demo shows, by role: (label, service, role). Each link carries that role's token in the URL
+# fragment, which never reaches a server or its logs; the page moves it to the tab's session storage.
+LINKS = [("building dashboard", "gateway", "staff"), ("clinic view", "gateway", "clinic"),
+         ("counselling view", "gateway", "counselling"), ("facilities view", "gateway", "facilities"),
+         ("technician view", "gateway", "technician"), ("building admin", "gateway", "admin"),
+         ("campus dashboard", "central", "admin"), ("campus planner", "central", "facilities")]
+
+
+def print_links(demo: Demo) -> None:
+    """A link per role whose view the demo shows, and the API documentation of both services."""
+    site = demo.site
+    base = {"gateway": f"{site.gateway_url}/", "central": f"{site.central_url}/dashboard"}
+    width = max(len(label) for label, _, _ in LINKS) + 1
+    for label, service, role in LINKS:
+        console.print(f"{label + ':':<{width}} {base[service]}#token={site.tokens[role]}", soft_wrap=True,
+                      highlight=False)
+    console.print(f"{'API docs:':<{width}} {site.gateway_url}/docs · {site.central_url}/docs", soft_wrap=True,
+                  highlight=False)
+    console.print(f"[dim]simulated clock from {demo.start_at:%a %H:%M}"
+                  + (f"; {demo.history_weeks} weeks of history at central" if demo.history_weeks else "") + "[/]")
 
 
 def _close_when(app: object, stop: threading.Event) -> None:

@@ -184,13 +184,15 @@ class TapController:
             del self.inside[card]
         return gone
 
-    def apply(self, decision: Decision, now: datetime, seq: int | None = None) -> None:
-        """Make a decision's state change, once its event is durable (the kiosk believes what it recorded).
+    def apply(self, decision: Decision, now: datetime, seq: int | None = None) -> list[str]:
+        """Make a decision's state change, once its event is durable (the kiosk believes what it recorded);
+        returns the cards forgotten as inside for longer than ``max_stay_h``.
 
         ``seq`` is the recorded event's sequence number: the tap is laid over the gateway's copy until a copy
         that includes it arrives.
         """
-        for stale in self.stale_cards(now):
+        forgotten = self.stale_cards(now)
+        for stale in forgotten:
             del self.inside[stale]
         data = decision.data or {}
         card = str(data.get("card", ""))
@@ -207,6 +209,7 @@ class TapController:
                 self.remote_count += 1
         elif decision.event_type == "attendance":
             self.registered.add(card)
+        return forgotten
 
     def tap(self, card: str, now: datetime) -> Decision:
         """Decide and apply at once (when there is nothing to record first, as in tests of the rules)."""

@@ -3,7 +3,8 @@
 Each configured port gets a ``SerialReader`` with the configured driver (it reconnects on unplug and
 suppresses a held card's repeats). Their events, delivered on the readers' own threads, are routed here:
 
-- ``CardRead`` → ``sink.handle_card`` (the tap);
+- ``CardRead`` → ``sink.handle_card`` (the tap), by the reader itself: the hub gives it ``handle_card`` as its
+  ``on_card``, so a tap goes from the reader's thread straight to the runtime, not through the hub;
 - ``MeasurementRead`` → ``sink.measurement`` as the contract's ``Measurement`` (LOINC, UCUM, model);
 - ``DeviceStatus`` → ``sink.device_status`` (a finger out of the oximeter, an unstable scale: shown on
   screen, and proof someone is at the station); a PN532 that stops answering counts as a fault;
@@ -24,7 +25,6 @@ from pydantic import ValidationError
 
 from firmware_bridge.evdev_reader import EvdevWedgeReader
 from firmware_bridge.readings import (
-    CardRead,
     DeviceStatus,
     MeasurementRead,
     PortFault,
@@ -73,9 +73,10 @@ class DeviceHub:
         if port and port.startswith(EVDEV_PREFIX) and reader.driver == "wedge":
             # A USB keyboard-wedge reader: read through evdev with the device grabbed, so its keystrokes never
             # reach the UI (needs the evdev package on the kiosk: pip install evdev).
-            self.readers.append(EvdevWedgeReader(port, self._card_event, repeat_window=reader.repeat_window_s))
+            self.readers.append(EvdevWedgeReader(port, self._reader_event, on_card=sink.handle_card,
+                                                 repeat_window=reader.repeat_window_s))
         elif port:
-            self.readers.append(SerialReader(port, reader.driver, self._card_event,
+            self.readers.append(SerialReader(port, reader.driver, self._reader_event, on_card=sink.handle_card,
                                              repeat_window=reader.repeat_window_s))
         for device in instruments:
             self.readers.append(SerialReader(device.port, device.driver, self._device_event(device.driver)))
@@ -90,10 +91,9 @@ class DeviceHub:
         for reader in self.readers:
             reader.stop()
 
-    def _card_event(self, event: RuntimeEvent) -> None:
-        if isinstance(event, CardRead):
-            self.sink.handle_card(event.card)
-        elif isinstance(event, PortFault):
+    def _reader_event(self, event: RuntimeEvent) -> None:
+        """The card reader's other events (its cards go to ``sink.handle_card`` directly)."""
+        if isinstance(event, PortFault):
             self.sink.fault(CARD_READER, event.error)
         elif isinstance(event, PortRestored):
             self.sink.restored(CARD_READER)

@@ -62,14 +62,34 @@ class PresenceStore:
                                       (space,)).fetchall()
         return {card: Stay(datetime.fromtimestamp(since, UTC), reservation) for card, since, reservation in rows}
 
-    def enter(self, space: str, card: str, stay: Stay) -> None:
-        """Record a check-in."""
+    def record(self, space: str, forgotten: list[str], tap: OwnTap | None, stay: Stay | None) -> None:
+        """One tap's changes, in one transaction: the stays ``forgotten`` as too old; the check-in or check-out
+        ``tap`` kept until a presence copy includes it; its card in (with its ``stay``) or, without one, out."""
+        if not forgotten and tap is None:
+            return
         with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO presence (space, card, since, reservation) "
-                               "VALUES (?, ?, ?, ?)", (space, card, stay.since.timestamp(), stay.reservation))
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.executemany("DELETE FROM presence WHERE space = ? AND card = ?",
+                                       [(space, c) for c in forgotten])
+                if tap is not None:
+                    self._conn.execute("INSERT OR REPLACE INTO own_taps (space, seq, type, card, at) "
+                                       "VALUES (?, ?, ?, ?, ?)",
+                                       (space, tap.seq, tap.event_type, tap.card, tap.at.timestamp()))
+                    if stay is not None:
+                        self._conn.execute("INSERT OR REPLACE INTO presence (space, card, since, reservation) "
+                                           "VALUES (?, ?, ?, ?)",
+                                           (space, tap.card, stay.since.timestamp(), stay.reservation))
+                    else:
+                        self._conn.execute("DELETE FROM presence WHERE space = ? AND card = ?", (space, tap.card))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
 
     def leave(self, space: str, cards: list[str]) -> None:
-        """Record check-outs (or stays forgotten as too old)."""
+        """Forget these cards' stays (the gateway's presence copy says they are not inside)."""
         if cards:
             with self._lock:
                 self._conn.executemany("DELETE FROM presence WHERE space = ? AND card = ?",
@@ -86,12 +106,6 @@ class PresenceStore:
         with self._lock:
             row = self._conn.execute("SELECT key, body FROM authority WHERE space = ?", (space,)).fetchone()
         return (row[0], row[1]) if row else None
-
-    def add_own(self, space: str, tap: OwnTap) -> None:
-        """Record one of this kiosk's taps until a presence copy includes it."""
-        with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO own_taps (space, seq, type, card, at) VALUES (?, ?, ?, ?, ?)",
-                               (space, tap.seq, tap.event_type, tap.card, tap.at.timestamp()))
 
     def prune_own(self, space: str, upto: int) -> None:
         """Forget own taps up to ``upto``: the gateway's copy includes them."""

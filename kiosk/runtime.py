@@ -4,6 +4,8 @@ The order in ``handle_card`` is the promise of the product: the event is durable
 the feedback is produced, so a student who saw "welcome" has been recorded, whatever happens next. The same
 holds for a screening: its record is in the outbox before the results appear.
 
+Every append to the outbox wakes the link's publisher (``Outbox.appended``); nothing here has to tell it.
+
 Threads: card readers and devices call in from their own threads, the MQTT link from paho's, the screen
 from Kivy's. One lock serialises every decision; listeners are told *after* it is released, with a short
 ``kind`` ("feedback", "session", "config", "occupancy", "fault", "device") and a payload, and must hand the
@@ -141,7 +143,7 @@ class KioskRuntime:
 
     # -- taps --------------------------------------------------------------------------------------------
     def handle_card(self, card: str, now: datetime | None = None) -> Tap:
-        """A card was read: decide, record durably, then give feedback."""
+        """A card was read: decide, record durably, then give feedback (the reader's thread calls this)."""
         with self._lock:
             requesting = self._live_request(time.monotonic()) is not None
             looking = self._live_lookup(time.monotonic())
@@ -155,36 +157,27 @@ class KioskRuntime:
         now = now or datetime.now(UTC)
         event = None
         with self._lock:
-            decision = self.controller.decide(card, now)
+            controller = self.controller
+            decision = controller.decide(card, now)
             if decision.event_type and decision.data is not None:
                 try:
-                    event = self._append(decision.event_type, decision.data)
+                    event = self._append(decision.event_type, decision.data)  # wakes the link's publisher
                 except NotRecordedError as exc:  # retry: believe nothing, ask the student to tap again
                     self.not_recorded += 1
                     log.error("tap at %s NOT recorded (%s); the student is asked to retry", self.settings.device, exc)
                     decision = Decision("not-recorded")
             if decision.feedback != "not-recorded":
-                self._believe(decision, now, event)
-        self.link.notify()
+                # Only what the outbox holds changes who is inside; presence is a cache of it and may lag on failure.
+                forgotten = controller.apply(decision, now, event.seq if event else None)
+                own = controller.own[-1] if event and decision.event_type in ("checkin", "checkout") else None
+                try:
+                    self.presence.record(controller.space, forgotten, own, controller.inside.get(card))
+                except sqlite3.Error as exc:
+                    log.warning("presence cache at %s not updated (%s); the event is recorded", self.settings.device,
+                                exc)
         log.info("tap at %s: %s", self.settings.device, decision.feedback)  # never the card number
         self._tell("feedback", decision)
         return Tap(decision, event)
-
-    def _believe(self, decision: Decision, now: datetime, event: Envelope | None) -> None:
-        # Only what the outbox holds changes who is inside; presence is a cache of it and may lag on failure.
-        space, stale = self.controller.space, self.controller.stale_cards(now)
-        self.controller.apply(decision, now, event.seq if event else None)
-        card = (decision.data or {}).get("card")
-        try:
-            self.presence.leave(space, stale)
-            if decision.event_type in ("checkin", "checkout") and self.controller.own:
-                self.presence.add_own(space, self.controller.own[-1])
-            if decision.event_type == "checkin":
-                self.presence.enter(space, card, self.controller.inside[card])
-            elif decision.event_type == "checkout":
-                self.presence.leave(space, [card])
-        except sqlite3.Error as exc:
-            log.warning("presence cache at %s not updated (%s); the event is recorded", self.settings.device, exc)
 
     def _identify(self, card: str) -> Tap:
         if not CARD_RE.fullmatch(card or ""):
@@ -300,13 +293,11 @@ class KioskRuntime:
                 return
             event_type, _ = self._unwritten.pop(0)
             log.warning("kept %s at %s now recorded", event_type, self.settings.device)
-            self.link.notify()
 
     def _record(self, record: ScreeningData | None) -> Envelope | None:
         if record is None:
             return None
         event = self._append_or_keep("screening", record)
-        self.link.notify()
         log.info("screening recorded at %s (complete=%s, %d measurements, %d questionnaires)",
                  self.settings.device, record.complete, len(record.measurements), len(record.questionnaires))
         return event
@@ -404,7 +395,6 @@ class KioskRuntime:
             faults = dict(self._faults)
             self._append_or_keep("fault", {"component": component, "error": error[:500]})
         log.warning("%s not working: %s (retrying)", component, error[:500])  # once per outage, as the event
-        self.link.notify()
         self._tell("fault", faults)
 
     def restored(self, component: str) -> None:

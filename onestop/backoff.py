@@ -6,8 +6,9 @@
 
 Users: the bridge's serial and evdev readers (``firmware_bridge/reconnect.py``), the gateway's sync to central
 (``gateway/sync.py``, jittered: a campus of gateways must not return in step after central's outage) and the
-demo's supervisor. The MQTT client's reconnection is paho's own loop, configured with the same doubling
-(``reconnect_delay_set`` in ``onestop/mqtt.py``).
+demo's supervisor, and the gateway's MQTT receiver (``gateway/receiver.py``). The devices' MQTT client
+reconnects through paho's own loop, configured with the same doubling (``reconnect_delay_set`` in
+``onestop/mqtt.py``).
 
 Why not ``stamina`` or ``tenacity``: they retry a function call and sleep in ``time.sleep``; every loop here
 is a thread that must stop at once when told (it waits on a ``threading.Event``), and some count what

@@ -8,6 +8,7 @@ the device (or a process running as one) must not read them. The umask is proces
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -18,7 +19,8 @@ def private_dir(path: Path) -> Path:
     """Create ``path`` (and missing parents) mode 0700; an existing ``path`` is tightened to 0700 too.
 
     Parents that already exist are left as they are: they are not ours (``/var/lib``, a test's temporary
-    directory); parents created here are ours and made 0700.
+    directory); parents created here are ours and made 0700. A shared directory (sticky bit, as ``/tmp``) is
+    never ours either, even when a file is put straight into it: tightening it would lock every other user out.
     """
     missing = []
     for directory in (path, *path.parents):
@@ -28,7 +30,8 @@ def private_dir(path: Path) -> Path:
     for directory in reversed(missing):
         directory.mkdir(mode=DIR_MODE, exist_ok=True)
         os.chmod(directory, DIR_MODE)
-    os.chmod(path, DIR_MODE)
+    if not path.stat().st_mode & stat.S_ISVTX:
+        os.chmod(path, DIR_MODE)
     return path
 
 

@@ -11,8 +11,8 @@ Connection behaviour (the Home Assistant / aiomqtt pattern):
 - a clean ``stop`` publishes the Will payload itself (MQTT sends the Will only on an unclean loss).
 
 Devices and tools speak MQTT 5 with a clean session: what they send waits in their own outbox, so nothing
-needs to be queued for them at the broker. The gateway's receiving connection (``gateway.batch_receiver``)
-speaks MQTT 3.1.1 with a persistent session; see its docstring for why.
+needs to be queued for them at the broker. The gateway's receiving connection (``gateway.receiver``) is not
+this client: it speaks MQTT 5 with a persistent session through the ``mqtt5`` codec; see its docstring.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class MqttClient:
         self._stopping = False
         self.refused: str | None = None
         self._unreachable_since: float | None = None  # monotonic time of the outage's first failure, logged once
-        self._client = self._new_paho(client_id)
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
         if broker.tls_ca:
@@ -117,17 +117,10 @@ class MqttClient:
         self._client.on_publish = self._handle_publish
         self._client.on_subscribe = self._handle_subscribe
 
-    @staticmethod
-    def _new_paho(client_id: str) -> paho.Client:
-        return paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
-
-    def _connect_async(self) -> None:
-        self._client.connect_async(self._broker.host, self._broker.port, self._broker.keepalive, clean_start=True)
-
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
         """Connect in the background; returns at once, reconnects for ever until ``stop``."""
-        self._connect_async()
+        self._client.connect_async(self._broker.host, self._broker.port, self._broker.keepalive, clean_start=True)
         self._client.loop_start()
 
     def stop(self, timeout: float = 3.0) -> None:

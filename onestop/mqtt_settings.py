@@ -1,5 +1,5 @@
-"""The ``[broker]`` section of every component's configuration (kept apart from the MQTT adapter so that the
-gateway's receiver process, which only connects, does not load the configuration machinery)."""
+"""The ``[broker]`` section of every component's configuration (kept apart from the MQTT adapter, which needs
+no configuration machinery)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """Records the gateway keeps and syncs to central besides events: alerts and device health.
 
 These travel gateway → central in ``POST /api/v1/alerts/sync`` and ``POST /api/v1/fleet/sync`` (role
-``gateway``); both are upserts keyed by id (alerts) or device id (fleet), the newer ``updated_at`` winning,
-so resending is harmless.
+``gateway``); both are upserts keyed by id (alerts) or device id (fleet), so resending is harmless. Device
+health: the newer ``updated_at`` wins. Alerts: the two copies' histories are merged, the later action wins
+(``onestop.alert_history``). Actions taken at central travel down in ``GET
+/api/v1/sites/{site}/alerts/actions`` (``AlertActions``) and merge the same way at the gateway.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ HealthTeam = Literal["clinic", "counselling"]  # who may see a student's health 
 Team = Literal[HealthTeam, "facilities", "technicians"]
 AlertStatus = Literal["open", "acknowledged", "resolved"]
 HEALTH_TEAMS = frozenset(get_args(HealthTeam))
+TEAMS: tuple[str, ...] = (*get_args(HealthTeam), "facilities", "technicians")
 
 
 class _Record(BaseModel):
@@ -31,6 +34,26 @@ class _Record(BaseModel):
     @field_serializer("*", when_used="json")
     def _times(self, value: object) -> object:
         return format_ts(value) if isinstance(value, datetime) else value
+
+
+AlertActionKind = Literal["acknowledge", "resolve", "assign"]
+PERSON_NAME = r"^[^\x00-\x1f\x7f<>]{1,64}$"  # a principal's name: printable, no markup
+MAX_HISTORY = 200  # actions kept per alert (a bound, not a workflow limit: a real alert sees a handful)
+
+
+class AlertAction(_Record):
+    """One thing a person (or ``system``) did to an alert, at the gateway or at central.
+
+    The alert's lifecycle fields follow from its history (``onestop.alert_history``): the later action wins,
+    every action is kept. ``id`` makes merging two copies of a history idempotent.
+    """
+
+    id: str = Field(pattern=UUID_PATTERN)
+    action: AlertActionKind
+    by: str = Field(min_length=1, max_length=64, description="the principal's name (as its token names it)")
+    at: datetime
+    note: str | None = Field(None, max_length=500)
+    assignee: str | None = Field(None, pattern=PERSON_NAME, description="assign: to whom (none: unassigned)")
 
 
 class AlertRecord(_Record):
@@ -57,6 +80,24 @@ class AlertRecord(_Record):
     acknowledged_at: datetime | None = None
     resolved_by: str | None = Field(None, max_length=64)
     resolved_at: datetime | None = None
+    # Added with the two-way lifecycle (optional, so older records still validate).
+    assigned_to: str | None = Field(None, pattern=PERSON_NAME)
+    history: list[AlertAction] = Field(default_factory=list, max_length=MAX_HISTORY)
+
+
+class AlertActionDown(BaseModel):
+    """One action taken at central, on its way down to the alert's gateway (``seq`` orders them)."""
+
+    seq: int = Field(ge=1)
+    alert: str = Field(pattern=UUID_PATTERN)
+    action: AlertAction
+
+
+class AlertActions(BaseModel):
+    """Body of ``GET /api/v1/sites/{site}/alerts/actions``: central's actions after the cursor, oldest first."""
+
+    actions: list[AlertActionDown] = Field(max_length=10_000)
+    next: int = Field(ge=0, description="the cursor to ask with next time")
 
 
 class DeviceHealth(_Record):

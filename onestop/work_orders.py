@@ -42,7 +42,8 @@ class Department(Section):
     id: str = Field(pattern=SLUG_PATTERN)
     name: str = Field("", max_length=80)
     team: str = Field("", pattern=r"^$|^[a-z0-9][a-z0-9-]{0,63}$",
-                      description="the [[notify]] team told of new and overdue orders (default: the id)")
+                      description="the [[notify]] team to tell of new and overdue orders (default: the id; "
+                                  "not wired yet, docs/work-orders.md)")
     ack_min: float = Field(60, gt=0, le=30 * 24 * 60, description="target time to acknowledge, minutes")
     finish_h: float = Field(24, gt=0, le=365 * 24, description="target time to finish, hours")
 
@@ -68,10 +69,10 @@ class Category(CategoryLabel):
 
 DEFAULT_DEPARTMENTS: tuple[Department, ...] = (
     Department(id="facilities", name="Facilities", ack_min=60, finish_h=24),
-    Department(id="technicians", name="Technicians", team="technician", ack_min=30, finish_h=8),
+    Department(id="technicians", name="Technicians", ack_min=30, finish_h=8),
     Department(id="counselling", name="Counselling centre", ack_min=240, finish_h=72),
     Department(id="clinic", name="Campus clinic", ack_min=120, finish_h=48),
-    Department(id="student-affairs", name="Student affairs", team="staff", ack_min=240, finish_h=72),
+    Department(id="student-affairs", name="Student affairs", ack_min=240, finish_h=72),
 )
 DEFAULT_CATEGORIES: tuple[Category, ...] = (
     Category(id="seat-desk", label="Seat or desk broken", label_zh="座椅或桌子损坏", department="facilities"),

@@ -378,14 +378,20 @@ def display_remove(name: DisplayArg, directory: DirOption = DEFAULT_DIR, broker_
 def gateway_register(site: Annotated[str, typer.Option(help="Site slug of the gateway.", show_default=False)],
                      name: Annotated[str | None, typer.Option(help="Token name in central's audit log "
                                                               "(default gateway-SITE).")] = None,
+                     days: Annotated[int | None, typer.Option(min=1, max=3650, help="Days the token is valid "
+                                                              "(default: no expiry); rotate it with `onestop "
+                                                              "central token rotate`.")] = None,
                      directory: DirOption = DEFAULT_DIR) -> None:
     """Create the gateway's API token for the central service (shown once) and central's config entry,
     which binds the token to SITE."""
-    from onestop.roles import Role, new_token
+    from datetime import UTC, datetime, timedelta
+
+    from onestop.roles import Role, entry_toml, new_token
 
     site_id(site)
     token_name = name or f"gateway-{site}"
-    token, entry = new_token(token_name, Role.GATEWAY, site=site)
+    expires = datetime.now(UTC) + timedelta(days=days) if days else None
+    token, entry = new_token(token_name, Role.GATEWAY, site=site, expires=expires)
     if SitePaths(directory).registry.is_file():
         with Site.open(directory) as opened:
             if opened.name != site:
@@ -396,8 +402,7 @@ def gateway_register(site: Annotated[str, typer.Option(help="Site slug of the ga
     typer.echo("# for gateway.toml; the token is shown only now, nowhere keeps it:")
     typer.echo(f'[central]\ntoken = "{token}"\n')
     typer.echo("# central's configuration (the token acts for this site only):")
-    typer.echo(f'[[tokens]]\nname = "{entry.name}"\nrole = "{entry.role.value}"\nsite = "{entry.site}"\n'
-               f'sha256 = "{entry.sha256}"')
+    typer.echo(entry_toml(entry))
 
 
 @gateway_app.command("cert")

@@ -87,12 +87,12 @@ def stop_all_within(runtimes, timeout: float) -> list[str]:
 
 
 @contextmanager
-def served(app: Any, **client_options: Any) -> Iterator[httpx.Client]:
-    """Serve ``app`` with uvicorn on a free loopback port; yield an httpx client pointed at it."""
+def served(app: Any, port: int | None = None, **client_options: Any) -> Iterator[httpx.Client]:
+    """Serve ``app`` with uvicorn on ``port`` (default: a free loopback port); yield an httpx client pointed at it."""
     from harness.netutil import free_port
     from web.http import HttpServer, HttpSettings
 
-    port = free_port()
+    port = port or free_port()
     server = HttpServer(app, HttpSettings(port=port))
     server.start()
     try:

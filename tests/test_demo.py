@@ -10,16 +10,21 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.helpers import query, wait_until
+from tests.receivers import Webhook, webhook
 
 
 def test_demo_prints_urls_serves_simulated_events_and_stops_cleanly(tmp_path):
     env = {**os.environ, "COLUMNS": "120"}
     proc = subprocess.Popen([sys.executable, "-m", "onestop", "demo", "--duration", "300", "--speed", "240",
+                             "--start", "Mon 09:00", "--history-weeks", "1",
                              "--data-dir", str(tmp_path / "demo")], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
     lines: list[str] = []
@@ -46,8 +51,14 @@ def test_demo_prints_urls_serves_simulated_events_and_stops_cleanly(tmp_path):
 
         taps = wait_until(study_room_taps, timeout=120, interval=1.0, what="a student leaving by the exit kiosk")
         assert taps == {("kiosk-demo-study-a", "checkin"), ("kiosk-demo-study-b", "checkout")}
-        dashboard = next(line for line in lines if line.startswith("building dashboard:"))
-        assert "#token=" in dashboard
+        links = {line.split(":", 1)[0]: line.rsplit("#token=", 1)[1].strip() for line in lines if "#token=" in line}
+        assert {"building dashboard", "clinic view", "counselling view", "campus dashboard"} <= set(links)
+        # Central knows the building's spaces by name and capacity, and forecasts from the seeded week.
+        admin = {"Authorization": f"Bearer {links['campus dashboard']}"}
+        spaces = httpx.get(f"{urls['central']}/api/v1/occupancy", headers=admin).json()
+        assert {(s["name"], s["capacity"]) for s in spaces} >= {("24-hour study room", 60), ("Equipment room", 8)}
+        forecast = httpx.get(f"{urls['central']}/api/v1/spaces/demo/study-24h-2f/forecast", headers=admin).json()
+        assert max(hour["expected"] for hour in forecast["hours"]) > 1
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(60) == 0
         time.sleep(0.2)
@@ -83,12 +94,23 @@ def outbox_books(data: Path) -> dict[str, int]:
     return books
 
 
-def test_a_killed_gateway_and_broker_are_restarted_and_no_device_event_is_lost(tmp_path):
+@pytest.fixture
+def hook() -> Iterator[Webhook]:
+    """A real webhook receiver for the demo's ``--notify``."""
+    with webhook() as receiver:
+        yield receiver
+
+
+def test_a_killed_gateway_and_broker_are_restarted_and_no_device_event_is_lost(tmp_path, hook):
+    """Also carries ``--notify`` (a demo run is too slow for a test of its own): every alert the demo's gateway
+    raises for the notified teams, across its restart, reaches the webhook."""
     data = tmp_path / "demo"
     env = {**os.environ, "COLUMNS": "200"}
+    notify = [arg for team in ("clinic", "counselling", "facilities", "technicians")
+              for arg in ("--notify", f"{team}={hook.url}")]
     proc = subprocess.Popen([sys.executable, "-m", "onestop", "demo", "--duration", "60", "--speed", "240",
-                             "--data-dir", str(data)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env)
+                             "--data-dir", str(data), *notify], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
     output = lambda: "".join(lines)  # noqa: E731
@@ -114,6 +136,16 @@ def test_a_killed_gateway_and_broker_are_restarted_and_no_device_event_is_lost(t
             stored = dict(db.execute("SELECT device, count(*) FROM events GROUP BY device").fetchall())
         assert recorded and all(stored.get(device) == count for device, count in recorded.items()), (recorded, stored)
         assert "Traceback" not in output()
+        ended = time.time()
+        with contextlib.closing(sqlite3.connect(data / "gateway" / "gateway.db")) as db:
+            raised = db.execute("SELECT id, raised_at FROM alerts a WHERE NOT EXISTS (SELECT 1 FROM notify_attempts "
+                                "WHERE alert_id = a.id AND outcome = 'skipped')").fetchall()  # resolved first
+            tries = db.execute("SELECT outcome, count(*) FROM notify_attempts GROUP BY 1").fetchall()
+        delivered = " ".join(body["message"] for body in hook.bodies)
+        settled = [alert for alert, at in raised if datetime.fromisoformat(at).timestamp() < ended - 10]
+        assert all(alert in delivered for alert in settled), (settled, delivered)
+        assert dict(tries).get("failed", 0) == 0, tries
+        assert all(f"{team} alerts -> json://" in output() for team in ("clinic", "counselling"))
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -111,7 +111,7 @@ def test_systemd_analyze_scores_the_unit_ok(unit):
 
 
 # PR_SET_MDWE (65) with PR_MDWE_REFUSE_EXEC_GAIN (1), Linux 6.3+: the kernel's MemoryDenyWriteExecute, inherited
-# by every child (the gateway's receiver too); PR_GET_MDWE (66) confirms it.
+# by every child; PR_GET_MDWE (66) confirms it.
 MDWE_CHILD = """import runpy, sys, ctypes
 assert ctypes.CDLL(None).prctl(66, 0, 0, 0, 0) == 1  # PR_GET_MDWE: on
 sys.argv = ["onestop", *sys.argv[1:]]

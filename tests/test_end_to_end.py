@@ -61,7 +61,7 @@ def test_gateway_and_central_refuse_api_calls_without_the_right_token(site, gate
     staff = {"Authorization": f"Bearer {site.tokens['staff']}"}
     assert httpx.post(url, content=body, headers=staff).status_code == 403
     ok = httpx.post(url, content=body, headers={"Authorization": f"Bearer {site.tokens['gateway']}"})
-    assert ok.status_code == 200 and ok.json() == {"new": 0, "duplicates": 0, "conflicts": 0}
+    assert ok.status_code == 200 and ok.json() == {"new": 0, "duplicates": 0, "conflicts": 0, "erased": 0}
 
 
 def test_events_the_broker_acknowledged_survive_a_broker_crash(site, broker, kiosk_factory):

@@ -13,7 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PURE_CORES = ["onestop/topics.py", "onestop/ids.py", "onestop/events.py", "onestop/clinical.py", "onestop/site.py",
-              "onestop/records.py", "harness/building_day.py", "gateway/ingest.py", "gateway/authority.py",
+              "onestop/records.py", "onestop/alert_history.py", "onestop/notifications.py",
+              "harness/building_day.py", "gateway/ingest.py", "gateway/authority.py",
               "gateway/occupancy.py", "gateway/sync_plan.py",
               "gateway/devices.py", "gateway/alerts.py", "kiosk/controller.py", "kiosk/health.py",
               "onestop/work_orders.py", "gateway/work_orders.py",

@@ -1,13 +1,12 @@
-"""Receiver alone: paho (the gateway's ``BatchReceiver``) vs. the ``mqtt5`` sans-I/O codec, against raw
-``mosquitto_sub`` in the same round.
+"""Receiver alone: the gateway's receiver (``gateway/receiver.py`` on the ``mqtt5`` codec) vs. the smallest
+receiver that can be written on the same codec, against raw ``mosquitto_sub`` in the same round.
 
 The question is what the gateway's MQTT side costs per event, separate from storing: each receiver here
 takes the same QoS 1 stream and acknowledges every message as soon as its batch is read (no database), in
 a process of its own, and reports events/s and its CPU per event. The ``mqtt5`` receiver is the smallest one
 that can be written on the codec (connect, subscribe, read, PUBACK): no reconnection, keep-alive, TLS or
-outgoing queue, so its figure is a floor, not a product.
-
-Needs ``pip install mqtt5`` (not a dependency of the project: see docs/decisions.md).
+outgoing queue, so its figure is a floor, not a product; the gap to it is what the gateway's receiver costs
+for those. (Before #15 the first column was paho: 25–28 µs per event; see docs/decisions.md.)
 Usage: python -m bench.ingest.codec [--devices 4] [--per-device 15000] [--rounds 3]
 """
 
@@ -35,24 +34,23 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def receive_paho(port: int, user: str, password: str, total: int) -> None:
-    """The gateway's own receiver, acknowledging each batch at once."""
-    from gateway.batch_receiver import BatchReceiver
+def receive_gateway(port: int, user: str, password: str, total: int) -> None:
+    """The gateway's own receiver, its batches acknowledged as soon as ``on_batch`` returns."""
+    from gateway.receiver import Receiver
     from onestop.mqtt import BrokerAddress
 
     got = 0
     done = threading.Event()
 
-    def on_batch(generation: int, batch: list) -> None:
+    def on_batch(batch: list) -> None:
         nonlocal got
         got += len(batch)
-        receiver.acknowledge(generation, [m.mid for m in batch if m.qos])
         if got >= total:
             done.set()
 
-    receiver = BatchReceiver(BrokerAddress(port=port, username=user, password=password), user,
-                             subscriptions=[(topics.events_filter(SITE), 1)], on_batch=on_batch,
-                             batch_max=1000, batch_wait_s=0.02, max_unacked=4000)
+    receiver = Receiver(BrokerAddress(port=port, username=user, password=password), user, will=None,
+                        subscriptions=[(topics.events_filter(SITE), 1)], on_batch=on_batch,
+                        on_connection=lambda _up: None, batch_max=1000, batch_wait_s=0.02, receive_maximum=4000)
     receiver.start()
     receiver.wait_connected(10)
     _report_when(done, total)
@@ -147,7 +145,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.receive:
         kind, port, user, password, total = args.receive
-        {"paho": receive_paho, "mqtt5": receive_mqtt5}[kind](int(port), user, password, int(total))
+        {"gateway": receive_gateway, "mqtt5": receive_mqtt5}[kind](int(port), user, password, int(total))
         return
     devices = [f"bench-device-{i:02d}" for i in range(args.devices)]
     with tempfile.TemporaryDirectory(prefix="onestop-bench-") as tmp:
@@ -155,16 +153,16 @@ def main() -> None:
         broker = start_broker(root, SITE, devices)
         try:
             print(f"machine: {machine()}")
-            rows: dict[str, list[dict]] = {"raw": [], "paho": [], "mqtt5": []}
+            rows: dict[str, list[dict]] = {"raw": [], "gateway": [], "mqtt5": []}
             for run in range(args.rounds):
                 rows["raw"].append(raw_rate(root, broker, args.per_device))
-                for kind in ("paho", "mqtt5"):
+                for kind in ("gateway", "mqtt5"):
                     r = receiver_rate(root, broker, args.per_device, kind)
                     rows[kind].append(r | {"share": r["rate"] / rows["raw"][-1]["rate"]})
                 print(f"round {run + 1}: raw {rows['raw'][-1]['rate']:,.0f}/s; " + "; ".join(
                     f"{kind} {rows[kind][-1]['rate']:,.0f}/s ({100 * rows[kind][-1]['share']:.0f} %), "
-                    f"{rows[kind][-1]['cpu_us']:.1f} µs/event" for kind in ("paho", "mqtt5")), flush=True)
-            for kind in ("paho", "mqtt5"):
+                    f"{rows[kind][-1]['cpu_us']:.1f} µs/event" for kind in ("gateway", "mqtt5")), flush=True)
+            for kind in ("gateway", "mqtt5"):
                 print(f"{kind:>6}: {median(r['rate'] for r in rows[kind]):,.0f} events/s, "
                       f"{100 * median(r['share'] for r in rows[kind]):.0f} % of raw, "
                       f"{median(r['cpu_us'] for r in rows[kind]):.1f} µs CPU per event (medians)")

@@ -4,7 +4,9 @@ Several simulated devices (one process each) publish QoS 1 events as fast as the
 Mosquitto. In the same run we measure (1) the broker's own limit: ``mosquitto_sub -q 1`` receiving the same
 stream, and (2) the gateway storing it durably, for a few batch-size / batch-wait settings, with the peak
 memory of the gateway and of its MQTT receiver process and the batch commit latency (which bounds how late a
-PUBACK is), and the CPU each process spends per stored event.
+PUBACK is), and the CPU each process spends per stored event. The gateway's MQTT receiver runs in its own
+process (``gateway/receiver.py``); a ``--baseline`` tree whose receiver is a child process (before #15) has
+that child's memory and CPU shown in the "receiver" columns, and counted in PSS.
 
 Every raw run and every gateway run starts with no gateway session at the broker: a persistent session left
 subscribed by an earlier gateway run would have the broker queue the whole stream for it during the raw run
@@ -108,26 +110,29 @@ def gateway_rate(root: Path, broker: BenchBroker, per_device: int, batch_max: in
         "http": {"port": port}, "ingest": {"batch_max": batch_max, "batch_wait_ms": wait_ms},
         # only listed devices may send (gateway/authority.py); the burst is heartbeats
         "devices": [{"device": device, "kind": "sensor"} for device in broker.devices]}))
+    # ``python -m`` puts the working directory first on the path: a baseline runs in its own tree, else it
+    # would import this one's code whatever PYTHONPATH says.
     proc = subprocess.Popen([sys.executable, "-m", "onestop", "--log-level", "WARNING", "gateway", "run",
                              "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=os.environ | {"PYTHONPATH": str(source)} if source else None)
+                            env=os.environ | {"PYTHONPATH": str(source)} if source else None, cwd=source)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_gateway_subscribed(url)
-        [receiver] = children(proc.pid)
-        cpu_before = [cpu_s(pid) for pid in (proc.pid, receiver, broker.pid)]
+        receivers = children(proc.pid)  # none today; one for a baseline from before #15
+        pids = (proc.pid, broker.pid, *receivers)
+        cpu_before = [cpu_s(pid) for pid in pids]
         start = publish_burst(broker.port, SITE, broker.devices, per_device, root)
         pss = 0.0
         while httpx.get(f"{url}/api/v1/stats").json()["events"] < total:
-            pss = max(pss, pss_mb(proc.pid) + pss_mb(receiver))
+            pss = max(pss, sum(pss_mb(pid) for pid in (proc.pid, *receivers)))
             time.sleep(0.05)
         elapsed = time.time() - start
-        gateway_us, receiver_us, broker_us = (1e6 * (cpu_s(pid) - before) / total
-                                              for pid, before in zip((proc.pid, receiver, broker.pid), cpu_before,
-                                                                     strict=True))
+        gateway_us, broker_us, *receiver_us = (1e6 * (cpu_s(pid) - before) / total
+                                               for pid, before in zip(pids, cpu_before, strict=True))
         metrics = httpx.get(f"{url}/metrics").text
-        return {"rate": total / elapsed, "rss": peak_rss_mb(proc.pid), "receiver_rss": peak_rss_mb(receiver),
-                "pss": pss, "gateway_us": gateway_us, "receiver_us": receiver_us, "broker_us": broker_us,
+        return {"rate": total / elapsed, "rss": peak_rss_mb(proc.pid),
+                "receiver_rss": sum(peak_rss_mb(pid) for pid in receivers),
+                "pss": pss, "gateway_us": gateway_us, "receiver_us": sum(receiver_us), "broker_us": broker_us,
                 "batch": _histogram_mean(metrics, "onestop_gateway_batch_size"),
                 "commit_ms": 1000 * _histogram_mean(metrics, "onestop_gateway_batch_commit_seconds")}
     finally:
@@ -160,7 +165,8 @@ def main() -> None:
             results: dict[tuple[int, int, Path | None], list[dict]] = {setting: [] for setting in runs}
             for run in range(args.rounds):
                 raws.append(raw_rate(root, broker, args.per_device))
-                for batch_max, wait_ms, source in runs:
+                # Every other round in reverse order, so that no setting always runs last after the raw run.
+                for batch_max, wait_ms, source in runs if run % 2 == 0 else runs[::-1]:
                     forget_gateway_session(broker)
                     r = gateway_rate(root, broker, args.per_device, batch_max, wait_ms, run, source)
                     results[batch_max, wait_ms, source].append(r | {"share": r["rate"] / raws[-1]["rate"]})
@@ -170,8 +176,9 @@ def main() -> None:
             raw = {key: median(r[key] for r in raws) for key in raws[0]}
             print(f"raw mosquitto_sub: {raw['rate']:,.0f} events/s (median); CPU per event: broker "
                   f"{raw['broker_us']:.0f} µs, mosquitto_sub {raw['sub_us']:.0f} µs")
-            print("RSS: peak resident memory of the gateway process and of its MQTT receiver process; PSS: the "
-                  "most the two held together, shared pages counted once (sampled every 50 ms); medians")
+            print("RSS: peak resident memory of the gateway process and of a receiver process (a baseline's; 0: "
+                  "none); PSS: the most they held together, shared pages counted once (sampled every 50 ms); "
+                  "CPU µs per stored event per process; medians")
             print(f"{'batch_max':>9} {'wait_ms':>7} {'events/s':>10} {'% raw':>6} {'mean batch':>10} "
                   f"{'commit ms':>9} {'RSS MB':>6} {'receiver':>8} {'PSS MB':>6} {'CPU µs/event: gateway':>21} "
                   f"{'receiver':>8} {'broker':>6}")

@@ -29,6 +29,7 @@ class SpaceNow(BaseModel):
     site: str
     space: str
     name: str
+    name_zh: str = Field("", description="the name in Chinese, when the site configuration gives one")
     count: int = Field(description="cards checked in and not yet out")
     capacity: int | None
     people_count: float | None = Field(description="latest people-counter reading of the last hour, if any")

@@ -32,8 +32,8 @@ ALERT_ROLES = (Role.STAFF, Role.CLINIC, Role.COUNSELLING, Role.FACILITIES, Role.
 FLEET_ROLES = (Role.TECHNICIAN, Role.FACILITIES, Role.ADMIN)
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or invalid bearer token"},
-    403: {"description": "the token's role (or bound site) may not do this"},
+    401: {"description": "missing, invalid or expired bearer token, and no signed-in session"},
+    403: {"description": "the token's or person's role (or bound site) may not do this"},
 }
 
 

@@ -1,6 +1,8 @@
 """The FHIR R4 endpoint (base ``/api/v1/fhir``): Observation search and read, and the CapabilityStatement.
 
-Only ``clinic`` and ``counselling`` read it; every search and read is audited like the other health reads
+Only ``clinic`` and ``counselling`` read it, each only its part (``central.health_parts``): the clinic
+vital-sign Observations, counselling the questionnaire-score ones; the other part's resources are not
+found, as if absent. Every search and read is audited like the other health reads
 (``central.routes.health.audited``). A search pages with ``_count`` and ``_offset``: ``total`` counts every
 match and a ``next`` link names the following page. Errors under this base are OperationOutcomes
 (``central.api``).
@@ -17,9 +19,11 @@ from fastapi.responses import JSONResponse
 import onestop
 from central.errors import NotFoundError
 from central.fhir import capability_statement, observations, scores, searchset, split_id
-from central.routes.common import HEALTH_DATA_ROLES, Context, allow
+from central.health_parts import visible_part
+from central.routes.common import HEALTH_DATA_ROLES, Context, allow, caller
 from central.routes.health import audited
 from central.store import StoredEvent
+from onestop.roles import Role
 
 FHIR_BASE = "/api/v1/fhir"
 FHIR_JSON = "application/fhir+json"
@@ -30,10 +34,11 @@ FHIR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def resources(event: StoredEvent, card: str, codes: frozenset[str] | None) -> list[dict[str, Any]]:
-    """Every Observation of one screening event: vital signs, then questionnaire scores."""
-    return (observations(event.id, card, event.at, event.data.get("measurements", []), codes)
-            + scores(event.id, card, event.at, event.data.get("questionnaires", []), codes))
+def resources(event: StoredEvent, card: str, codes: frozenset[str] | None, role: Role) -> list[dict[str, Any]]:
+    """The Observations of one screening event that ``role`` may read: vital signs, then questionnaire scores."""
+    data = visible_part(event.data, role)
+    return (observations(event.id, card, event.at, data.get("measurements", []), codes)
+            + scores(event.id, card, event.at, data.get("questionnaires", []), codes))
 
 
 def router(ctx: Context) -> APIRouter:
@@ -64,9 +69,11 @@ def router(ctx: Context) -> APIRouter:
             offset: Annotated[int, Query(alias="_offset", ge=0, le=10_000_000)] = 0) -> JSONResponse:
         card = subject.removeprefix("Patient/")
         codes = frozenset(code.split(",")) if code else None
+        role = caller(request).role
 
         def build() -> dict[str, Any]:
-            matches = [r for e in store.screenings(card, limit=MAX_SCREENINGS) for r in resources(e, card, codes)]
+            matches = [r for e in store.screenings(card, limit=MAX_SCREENINGS)
+                       for r in resources(e, card, codes, role)]
             page = matches[offset:offset + count]
             audited(ctx, request, f"{FHIR_BASE}/Observation",
                     {"subject": card, "code": code, "_count": count, "_offset": offset}, [card], {card: len(page)})
@@ -82,11 +89,13 @@ def router(ctx: Context) -> APIRouter:
              response_class=JSONResponse, **allow(ctx, *HEALTH_DATA_ROLES, responses=FHIR_RESPONSES))
     async def read(request: Request,
                    resource_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$")]) -> JSONResponse:
+        role = caller(request).role
+
         def build() -> dict[str, Any]:
             parts = split_id(resource_id)
             event = store.screening(parts[0]) if parts else None
             card = event.subject if event else None
-            found = [r for r in resources(event, card, None) if r["id"] == resource_id] if event and card else []
+            found = [r for r in resources(event, card, None, role) if r["id"] == resource_id] if event and card else []
             audited(ctx, request, f"{FHIR_BASE}/Observation/{{id}}", {"subject": card, "id": resource_id},
                     [card], {card: len(found)})
             if not found:

@@ -1,8 +1,10 @@
 """Health data: screenings, questionnaire results, FHIR export; and the audit log of reading them.
 
-Only ``clinic`` and ``counselling`` may read health data (CONTRACT.md). Every read writes the audit log
-*before* the data leaves: one row per subject returned (or one row when nothing matched), so "who read
-card X's records, and when?" has an answer even for list reads. ``admin`` reads the log.
+Only ``clinic`` and ``counselling`` may read health data (CONTRACT.md), and each only its part
+(``central.health_parts``): the clinic reads vital signs (``/screenings``), counselling questionnaires
+(``/questionnaires``). Every read writes the audit log *before* the data leaves: one row per subject
+returned (or one row when nothing matched), so "who read card X's records, and when?" has an answer even
+for list reads. ``admin`` reads the log.
 """
 
 
@@ -11,10 +13,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from central.audit import AuditEntry
-from central.routes.common import HEALTH_DATA_ROLES, Context, allow, caller
+from central.health_parts import holds_part
+from central.routes.common import Context, allow, caller
 from central.store import StoredEvent
 from central.timerange import BAD_TIME, query_time
 from onestop.ids import CARD_PATTERN, SITE_PATTERN
@@ -36,11 +39,12 @@ class MeasurementView(BaseModel):
 
 
 class ScreeningView(BaseModel):
-    """One health-station session's measurements."""
+    """One health-station session's measurements: who, where (site, station) and when (absolute, UTC)."""
 
     event_id: str
     site: str
     device: str
+    space: str | None = Field(None, description="the station's space as its gateway last reported it")
     at: datetime
     subject: str
     session: str
@@ -53,6 +57,7 @@ class QuestionnaireView(BaseModel):
 
     event_id: str
     site: str
+    device: str
     at: datetime
     subject: str
     session: str
@@ -75,6 +80,9 @@ class AuditView(BaseModel):
     subject_ref: str | None
     params: dict[str, Any]
     results: int
+    person_sub: str | None = None
+    person_name: str | None = None
+    person_email: str | None = None
 
 
 def band(instrument: str, score: int) -> str:
@@ -92,7 +100,8 @@ def audited(ctx: Context, request: Request, route: str, params: dict[str, Any], 
     visible = {k: v for k, v in params.items() if k != "subject" and v is not None}
     for subject in subjects or [params.get("subject")]:
         ctx.store.audit.record(AuditEntry(who.name, who.role.value, request.method, route,
-                                          ctx.pseudonyms.maybe(subject), visible, counts.get(subject, 0)))
+                                          ctx.pseudonyms.maybe(subject), visible, counts.get(subject, 0),
+                                          who.person))
 
 
 def router(ctx: Context) -> APIRouter:
@@ -102,7 +111,16 @@ def router(ctx: Context) -> APIRouter:
 
     def read_screenings(request: Request, route: str, subject: str | None, site: str | None,
                         since: datetime | None, until: datetime | None, limit: int) -> list[StoredEvent]:
-        found = store.screenings(subject, site, query_time(since, "since"), query_time(until, "until"), limit)
+        role = caller(request).role
+        start, end = query_time(since, "since"), query_time(until, "until")
+        found: list[StoredEvent] = []
+        offset, size = 0, max(limit, 200)
+        while len(found) < limit:  # sessions without the caller's part are skipped, yet ``limit`` still holds
+            page = store.screenings(subject, site, start, end, size, offset)
+            found += [e for e in page if holds_part(e.data, role)][:limit - len(found)]
+            if len(page) < size:
+                break
+            offset += size
         counts: dict[str | None, int] = {}
         for event in found:
             counts[event.subject] = counts.get(event.subject, 0) + 1
@@ -111,25 +129,27 @@ def router(ctx: Context) -> APIRouter:
         return found
 
     @api.get("/api/v1/screenings", tags=["health"], response_model=list[ScreeningView],
-             summary="Screening measurements, newest first (audited)",
-             **allow(ctx, *HEALTH_DATA_ROLES, responses=BAD_TIME))
+             summary="Screening measurements (vital signs), newest first: who, which station, when (audited)",
+             **allow(ctx, Role.CLINIC, responses=BAD_TIME))
     async def screenings(request: Request, subject: CardQuery = None, site: SiteQuery = None,
                          since: datetime | None = None, until: datetime | None = None, limit: Limit = 100) -> list:
         found = await run_in_threadpool(read_screenings, request, "/api/v1/screenings", subject, site, since,
                                         until, limit)
-        return [ScreeningView(event_id=e.id, site=e.site, device=e.device, at=e.at, subject=e.subject or "",
+        spaces = {d["device"]: d["space"] for d in await run_in_threadpool(store.fleet.list)}
+        return [ScreeningView(event_id=e.id, site=e.site, device=e.device, space=spaces.get(e.device), at=e.at,
+                              subject=e.subject or "",
                               session=e.data["session"], complete=e.data["complete"],
                               measurements=e.data.get("measurements", [])) for e in found]
 
     @api.get("/api/v1/questionnaires", tags=["health"], response_model=list[QuestionnaireView],
              summary="PHQ-9 / GAD-7 results with bands, newest first (audited)",
-             **allow(ctx, *HEALTH_DATA_ROLES, responses=BAD_TIME))
+             **allow(ctx, Role.COUNSELLING, responses=BAD_TIME))
     async def questionnaires(request: Request, subject: CardQuery = None, site: SiteQuery = None,
                              since: datetime | None = None, until: datetime | None = None,
                              limit: Limit = 100) -> list:
         found = await run_in_threadpool(read_screenings, request, "/api/v1/questionnaires", subject, site, since,
                                         until, limit)
-        return [QuestionnaireView(event_id=e.id, site=e.site, at=e.at, subject=e.subject or "",
+        return [QuestionnaireView(event_id=e.id, site=e.site, device=e.device, at=e.at, subject=e.subject or "",
                                   session=e.data["session"], instrument=q["instrument"], answers=q["answers"],
                                   score=q["score"], band=band(q["instrument"], q["score"]),
                                   same_day_follow_up=q["instrument"] == "PHQ-9" and q["answers"][8] > 0)

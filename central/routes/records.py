@@ -2,8 +2,11 @@
 
 Alerts follow the gateway's team rule (``onestop.roles.alert_teams``): each role lists and counts only its
 teams' alerts. A health alert's ``subject`` (a card number) is shown only to the ``clinic`` and
-``counselling`` roles; every other reader sees ``subject`` withheld and the student's keyed pseudonym in
-``subject_ref`` (``central.pseudonyms``), enough to tell "the same student again" and nothing more.
+``counselling`` roles, and such a list is audited (one row per student named, ``central.routes.health``;
+an unchanged list read again by the same person, as a dashboard polls, once per 10 minutes);
+every other reader sees ``subject`` withheld and the student's keyed pseudonym in ``subject_ref``
+(``central.pseudonyms``), enough to tell "the same student again" and nothing more, and a health alert's
+history without its notes (free text about a student).
 """
 
 
@@ -15,10 +18,12 @@ from pydantic import BaseModel, Field
 
 from central.alerts import AlertFilter
 from central.routes.common import ALERT_ROLES, FLEET_ROLES, Context, allow, caller
+from central.routes.health import audited
 from central.timerange import BAD_TIME, query_time
 from onestop.ids import SITE_PATTERN
-from onestop.records import AlertStatus, Severity, Team
+from onestop.records import HEALTH_TEAMS, AlertAction, AlertStatus, Severity, Team
 from onestop.roles import HEALTH_ROLES, alert_teams
+from web.repeats import RecentReads
 
 
 class AlertView(BaseModel):
@@ -44,6 +49,15 @@ class AlertView(BaseModel):
     resolved_by: str | None
     resolved_at: datetime | None
     synced_at: datetime
+    assigned_to: str | None = None
+    history: list[AlertAction] | None = Field(None, description="every action, oldest first: who, when, a note")
+
+
+def withheld_notes(row: dict) -> list[dict] | None:
+    """A stored alert's history as a role outside the clinic and counselling may see it."""
+    if row["team"] not in HEALTH_TEAMS or not row["history"]:
+        return row["history"]
+    return [{**action, "note": None} for action in row["history"]]
 
 
 class DeviceView(BaseModel):
@@ -99,6 +113,7 @@ def router(ctx: Context) -> APIRouter:
     """Alert, fleet and gateway read routes."""
     api = APIRouter()
     store = ctx.store
+    recent = RecentReads()
 
     @api.get("/api/v1/alerts", tags=["alerts"], response_model=list[AlertView],
              summary="Alerts of the caller's teams from every gateway, newest first, filtered by team, status, "
@@ -110,8 +125,19 @@ def router(ctx: Context) -> APIRouter:
         role = caller(request).role
         rows = store.alerts.list(AlertFilter(alert_teams(role), team, status, site, severity,
                                              query_time(since, "since"), limit))
-        if role not in HEALTH_ROLES:
-            rows = [{**row, "subject": None, "subject_ref": ctx.pseudonyms.maybe(row["subject"])} for row in rows]
+        if role not in HEALTH_ROLES:  # nor the notes on a health alert (onestop.alert_history.notes_withheld)
+            return [{**row, "subject": None, "subject_ref": ctx.pseudonyms.maybe(row["subject"]),
+                     "history": withheld_notes(row)} for row in rows]
+        counts: dict[str | None, int] = {}
+        for row in rows:
+            if row["subject"] is not None:
+                counts[row["subject"]] = counts.get(row["subject"], 0) + 1
+        # The list names students: audited like every other health read, before it leaves; the dashboard's
+        # poll of an unchanged list once per window (``web.repeats``).
+        if counts and recent.is_new((caller(request).name, frozenset(counts))):
+            audited(ctx, request, "/api/v1/alerts", {"team": team, "status": status, "site": site,
+                                                     "severity": severity, "since": since and since.isoformat(),
+                                                     "limit": limit}, sorted(counts), counts)
         return rows
 
     @api.get("/api/v1/alerts/summary", tags=["alerts"], response_model=dict[str, dict[str, int]],

@@ -10,14 +10,14 @@ counselling), before its data leaves.
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from central.audit import AuditEntry
+from central.bodies import BodyDecoder
 from central.errors import RequestError
 from central.ingest import validate_model
 from central.routes.common import ALERT_ROLES, Context, allow, caller, check_site
-from central.routes.sync import SyncAnswer, read_bounded
+from central.routes.sync import BoundedBody, SyncAnswer
 from central.work_orders import DepartmentTimes, WorkOrderFilter, csv_text, department_times
 from onestop.ids import SITE_PATTERN
 from onestop.roles import Role
@@ -45,22 +45,19 @@ def router(ctx: Context) -> APIRouter:
     """``/api/v1/work-orders``: sync, list, CSV, department times."""
     api = APIRouter(tags=["work orders"])
     store, settings = ctx.store, ctx.settings
+    # Route dependencies (``allow``'s guard) are solved before parameters: the caller is known before the body.
+    Bounded = Annotated[BodyDecoder, Depends(BoundedBody(settings.max_batch_bytes))]  # noqa: N806 - a type alias
 
     @api.post("/api/v1/work-orders/sync", response_model=SyncAnswer,
               summary="Upsert a gateway's work orders (newer updated_at wins)",
               **allow(ctx, Role.GATEWAY, responses=BAD_BODY, body=WorkOrderSync))
-    async def work_orders_sync(request: Request) -> SyncAnswer:
-        body = await read_bounded(request, settings.max_batch_bytes)
-
-        def apply() -> SyncAnswer:
-            sync = validate_model(WorkOrderSync, body.finish())
-            check_site(caller(request), sync.site)
-            if any(order.site != sync.site for order in sync.work_orders):
-                raise RequestError("every work order's site must be the batch's site")
-            result = store.work_orders.upsert(sync.work_orders)
-            return SyncAnswer(applied=result.applied, stale=result.stale)
-
-        return await run_in_threadpool(apply)
+    def work_orders_sync(request: Request, body: Bounded) -> SyncAnswer:
+        sync = validate_model(WorkOrderSync, body.finish())
+        check_site(caller(request), sync.site)
+        if any(order.site != sync.site for order in sync.work_orders):
+            raise RequestError("every work order's site must be the batch's site")
+        result = store.work_orders.upsert(sync.work_orders)
+        return SyncAnswer(applied=result.applied, stale=result.stale)
 
     def visible(request: Request, site: str | None, department: str | None, state: str | None,
                 min_age_h: float | None, max_age_h: float | None, limit: int) -> list[WorkOrderRecord]:
@@ -75,7 +72,7 @@ def router(ctx: Context) -> APIRouter:
 
     def audit(request: Request, who: Principal, params: dict, results: int) -> None:
         store.audit.record(AuditEntry(who.name, who.role.value, request.method, request.url.path, None,
-                                      {k: v for k, v in params.items() if v is not None}, results))
+                                      {k: v for k, v in params.items() if v is not None}, results, who.person))
 
     @api.get("/api/v1/work-orders", response_model=list[WorkOrderView],
              summary="Work orders of the caller's departments from every site, newest first; filters by site, "

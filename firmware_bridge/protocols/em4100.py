@@ -2,7 +2,7 @@
 
 Frame (14 bytes): ``02`` | 10 ASCII hex chars (version byte + 4 tag bytes) | 2 ASCII hex checksum | ``03``.
 The checksum is the XOR of the 5 data bytes. The reader repeats the frame while the card stays in the
-field; repeats are the business of ``taps.RepeatSuppressor``, not of this parser.
+field; repeats are the business of the reader (``firmware_bridge.reconnect``), not of this parser.
 
 Example: ``02 36 32 45 33 30 38 36 43 45 44 30 38 03`` ("62E3086CED" + "08") -> ``CardRead("62E3086CED")``
 (0x62 ^ 0xE3 ^ 0x08 ^ 0x6C ^ 0xED == 0x08).

@@ -20,7 +20,7 @@ Without MxRtyPassiveActivation set, InListPassiveTarget waits until a card comes
 Use: ``start(now)`` after the port opens and write what it returns; then on every loop turn
 ``feed(data, now)`` (data may be empty; it also returns events raised by time-outs) and write
 ``poll(now)``. A ``DeviceStatus("ready")`` tells the reader is configured; ``CardRead`` per card found
-(repeats while the card stays on the reader: suppress them with ``taps.RepeatSuppressor``).
+(repeats while the card stays on the reader: the reader suppresses them, ``firmware_bridge.reconnect``).
 """
 
 from __future__ import annotations

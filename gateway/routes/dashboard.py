@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gateway.read_model import SpaceNow, SyncStatus
-from gateway.routes.common import ANY_ROLE, OPERATIONS, Context, visible
+from gateway.routes.common import ANY_ROLE, OPERATIONS, Context, visible_all
 from onestop.records import AlertRecord, DeviceHealth
 from onestop.roles import alert_teams
 from web.auth import Principal
@@ -20,12 +20,15 @@ class Overview(BaseModel):
     """Everything the dashboard shows, in one call."""
 
     site: str
+    role: str = Field(description="the caller's role: the page shows the view for it")
     now: datetime
     spaces: list[SpaceNow]
     devices: list[DeviceHealth]
     alerts: list[AlertRecord]
     sync: SyncStatus
     broker: bool
+    urgent: dict[str, int] = Field(description="unresolved urgent alerts per team, for every role: a count, "
+                                               "even of alerts the caller may not open")
 
 
 def router(ctx: Context) -> APIRouter:
@@ -41,9 +44,11 @@ def router(ctx: Context) -> APIRouter:
     @api.get("/api/v1/overview", tags=["building"], summary="Everything the dashboard shows")
     def overview(principal: Annotated[Principal, anyone]) -> Overview:
         view = ctx.view
-        alerts = [visible(r, principal) for r in view.alerts(alert_teams(principal.role), "unresolved", 50)]
+        alerts = visible_all(view.alerts(alert_teams(principal.role), "unresolved", 50), principal,
+                             "/api/v1/overview", ctx.recent)
         devices = view.devices() if principal.role in OPERATIONS else []
-        return Overview(site=view.site, now=datetime.now(UTC), spaces=view.spaces(), devices=devices,
-                        alerts=alerts, sync=view.sync_status(), broker=view.broker_connected())
+        return Overview(site=view.site, role=principal.role.value, now=datetime.now(UTC), spaces=view.spaces(),
+                        devices=devices, alerts=alerts, sync=view.sync_status(), broker=view.broker_connected(),
+                        urgent=view.urgent_by_team())
 
     return api

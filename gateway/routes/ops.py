@@ -8,14 +8,16 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
 
 from gateway.read_model import ReadModel
 from gateway.routes.common import TECHNICIANS, Context
-from web.auth import Principal
+from onestop.alert_history import response_times
+from web.alert_metrics import response_time_families
+from web.auth import EXPIRY_WARNING, Principal
 
 
 class QuarantinedMessage(BaseModel):
@@ -35,7 +37,7 @@ class ReadModelCollector(Collector):
     def __init__(self, view: ReadModel) -> None:
         self._view = view
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         view = self._view
         stats = view.stats()
         counters = view.counters()
@@ -60,12 +62,22 @@ class ReadModelCollector(Collector):
         for kind in ("double-checkin", "checkout-without-checkin", "moved", "unknown-space"):
             anomalies.add_metric([kind], counters.get(kind, 0))
         yield anomalies
+        notifications = CounterMetricFamily("onestop_gateway_notifications", "Notification tries and their ends "
+                                            "(gateway/notifier.py)", labels=["outcome"])
+        for outcome in ("sent", "failed-tries", "gave-up", "skipped"):
+            notifications.add_metric([outcome], counters.get(f"notify:{outcome}", 0))
+        yield notifications
+        expired = CounterMetricFamily("onestop_gateway_expired", "Rows removed by their class's time limit "
+                                      "(gateway/retention.py)", labels=["class"])
+        for name, count in sorted(stats["expired"].items()):  # type: ignore[union-attr]
+            expired.add_metric([name], count)
+        yield expired
         yield _gauge("sync_backlog", "Events not yet confirmed by central", stats["backlog"])
         yield _gauge("broker_connected", "1 when connected to the broker", int(view.broker_connected()))
         yield _counter("tick_failures", "Once-a-second ticks (silence, automatic check-outs, storage bound) that "
                        "failed", view.tick_failures())
-        yield _counter("receiver_restarts", "Times the MQTT receiver process ended unexpectedly and was restarted",
-                       view.receiver_restarts())
+        yield _counter("receiver_restarts", "Times the MQTT receiver started a new connection because a batch "
+                       "could not be handled (nothing of it acknowledged)", view.receiver_restarts())
         occupancy = GaugeMetricFamily("onestop_gateway_occupancy", "People inside by card taps", labels=["space"])
         for space in view.spaces():
             occupancy.add_metric([space.id], space.count)
@@ -74,6 +86,7 @@ class ReadModelCollector(Collector):
         for severity, count in sorted(view.open_alerts_by_severity().items()):
             open_alerts.add_metric([severity], count)
         yield open_alerts
+        yield from response_time_families("onestop_gateway", map(response_times, view.alert_lifecycles(None)))
 
 
 def _counter(name: str, text: str, value: object) -> CounterMetricFamily:
@@ -97,6 +110,9 @@ def router(ctx: Context, collectors: tuple[Collector, ...] = ()) -> APIRouter:
     registry.register(ReadModelCollector(ctx.view))
     for collector in collectors:
         registry.register(collector)
+    Gauge("onestop_gateway_tokens_expiring_soon",
+          f"Bearer tokens that expire within {EXPIRY_WARNING.days} days (rotate them)", registry=registry
+          ).set_function(ctx.auth.expiring_soon)
 
     @api.get("/healthz", summary="Liveness and broker connection")
     def healthz() -> dict[str, object]:

@@ -7,22 +7,27 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from bench.common import start_broker
 from bench.ingest.run import SITE, raw_rate
+from gateway.receiver import SESSION_EXPIRY_S
 from onestop import topics
 from tests.helpers import wait_until
 
 
 def _gateway_session(broker, received: list[bytes], present: list[bool]) -> paho.Client:
-    """Connect as the gateway does (MQTT 3.1.1, persistent session) and subscribe to the site's events."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=broker.gateway.username, protocol=paho.MQTTv311,
-                         clean_session=False)
+    """Connect as the gateway does (MQTT 5, persistent session that never expires: gateway/receiver.py) and
+    subscribe to the site's events."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=broker.gateway.username, protocol=paho.MQTTv5)
+    session = Properties(PacketTypes.CONNECT)
+    session.SessionExpiryInterval = SESSION_EXPIRY_S
     client.username_pw_set(broker.gateway.username, broker.gateway.password)
     client.on_connect = lambda c, _u, flags, _rc, _p: (present.append(flags.session_present),
                                                        c.subscribe(topics.events_filter(SITE), 1))
     client.on_message = lambda _c, _u, msg: received.append(msg.payload)
-    client.connect("127.0.0.1", broker.port)
+    client.connect("127.0.0.1", broker.port, clean_start=False, properties=session)
     client.loop_start()
     wait_until(lambda: present, timeout=10, what="the gateway's session connected")
     return client

@@ -55,10 +55,10 @@ def test_same_id_with_other_content_is_a_conflict_and_the_stored_copy_stays(as_r
     gateway = as_role("gateway:north-b3")
     original = event("kiosk-1", 1, "checkin", {"space": "study-24h-2f", "card": "A1B2C3D4", "via": "tap"})
     forged = original.model_copy(update={"data": original.data.model_copy(update={"card": "FFFF0001"})})
-    assert ingest(gateway, [original]) == {"new": 1, "duplicates": 0, "conflicts": 0}
+    assert ingest(gateway, [original]) == {"new": 1, "duplicates": 0, "conflicts": 0, "erased": 0}
     with caplog.at_level(logging.WARNING, logger="central.store"):
-        assert ingest(gateway, [forged]) == {"new": 0, "duplicates": 0, "conflicts": 1}
-    assert ingest(gateway, [original]) == {"new": 0, "duplicates": 1, "conflicts": 0}
+        assert ingest(gateway, [forged]) == {"new": 0, "duplicates": 0, "conflicts": 1, "erased": 0}
+    assert ingest(gateway, [original]) == {"new": 0, "duplicates": 1, "conflicts": 0, "erased": 0}
 
     assert stored_card(store, original.id) == "A1B2C3D4"
     assert as_role("admin").get("/api/v1/stats").json()["conflicts"] == 1
@@ -71,8 +71,8 @@ def test_a_conflict_inside_one_batch_and_a_later_time_are_conflicts_too(as_role,
     gateway = as_role("gateway:north-b3")
     first = event("kiosk-1", 7, "checkin", {"space": "study-24h-2f", "card": "A1B2C3D4", "via": "tap"})
     moved = first.model_copy(update={"ts": first.ts + timedelta(seconds=1)})
-    assert ingest(gateway, [first, moved]) == {"new": 1, "duplicates": 0, "conflicts": 1}
-    assert ingest(gateway, [moved]) == {"new": 0, "duplicates": 0, "conflicts": 1}
+    assert ingest(gateway, [first, moved]) == {"new": 1, "duplicates": 0, "conflicts": 1, "erased": 0}
+    assert ingest(gateway, [moved]) == {"new": 0, "duplicates": 0, "conflicts": 1, "erased": 0}
     assert as_role("technician").get("/api/v1/events/conflicts").json()[0]["times"] == 2
 
 

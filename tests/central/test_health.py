@@ -41,7 +41,7 @@ def test_fhir_bundle_of_vital_signs_validates_as_r4(as_role, screened):
     answer = as_role("clinic").get("/api/v1/fhir/Observation", params={"subject": f"Patient/{STUDENT}"})
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/fhir+json")
     bundle = Bundle.model_validate(answer.json())
-    assert bundle.type == "searchset" and bundle.total == 5
+    assert bundle.type == "searchset" and bundle.total == 4  # the PHQ-9 score is counselling's, not the clinic's
     observations = [Observation.model_validate(e.resource.model_dump()) for e in bundle.entry]
     by_code = {o.code.coding[-1].code: o for o in observations if o.category[0].coding[0].code == "vital-signs"}
     assert set(by_code) == {"85354-9", "8867-4", "59408-5", "8310-5"}
@@ -56,30 +56,33 @@ def test_fhir_bundle_of_vital_signs_validates_as_r4(as_role, screened):
 
 
 def test_fhir_search_filters_by_code(as_role, screened):
-    answer = as_role("counselling").get("/api/v1/fhir/Observation", params={"subject": STUDENT, "code": "8480-6"})
+    answer = as_role("clinic").get("/api/v1/fhir/Observation", params={"subject": STUDENT, "code": "8480-6"})
     bundle = Bundle.model_validate(answer.json())
     assert [e.resource.code.coding[0].code for e in bundle.entry] == ["85354-9"]
 
 
-def test_screenings_and_questionnaires_are_for_clinic_and_counselling(as_role, screened):
+def test_screenings_are_for_the_clinic_and_questionnaires_for_counselling(as_role, screened):
     mine = as_role("clinic").get("/api/v1/screenings", params={"subject": STUDENT}).json()
     assert [len(s["measurements"]) for s in mine] == [2, 3]  # newest first
     (phq,) = as_role("counselling").get("/api/v1/questionnaires").json()
     assert (phq["subject"], phq["score"], phq["band"], phq["same_day_follow_up"]) == (STUDENT, 8, "mild", True)
+    assert as_role("counselling").get("/api/v1/screenings").status_code == 403
+    assert as_role("clinic").get("/api/v1/questionnaires").status_code == 403
     for role in ("admin", "staff", "facilities", "technician", "gateway"):
         assert as_role(role).get("/api/v1/screenings").status_code == 403
+        assert as_role(role).get("/api/v1/questionnaires").status_code == 403
         assert as_role(role).get("/api/v1/fhir/Observation", params={"subject": STUDENT}).status_code == 403
 
 
 def test_every_health_read_is_audited_with_a_pseudonym_readable_by_admin(as_role, screened, store):
     before = store.audit.count()
     as_role("clinic").get("/api/v1/fhir/Observation", params={"subject": STUDENT})
-    as_role("counselling").get("/api/v1/screenings")  # a list read: one row per subject returned
-    as_role("clinic").get("/api/v1/questionnaires", params={"subject": OTHER})
+    as_role("clinic").get("/api/v1/screenings")  # a list read: one row per subject returned
+    as_role("counselling").get("/api/v1/questionnaires", params={"subject": OTHER})
     assert store.audit.count() == before + 4
     about_student = as_role("admin").get("/api/v1/audit", params={"subject": STUDENT}).json()
     assert [(r["principal"], r["route"], r["results"]) for r in about_student] == [
-        ("test-counselling", "/api/v1/screenings", 2), ("test-clinic", "/api/v1/fhir/Observation", 5)]
+        ("test-clinic", "/api/v1/screenings", 2), ("test-clinic", "/api/v1/fhir/Observation", 4)]
     everything = as_role("admin").get("/api/v1/audit").text
     assert STUDENT not in everything and OTHER not in everything  # pseudonyms only
     assert all(r["subject_ref"] for r in json.loads(everything))
@@ -114,14 +117,14 @@ def test_phq9_and_gad7_are_exported_as_total_score_observations(as_role):
 def test_a_paged_search_counts_every_match_links_the_next_page_and_each_full_url_resolves(as_role, screened):
     client = as_role("clinic")
     first = Bundle.model_validate(fhir(client, "/Observation", subject=STUDENT, _count=2).json())
-    assert first.total == 5 and len(first.entry) == 2
+    assert first.total == 4 and len(first.entry) == 2
     (following,) = [link.url for link in first.link if link.relation == "next"]
     seen = [e.fullUrl for e in first.entry]
     while following:
         page = Bundle.model_validate(client.get(following).json())
         seen += [e.fullUrl for e in page.entry]
         following = next((link.url for link in page.link if link.relation == "next"), None)
-    assert len(set(seen)) == 5
+    assert len(set(seen)) == 4
     for url in seen:
         read = client.get(url)
         assert read.status_code == 200 and read.json()["id"] == url.rsplit("/", 1)[1]

@@ -20,8 +20,8 @@ def test_same_batch_twice_stores_each_event_once(as_role, store):
     body = gz(batch("north-b3", checks("kiosk-n-1", "study-24h-2f", 50)))
     first = as_role("gateway:north-b3").post("/api/v1/ingest", content=body, headers=GZIP)
     second = as_role("gateway:north-b3").post("/api/v1/ingest", content=body, headers=GZIP)
-    assert first.status_code == 200 and first.json() == {"new": 50, "duplicates": 0, "conflicts": 0}
-    assert second.json() == {"new": 0, "duplicates": 50, "conflicts": 0}
+    assert first.status_code == 200 and first.json() == {"new": 50, "duplicates": 0, "conflicts": 0, "erased": 0}
+    assert second.json() == {"new": 0, "duplicates": 50, "conflicts": 0, "erased": 0}
     stats = as_role("gateway").get("/api/v1/stats").json()
     assert stats["events"] == 50 and stats["duplicates"] == 50 and stats["gateways"] == 1
 
@@ -29,7 +29,7 @@ def test_same_batch_twice_stores_each_event_once(as_role, store):
 def test_uncompressed_json_is_accepted_too(as_role):
     body = json.dumps(batch("north-b3", checks("kiosk-n-1", "study-24h-2f", 3))).encode()
     answer = as_role("gateway:north-b3").post("/api/v1/ingest", content=body)
-    assert answer.json() == {"new": 3, "duplicates": 0, "conflicts": 0}
+    assert answer.json() == {"new": 3, "duplicates": 0, "conflicts": 0, "erased": 0}
 
 
 def test_one_invalid_event_rejects_the_whole_batch_with_locations_only(as_role, store):

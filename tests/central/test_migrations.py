@@ -77,10 +77,10 @@ def test_a_failing_step_names_itself_and_leaves_the_schema_at_the_last_recorded_
         conn.exec_driver_sql("SELECT * FROM no_such_table")
 
     db = Database(database_url)
+    following = MIGRATIONS[-1].key + 1
     try:
-        after = len(MIGRATIONS) + 1  # the step after the last one there is
-        with pytest.raises(MigrationError, match=rf"migration {after} \(broken step\).*failed"):
-            migrate(db, (*MIGRATIONS, Migration(after, "broken step", broken)))
+        with pytest.raises(MigrationError, match=rf"migration {following} \(broken step\).*failed"):
+            migrate(db, (*MIGRATIONS, Migration(following, "broken step", broken)))
         assert applied_versions(db) == [m.key for m in MIGRATIONS]
         assert "half_done" not in sa.inspect(db.engine).get_table_names()
     finally:

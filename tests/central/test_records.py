@@ -130,3 +130,16 @@ def test_config_put_with_a_stale_if_match_is_refused(as_role):
     first = as_role("admin").put(path, json=SITE_CONFIG).headers["etag"]
     assert as_role("admin").put(path, json=SITE_CONFIG, headers={"If-Match": first}).status_code == 200
     assert as_role("admin").put(path, json={"spaces": []}, headers={"If-Match": '"stale"'}).status_code == 412
+
+
+def test_a_gateway_introduces_its_own_configuration_once_and_never_overwrites_central(as_role):
+    path = "/api/v1/gateways/north-b3/config"
+    assert as_role("gateway:north-b3").put(path, json=SITE_CONFIG).status_code == 428  # create-only, said so
+    assert as_role("gateway:south-a1").put(path, json=SITE_CONFIG, headers={"If-None-Match": "*"}).status_code == 403
+    first = as_role("gateway:north-b3").put(path, json=SITE_CONFIG, headers={"If-None-Match": "*"})
+    assert first.status_code == 200
+    assert as_role("admin").get(path).json()["spaces"][0]["name"] == "24h study"
+    managed = {**SITE_CONFIG, "spaces": SITE_CONFIG["spaces"][:1]}
+    as_role("admin").put(path, json=managed)
+    again = as_role("gateway:north-b3").put(path, json=SITE_CONFIG, headers={"If-None-Match": "*"})
+    assert again.status_code == 412 and len(as_role("admin").get(path).json()["spaces"]) == 1

@@ -42,16 +42,23 @@ def every_row(store) -> str:
                            for table in metadata.sorted_tables], default=str)
 
 
-def test_a_student_gets_a_copy_of_everything_central_holds_about_them(as_role):
+def test_a_student_gets_a_copy_of_what_central_holds_from_each_health_service(as_role):
     send_everything(as_role)
     answer = as_role("clinic").get(f"/api/v1/students/{STUDENT}/export")
     assert answer.status_code == 200
     held = answer.json()
     assert sorted(e["type"] for e in held["events"]) == ["checkin", "checkout", "screening"]
+    (screening,) = [e["data"] for e in held["events"] if e["type"] == "screening"]
+    assert "measurements" in screening and "questionnaires" not in screening  # the clinic's part only
     assert [a["subject"] for a in held["alerts"]] == [STUDENT]
-    bundle = Bundle.model_validate(held["fhir"])
-    assert bundle.total == 2  # heart rate and the PHQ-9 score
+    assert held["withheld"] == {"screenings": 0, "alerts": 0}
+    assert Bundle.model_validate(held["fhir"]).total == 1  # heart rate; the PHQ-9 score is counselling's
     assert OTHER not in answer.text
+    counselling = as_role("counselling").get(f"/api/v1/students/{STUDENT}/export").json()
+    (screening,) = [e["data"] for e in counselling["events"] if e["type"] == "screening"]
+    assert "questionnaires" in screening and "measurements" not in screening
+    assert counselling["alerts"] == [] and counselling["withheld"] == {"screenings": 0, "alerts": 1}
+    assert Bundle.model_validate(counselling["fhir"]).total == 1  # the PHQ-9 score
     for role in ("admin", "staff", "facilities", "technician"):
         assert as_role(role).get(f"/api/v1/students/{STUDENT}/export").status_code == 403
 

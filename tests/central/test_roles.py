@@ -10,8 +10,10 @@ from central.api import create_app
 from onestop.roles import Role
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/api/v1/stats"), ("GET", "/"),
-          ("GET", "/dashboard")}
-PATH_VALUES = {"site": "north-b3", "space": "study-24h-2f", "resource_id": "x", "card": "922E5832"}
+          ("GET", "/dashboard"), ("GET", "/auth/me"),  # /auth/me: who the caller's own session is, or nobody
+          ("GET", "/docs")}  # /docs: Swagger UI, served locally (web/docs.py)
+PATH_VALUES = {"site": "north-b3", "space": "study-24h-2f", "resource_id": "x", "card": "922E5832",
+               "alert_id": "0193f6c4-7d2a-7c1e-9a51-3f0b2d9e4c11"}
 QUERY = {"/api/v1/fhir/Observation": {"subject": "922E5832"}}
 BODIES = {"PUT": {"spaces": []}, "POST": {"site": "north-b3"}}
 

@@ -46,3 +46,13 @@ def test_an_invalid_event_is_refused_and_uses_no_sequence_number(tmp_path):
         box.append("checkin", {"space": "s1"})
     assert box.depth() == 0
     assert box.append("checkin", {"space": "s1", "card": "AA11"}).seq == 1
+
+
+def test_an_append_wakes_the_publisher_and_a_refused_one_does_not(tmp_path):
+    # DeviceLink waits on ``appended``: whoever records an event wakes it, with no second call to forget.
+    box = Outbox(tmp_path / "o.db", "kiosk-1")
+    with pytest.raises(EnvelopeError):
+        box.append("checkin", {"space": "s1"})
+    assert not box.appended.is_set()
+    box.append("checkin", {"space": "s1", "card": "AA11"})
+    assert box.appended.is_set()

@@ -38,7 +38,9 @@ class StoreOnly:
     def alerts(self, teams, status, limit): return self.alert_store.list(teams, status, limit)
     def alert(self, alert_id): return self.alert_store.get(alert_id)
     def open_alerts_by_severity(self): return self.alert_store.counts()
-    def save_alert(self, record): self.alert_store.save(record)
+    def urgent_by_team(self): return self.alert_store.urgent_by_team()
+    def save_alert(self, record): return self.alert_store.save(record)
+    def alert_lifecycles(self, since): return self.alert_store.lifecycle(since)
 
 
 def token(name: str, role: str) -> tuple[TokenEntry, dict[str, str]]:

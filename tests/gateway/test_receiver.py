@@ -1,39 +1,26 @@
-"""The gateway's MQTT receiver process: crashes on either side lose nothing and double nothing, and a paho that
-no longer behaves as the receiver relies on stops the gateway with a clear error instead of a reconnect loop."""
+"""The gateway's MQTT receiver (``gateway/receiver.py``, on the ``mqtt5`` codec): a lost connection, a
+crash, a clean stop or a failing batch lose nothing and double nothing; nothing is acknowledged before it is
+committed; a broker that speaks nonsense is dropped and dialled again, loudly, never a crash."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
-import subprocess
-import sys
+import socket
+import threading
 import time
-from pathlib import Path
 
 import httpx
-import paho.mqtt.client as paho
-import pytest
-from paho.mqtt import __version__ as paho_version
+import mqtt5
 
-from gateway import paho_check
-from gateway.batch_receiver import BatchReceiver, GatheringPaho, PahoUnsupportedError
+from gateway.receiver import SESSION_EXPIRY_S, Receiver
 from onestop import topics
 from onestop.events import new_event
 from onestop.mqtt import BrokerAddress, Received
 from tests.conftest import KIOSKS
 from tests.helpers import Collector, query, raw_client, wait_until
-
-
-def children(pid: int) -> list[int]:
-    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def burst(site, per_device: int, during=None) -> list[str]:
@@ -77,34 +64,41 @@ def stored_ids(site) -> list[str]:
     return sorted(row[0] for row in query(site.path("gateway/gateway.db"), "SELECT id FROM events"))
 
 
-def test_a_crashed_receiver_is_replaced_and_nothing_is_lost_or_doubled(site, lone_gateway):
-    [receiver] = children(lone_gateway._proc.pid)
-    made = burst(site, 1500, during=lambda: os.kill(receiver, signal.SIGKILL))
+def take_over_session(site) -> None:
+    """Connect as the gateway (the broker names the client after its user) to its persistent session, and
+    leave without reading: the broker drops the gateway's connection ("session taken over"), and whatever it
+    had sent and the gateway had not yet acknowledged stays unacknowledged in the session."""
+    user = site.gateway_user
+    with socket.create_connection(("127.0.0.1", site.broker_port), timeout=5) as sock:
+        sock.sendall(mqtt5.ConnectPacket(user.username, username=user.username, password=user.password.encode(),
+                                         clean_start=False, session_expiry_interval=SESSION_EXPIRY_S).write())
+        sock.recv(4)  # the CONNACK's first bytes: the old connection has been dropped
+        sock.sendall(mqtt5.DisconnectPacket().write())
+
+
+def test_a_connection_taken_away_mid_burst_comes_back_and_nothing_is_lost_or_doubled(site, lone_gateway):
+    made = burst(site, 1500, during=lambda: take_over_session(site))
     wait_until(lambda: stats(site)["events"] >= len(made), timeout=60, what="every accepted event stored")
-    time.sleep(1)  # a late redelivery would show up as an extra row
+    time.sleep(1)  # a late redelivery would show up as a duplicate
     assert stored_ids(site) == sorted(made)
-    assert children(lone_gateway._proc.pid) != [receiver]
-    metrics = httpx.get(f"{site.gateway_url}/metrics", timeout=5).text
-    assert "onestop_gateway_receiver_restarts_total 1.0" in metrics
-    assert "onestop_gateway_broker_connected 1.0" in metrics
+    wait_until(lambda: "onestop_gateway_broker_connected 1.0" in httpx.get(f"{site.gateway_url}/metrics",
+                                                                          timeout=5).text,
+               timeout=10, what="connected again")
     log = lone_gateway.log_path.read_text()
-    assert "the MQTT receiver process ended unexpectedly" in log and "Traceback" not in log
+    assert "disconnected from broker" in log and "Traceback" not in log
 
 
-def test_a_killed_gateway_takes_its_receiver_along_and_the_broker_publishes_its_will(site, lone_gateway):
+def test_a_killed_gateway_has_the_broker_publish_its_will(site, lone_gateway):
     watcher_client = raw_client(site.broker_port, site.observer.username, site.observer.password)
     watcher = Collector(watcher_client, topics.gateway_state(site.site))
     try:
         state = topics.gateway_state(site.site)
         wait_until(lambda: any(json.loads(p)["online"] for p in watcher.on(state)), timeout=10,
                    what="the gateway's birth")
-        [receiver] = children(lone_gateway._proc.pid)
         os.kill(lone_gateway._proc.pid, signal.SIGKILL)
         lone_gateway._proc.wait()
-        wait_until(lambda: not alive(receiver), timeout=5, what="the orphaned receiver exits")
         wait_until(lambda: not json.loads(watcher.on(state)[-1])["online"], timeout=10,
                    what="the Will: gateway offline")
-        assert "Traceback" not in lone_gateway.log_path.read_text()  # it noticed, and left quietly
     finally:
         watcher_client.loop_stop()
         watcher_client.disconnect()
@@ -124,46 +118,33 @@ def test_a_clean_stop_mid_burst_acknowledges_everything_it_stored(site, lone_gat
     assert stats(site)["duplicates"] == 0
 
 
-def test_after_a_reconnect_unacknowledged_messages_come_again_and_old_acknowledgements_are_dropped(broker):
-    batches: list[tuple[int, list[Received]]] = []
-    settings = BrokerAddress(port=broker.broker_port, username=broker.gateway_user.username,
-                              password=broker.gateway_user.password)
-    receiver = BatchReceiver(settings, broker.gateway_user.username,
-                             subscriptions=[(topics.events_filter(broker.site), 1)],
-                             on_batch=lambda generation, batch: batches.append((generation, batch)),
-                             batch_max=100, batch_wait_s=0.05, max_unacked=100)
-    device = KIOSKS[0].device
-    sender = raw_client(broker.broker_port, broker.device_users[device].username,
-                        broker.device_users[device].password)
-    try:
-        receiver.start()
-        assert receiver.wait_connected(10)
-        for seq in (1, 2, 3):
-            env = new_event(device, seq, "heartbeat", {"uptime_s": seq, "outbox": 0})
-            sender.publish(topics.event(broker.site, device, "heartbeat"), env.to_json(), qos=1).wait_for_publish(5)
-        wait_until(lambda: sum(len(b) for _, b in batches) == 3, timeout=5, what="three messages handed over")
-        first_generation = batches[0][0]
-        first = [m.payload for _, batch in batches for m in batch]
+def receiver_for(site, on_batch, *, receive_maximum: int = 100, broker_port: int | None = None) -> Receiver:
+    address = BrokerAddress(port=broker_port or site.broker_port, username=site.gateway_user.username,
+                            password=site.gateway_user.password, keepalive=5)
+    return Receiver(address, site.gateway_user.username, will=None,
+                    subscriptions=[(topics.events_filter(site.site), 1)], on_batch=on_batch,
+                    on_connection=lambda _up: None, batch_max=100, batch_wait_s=0.05,
+                    receive_maximum=receive_maximum)
 
-        broker.broker.stop()  # a clean stop keeps the session and its unacknowledged messages
-        broker.broker.start()
-        wait_until(lambda: len({g for g, _ in batches}) == 2, timeout=30, what="redelivery on the new connection")
-        again = [(g, m) for g, batch in batches for m in batch if g != first_generation]
-        assert sorted(m.payload for _, m in again) == sorted(first)
-        receiver.acknowledge(first_generation, [m.mid for _, b in batches[:1] for m in b])  # too late: dropped
-        receiver.acknowledge(again[0][0], [m.mid for _, m in again])
-        time.sleep(0.5)
+
+def send_heartbeats(site, count: int) -> list[bytes]:
+    device = KIOSKS[0].device
+    sender = raw_client(site.broker_port, site.device_users[device].username, site.device_users[device].password)
+    try:
+        payloads = [new_event(device, seq, "heartbeat", {"uptime_s": seq, "outbox": 0}).to_json()
+                    for seq in range(1, count + 1)]
+        for info in [sender.publish(topics.event(site.site, device, "heartbeat"), p, qos=1) for p in payloads]:
+            info.wait_for_publish(10)
+        return payloads
     finally:
-        receiver.stop()
         sender.loop_stop()
         sender.disconnect()
 
-    # Everything was acknowledged on the connection that delivered it: a new session start gets nothing.
-    batches.clear()
-    receiver = BatchReceiver(settings, broker.gateway_user.username,
-                             subscriptions=[(topics.events_filter(broker.site), 1)],
-                             on_batch=lambda generation, batch: batches.append((generation, batch)),
-                             batch_max=100, batch_wait_s=0.05, max_unacked=100)
+
+def nothing_left_for(site) -> None:
+    """A new connection to the gateway's session gets nothing: every message was acknowledged."""
+    batches: list[list[Received]] = []
+    receiver = receiver_for(site, batches.append)
     receiver.start()
     try:
         assert receiver.wait_connected(10)
@@ -173,95 +154,118 @@ def test_after_a_reconnect_unacknowledged_messages_come_again_and_old_acknowledg
         receiver.stop()
 
 
-def test_the_receiver_process_stays_lean():
-    """It only connects: no configuration machinery, no web framework, no database (its memory is measured
-    in bench/ingest)."""
-    code = ("import sys, gateway.receiver; "
-            "print(sorted(m for m in ('pydantic', 'fastapi', 'sqlite3') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.strip() == "[]"
+def test_after_a_reconnect_unacknowledged_messages_come_again_and_old_acknowledgements_are_dropped(broker):
+    """A batch still being committed when the connection is lost is sent again on the next connection; its
+    commit, finishing late, acknowledges nothing on the new connection (packet ids may have changed)."""
+    batches: list[tuple[int, list[bytes]]] = []
+    first_commit = threading.Event()
+
+    def on_batch(batch: list[Received]) -> None:
+        batches.append((receiver.generation, [m.payload for m in batch]))
+        if len(batches) == 1:
+            first_commit.wait(30)  # a slow commit, during which the broker restarts
+
+    receiver = receiver_for(broker, on_batch)
+    try:
+        receiver.start()
+        assert receiver.wait_connected(10)
+        sent = send_heartbeats(broker, 3)
+        wait_until(lambda: batches and len(batches[0][1]) == 3 or len(batches) > 1, timeout=5, what="a batch")
+        broker.broker.stop()  # a clean stop keeps the session and its unacknowledged messages
+        broker.broker.start()
+        wait_until(lambda: receiver.generation > batches[0][0] and receiver.connected, timeout=30,
+                   what="a new connection")
+        first_commit.set()  # its acknowledgements belong to the old connection: dropped
+        wait_until(lambda: len(batches) > 1, timeout=10, what="redelivery on the new connection")
+        assert sorted(p for g, batch in batches[1:] for p in batch) == sorted(sent)
+        assert {g for g, _ in batches[1:]} == {receiver.generation}
+        time.sleep(0.5)
+    finally:
+        receiver.stop()
+    nothing_left_for(broker)
 
 
-# -- paho behind a hard pin: what the receiver relies on is proven at start-up -------------------------------
-class _SocketHookRenamed(GatheringPaho):
-    """As if paho stopped creating its socket through ``_create_socket``."""
+def test_a_batch_that_cannot_be_handled_is_not_acknowledged_and_comes_again_on_a_new_connection(broker, caplog):
+    handled: list[list[bytes]] = []
 
-    _create_socket = paho.Client._create_socket
+    def on_batch(batch: list[Received]) -> None:
+        if not handled:
+            handled.append([])
+            raise RuntimeError("a bug in ingest")
+        handled.append([m.payload for m in batch])
 
-
-class _WritesInline(GatheringPaho):
-    """As if paho wrote each queued packet itself although ``on_socket_register_write`` is set."""
-
-    def _packet_queue(self, *args, **kwargs):
-        rc = super()._packet_queue(*args, **kwargs)
-        self.loop_write()
-        self.socket().flush()
-        return rc
-
-
-class _ReadsEverything(GatheringPaho):
-    """As if ``loop_read`` read every packet the socket holds."""
-
-    def loop_read(self, max_packets: int = 1):
-        for _ in range(3):
-            rc = super().loop_read()
-        return rc
+    receiver = receiver_for(broker, on_batch)
+    try:
+        receiver.start()
+        assert receiver.wait_connected(10)
+        sent = send_heartbeats(broker, 5)
+        wait_until(lambda: sum(len(b) for b in handled[1:]) >= 5, timeout=10, what="the batch again")
+        assert sorted(p for b in handled[1:] for p in b) == sorted(sent)
+        assert receiver.restarts == 1
+        assert "could not be handled; reconnecting" in caplog.text
+    finally:
+        receiver.stop()
+    nothing_left_for(broker)
 
 
-def test_the_pinned_paho_passes_the_receivers_self_check():
-    paho_check.check()
-    assert paho_version == paho_check.PAHO_TESTED
+def test_no_more_than_receive_maximum_messages_are_in_hand_before_a_commit(broker):
+    """While a commit hangs, the receiver reads at most ``receive_maximum`` messages; the rest wait at the
+    broker (TCP holds it back), and all of them arrive once commits go on."""
+    seen: list[int] = []
+    commit = threading.Event()
+
+    def on_batch(batch: list[Received]) -> None:
+        seen.append(len(batch))
+        commit.wait(30)
+
+    receiver = receiver_for(broker, on_batch, receive_maximum=20)
+    try:
+        receiver.start()
+        assert receiver.wait_connected(10)
+        send_heartbeats(broker, 200)
+        time.sleep(1.0)
+        in_hand = receiver.in_hand
+        commit.set()
+        wait_until(lambda: sum(seen) >= 200, timeout=10, what="every message once commits go on")
+        assert in_hand <= 20
+        assert sum(seen) == 200
+    finally:
+        receiver.stop()
 
 
-@pytest.mark.parametrize(("client_class", "complaint"), [
-    (_SocketHookRenamed, "no longer creates its socket through _create_socket"),
-    (_WritesInline, "writes queued packets itself although on_socket_register_write is set"),
-    (_ReadsEverything, "read several messages in one loop_read call"),
-])
-def test_a_paho_that_changed_what_the_receiver_relies_on_fails_the_self_check_naming_it(client_class, complaint):
-    with pytest.raises(PahoUnsupportedError) as failed:
-        paho_check.check(client_class)
-    assert complaint in str(failed.value)
-    assert f"paho-mqtt=={paho_check.PAHO_TESTED}" in str(failed.value)
+class NonsenseBroker:
+    """A listening socket that accepts MQTT connections and answers the SUBSCRIBE with bytes that are not MQTT."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                conn.recv(4096)  # CONNECT
+                conn.sendall(mqtt5.ConnAckPacket().write())
+                conn.recv(4096)  # SUBSCRIBE
+                conn.sendall(b"\xf0\x00")  # reserved packet type 15
+                time.sleep(0.5)
 
 
-def test_a_gateway_on_a_paho_without_the_socket_hook_refuses_to_start_instead_of_reconnecting_for_ever(
-        broker, tmp_path):
-    """Without the check such a receiver connected, found the socket not its own, dropped the connection and
-    reconnected for ever; the gateway ran on, quietly storing nothing."""
-    changed = tmp_path / "changed-paho"
-    changed.mkdir()
-    # Every Python process started with this path (the gateway and its receiver) sees a paho whose socket hook
-    # is gone, as a paho release that renamed it would look.
-    (changed / "sitecustomize.py").write_text(
-        "import paho.mqtt.client as paho, gateway.batch_receiver as receiver\n"
-        "receiver.GatheringPaho._create_socket = paho.Client._create_socket\n")
-    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(changed), os.environ.get("PYTHONPATH", os.getcwd())])}
-    started = time.monotonic()
-    run = subprocess.run([sys.executable, "-m", "onestop", "gateway", "run", "--config",
-                          str(broker.path("gateway.toml"))], capture_output=True, text=True, timeout=60, env=env)
-    assert run.returncode == 1
-    assert "no longer creates its socket through _create_socket" in run.stderr
-    assert f"pip install 'paho-mqtt=={paho_check.PAHO_TESTED}'" in run.stderr
-    assert "Traceback" not in run.stderr
-    assert time.monotonic() - started < 30
-    assert f"u'{broker.gateway_user.username}'" not in broker.broker.layout.log.read_text()  # never connected
-
-
-def test_a_receiver_whose_paho_changed_after_start_up_stops_the_gateway_instead_of_reconnecting(broker, tmp_path):
-    """The check at start-up passed, but the receiver process finds paho changed (say, upgraded underneath a
-    running gateway): the gateway exits non-zero, saying why, rather than restarting it for ever."""
-    changed = tmp_path / "changed-paho"
-    changed.mkdir()
-    (changed / "sitecustomize.py").write_text(
-        "import sys\n"
-        "if sys.argv[1:2] and sys.argv[1].isdigit():  # only in the receiver process (python -m gateway.receiver FD)\n"
-        "    import paho.mqtt.client as paho, gateway.batch_receiver as receiver\n"
-        "    receiver.GatheringPaho._create_socket = paho.Client._create_socket\n")
-    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(changed), os.environ.get("PYTHONPATH", os.getcwd())])}
-    run = subprocess.run([sys.executable, "-m", "onestop", "gateway", "run", "--config",
-                          str(broker.path("gateway.toml"))], capture_output=True, text=True, timeout=60, env=env)
-    assert run.returncode == 1
-    assert "the MQTT receiver cannot run: paho-mqtt" in run.stderr
-    assert "no longer creates its socket through _create_socket" in run.stderr
-    assert "starting another" not in run.stderr
+def test_a_broker_speaking_nonsense_is_dropped_and_dialled_again_loudly_without_a_crash(broker, caplog):
+    nonsense = NonsenseBroker()
+    receiver = receiver_for(broker, lambda batch: None, broker_port=nonsense.port)
+    caplog.set_level(logging.WARNING)
+    try:
+        receiver.start()
+        wait_until(lambda: nonsense.connections >= 2, timeout=10, what="a second connection after the first")
+        assert not receiver.connected
+        assert "malformed packet from the broker" in caplog.text
+    finally:
+        receiver.stop()
+        nonsense.listener.close()

@@ -110,6 +110,11 @@ def test_the_gateway_applies_configuration_from_central_and_keeps_it_for_offline
                            "display_name": "Quiet room door"}]}
     admin = {"Authorization": f"Bearer {site.tokens['admin']}"}
     try:
+        # Central had no configuration for the site: the gateway introduces its own (names and capacities).
+        introduced = wait_until(lambda: (r := httpx.get(f"{site.central_url}/api/v1/gateways/{site.site}/config",
+                                                        headers=admin)).status_code == 200 and r.json(),
+                                timeout=30, what="the gateway's own configuration stored at central")
+        assert {s["id"] for s in introduced["spaces"]} == {s["id"] for s in site.site_config()["spaces"]}
         put = httpx.put(f"{site.central_url}/api/v1/gateways/{site.site}/config", json=config, headers=admin)
         assert put.status_code in (200, 201), put.text
 

@@ -19,8 +19,8 @@ from tests.helpers import stop_all_within, wait_until
 CARD, OTHER = "62E3086CED", "0A1B2C3D4E"
 # Facilities must acknowledge within 1.2 s here, so "overdue" shows within the test.
 SHORT = {"departments": [{"id": "facilities", "ack_min": 0.02, "finish_h": 1},
-                         {"id": "technicians", "team": "technician"}, {"id": "counselling"}, {"id": "clinic"},
-                         {"id": "student-affairs", "team": "staff"}]}
+                         {"id": "technicians"}, {"id": "counselling"}, {"id": "clinic"},
+                         {"id": "student-affairs"}]}
 
 
 def auth(site, role):
@@ -218,7 +218,7 @@ def test_the_site_configuration_from_central_brings_its_categories_to_the_kiosks
             return [c["id"] for c in cfg["request_categories"]]
 
         assert categories() == ["seat-desk", "equipment", "climate", "cleanliness", "noise", "counselling", "other"]
-        estates = {"departments": [{"id": "estates"}, {"id": "it", "team": "technician"}],
+        estates = {"departments": [{"id": "estates"}, {"id": "it", "team": "technicians"}],
                    "categories": [{"id": "heating", "label": "Heating", "department": "estates"},
                                   {"id": "wifi", "label": "Wi-Fi", "label_zh": "无线网络", "department": "it"}],
                    "device_department": "it"}

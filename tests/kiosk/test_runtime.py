@@ -79,6 +79,18 @@ def test_who_is_inside_survives_a_restart(make):
     assert [e["seq"] for e in pending(second)] == [1, 2, 3, 4]  # the sequence continues too
 
 
+def test_a_stay_forgotten_as_too_old_is_forgotten_on_disk_too_and_own_taps_are_kept(make):
+    first, monday = make(), datetime(2026, 12, 7, 8, tzinfo=UTC)
+    first.handle_card(A, monday)
+    first.handle_card(B, monday + timedelta(hours=13))  # A's stay is past max_stay_h (12 h): forgotten
+    first.stop()
+    second = make()
+    assert set(second.controller.inside) == {B}
+    space = second.controller.space
+    assert [(t.seq, t.event_type, t.card) for t in second.presence.load_own(space)] == [(1, "checkin", A),
+                                                                                        (2, "checkin", B)]
+
+
 def test_a_broken_listener_does_not_stop_taps(make):
     runtime = make()
     runtime.subscribe(lambda kind, payload: 1 / 0)

@@ -323,3 +323,43 @@ def test_a_sensor_node_bundle_made_by_the_cli_runs_a_node_whose_readings_reach_t
             node.terminate()
             assert node.wait(15) == 0
         assert b"Traceback" not in node.stderr.read()
+
+
+def test_the_gateway_receiver_takes_events_over_tls_and_refuses_a_broker_another_ca_vouches_for(live, tmp_path,
+                                                                                                 caplog):
+    """The gateway's own MQTT client (``gateway/receiver.py``, not paho) on the TLS listener: verified against
+    the site CA it connects, subscribes and gets a device's event; trusting another CA it never connects and
+    says why once."""
+    from gateway.receiver import Receiver
+    from onestop.mqtt import BrokerAddress
+
+    live.site.add_device("kiosk-a1", "kiosk", "study")
+    live.site.reload()
+    batches: list[list] = []
+
+    def receiver(ca: Path) -> Receiver:
+        address = BrokerAddress(host="127.0.0.1", port=live.site.settings["tls_port"], username=live.gateway_user,
+                                password=live.gateway_password, tls_ca=ca)
+        return Receiver(address, live.gateway_user, will=None, subscriptions=[(topics.site_tree(live.site.name), 1)],
+                        on_batch=batches.append, on_connection=lambda _up: None, batch_max=100, batch_wait_s=0.01,
+                        receive_maximum=100)
+
+    distrusting = receiver(make_site(tmp_path / "other", "other-site").paths.ca_cert)
+    distrusting.start()
+    try:
+        assert not distrusting.wait_connected(2)
+        assert "CERTIFICATE_VERIFY_FAILED" in caplog.text
+    finally:
+        distrusting.stop()
+    trusting = receiver(live.site.paths.ca_cert)
+    trusting.start()
+    kiosk = device_probe(live, "kiosk-a1")
+    try:
+        assert trusting.wait_connected(10)
+        assert kiosk.connect() == 0
+        topic = topics.event(live.site.name, "kiosk-a1", "heartbeat")
+        assert kiosk.publish(topic, b'{"over": "tls"}') == 0
+        wait_until(lambda: any(m.topic == topic for batch in batches for m in batch), 10, what="the event over TLS")
+    finally:
+        kiosk.close()
+        trusting.stop()

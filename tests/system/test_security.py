@@ -60,7 +60,7 @@ pytestmark = pytest.mark.slow
 
 # Open by intent (CONTRACT.md): health, metrics, stats and the static dashboard pages. Nothing else.
 OPEN_ROUTES = {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/api/v1/stats"), ("GET", "/"),
-               ("GET", "/dashboard")}
+               ("GET", "/dashboard"), ("GET", "/auth/me")}  # /auth/me: the caller's own session, or nobody
 PATH_VALUES = {"site": "test-site", "space": "study-24h-2f", "alert_id": "no-such-alert", "resource_id": "x",
                "card": "0000FFFF"}  # a card no test taps: the role matrix may erase it
 BODIES = {"PUT": {"spaces": []}, "POST": {"site": "test-site"}}
@@ -281,6 +281,8 @@ GATEWAY_ROLES = {
     ("GET", "/api/v1/alerts"): _ANYONE,
     ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): _ANYONE,
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): _ANYONE,
+    ("POST", "/api/v1/alerts/{alert_id}/assign"): _ANYONE,
+    ("GET", "/api/v1/alerts/stats"): _ANYONE,
     ("GET", "/api/v1/sync"): _OPERATIONS,
     ("GET", "/api/v1/dead-letters"): {"technician", "admin"},
     ("GET", "/api/v1/quarantine"): {"technician", "admin"},

@@ -1,0 +1,140 @@
+"""The gateway's notifier: sends each raised alert to its team's targets, at once, on its own threads.
+
+Ingest never waits for it: raising an alert only writes a ``notify_queue`` row in the ingest transaction
+(``gateway/notify_queue.py``). This loop plans one delivery per matching target, sends due deliveries on a
+small pool (a slow target delays no other), records every try, retries with doubling waits
+(``onestop/backoff.py``) and gives up after ``notifications.attempts`` tries, counted and logged by target
+name. An alert acknowledged or resolved before its message went out is skipped (recorded as such).
+
+Targets on the LAN (the campus mail relay, a webhook in the building) work with the WAN down: nothing here
+goes through central.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from zoneinfo import ZoneInfo
+
+from gateway.alert_store import GatewayAlerts
+from gateway.notify_queue import FAILED, SENT, SKIPPED, Delivery, NotificationBook
+from gateway.settings import GatewaySettings
+from onestop.notifications import Place, alert_link, compose, named, next_try, targets_for
+from onestop.notify_sender import AppriseSender, Outcome
+from onestop.sqlite import StorageError
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.2  # how often the queue is looked at: the latency of "at once"
+WORKERS = 4
+KEEP_S = 30 * 86400  # tries are kept 30 days: long enough to answer "was anyone told?", bounded on an edge disk
+PRUNE_EVERY_S = 3600.0
+
+
+class Notifier:
+    """Plans, sends and records the gateway's notifications until stopped."""
+
+    def __init__(self, settings: GatewaySettings, book: NotificationBook, alerts: GatewayAlerts,
+                 space_names: Callable[[], dict[str, str]], sender: AppriseSender | None = None) -> None:
+        self.settings = settings
+        self.options = settings.notifications
+        self.targets = {t.name: t for t in named(settings.notify)}  # type: ignore[misc]
+        self._urls = {name: t.secret_url() for name, t in self.targets.items()}
+        self.book = book
+        self.alerts = alerts
+        self.space_names = space_names
+        self.sender = sender or AppriseSender(self.options.timeout_s)
+        self.zone = ZoneInfo(settings.timezone)
+        self.public_url = self.options.public_url or settings.http.url
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="notify")
+        self._in_flight: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()  # guards _in_flight only
+        self.loop_failures = 0
+        self._pruned = 0.0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop planning; tries under way finish (each bounded by ``timeout_s``), the rest wait for next start."""
+        self._stopping.set()
+        if self._thread:
+            self._thread.join(5)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self) -> None:
+        self.sender.warm_up(list(self._urls.values()))
+        while not self._stopping.wait(POLL_S):
+            try:
+                self.step(time.time())
+            except StorageError as exc:
+                self.loop_failures += 1
+                log.error("notifier: %s (%d failures)", exc, self.loop_failures)
+            except Exception:  # the loop must outlive anything one round runs into; logged and counted
+                self.loop_failures += 1
+                log.exception("notifier round failed (%d failures)", self.loop_failures)
+
+    def step(self, now: float) -> None:
+        """One round: plan what was raised, hand due deliveries to the pool; now and then, forget old tries."""
+        if now - self._pruned >= PRUNE_EVERY_S:
+            self._pruned = now
+            self.book.prune(now - KEEP_S)
+        queued = self.book.queued()
+        if queued:
+            plans = {}
+            for alert_id in queued:
+                record = self.alerts.get(alert_id)
+                plans[alert_id] = [t.name for t in targets_for(record, list(self.targets.values()))
+                                   if t.name] if record else []
+            self.book.plan(plans, now)
+        for delivery in self.book.due(now):
+            key = (delivery.alert_id, delivery.target)
+            with self._lock:
+                if key in self._in_flight:
+                    continue
+                self._in_flight.add(key)
+            self._pool.submit(self._deliver, delivery)
+
+    def _deliver(self, delivery: Delivery) -> None:
+        try:
+            self._try(delivery)
+        except Exception:  # recorded nowhere else: count it and let the next round try again
+            self.loop_failures += 1
+            log.exception("notification to %s failed unexpectedly", delivery.target)
+        finally:
+            with self._lock:
+                self._in_flight.discard((delivery.alert_id, delivery.target))
+
+    def _try(self, delivery: Delivery) -> None:
+        record = self.alerts.get(delivery.alert_id)
+        target = self.targets.get(delivery.target)
+        why = ("alert gone" if record is None else "target no longer configured" if target is None
+               else f"alert {record.status}" if record.status != "open" else None)
+        if why is not None or record is None or target is None:
+            self.book.record(delivery, "skipped", why or "", time.time(), SKIPPED)
+            return
+        space = self.space_names().get(record.space or "") if record.space else None
+        message = compose(record, Place(self.settings.site, space_name=space), self.zone,
+                          alert_link(self.public_url, record.id))
+        outcome: Outcome = self.sender.send(self._urls[target.name], message)  # type: ignore[index]
+        now = time.time()
+        if outcome.ok:
+            self.book.record(delivery, "sent", "", now, SENT)
+            log.info("alert %s (%s) sent to %s", record.id, record.rule, target.name)
+            return
+        tries = delivery.attempts + 1
+        if tries >= self.options.attempts:
+            self.book.record(delivery, "failed", outcome.detail, now, FAILED)
+            log.error("gave up notifying %s of alert %s after %d tries: %s", target.name, record.id, tries,
+                      outcome.detail)
+            return
+        wait = next_try(tries, self.options.retry_base_s, self.options.retry_cap_s)
+        self.book.record(delivery, "failed", outcome.detail, now, "pending", now + wait)
+        log.warning("notifying %s of alert %s failed (try %d of %d, next in %.0f s): %s", target.name, record.id,
+                    tries, self.options.attempts, wait, outcome.detail)
