@@ -108,9 +108,9 @@ class DeviceLink:
         self.client.stop()
 
     def heartbeat_now(self) -> None:
-        """Record a heartbeat now (the device's state changed, e.g. a fault cleared) and wake the publisher."""
+        """Record a heartbeat now (the device's state changed, e.g. a fault cleared); the append wakes the
+        publisher."""
         self._heartbeat()
-        self.notify()
 
     @property
     def connected(self) -> bool:

@@ -222,7 +222,6 @@ class KioskRuntime:
                     log.error("request at %s NOT recorded (%s); the student is asked to retry",
                               self.settings.device, exc)
                     decision = Decision("not-recorded")
-        self.link.notify()
         log.info("request at %s: %s (%s)", self.settings.device, decision.feedback, draft.category)  # no card
         self._tell("feedback", decision)
         return Tap(decision, event)
