@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 
 import onestop
 from gateway.read_model import ReadModel
-from gateway.routes import alerts, building, dashboard, ops, sync
+from gateway.routes import alerts, building, dashboard, ops, sync, work_orders
 from gateway.routes.common import Context
 from onestop.roles import TokenEntry
 from web.auth import Authenticator
@@ -38,7 +38,7 @@ def create_app(view: ReadModel, tokens: Iterable[TokenEntry], collectors: Iterab
     ctx = Context(view, Authenticator(tokens, sign_in, break_glass=True))
     app.include_router(dashboard.router(ctx))
     app.include_router(ops.router(ctx, tuple(collectors)))
-    for module in (building, alerts, sync):
+    for module in (building, alerts, sync, work_orders):
         app.include_router(module.router(ctx))
     install_docs(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

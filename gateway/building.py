@@ -26,6 +26,7 @@ from gateway.ingest import Accepted, SequenceTracker, StateSeen
 from gateway.occupancy import AutoCheckout, OccupancyBook, is_open
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Store
+from gateway.work_orders_desk import WorkOrderDesk
 from onestop import presence as tags
 from onestop import topics
 from onestop.cards import SiteCards
@@ -86,6 +87,8 @@ class Building:
         self._changed: set[str] = set()
         self._back: set[str] = set()  # devices online again since the last batch was published
         self._alerts = GatewayAlerts(store)
+        self.work_orders = WorkOrderDesk(settings.site, self.config.work_orders, store, self.site_key,
+                                         self.device_space)
         self._restore()
 
     # -- start-up ----------------------------------------------------------------------------------------
@@ -109,6 +112,7 @@ class Building:
         with self._lock:
             self.config = config
             self.device_table = device_table(config.devices)
+            self.work_orders.settings = config.work_orders  # the kiosks get its categories with the cfg below
             sessions = self.occupancy.sessions
             self.occupancy = OccupancyBook({s.id: s for s in config.spaces}, self.occupancy.timezone,
                                            {k: v for k, v in sessions.items() if k in {s.id for s in config.spaces}})
@@ -188,7 +192,8 @@ class Building:
                             if self.cards and space and entry.kind == "kiosk" else None,
                             thresholds=self.settings.thresholds.model_dump()
                             if entry.kind == "health-station" else None,
-                            **{key: value for key, value in screen.items() if value})
+                            **{key: value for key, value in screen.items() if value},
+                            **(self.work_orders.kiosk_section() if entry.kind != "sensor" else {}))
         bare = len(body.model_dump_json(exclude_none=True).encode())
         kept = upcoming_reservations(mine, now or datetime.now(UTC), CONFIG_MAX_BYTES - bare)
         if len(kept) < len(mine):
@@ -230,6 +235,7 @@ class Building:
             counts.update(self.occupancy.anomalies - before)
         for name, value in counts.items():
             Store.bump(conn, name, value)
+        self.work_orders.derive(conn, new, _at)
         return insert_alerts(conn, raised, self.store.sealer)
 
     def _derive_one(self, item: Accepted, counts: Counter[str]) -> list[AlertRecord]:
@@ -264,10 +270,15 @@ class Building:
             back, self._back = self._back, set()
             messages = [m for space in sorted(changed) for m in (self.occupancy_message(space),
                                                                   self.presence_message(space))]
+        self.resolve_offline(sorted(back))
+        if result.new:
+            self.work_orders.committed()  # (the ticker's results have no new events: see WorkOrderDesk)
+        if self.work_orders.take_changed():  # students follow their requests on every kiosk's cfg
+            with self._lock:
+                messages += [self.config_message(d.device) for d in self.config.devices if d.kind != "sensor"]
         for message in messages:
             self._publish(message)
         self.publish_alerts(result.alerts)
-        self.resolve_offline(sorted(back))
 
     def resolve_offline(self, devices: list[str]) -> None:
         """Devices are online again: their offline alerts are resolved by the system, and displays told."""
@@ -276,6 +287,7 @@ class Building:
         for record in resolved:
             self._publish(self.alert_message(self.settings.site, record))
             log.info("alert %s for device %s resolved: the device is online again", record.rule, record.device)
+        self.work_orders.back_online(devices)
 
     def publish_alerts(self, records: list[AlertRecord]) -> None:
         """Send alerts to their teams' topics (urgent first)."""
@@ -313,12 +325,15 @@ class Building:
             due = self.occupancy.due_checkouts(now)
         self.close_sessions(due, now)
         late = timedelta(minutes=self.settings.health.offline_alert_min)
-        raised = []
+        raised, gone = [], {}
         with self._lock:
             for device in list(self.devices.devices):
                 away = self.devices.offline_for(device, now)
                 if away is not None and away > late:
                     raised.append(rules.device_offline_alert(self.settings.site, device, away.total_seconds() / 60,
                                                              now))
+                    gone[device] = away.total_seconds() / 60
         raised = self._alerts.insert(raised)
+        self.work_orders.offline(gone, now)
+        self.work_orders.calibration(self.config.devices, now.astimezone(self.occupancy.timezone).date(), now)
         self.after_batch(BatchResult([], 0, 0, raised), [])

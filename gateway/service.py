@@ -59,7 +59,7 @@ class Gateway:
                              fleet=self.building.fleet, on_config=self.building.apply_config,
                              local_config=lambda: self.building.config,
                              cards_copy=settings.cards_copy, on_cards=self.building.apply_cards,
-                             on_reachability=self._reachability)
+                             on_reachability=self._reachability, work_orders=self.building.work_orders.orders)
         self.reads = GatewayReads(settings.site, self.store, self.alerts, self.building,
                                   connected=lambda: self.consumer.client.connected,
                                   restarts=lambda: self.consumer.client.restarts,

@@ -13,6 +13,7 @@ from onestop.notifications import NotificationSettings, NotifyTarget, named
 from onestop.roles import TokenEntry
 from onestop.settings import Section, TimeZoneName, load_settings
 from onestop.site import DeviceEntry, Reservation, SiteConfig, SpaceConfig
+from onestop.work_orders import WorkOrderSettings
 from web.http import HttpSettings
 from web.oidc import OidcSettings
 
@@ -95,6 +96,9 @@ class GatewaySettings(Section):
     notify: list[NotifyTarget] = Field(default_factory=list,
                                        description="where each team's alerts are sent at once (Apprise URLs)")
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    work_orders: WorkOrderSettings = Field(default_factory=WorkOrderSettings,
+                                           description="request categories, departments and targets "
+                                                       "(docs/work-orders.md)")
 
     @model_validator(mode="after")
     def _notify_targets(self) -> GatewaySettings:
@@ -112,7 +116,8 @@ class GatewaySettings(Section):
 
     def site_config(self) -> SiteConfig:
         """The building configuration from this file (central's copy replaces it when online)."""
-        return SiteConfig(spaces=self.spaces, devices=self.devices, reservations=self.reservations)
+        return SiteConfig(spaces=self.spaces, devices=self.devices, reservations=self.reservations,
+                          work_orders=self.work_orders)
 
     @property
     def device_id(self) -> str:

@@ -141,6 +141,26 @@ MIGRATIONS.append(("0007-notifications", """
 # scanning the table; rows waiting for central are not in this index, so ingest does not maintain it.
 MIGRATIONS.append(("0008-retention-index",
                    "CREATE INDEX events_synced_age ON events (type, received) WHERE synced = 1;"))
+# Work orders (docs/work-orders.md; their SQL is in gateway.work_order_store). ``key``: a device's order,
+# one open per device and problem; ``requester``: the keyed tag of the card of a request that wants a reply.
+MIGRATIONS.append(("0009-work-orders", """
+    CREATE TABLE work_orders (
+        id TEXT PRIMARY KEY,
+        key TEXT,
+        department TEXT NOT NULL,
+        state TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        requester TEXT,
+        record TEXT NOT NULL,
+        synced INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX work_orders_open_key ON work_orders (key)
+        WHERE key IS NOT NULL AND state NOT IN ('done', 'rejected');
+    CREATE INDEX work_orders_list ON work_orders (department, state, opened_at);
+    CREATE INDEX work_orders_unsynced ON work_orders (updated_at) WHERE synced = 0;
+    CREATE INDEX work_orders_requester ON work_orders (requester, updated_at) WHERE requester IS NOT NULL;
+"""))
 
 # events.synced: 0 waiting for central, 1 confirmed by central, 2 refused by central (a dead letter)
 SYNCED, DEAD = 1, 2

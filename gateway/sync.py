@@ -61,10 +61,12 @@ from gateway.sync_plan import (
     next_batch,
     raise_for,
 )
+from gateway.work_order_store import GatewayWorkOrders
 from onestop.cards import SiteCards
 from onestop.files import write_private
 from onestop.records import AlertActions, AlertRecord, AlertSync, DeviceHealth, FleetSync
 from onestop.site import SiteConfig
+from onestop.work_orders import WorkOrderRecord, WorkOrderSync
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +91,13 @@ class Syncer:
                  cards_copy: Path | None = None,
                  on_cards: Callable[[SiteCards], None] | None = None,
                  on_reachability: Callable[[bool], None] | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 work_orders: GatewayWorkOrders | None = None) -> None:
         self.site = site
         self.settings = settings
         self.store = store
         self.alerts = alerts
+        self.work_orders = work_orders  # synced like alerts: upsert by id at central, the newer version wins
         self.config_copy = config_copy
         self._fleet = fleet
         self._on_config = on_config
@@ -160,6 +164,8 @@ class Syncer:
         """One round; returns how many events central confirmed (0 when the backlog was empty)."""
         self._sync_alerts()
         self._asked_central = self._pull_alert_actions()
+        if self.work_orders is not None:
+            self._sync_work_orders(self.work_orders)
         sent = self._sync_events()
         now = time.monotonic()
         if now >= self._next_fleet:
@@ -213,6 +219,21 @@ class Syncer:
                 log.info("applied %d alert action(s) from central (%d alert(s) changed)", len(page.actions), changed)
             if len(page.actions) < ACTIONS_PAGE or page.next <= cursor:  # the last page, or no progress
                 return True
+    def _sync_work_orders(self, orders: GatewayWorkOrders) -> None:
+        pending = orders.unsynced(500)
+        if not pending:
+            return
+
+        def post(records: list[WorkOrderRecord]) -> httpx.Response:
+            return self._post_json("/api/v1/work-orders/sync",
+                                   WorkOrderSync(site=self.site, work_orders=records).model_dump_json().encode())
+
+        def set_aside(record: WorkOrderRecord, reason: str) -> None:
+            log.error("central refused work order %s (%s): %s; set aside until it changes", record.id,
+                      record.category, reason)
+            orders.set_aside(record)
+
+        self._settle(Bisection(pending, "work orders"), post, orders.mark_synced, set_aside)
 
     @staticmethod
     def _settle(plan: Bisection[T], post: Callable[[list[T]], httpx.Response], accepted: Callable[[list[T]], None],

@@ -25,6 +25,11 @@ laid over it, or, without a usable copy, its own taps alone. In the order it che
 7. no room (local count or the gateway's live count, whichever is higher) → ``full``;
 8. otherwise it checks in → ``welcome``.
 
+A request (work order, docs/work-orders.md) is a separate, short flow: the student picks a category on screen,
+which starts a ``RequestDraft``; the next tap within ``REQUEST_WAIT_S`` is their card for a reply
+(``request_decision``) instead of a check-in, and "anonymous" sends it without one. A draft left alone expires,
+so the next student's tap is never attached to someone else's request.
+
 A check-in older than ``max_stay_h`` is forgotten at the next tap (the gateway closes such stays itself,
 ``via: "auto"``), so a student who left without tapping is welcomed, not said goodbye to, the next day.
 """
@@ -35,17 +40,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from kiosk.config import StationConfig
+from kiosk.config import RequestStatus, StationConfig
 from onestop import presence as tags
 from onestop.ids import CARD_RE
+from onestop.work_orders import requester_tag
 
 FeedbackKind = Literal["welcome", "reservation", "goodbye", "attendance", "already-registered", "full",
                        "reservation-required", "unknown-card", "identified", "not-recorded", "already-in",
-                       "not-inside", "card-lost", "card-blocked", "card-expired", "not-admitted"]
+                       "not-inside", "card-lost", "card-blocked", "card-expired", "not-admitted", "request-sent",
+                       "request-sent-anonymous"]
 POSITIVE: frozenset[str] = frozenset({"welcome", "reservation", "goodbye", "attendance", "already-registered",
-                                      "identified", "already-in"})
+                                      "identified", "already-in", "request-sent", "request-sent-anonymous"})
 REFUSALS: dict[str, FeedbackKind] = {"lost": "card-lost", "blocked": "card-blocked", "graduated": "card-expired",
                                      "not-in-group": "not-admitted"}
+REQUEST_WAIT_S = 30.0  # how long a chosen category waits for a card or "anonymous" before it is dropped
 MAX_OWN_TAPS = 20_000  # own taps kept until a presence copy includes them (a long outage of a busy door)
 
 
@@ -245,3 +253,36 @@ class TapController:
         assert self.config is not None
         limit = now - timedelta(hours=self.config.max_stay_h)
         return [c for c, stay in self.inside.items() if stay.since < limit]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDraft:
+    """A category the student chose, waiting for their card or "anonymous" (``since``: monotonic seconds)."""
+
+    category: str
+    since: float
+
+    def expired(self, now: float) -> bool:
+        """True once ``REQUEST_WAIT_S`` passed: the draft is dropped and a tap checks in as usual."""
+        return now - self.since > REQUEST_WAIT_S
+
+
+def request_decision(draft: RequestDraft, space: str, card: str | None) -> Decision:
+    """The ``request`` event for a draft, with the student's card for a reply or anonymous (``card=None``).
+
+    A string that is not a card id is ``unknown-card`` and records nothing (the student may tap again or
+    choose "anonymous").
+    """
+    if card is not None and not CARD_RE.fullmatch(card):
+        return Decision("unknown-card")
+    data = {"category": draft.category, "space": space, "card": card, "note": None}
+    return Decision("request-sent" if card else "request-sent-anonymous", "request", data)
+
+
+def own_requests(config: StationConfig, card: str) -> list[RequestStatus]:
+    """The requests ``card`` made in this building, newest first, and nobody else's (matched by the keyed tag
+    the gateway keeps instead of the card; none without the key)."""
+    if not config.request_key or not CARD_RE.fullmatch(card or ""):
+        return []
+    mine = requester_tag(bytes.fromhex(config.request_key), card)
+    return sorted((r for r in config.requests if r.tag == mine), key=lambda r: r.opened, reverse=True)

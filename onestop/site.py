@@ -1,4 +1,4 @@
-"""A building's configuration: spaces, opening hours, devices, reservations.
+"""A building's configuration: spaces, opening hours, devices, reservations, work-order routing.
 
 The same model is the gateway's local ``[[spaces]]`` / ``[[devices]]`` configuration and the downlink the
 gateway pulls from central (``GET /api/v1/gateways/{site}/config``, role ``gateway``), which it keeps as its
@@ -7,7 +7,7 @@ last good copy for offline use.
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Annotated, Literal
 
 from pydantic import Field, WithJsonSchema, field_validator, model_validator
@@ -16,6 +16,7 @@ from onestop.events import Card, Slug
 from onestop.ids import DEVICE_PATTERN, SLUG_PATTERN
 from onestop.payloads import DeviceKind
 from onestop.settings import Section
+from onestop.work_orders import WorkOrderSettings
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ALL_DAYS: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -99,6 +100,10 @@ class DeviceEntry(Section):
                           "setting (toggle by default)")
     activity_name: str | None = Field(None, max_length=80, description="the activity's name on the kiosk")
     activity_name_zh: str | None = Field(None, max_length=80, description="the activity's name in Chinese")
+    calibration_due: dict[Annotated[str, Field(min_length=1, max_length=48)], date] = Field(
+        default_factory=dict, max_length=16,
+        description="health stations: each measuring device's next calibration date (component → date); from "
+                    "that day the technicians get a work order until a later date is configured")
 
 
 class Reservation(Section):
@@ -123,6 +128,8 @@ class SiteConfig(Section):
     spaces: list[SpaceConfig] = Field(default_factory=list)
     devices: list[DeviceEntry] = Field(default_factory=list)
     reservations: list[Reservation] = Field(default_factory=list)
+    work_orders: WorkOrderSettings = Field(default_factory=WorkOrderSettings,
+                                           description="request categories, departments and their targets")
 
     @model_validator(mode="after")
     def _references(self) -> SiteConfig:
