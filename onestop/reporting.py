@@ -113,7 +113,13 @@ def configure_logging(level: str, log_format: LogFormat = LogFormat.AUTO,
     else:
         stamp = "%(asctime)s " if log_format is LogFormat.TEXT else ""
         handler.setFormatter(logging.Formatter(stamp + "%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # Replace only the handler an earlier call installed: others (a test runner's capture) stay.
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "onestop", False)]:
+        root.removeHandler(old)
+    handler.onestop = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level.upper())
     httpx = logging.getLogger("httpx")
     if not any(isinstance(f, _DemoteToDebug) for f in httpx.filters):
         httpx.addFilter(_DemoteToDebug())
