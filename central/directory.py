@@ -35,7 +35,7 @@ MAX_GROUPS = 32
 MAX_PUSH = 1000  # cardholders in one API request
 COLUMNS = ("id", "kind", "email", "cards", "status", "groups")
 HOLDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
-EMAIL_PATTERN = r"^[^@\s,;]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,}$"
+EMAIL_PATTERN = r"^[^@\s,;\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,}$"
 
 
 class Cardholder(BaseModel):
