@@ -1,9 +1,9 @@
 """The ingest shell: MQTT in, batched SQLite commits, acknowledgements out.
 
-The receiver (``gateway.receiver``, in this process) reads up to ``batch_max`` messages, waiting at most
-``batch_wait_ms`` after the first, and hands them to ``Consumer._ingest`` on its ingest thread: they are
-classified and committed in one transaction, and when ``_ingest`` returns the receiver sends each message's
-PUBACK. A crash before the commit means the broker redelivers the whole batch to our persistent session; the
+The receiver (``gateway.receiver``, in this process) hands a batch to ``Consumer._ingest`` on its ingest
+thread as soon as that thread is free (or at ``batch_max`` messages, or ``batch_wait_ms`` after the first):
+they are classified there, while the store commits the batch before, then committed in one transaction, and
+once it is durable the receiver sends each message's PUBACK. A crash before the commit means the broker redelivers the whole batch to our persistent session; the
 event id makes the redelivery harmless. At most ``receive_maximum`` messages are read and not yet
 acknowledged; beyond that the receiver stops reading, and TCP holds the broker back.
 """
@@ -21,6 +21,7 @@ from gateway.ingest import Accepted, Rejected, StateSeen, classify
 from gateway.receiver import Receiver
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Derive, Store
+from gateway.writer import Pending
 from onestop import topics
 from onestop.mqtt import Message, Received
 from onestop.site import DeviceEntry
@@ -73,30 +74,39 @@ class Consumer:
             for message in self._birth():
                 self.client.publish(message)
 
-    def _ingest(self, batch: list[Received]) -> None:
-        started = time.monotonic()
+    def _ingest(self, batch: list[Received]) -> _Batch:
+        """Validate a batch (on the receiver's ingest thread, while the store commits the one before it)."""
         now = time.time()
         accepted: list[Accepted] = []
         rejected: list[Rejected] = []
         states: list[StateSeen] = []
         devices = self._devices()
+        site = self.settings.site
         for msg in batch:
             if not msg.payload and msg.topic in self._clearing:
                 self._clearing.discard(msg.topic)  # the echo of our own clearing of a retained event
                 continue
-            verdict = classify(msg.topic, msg.payload, now, self.settings.site, devices, msg.retain)
+            verdict = classify(msg.topic, msg.payload, now, site, devices, msg.retain)
             if isinstance(verdict, Accepted):
                 accepted.append(verdict)
             elif isinstance(verdict, StateSeen):
                 states.append(verdict)
             else:
                 rejected.append(verdict)
+        return _Batch(self, len(batch), accepted, rejected, states)
+
+    def _store(self, batch: _Batch) -> BatchResult:
+        """Wait for the batch's commit; a transient failure is retried here, until the store recovers."""
         failing_since = next_report = 0.0
+        pending = batch.pending
         while True:
             try:
-                result = self.store.write_batch(accepted, rejected, self._derive)
+                if pending is None:
+                    pending = self.store.submit_batch(batch.accepted, batch.rejected, self._derive)
+                result = pending.wait()
                 break
             except Exception as exc:
+                pending = None
                 if not is_transient(exc):
                     raise  # no retry helps: the receiver starts over, nothing acknowledged (gateway.errors)
                 # Not acknowledged, so nothing is lost: keep trying while the disk or lock recovers. Said once a
@@ -105,7 +115,7 @@ class Consumer:
                 if time.monotonic() >= next_report:
                     next_report = time.monotonic() + REPORT_EVERY_S
                     log.error("could not store a batch of %d messages: %s; not acknowledged, retrying every "
-                              "second", len(batch), exc)
+                              "second", batch.size, exc)
                 if self._stopping:
                     raise
                 time.sleep(1.0)
@@ -113,9 +123,13 @@ class Consumer:
             log.warning("storing again after %.0f s; the batch held back meanwhile is stored",
                         time.monotonic() - failing_since)
         # Returning is the commit's word: the receiver now acknowledges the batch (gateway.receiver).
-        self.batch_sizes.observe(len(batch))
-        self.commit_seconds.observe(time.monotonic() - started)
-        for bad in rejected:
+        self.batch_sizes.observe(batch.size)
+        self.commit_seconds.observe(time.monotonic() - batch.submitted)
+        return result
+
+    def _after(self, batch: _Batch, result: BatchResult) -> None:
+        """After the commit and the acknowledgement: say what was quarantined, publish what changed."""
+        for bad in batch.rejected:
             # Reason and topic only: the payload may hold a card number or vital signs.
             log.warning("quarantined message on %s: %s", bad.topic[:200], bad.reason)
             if bad.reason == "retained":
@@ -125,4 +139,35 @@ class Consumer:
                 self._clearing.add(bad.topic)
                 self.client.publish(Message(bad.topic, b"", qos=1, retain=True))
         if self._on_batch:
-            self._on_batch(result, states)
+            self._on_batch(result, batch.states)
+
+
+class _Batch:
+    """A validated batch on its way into the store (``gateway.receiver.Prepared``)."""
+
+    __slots__ = ("consumer", "size", "accepted", "rejected", "states", "pending", "result", "submitted")
+
+    def __init__(self, consumer: Consumer, size: int, accepted: list[Accepted], rejected: list[Rejected],
+                 states: list[StateSeen]) -> None:
+        self.consumer = consumer
+        self.size = size
+        self.accepted, self.rejected, self.states = accepted, rejected, states
+        self.pending: Pending[BatchResult] | None = None
+        self.result: BatchResult | None = None
+        self.submitted = 0.0
+
+    def submit(self) -> None:
+        self.submitted = time.monotonic()
+        try:
+            self.pending = self.consumer.store.submit_batch(self.accepted, self.rejected, self.consumer._derive)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # leave pending unset: wait() retries
+
+    def wait(self) -> None:
+        self.result = self.consumer._store(self)
+
+    def after(self) -> None:
+        assert self.result is not None
+        self.consumer._after(self, self.result)
