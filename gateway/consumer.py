@@ -3,9 +3,10 @@
 The receiver (``gateway.receiver``, in this process) hands a batch to ``Consumer._ingest`` on its ingest
 thread as soon as that thread is free (or at ``batch_max`` messages, or ``batch_wait_ms`` after the first):
 they are classified there, while the store commits the batch before, then committed in one transaction, and
-once it is durable the receiver sends each message's PUBACK. A crash before the commit means the broker redelivers the whole batch to our persistent session; the
-event id makes the redelivery harmless. At most ``receive_maximum`` messages are read and not yet
-acknowledged; beyond that the receiver stops reading, and TCP holds the broker back.
+once it is durable the receiver sends each message's PUBACK. A crash before the commit means the broker
+redelivers the whole batch to our persistent session; the event id makes the redelivery harmless. At most
+``receive_maximum`` messages are read and not yet acknowledged; beyond that the receiver stops reading, and
+TCP holds the broker back.
 """
 
 from __future__ import annotations
@@ -95,55 +96,10 @@ class Consumer:
                 rejected.append(verdict)
         return _Batch(self, len(batch), accepted, rejected, states)
 
-    def _store(self, batch: _Batch) -> BatchResult:
-        """Wait for the batch's commit; a transient failure is retried here, until the store recovers."""
-        failing_since = next_report = 0.0
-        pending = batch.pending
-        while True:
-            try:
-                if pending is None:
-                    pending = self.store.submit_batch(batch.accepted, batch.rejected, self._derive)
-                result = pending.wait()
-                break
-            except Exception as exc:
-                pending = None
-                if not is_transient(exc):
-                    raise  # no retry helps: the receiver starts over, nothing acknowledged (gateway.errors)
-                # Not acknowledged, so nothing is lost: keep trying while the disk or lock recovers. Said once a
-                # minute, not every second, so the log does not fill what space is left.
-                failing_since = failing_since or time.monotonic()
-                if time.monotonic() >= next_report:
-                    next_report = time.monotonic() + REPORT_EVERY_S
-                    log.error("could not store a batch of %d messages: %s; not acknowledged, retrying every "
-                              "second", batch.size, exc)
-                if self._stopping:
-                    raise
-                time.sleep(1.0)
-        if failing_since:
-            log.warning("storing again after %.0f s; the batch held back meanwhile is stored",
-                        time.monotonic() - failing_since)
-        # Returning is the commit's word: the receiver now acknowledges the batch (gateway.receiver).
-        self.batch_sizes.observe(batch.size)
-        self.commit_seconds.observe(time.monotonic() - batch.submitted)
-        return result
-
-    def _after(self, batch: _Batch, result: BatchResult) -> None:
-        """After the commit and the acknowledgement: say what was quarantined, publish what changed."""
-        for bad in batch.rejected:
-            # Reason and topic only: the payload may hold a card number or vital signs.
-            log.warning("quarantined message on %s: %s", bad.topic[:200], bad.reason)
-            if bad.reason == "retained":
-                # An empty retained message deletes the broker's copy, so it is neither kept in the broker's
-                # store nor delivered (and quarantined) again on every resubscription. Sent after the commit:
-                # were it lost, the next resubscription brings the message back and it is cleared then.
-                self._clearing.add(bad.topic)
-                self.client.publish(Message(bad.topic, b"", qos=1, retain=True))
-        if self._on_batch:
-            self._on_batch(result, batch.states)
-
 
 class _Batch:
-    """A validated batch on its way into the store (``gateway.receiver.Prepared``)."""
+    """A validated batch on its way into the store (``gateway.receiver.Prepared``): ``submit`` hands its write
+    to the store's writer, ``wait`` returns when it is durable, ``after`` says and publishes what it changed."""
 
     __slots__ = ("consumer", "size", "accepted", "rejected", "states", "pending", "result", "submitted")
 
@@ -158,16 +114,56 @@ class _Batch:
 
     def submit(self) -> None:
         self.submitted = time.monotonic()
+        consumer = self.consumer
         try:
-            self.pending = self.consumer.store.submit_batch(self.accepted, self.rejected, self.consumer._derive)
+            self.pending = consumer.store.submit_batch(self.accepted, self.rejected, consumer._derive)
         except Exception as exc:
             if not is_transient(exc):
-                raise
-            # leave pending unset: wait() retries
+                raise  # no retry helps: the receiver starts over, nothing acknowledged (gateway.errors)
+            # left unsubmitted: ``wait`` tries again
 
     def wait(self) -> None:
-        self.result = self.consumer._store(self)
+        """Return when the batch is durable; a transient failure is retried until the store recovers."""
+        consumer = self.consumer
+        failing_since = next_report = 0.0
+        while True:
+            try:
+                if self.pending is None:
+                    self.pending = consumer.store.submit_batch(self.accepted, self.rejected, consumer._derive)
+                self.result = self.pending.wait()
+                break
+            except Exception as exc:
+                self.pending = None
+                if not is_transient(exc):
+                    raise  # no retry helps: the receiver starts over, nothing acknowledged (gateway.errors)
+                # Not acknowledged, so nothing is lost: keep trying while the disk or lock recovers. Said once a
+                # minute, not every second, so the log does not fill what space is left.
+                failing_since = failing_since or time.monotonic()
+                if time.monotonic() >= next_report:
+                    next_report = time.monotonic() + REPORT_EVERY_S
+                    log.error("could not store a batch of %d messages: %s; not acknowledged, retrying every "
+                              "second", self.size, exc)
+                if consumer._stopping:
+                    raise
+                time.sleep(1.0)
+        if failing_since:
+            log.warning("storing again after %.0f s; the batch held back meanwhile is stored",
+                        time.monotonic() - failing_since)
+        # Returning is the commit's word: the receiver now acknowledges the batch (gateway.receiver).
+        consumer.batch_sizes.observe(self.size)
+        consumer.commit_seconds.observe(time.monotonic() - self.submitted)
 
     def after(self) -> None:
-        assert self.result is not None
-        self.consumer._after(self, self.result)
+        """After the commit and the acknowledgement: say what was quarantined, publish what changed."""
+        consumer = self.consumer
+        for bad in self.rejected:
+            # Reason and topic only: the payload may hold a card number or vital signs.
+            log.warning("quarantined message on %s: %s", bad.topic[:200], bad.reason)
+            if bad.reason == "retained":
+                # An empty retained message deletes the broker's copy, so it is neither kept in the broker's
+                # store nor delivered (and quarantined) again on every resubscription. Sent after the commit:
+                # were it lost, the next resubscription brings the message back and it is cleared then.
+                consumer._clearing.add(bad.topic)
+                consumer.client.publish(Message(bad.topic, b"", qos=1, retain=True))
+        if consumer._on_batch and self.result is not None:
+            consumer._on_batch(self.result, self.states)

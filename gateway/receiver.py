@@ -179,69 +179,59 @@ class Receiver:
         while True:
             self._wanting = True  # free: the mqtt thread hands over what it holds, not waiting for its timer
             self._wake()
-            if held is None:
-                item = self._batches.get()
-            else:
-                try:
-                    item = self._batches.get(timeout=self._batch_wait_s)
-                except queue.Empty:
-                    item = _NOTHING  # nothing more came meanwhile: finish the held batch
+            try:
+                item = self._batches.get(timeout=None if held is None else self._batch_wait_s)
+            except queue.Empty:
+                item = _NOTHING  # nothing more came meanwhile: finish the held batch
             self._wanting = False
-            if item is None or item is _NOTHING:
-                if held is not None:
-                    self._settle(held)
-                    held = None
-                if item is None:
-                    return
-                continue
-            generation, batch = item
             prepared: Prepared | None = None
-            try:
-                if generation == self.generation and self._failed != generation:
-                    prepared = self._on_batch(batch)  # validates; nothing is written yet
-            except Exception:  # a bug, not bad input (that is quarantined): start over, nothing acknowledged
-                log.exception("a batch of %d messages could not be handled; reconnecting so that the broker "
-                              "sends it again", len(batch))
-                self._failed = generation
-            if held is not None:
-                self._settle(held)
+            if isinstance(item, tuple):
+                generation, batch = item
+                try:
+                    if generation == self.generation and self._failed != generation:
+                        prepared = self._on_batch(batch)  # validated; nothing written yet
+                        if prepared is None:  # durable already (``on_batch`` stored it itself)
+                            self._acks.append((generation, [m.mid for m in batch if m.qos]))
+                except Exception:  # a bug, not bad input (that is quarantined): start over, nothing acknowledged
+                    self._cannot(generation, batch)
+                if prepared is None:
+                    self._done += 1
+            after = None
+            if held is not None:  # wait for the batch before this one: durable, acknowledged, then its sequel
+                held_generation, held_batch, held_prepared = held
                 held = None
-            if prepared is None or self._failed == generation or generation != self.generation:
-                if prepared is None and self._failed != generation and generation == self.generation:
-                    self._acks.append((generation, [m.mid for m in batch if m.qos]))  # durable already
+                try:
+                    held_prepared.wait()
+                    self._acks.append((held_generation, [m.mid for m in held_batch if m.qos]))
+                    after = held_prepared.after
+                except Exception:
+                    self._cannot(held_generation, held_batch)
                 self._done += 1
-                self._wake()
-                continue
-            try:
-                prepared.submit()
-            except Exception:
-                log.exception("a batch of %d messages could not be handed to the store; reconnecting",
-                              len(batch))
-                self._failed = generation
-                self._done += 1
-                self._wake()
-                continue
-            held = (generation, batch, prepared)
-
-    def _settle(self, held: tuple[int, list[Received], Prepared]) -> None:
-        """Wait until the held batch is durable, acknowledge it, then let it do what follows its commit."""
-        generation, batch, prepared = held
-        try:
-            prepared.wait()
-        except Exception:  # as in _ingest_loop: start over, nothing acknowledged
-            log.exception("a batch of %d messages could not be handled; reconnecting so that the broker "
-                          "sends it again", len(batch))
-            self._failed = generation
-            self._done += 1
+            if prepared is not None:
+                generation, batch = item  # type: ignore[misc]
+                try:
+                    if self._failed == generation:
+                        raise _Restart  # the batch before it failed: this one is not written either
+                    prepared.submit()
+                    held = (generation, batch, prepared)
+                except _Restart:
+                    self._done += 1
+                except Exception:
+                    self._cannot(generation, batch)
+                    self._done += 1
             self._wake()
-            return
-        self._acks.append((generation, [m.mid for m in batch if m.qos]))
-        self._done += 1
-        self._wake()
-        try:
-            prepared.after()
-        except Exception:  # durable and acknowledged; only what it would have published is lost
-            log.exception("after a committed batch of %d messages", len(batch))
+            if after is not None:
+                try:
+                    after()
+                except Exception:  # durable and acknowledged; only what it would have published is lost
+                    log.exception("publishing what a committed batch changed failed")
+            if item is None:
+                return
+
+    def _cannot(self, generation: int, batch: list[Received]) -> None:
+        log.exception("a batch of %d messages could not be handled; reconnecting so that the broker sends it "
+                      "again", len(batch))
+        self._failed = generation
 
     # -- the mqtt thread -----------------------------------------------------------------------------------
     def _ssl_context(self) -> ssl.SSLContext:
