@@ -16,6 +16,7 @@ from harness.localsite import gateway_ready
 from harness.netutil import free_port
 from onestop import topics
 from onestop.events import new_event
+from sealing import create_key_file
 
 
 def machine() -> str:
@@ -30,6 +31,12 @@ def machine() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+def new_data_key(path: Path) -> str:
+    """A gateway's data key for a benchmark run (outside its data directory); returns its path."""
+    create_key_file(path)
+    return str(path)
 
 
 def wait_gateway_subscribed(url: str, timeout: float = 30.0) -> None:

@@ -28,9 +28,9 @@ from central.fhir import operation_outcome
 from central.ingest import AlertSyncIn, FleetSyncIn, IngestAnswer, IngestBatch, InvalidBatchError
 from central.notifications import NotificationStore
 from central.pseudonyms import Pseudonyms
-from central.routes import alerts, analytics, dashboard, fhir, health, records, rights, sync
+from central.routes import alerts, analytics, dashboard, directory, fhir, health, records, rights, sync, work_orders
 from central.routes.common import Context, warn_unbound_gateway_tokens
-from central.routes.fhir import FHIR_BASE, FHIR_JSON
+from central.routes.fhir import FHIR_BASE, FHIR_JSON, FHIR_SCHEMAS
 from central.settings import CentralSettings
 from central.store import CentralStore
 from onestop.records import TEAMS
@@ -39,10 +39,13 @@ from web.auth import EXPIRY_WARNING, Authenticator
 from web.docs import install_docs
 from web.headers import install_security_headers
 from web.oidc import install_sign_in
+from web.openapi import finish
 
 __all__ = ["IngestAnswer", "IngestBatch", "create_app"]
 
-RAW_BODY_MODELS: tuple[type[BaseModel], ...] = (IngestBatch, AlertSyncIn, FleetSyncIn)
+from onestop.work_orders import WorkOrderSync
+
+RAW_BODY_MODELS: tuple[type[BaseModel], ...] = (IngestBatch, AlertSyncIn, FleetSyncIn, WorkOrderSync)
 
 
 class _StoreCollector(Collector):
@@ -99,7 +102,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for name, sub in schema.pop("$defs", {}).items():
             components.setdefault(name, sub)
         components[model.__name__] = schema
-    app.openapi_schema = doc
+    components.update(FHIR_SCHEMAS)
+    app.openapi_schema = finish(app, doc, "this central service")
     return doc
 
 
@@ -195,7 +199,7 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
     def stats() -> dict[str, int]:
         return store.stats()
 
-    for module in (sync, records, alerts, analytics, health, fhir, rights, dashboard):
+    for module in (sync, records, alerts, analytics, health, fhir, rights, directory, dashboard, work_orders):
         app.include_router(module.router(ctx))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     install_docs(app)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from onestop.backup_cli import DestArgument, ForceOption, IncludeKeysOption, SourceArgument
 from onestop.reporting import ConfigOption, reported
 
 app = typer.Typer(help="The central campus service.", no_args_is_help=True)
@@ -25,6 +26,34 @@ def run_command(config: ConfigOption) -> None:
 
     with reported():
         run(config)
+
+
+@app.command("backup")
+def backup_command(config: ConfigOption, dest: DestArgument, include_keys: IncludeKeysOption = False) -> None:
+    """Back up central's database while it runs (SQLite online backup, or pg_dump -Fc) into one archive."""
+    from central.backup import backup
+    from central.settings import load
+    from onestop.backup_cli import progress_bar, summary
+
+    with reported():
+        settings = load(config)
+        with progress_bar() as progress:
+            manifest = backup(settings, dest, include_keys=include_keys, progress=progress)
+        summary(manifest, dest)
+
+
+@app.command("restore")
+def restore_command(config: ConfigOption, source: SourceArgument, force: ForceOption = False,
+                    include_keys: IncludeKeysOption = False) -> None:
+    """Restore a backup into central's (stopped, fresh) database, after checking the archive is whole."""
+    from central.backup import restore
+    from central.settings import load
+    from onestop.backup_cli import restored
+
+    with reported():
+        settings = load(config)
+        manifest, moved = restore(settings, source, force=force, include_keys=include_keys)
+        restored(manifest, moved, settings.database_url.split("@")[-1])
 
 
 @token_app.command("issue")
@@ -84,3 +113,23 @@ def _token_entries(config: Path) -> list:
         return TypeAdapter(list[TokenEntry]).validate_python(data.get("tokens", []))
     except (tomllib.TOMLDecodeError, ValidationError) as exc:
         raise ConfigError(str(config), [f"tokens: {exc}"]) from exc
+
+
+directory_app = typer.Typer(help="The card directory: who a card belongs to, and whether it may be used.",
+                            no_args_is_help=True)
+app.add_typer(directory_app, name="directory")
+
+
+@directory_app.command("import")
+def directory_import(
+        file: Annotated[Path, typer.Argument(help="CSV: id,kind,email,cards,status,groups (docs/integration.md)",
+                                             exists=True, dir_okay=False, readable=True)],
+        config: ConfigOption,
+        by: Annotated[str, typer.Option(help="who imports, for the record (default: the file's name)")] = "") -> None:
+    """Import cardholders from a CSV file: an idempotent upsert; every bad row is reported, none stops the rest.
+
+    Exit status 1 when a row was bad (the good rows are imported all the same)."""
+    from central.directory_import import run_import
+
+    with reported():
+        raise typer.Exit(run_import(file, config, by or f"csv:{file.name}"))

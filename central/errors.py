@@ -49,3 +49,10 @@ class ForbiddenError(RequestError):
     """The caller is authenticated but may not act on this resource."""
 
     status = 403
+
+
+class DirectoryFileError(CentralError):
+    """A card directory file that cannot be read as a whole (too large, not UTF-8, its header lacks a column)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")

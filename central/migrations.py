@@ -166,6 +166,13 @@ def _erased_subjects(conn: sa.Connection) -> None:
 def _audit_person(conn: sa.Connection) -> None:
     for column in ("person_sub", "person_name", "person_email"):
         _add_column(conn, "audit_log", schema.audit_log.c[column])
+def _work_orders(conn: sa.Connection) -> None:
+    schema.work_orders.create(conn, checkfirst=True)
+
+
+def _card_directory(conn: sa.Connection) -> None:
+    schema.cardholders.create(conn, checkfirst=True)
+    schema.directory_cards.create(conn, checkfirst=True)
 
 
 Step = Migration[sa.Connection, int]
@@ -178,6 +185,8 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(6, "notifications: state per alert, deliveries, attempts", _notifications),
     Migration(7, "erased subjects (tombstones)", _erased_subjects),
     Migration(8, "audit log names the person who read", _audit_person),
+    Migration(9, "card directory: cardholders and their cards (keyed and sealed)", _card_directory),
+    Migration(10, "work orders", _work_orders),
 )
 
 

@@ -57,6 +57,12 @@ class Pseudonyms:
         """The card's pseudonym under every known key, current first: finds rows written before a rotation."""
         return [_pseudonym(k, card) for k in self._keys]
 
+    def subkey(self, purpose: str, kid: str | None = None) -> tuple[str, bytes]:
+        """A key for ``purpose`` derived from the current key (or from the key named ``kid``): its key id and
+        bytes. ``KeyError`` when no known key has that id (its line was removed after a rotation)."""
+        key = self._keys[0] if kid is None else {key_id(k): k for k in self._keys}[kid]
+        return key_id(key), hmac.new(key, b"onestop-subkey/" + purpose.encode(), hashlib.sha256).digest()
+
     @classmethod
     def from_file(cls, path: Path) -> Pseudonyms:
         """Load the key file, creating it (0600) with one fresh key if it does not exist."""

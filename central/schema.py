@@ -205,3 +205,54 @@ erased_subjects = sa.Table(
     sa.Column("subject_ref", sa.String(32), primary_key=True),
     sa.Column("erased_at", UtcDateTime, nullable=False),
 )
+
+# The card directory (#18, ``central.directory_store``): cardholders and their cards. A card number is never
+# stored as such: ``card_ref`` is its pseudonym (keyed, for look-ups) and ``sealed`` the number encrypted under
+# a key derived from the pseudonym key (AES-GCM), which central opens only to hash cards for a site's gateway.
+cardholders = sa.Table(
+    "cardholders", metadata,
+    sa.Column("holder_id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("groups", sa.JSON, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(64), nullable=False),
+)
+
+directory_cards = sa.Table(
+    "directory_cards", metadata,
+    sa.Column("card_ref", sa.String(40), primary_key=True),
+    sa.Column("holder_id", sa.String(32), nullable=False),
+    sa.Column("sealed", sa.String(120), nullable=False),
+    # A card dropped from its holder's list (replaced) stays on file and is refused as lost.
+    sa.Column("withdrawn", sa.Boolean, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("directory_cards_holder", "holder_id"),
+)
+
+# Work orders from every gateway (docs/work-orders.md): upserted by id, the newer ``updated_at`` wins. The
+# columns are what lists, filters and the per-department times use; ``record`` is the whole order (history).
+work_orders = sa.Table(
+    "work_orders", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("site", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("department", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("space", sa.String(64), nullable=True),
+    sa.Column("device", sa.String(64), nullable=True),
+    sa.Column("summary", sa.String(200), nullable=False),
+    sa.Column("assignee", sa.String(64), nullable=True),
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("acknowledged_at", UtcDateTime, nullable=True),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("ack_due", UtcDateTime, nullable=False),
+    sa.Column("finish_due", UtcDateTime, nullable=False),
+    sa.Column("record", sa.JSON, nullable=False),
+    sa.Column("synced_at", UtcDateTime, nullable=False),
+    sa.Index("work_orders_department_state", "department", "state"),
+    sa.Index("work_orders_site_opened", "site", "opened_at"),
+)

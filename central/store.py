@@ -31,6 +31,7 @@ from central.migrations import migrate
 from central.rights import Rights
 from central.schema import event_conflicts, events, gateways
 from central.siteconfigs import ConfigStore
+from central.work_orders import WorkOrderStore
 
 log = logging.getLogger(__name__)
 CHECK_TYPES = ("checkin", "checkout")
@@ -78,6 +79,7 @@ class CentralStore:
         self.configs = ConfigStore(self.db)
         self.audit = AuditLog(self.db)
         self.rights = Rights(self.db)
+        self.work_orders = WorkOrderStore(self.db)
 
     # -- ingest -------------------------------------------------------------------------------------------
 

@@ -107,6 +107,11 @@ class DeviceLink:
             self._thread.join(5)  # it marks the last PUBACKs before it ends
         self.client.stop()
 
+    def heartbeat_now(self) -> None:
+        """Record a heartbeat now (the device's state changed, e.g. a fault cleared); the append wakes the
+        publisher."""
+        self._heartbeat()
+
     @property
     def connected(self) -> bool:
         return self.client.connected

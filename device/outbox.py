@@ -14,6 +14,10 @@ publisher by doing so, and needs no second call to remember.
 
 The sequence counter lives in the same database and is advanced in the same transaction as the insert: a
 number is never reused and never skipped, across restarts and crashes.
+
+With a ``sealer`` (every kiosk and health station: the payload holds cards, vitals and answers) the payload
+is stored sealed, bound to its event id (``sealing``); rows in clear from an older release, or sealed under
+a rotated-out key, are resealed when the outbox opens.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pydantic import BaseModel
 
 from onestop.events import Envelope, new_event
 from onestop.sqlite import checkpoint, open_database
+from sealing import Sealer
 
 MIGRATIONS = [
     ("0001-outbox", """
@@ -61,12 +66,37 @@ class Pending:
 class Outbox:
     """Durable queue of a device's events, with its persistent sequence counter."""
 
-    def __init__(self, path: str | Path, device: str) -> None:
+    def __init__(self, path: str | Path, device: str, sealer: Sealer | None = None) -> None:
         self.device = device
+        self._sealer = sealer
         self._db = open_database(path, MIGRATIONS, synchronous="FULL")
         self._conn = self._db.conn
         self._lock = threading.Lock()
         self.appended = threading.Event()  # set after every append; the link's publisher waits on it
+        if sealer is not None:
+            self._reseal(sealer)
+
+    def _reseal(self, sealer: Sealer) -> None:
+        """Seal what an older release left in clear and what an older key sealed; a payload the key does not
+        open raises ``DataKeyError`` (the wrong key file): the device does not start."""
+        rows = [(seq, eid, payload) for seq, eid, payload in
+                self._conn.execute("SELECT seq, id, payload FROM outbox") if sealer.stale(payload)]
+        if rows:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany("UPDATE outbox SET payload = ? WHERE seq = ?", [
+                    (sealer.seal(sealer.open_any(payload, eid.encode()), eid.encode()), seq)
+                    for seq, eid, payload in rows])
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            checkpoint(self._conn)  # the clear page images leave the WAL
+        else:
+            row = self._conn.execute("SELECT id, payload FROM outbox ORDER BY seq DESC LIMIT 1").fetchone()
+            if row:
+                sealer.open(row[1], row[0].encode())  # the key fits the data it is to read
 
     def append(self, event_type: str, data: dict[str, Any] | BaseModel, ts: datetime | None = None) -> Envelope:
         """Create the event and make it durable; returns it (raises ``EnvelopeError`` if invalid)."""
@@ -76,9 +106,12 @@ class Outbox:
                 row = self._conn.execute("SELECT last_seq FROM sequence WHERE device = ?", (self.device,)).fetchone()
                 seq = (row[0] if row else 0) + 1
                 envelope = new_event(self.device, seq, event_type, data, ts)
+                payload = envelope.to_json()
+                if self._sealer is not None:
+                    payload = self._sealer.seal(payload, envelope.id.encode())
                 self._conn.execute(
                     "INSERT INTO outbox (seq, id, type, payload, created) VALUES (?, ?, ?, ?, ?)",
-                    (seq, envelope.id, event_type, envelope.to_json(), time.time()))
+                    (seq, envelope.id, event_type, payload, time.time()))
                 self._conn.execute(
                     "INSERT INTO sequence (device, last_seq) VALUES (?, ?) "
                     "ON CONFLICT(device) DO UPDATE SET last_seq = excluded.last_seq", (self.device, seq))
@@ -100,9 +133,11 @@ class Outbox:
 
     def _select(self, where: str, args: tuple, limit: int) -> list[Pending]:
         with self._lock:
-            rows = self._conn.execute(f"SELECT seq, type, payload FROM outbox WHERE {where} ORDER BY seq LIMIT ?",
+            rows = self._conn.execute(f"SELECT seq, id, type, payload FROM outbox WHERE {where} ORDER BY seq LIMIT ?",
                                       (*args, limit)).fetchall()
-        return [Pending(seq, kind, bytes(payload)) for seq, kind, payload in rows]
+        if self._sealer is None:
+            return [Pending(seq, kind, bytes(payload)) for seq, _, kind, payload in rows]
+        return [Pending(seq, kind, self._sealer.open(payload, eid.encode())) for seq, eid, kind, payload in rows]
 
     def mark_acked(self, seqs: Iterable[int], now: float | None = None) -> None:
         """The broker acknowledged these events (one transaction for the lot)."""

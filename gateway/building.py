@@ -26,8 +26,10 @@ from gateway.ingest import Accepted, StateSeen
 from gateway.occupancy import AutoCheckout, OccupancyBook, is_open
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Store
+from gateway.work_orders_desk import WorkOrderDesk
 from onestop import presence as tags
 from onestop import topics
+from onestop.cards import SiteCards
 from onestop.events import MAX_PACKET_BYTES, CheckData, FaultData, HeartbeatData, ReadingData
 from onestop.mqtt import Message
 from onestop.payloads import MAX_RESERVATIONS, AlertMessage, DeviceConfig, Occupancy, SpacePresence
@@ -81,9 +83,12 @@ class Building:
         self.devices = DeviceBook(timedelta(seconds=settings.health.offline_after_s),
                                   clock_tolerance_s=settings.health.clock_tolerance_s, last_seq=store.last_seqs())
         self.site_key = tags.load_site_key(settings.data_dir / "presence.key")  # see onestop.presence
+        self.cards: SiteCards | None = None  # central's card list for this site (onestop.cards), when known
         self._changed: set[str] = set()
         self._back: set[str] = set()  # devices online again since the last batch was published
         self._alerts = GatewayAlerts(store)
+        self.work_orders = WorkOrderDesk(settings.site, self.config.work_orders, store, self.site_key,
+                                         self.device_space)
         self._restore()
 
     # -- start-up ----------------------------------------------------------------------------------------
@@ -107,9 +112,19 @@ class Building:
         with self._lock:
             self.config = config
             self.device_table = device_table(config.devices)
+            self.work_orders.settings = config.work_orders  # the kiosks get its categories with the cfg below
             sessions = self.occupancy.sessions
             self.occupancy = OccupancyBook({s.id: s for s in config.spaces}, self.occupancy.timezone,
                                            {k: v for k, v in sessions.items() if k in {s.id for s in config.spaces}})
+        for message in self.retained_messages():
+            self._publish(message)
+
+    def apply_cards(self, cards: SiteCards) -> None:
+        """A new list of the site's refused and admitted cards: every kiosk's cfg carries its share."""
+        with self._lock:
+            self.cards = cards
+        if cards.truncated:
+            log.warning("the card list from central was bounded to what fits in a kiosk's configuration")
         for message in self.retained_messages():
             self._publish(message)
 
@@ -173,9 +188,12 @@ class Building:
                             direction=entry.direction,
                             presence_key=tags.space_key(self.site_key, space.id).hex()
                             if space and entry.kind == "kiosk" else None,
+                            cards=self.cards.for_space(space.groups)
+                            if self.cards and space and entry.kind == "kiosk" else None,
                             thresholds=self.settings.thresholds.model_dump()
                             if entry.kind == "health-station" else None,
-                            **{key: value for key, value in screen.items() if value})
+                            **{key: value for key, value in screen.items() if value},
+                            **(self.work_orders.kiosk_section() if entry.kind != "sensor" else {}))
         bare = len(body.model_dump_json(exclude_none=True).encode())
         kept = upcoming_reservations(mine, now or datetime.now(UTC), CONFIG_MAX_BYTES - bare)
         if len(kept) < len(mine):
@@ -232,7 +250,8 @@ class Building:
             counts = (Counter(occupancy.anomalies) + devices.anomalies) - before
         for name, value in counts.items():
             Store.bump(conn, name, value)
-        return insert_alerts(conn, raised)
+        self.work_orders.derive(conn, new, _at)
+        return insert_alerts(conn, raised, self.store.sealer)
 
     def after_batch(self, result: BatchResult, states: list[StateSeen]) -> None:
         """Publish what the committed batch changed."""
@@ -244,10 +263,15 @@ class Building:
             back, self._back = self._back, set()
             messages = [m for space in sorted(changed) for m in (self.occupancy_message(space),
                                                                   self.presence_message(space))]
+        self.resolve_offline(sorted(back))
+        if result.new:
+            self.work_orders.committed()  # (the ticker's results have no new events: see WorkOrderDesk)
+        if self.work_orders.take_changed():  # students follow their requests on every kiosk's cfg
+            with self._lock:
+                messages += [self.config_message(d.device) for d in self.config.devices if d.kind != "sensor"]
         for message in messages:
             self._publish(message)
         self.publish_alerts(result.alerts)
-        self.resolve_offline(sorted(back))
 
     def resolve_offline(self, devices: list[str]) -> None:
         """Devices are online again: their offline alerts are resolved by the system, and displays told."""
@@ -256,6 +280,7 @@ class Building:
         for record in resolved:
             self._publish(self.alert_message(self.settings.site, record))
             log.info("alert %s for device %s resolved: the device is online again", record.rule, record.device)
+        self.work_orders.back_online(devices)
 
     def publish_alerts(self, records: list[AlertRecord]) -> None:
         """Send alerts to their teams' topics (urgent first)."""
@@ -279,7 +304,7 @@ class Building:
             if not self.occupancy.still_open(auto):
                 Store.bump(conn, "auto-checkout-overtaken")
                 return 0
-            item = Store.insert_own_event(conn, self.device_id, "checkout", {
+            item = self.store.insert_own_event(conn, self.device_id, "checkout", {
                 "space": auto.space, "card": auto.card, "via": "auto", "reservation": None}, now.timestamp())
             self._changed |= self.occupancy.apply("checkout", auto.space, auto.card, _at(item.received))
             return 1
@@ -293,12 +318,15 @@ class Building:
             due = self.occupancy.due_checkouts(now)
         self.close_sessions(due, now)
         late = timedelta(minutes=self.settings.health.offline_alert_min)
-        raised = []
+        raised, gone = [], {}
         with self._lock:
             for device in list(self.devices.devices):
                 away = self.devices.offline_for(device, now)
                 if away is not None and away > late:
                     raised.append(rules.device_offline_alert(self.settings.site, device, away.total_seconds() / 60,
                                                              now))
+                    gone[device] = away.total_seconds() / 60
         raised = self._alerts.insert(raised)
+        self.work_orders.offline(gone, now)
+        self.work_orders.calibration(self.config.devices, now.astimezone(self.occupancy.timezone).date(), now)
         self.after_batch(BatchResult([], 0, 0, raised), [])

@@ -19,6 +19,7 @@ from gateway.alert_store import GatewayAlerts
 from gateway.building import Building
 from gateway.store import Store
 from onestop.records import AlertRecord, DeviceHealth
+from onestop.work_orders import WorkOrderRecord
 
 
 class SpaceNow(BaseModel):
@@ -67,6 +68,10 @@ class ReadModel(Protocol):
     def urgent_by_team(self) -> dict[str, int]: ...
     def save_alert(self, record: AlertRecord) -> AlertRecord: ...
     def alert_lifecycles(self, since: datetime | None) -> list[AlertRecord]: ...
+    def work_orders(self, visible: Callable[[str], bool], department: str | None, state: str | None,
+                    limit: int) -> list[WorkOrderRecord]: ...
+    def work_order(self, order_id: str) -> WorkOrderRecord | None: ...
+    def save_work_order(self, record: WorkOrderRecord, expected: datetime) -> bool: ...
 
 
 @dataclass
@@ -140,3 +145,13 @@ class GatewayReads:
 
     def alert_lifecycles(self, since: datetime | None) -> list[AlertRecord]:
         return self.alert_store.lifecycle(since)
+
+    def work_orders(self, visible: Callable[[str], bool], department: str | None, state: str | None,
+                    limit: int) -> list[WorkOrderRecord]:
+        return self.building.work_orders.orders.find(visible, department, state, limit)
+
+    def work_order(self, order_id: str) -> WorkOrderRecord | None:
+        return self.building.work_orders.orders.get(order_id)
+
+    def save_work_order(self, record: WorkOrderRecord, expected: datetime) -> bool:
+        return self.building.work_orders.save(record, expected)

@@ -20,12 +20,14 @@ from gateway.settings import GatewaySettings, load
 from gateway.store import Store
 from gateway.sync import Syncer
 from onestop import topics
+from onestop.cards import SiteCards
 from onestop.files import private_dir
 from onestop.ids import boot_id
 from onestop.mqtt import Message
 from onestop.payloads import GatewayState
 from onestop.site import SiteConfig
 from onestop.sqlite import StorageError
+from sealing import open_data_key
 from web.http import HttpServer
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,8 @@ class Gateway:
         self.boot = boot_id()
         self.started = datetime.now(UTC)
         private_dir(settings.data_dir)
-        self.store = Store(settings.database, settings.ingest.quarantine_max)
+        self.store = Store(settings.database, settings.ingest.quarantine_max,
+                           open_data_key(settings.data_key, settings.data_dir))
         self.alerts = GatewayAlerts(self.store)
         self.building = Building(settings, self.store, self._publish)
         will = Message(topics.gateway_state(settings.site),
@@ -51,10 +54,12 @@ class Gateway:
                                  derive=self.building.derive, on_batch=self.building.after_batch,
                                  devices=lambda: self.building.device_table)
         self._load_config_copy()
+        self._load_cards_copy()
         self.syncer = Syncer(settings.site, settings.central, self.store, self.alerts, settings.config_copy,
                              fleet=self.building.fleet, on_config=self.building.apply_config,
                              local_config=lambda: self.building.config,
-                             on_reachability=self._reachability)
+                             cards_copy=settings.cards_copy, on_cards=self.building.apply_cards,
+                             on_reachability=self._reachability, work_orders=self.building.work_orders.orders)
         self.reads = GatewayReads(settings.site, self.store, self.alerts, self.building,
                                   connected=lambda: self.consumer.client.connected,
                                   restarts=lambda: self.consumer.client.restarts,
@@ -75,11 +80,23 @@ class Gateway:
         if not self.settings.config_copy.exists():
             return
         try:
-            config = SiteConfig.model_validate_json(self.settings.config_copy.read_bytes())
+            config = SiteConfig.model_validate_json(self.store.sealer.open_any(  # type: ignore[union-attr]
+                self.settings.config_copy.read_bytes(), b"site-config"))
         except ValueError:
             log.error("ignoring an unreadable copy of the site configuration at %s", self.settings.config_copy)
             return
         self.building.apply_config(config)
+
+    def _load_cards_copy(self) -> None:
+        """Central's last good card list: kiosks keep refusing lost cards while the WAN is down."""
+        if not self.settings.cards_copy.exists():
+            return
+        try:
+            cards = SiteCards.model_validate_json(self.settings.cards_copy.read_bytes())
+        except ValueError:
+            log.error("ignoring an unreadable copy of the card list at %s", self.settings.cards_copy)
+            return
+        self.building.apply_cards(cards)
 
     def _publish(self, message: Message) -> None:
         self.consumer.client.publish(message)

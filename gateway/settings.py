@@ -13,6 +13,7 @@ from onestop.notifications import NotificationSettings, NotifyTarget, named
 from onestop.roles import TokenEntry
 from onestop.settings import Section, TimeZoneName, load_settings
 from onestop.site import DeviceEntry, Reservation, SiteConfig, SpaceConfig
+from onestop.work_orders import WorkOrderSettings
 from web.http import HttpSettings
 from web.oidc import OidcSettings
 
@@ -72,6 +73,9 @@ class GatewaySettings(Section):
 
     site: str = Field(pattern=SITE_PATTERN, description="this building's site slug")
     data_dir: Path = Field(Path("data/gateway"), description="where the gateway keeps its database")
+    data_key: Path | None = Field(None, description="the data key file sealing events, quarantine, alerts and the "
+                                                    "site configuration at rest (0600, outside data_dir; "
+                                                    "`onestop gateway data-key new` writes it): required to run")
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8080))
     ingest: IngestSettings = Field(default_factory=IngestSettings)
@@ -92,6 +96,9 @@ class GatewaySettings(Section):
     notify: list[NotifyTarget] = Field(default_factory=list,
                                        description="where each team's alerts are sent at once (Apprise URLs)")
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    work_orders: WorkOrderSettings = Field(default_factory=WorkOrderSettings,
+                                           description="request categories, departments and targets "
+                                                       "(docs/work-orders.md)")
 
     @model_validator(mode="after")
     def _notify_targets(self) -> GatewaySettings:
@@ -109,17 +116,18 @@ class GatewaySettings(Section):
 
     def site_config(self) -> SiteConfig:
         """The building configuration from this file (central's copy replaces it when online)."""
-        return SiteConfig(spaces=self.spaces, devices=self.devices, reservations=self.reservations)
+        return SiteConfig(spaces=self.spaces, devices=self.devices, reservations=self.reservations,
+                          work_orders=self.work_orders)
 
     @property
     def device_id(self) -> str:
         """The gateway's own device id (its MQTT user), used for the events it creates itself."""
         return self.broker.username or f"{self.site}-gateway"
 
-    @field_validator("data_dir")
+    @field_validator("data_dir", "data_key")
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        return value.expanduser().resolve()
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
 
     @property
     def database(self) -> Path:
@@ -129,6 +137,11 @@ class GatewaySettings(Section):
     def config_copy(self) -> Path:
         """Where the last good site configuration from central is kept."""
         return self.data_dir / "site-config.json"
+
+    @property
+    def cards_copy(self) -> Path:
+        """Where the last good list of the site's refused and admitted cards from central is kept (keyed hashes)."""
+        return self.data_dir / "site-cards.json"
 
 
 def load(path: str | Path | None) -> GatewaySettings:

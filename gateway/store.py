@@ -8,6 +8,11 @@ every event in it — and every alert it raised — is durable, and its MQTT mes
 This module holds the SQL of the events, quarantine, counters, devices, sequence and dead-letter tables;
 the alerts table's is in ``gateway.alert_store``. The schema's history (``MIGRATIONS``) is one list here,
 in the order it was applied.
+
+With a ``sealer`` (``GatewayService`` always gives one) event payloads, quarantined payloads and alert records
+are stored sealed (``sealing``): the writer seals inside the write functions, so nothing reaches the file in
+clear, and readers open what they read. On start, rows an older release wrote in clear, or sealed under a
+rotated-out key, are resealed (``reseal``).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from gateway.ingest import Accepted, Rejected
 from gateway.writer import Pending, Writer
 from onestop.events import Envelope, new_event
 from onestop.records import AlertRecord, DeviceHealth
-from onestop.sqlite import open_database
+from onestop.sqlite import checkpoint, open_database
+from sealing import Sealer
 
 QUARANTINE_PAYLOAD_MAX = 16 * 1024  # keep the start of an oversized payload, not all of it
 
@@ -135,6 +141,26 @@ MIGRATIONS.append(("0007-notifications", """
 # scanning the table; rows waiting for central are not in this index, so ingest does not maintain it.
 MIGRATIONS.append(("0008-retention-index",
                    "CREATE INDEX events_synced_age ON events (type, received) WHERE synced = 1;"))
+# Work orders (docs/work-orders.md; their SQL is in gateway.work_order_store). ``key``: a device's order,
+# one open per device and problem; ``requester``: the keyed tag of the card of a request that wants a reply.
+MIGRATIONS.append(("0009-work-orders", """
+    CREATE TABLE work_orders (
+        id TEXT PRIMARY KEY,
+        key TEXT,
+        department TEXT NOT NULL,
+        state TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        requester TEXT,
+        record TEXT NOT NULL,
+        synced INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX work_orders_open_key ON work_orders (key)
+        WHERE key IS NOT NULL AND state NOT IN ('done', 'rejected');
+    CREATE INDEX work_orders_list ON work_orders (department, state, opened_at);
+    CREATE INDEX work_orders_unsynced ON work_orders (updated_at) WHERE synced = 0;
+    CREATE INDEX work_orders_requester ON work_orders (requester, updated_at) WHERE requester IS NOT NULL;
+"""))
 
 # events.synced: 0 waiting for central, 1 confirmed by central, 2 refused by central (a dead letter)
 SYNCED, DEAD = 1, 2
@@ -159,14 +185,75 @@ T = TypeVar("T")
 class Store:
     """The gateway database: writes go through ``write_fn`` to its one writer, reads through ``reader()``."""
 
-    def __init__(self, path: str | Path, quarantine_max: int = 10_000) -> None:
+    def __init__(self, path: str | Path, quarantine_max: int = 10_000, sealer: Sealer | None = None) -> None:
         self.path = Path(path)
         self.quarantine_max = quarantine_max
+        self.sealer = sealer
         self._db = open_database(self.path, MIGRATIONS, synchronous="NORMAL")
         self._writer = Writer(self.path, self._db.conn)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()  # only for the list of readers to close; never the writer's
+        if sealer is not None:
+            self.reseal()
+
+    # -- sealing -------------------------------------------------------------------------------------
+    def seal(self, plain: bytes, ad: str) -> bytes:
+        """``plain`` as stored: sealed to ``ad`` (its row) with a sealer, else as it is."""
+        return self.sealer.seal(plain, ad.encode()) if self.sealer else plain
+
+    def unseal(self, stored: bytes | str, ad: str) -> bytes:
+        """The clear bytes of a stored field (see ``seal``)."""
+        return self.sealer.open(stored, ad.encode()) if self.sealer else bytes(stored, "utf-8") \
+            if isinstance(stored, str) else bytes(stored)
+
+    RESEAL_CHUNK = 2000
+    _SEALED_COLUMNS = (("events", "id", "payload"), ("quarantine", "'quarantine'", "payload"))
+
+    def reseal(self) -> int:
+        """Seal under the current key what an older release stored in clear or an older key sealed, a chunk
+        per transaction; then empty the WAL of the clear page images. Returns how many fields were resealed.
+
+        A field the key file cannot open raises ``DataKeyError`` (a wrong key file): the gateway does not start.
+        """
+        sealer = self.sealer
+        assert sealer is not None
+        header = sealer.header
+        sealed_under = int.from_bytes(sealer.current)  # a counter: every row is sealed under this key
+        if self.counters().get("sealed-under-key") == sealed_under:
+            self._check_key()  # nothing to scan: a start of a large store costs no table scan
+            return 0
+        total = 0
+        for table, ad, column in self._SEALED_COLUMNS:
+            while True:
+                def chunk(conn: sqlite3.Connection, table: str = table, ad: str = ad, column: str = column) -> int:
+                    rows = conn.execute(f"SELECT rowid, {ad}, {column} FROM {table} "  # noqa: S608 (constants)
+                                        f"WHERE substr({column}, 1, {len(header)}) != ? AND length({column}) > 0 "
+                                        "LIMIT ?", (header, self.RESEAL_CHUNK)).fetchall()
+                    conn.executemany(f"UPDATE {table} SET {column} = ? WHERE rowid = ?",  # noqa: S608
+                                     [(sealer.seal(sealer.open_any(blob, a.encode()), a.encode()), rowid)
+                                      for rowid, a, blob in rows])
+                    return len(rows)
+                done = self.write_fn(chunk)
+                total += done
+                if done < self.RESEAL_CHUNK:
+                    break
+        from gateway.alert_store import reseal_alerts  # the alerts' SQL lives there
+        total += self.write_fn(lambda conn: reseal_alerts(conn, sealer))
+        self.write_fn(lambda conn: conn.execute("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)",
+                                                ("sealed-under-key", sealed_under)))
+        if total:
+            self.write_fn(checkpoint, transaction=False)
+        else:
+            self._check_key()
+        return total
+
+    def _check_key(self) -> None:
+        """The key opens the data it is to read (else ``DataKeyError`` now, not at the first sync)."""
+        with self.reader() as conn:
+            row = conn.execute("SELECT id, payload FROM events ORDER BY rowid DESC LIMIT 1").fetchone()
+        if row:
+            self.unseal(row[1], row[0])
 
     def write_fn(self, fn: Callable[[sqlite3.Connection], T], *, transaction: bool = True) -> T:
         """Run ``fn(conn)`` on the writer's connection, in one transaction (see ``Writer.write``)."""
@@ -202,18 +289,15 @@ class Store:
     _INSERT = ("INSERT OR IGNORE INTO events (id, device, seq, type, ts, received, priority, payload) "
                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
-    @staticmethod
-    def _row(item: Accepted) -> tuple:
+    def _row(self, item: Accepted) -> tuple:
         env = item.envelope
         return (env.id, env.device, env.seq, env.type, env.ts.isoformat(), item.received, item.priority,
-                item.payload)
+                self.seal(item.payload, env.id))
 
-    @classmethod
-    def _insert_event(cls, conn: sqlite3.Connection, item: Accepted) -> bool:
-        return conn.execute(cls._INSERT, cls._row(item)).rowcount == 1
+    def _insert_event(self, conn: sqlite3.Connection, item: Accepted) -> bool:
+        return conn.execute(self._INSERT, self._row(item)).rowcount == 1
 
-    @classmethod
-    def _insert_events(cls, conn: sqlite3.Connection,
+    def _insert_events(self, conn: sqlite3.Connection,
                        items: Sequence[Accepted]) -> tuple[list[Accepted], list[Accepted]]:
         """Insert a batch; returns the items that were new, and those whose id is stored with other content.
 
@@ -222,7 +306,7 @@ class Store:
         before = conn.total_changes
         savepoint = "SAVEPOINT batch"
         conn.execute(savepoint)
-        conn.executemany(cls._INSERT, [cls._row(item) for item in items])
+        conn.executemany(self._INSERT, [self._row(item) for item in items])
         if conn.total_changes - before == len(items):
             conn.execute("RELEASE batch")
             return list(items), []
@@ -231,17 +315,17 @@ class Store:
         conn.execute("RELEASE batch")
         new, conflicts = [], []
         for item in items:
-            if cls._insert_event(conn, item):
+            if self._insert_event(conn, item):
                 new.append(item)
-            elif cls._differs(conn, item):
+            elif self._differs(conn, item):
                 conflicts.append(item)
         return new, conflicts
 
-    @staticmethod
-    def _differs(conn: sqlite3.Connection, item: Accepted) -> bool:
+    def _differs(self, conn: sqlite3.Connection, item: Accepted) -> bool:
         """Whether the stored event with ``item``'s id says something else (not a mere redelivery)."""
         (stored,) = conn.execute("SELECT payload FROM events WHERE id = ?", (item.envelope.id,)).fetchone()
-        if bytes(stored) == item.payload:
+        stored = self.unseal(stored, item.envelope.id)
+        if stored == item.payload:
             return False
         try:  # the same event written differently (spacing, key order) is still the same event
             return Envelope.model_validate_json(stored) != item.envelope
@@ -284,28 +368,28 @@ class Store:
         alerts = derive(conn, new) if derive and new else []
         return BatchResult(new, duplicates, len(rejected), alerts, len(conflicts))
 
-    @staticmethod
-    def _keep(conn: sqlite3.Connection, topic: str, reason: str, detail: str, payload: bytes,
+    def _keep(self, conn: sqlite3.Connection, topic: str, reason: str, detail: str, payload: bytes,
               received: float) -> None:
+        kept = _keepable(topic, payload)
         conn.execute(
             "INSERT INTO quarantine (topic, reason, detail, size, payload, received) VALUES (?, ?, ?, ?, ?, ?)",
-            (topic[:512], reason, detail[:500], len(payload), _keepable(topic, payload), received))
+            (topic[:512], reason, detail[:500], len(payload), self.seal(kept, "quarantine") if kept else b"",
+             received))
 
     def append_own_event(self, device: str, event_type: str, data: dict, received: float) -> Accepted:
         """Record an event the gateway itself creates (e.g. an automatic check-out), with its own sequence."""
         return self.write_fn(lambda conn: self.insert_own_event(conn, device, event_type, data, received))
 
-    @classmethod
-    def insert_own_event(cls, conn: sqlite3.Connection, device: str, event_type: str, data: dict,
+    def insert_own_event(self, conn: sqlite3.Connection, device: str, event_type: str, data: dict,
                          received: float) -> Accepted:
         """``append_own_event`` inside the caller's transaction (to decide and record in one step)."""
         row = conn.execute("SELECT last_seq FROM sequence WHERE device = ?", (device,)).fetchone()
         seq = (row[0] if row else 0) + 1
         env = new_event(device, seq, event_type, data)
         item = Accepted(env, env.to_json(), received)
-        cls._insert_event(conn, item)
-        cls.bump(conn, "stored")
-        cls.bump(conn, "unsynced")
+        self._insert_event(conn, item)
+        self.bump(conn, "stored")
+        self.bump(conn, "unsynced")
         conn.execute("INSERT INTO sequence (device, last_seq) VALUES (?, ?) "
                      "ON CONFLICT(device) DO UPDATE SET last_seq = excluded.last_seq", (device, seq))
         return item
@@ -313,10 +397,10 @@ class Store:
     def presence_events(self, since: float) -> Iterator[tuple[str, dict, float]]:
         """Check-ins and check-outs received after ``since``, in receive order, for replay."""
         with self.reader() as conn:
-            for kind, payload, received in conn.execute(
-                    "SELECT type, payload, received FROM events WHERE type IN ('checkin', 'checkout') "
+            for eid, kind, payload, received in conn.execute(
+                    "SELECT id, type, payload, received FROM events WHERE type IN ('checkin', 'checkout') "
                     "AND received > ? ORDER BY received, rowid", (since,)):
-                yield kind, json.loads(payload)["data"], received
+                yield kind, json.loads(self.unseal(payload, eid))["data"], received
 
     def last_seqs(self) -> dict[str, int]:
         """Each device's highest stored sequence number."""
@@ -328,7 +412,7 @@ class Store:
         with self.reader() as conn:
             rows = conn.execute("SELECT id, received, payload FROM events WHERE synced = 0 "
                                 "ORDER BY priority, received LIMIT ?", (limit,)).fetchall()
-        return [(i, r, bytes(p)) for i, r, p in rows]
+        return [(i, r, self.unseal(p, i)) for i, r, p in rows]
 
     def mark_synced(self, ids: Sequence[str]) -> None:
         """Record that central has confirmed these events."""

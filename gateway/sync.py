@@ -61,9 +61,12 @@ from gateway.sync_plan import (
     next_batch,
     raise_for,
 )
+from gateway.work_order_store import GatewayWorkOrders
+from onestop.cards import SiteCards
 from onestop.files import write_private
 from onestop.records import AlertActions, AlertRecord, AlertSync, DeviceHealth, FleetSync
 from onestop.site import SiteConfig
+from onestop.work_orders import WorkOrderRecord, WorkOrderSync
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +88,22 @@ class Syncer:
                  fleet: Callable[[], list[DeviceHealth]] = list,
                  on_config: Callable[[SiteConfig], None] | None = None,
                  local_config: Callable[[], SiteConfig] | None = None,
+                 cards_copy: Path | None = None,
+                 on_cards: Callable[[SiteCards], None] | None = None,
                  on_reachability: Callable[[bool], None] | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 work_orders: GatewayWorkOrders | None = None) -> None:
         self.site = site
         self.settings = settings
         self.store = store
         self.alerts = alerts
+        self.work_orders = work_orders  # synced like alerts: upsert by id at central, the newer version wins
         self.config_copy = config_copy
         self._fleet = fleet
         self._on_config = on_config
         self._local_config = local_config
+        self.cards_copy, self._on_cards = cards_copy, on_cards
+        self._cards_etag: str | None = None
         self._on_reachability = on_reachability
         self.reachable: bool | None = None
         self.last_success: float | None = None
@@ -155,6 +164,8 @@ class Syncer:
         """One round; returns how many events central confirmed (0 when the backlog was empty)."""
         self._sync_alerts()
         self._asked_central = self._pull_alert_actions()
+        if self.work_orders is not None:
+            self._sync_work_orders(self.work_orders)
         sent = self._sync_events()
         now = time.monotonic()
         if now >= self._next_fleet:
@@ -163,6 +174,7 @@ class Syncer:
         if now >= self._next_config:
             self._next_config = now + self.settings.config_interval_s
             self._pull_config()
+            self._pull_cards()
         return sent
 
     def _sync_alerts(self) -> None:
@@ -207,6 +219,21 @@ class Syncer:
                 log.info("applied %d alert action(s) from central (%d alert(s) changed)", len(page.actions), changed)
             if len(page.actions) < ACTIONS_PAGE or page.next <= cursor:  # the last page, or no progress
                 return True
+    def _sync_work_orders(self, orders: GatewayWorkOrders) -> None:
+        pending = orders.unsynced(500)
+        if not pending:
+            return
+
+        def post(records: list[WorkOrderRecord]) -> httpx.Response:
+            return self._post_json("/api/v1/work-orders/sync",
+                                   WorkOrderSync(site=self.site, work_orders=records).model_dump_json().encode())
+
+        def set_aside(record: WorkOrderRecord, reason: str) -> None:
+            log.error("central refused work order %s (%s): %s; set aside until it changes", record.id,
+                      record.category, reason)
+            orders.set_aside(record)
+
+        self._settle(Bisection(pending, "work orders"), post, orders.mark_synced, set_aside)
 
     @staticmethod
     def _settle(plan: Bisection[T], post: Callable[[list[T]], httpx.Response], accepted: Callable[[list[T]], None],
@@ -310,7 +337,8 @@ class Syncer:
             log.error("central sent an invalid site configuration; keeping the last good one")
             return
         self._etag = response.headers.get("ETag")
-        write_private(self.config_copy, response.content)
+        # It names the cards of the building's bookings: sealed like the rest of the store.
+        write_private(self.config_copy, self.store.seal(response.content, "site-config"))
         log.info("applied the site configuration from central (%s)", self._etag)
         if self._on_config:
             self._on_config(config)
@@ -325,6 +353,27 @@ class Syncer:
             log.info("central had no configuration for this site: sent the gateway's own (%s)", self._etag)
         elif response.status_code != 412:  # 412: stored meanwhile by an administrator; the next pull fetches it
             log.warning("central refused this site's configuration (HTTP %d)", response.status_code)
+
+    def _pull_cards(self) -> None:
+        """The site's refused and admitted cards (keyed hashes, ``onestop.cards``), kept as the last good copy."""
+        if self._on_cards is None or self.cards_copy is None:
+            return
+        headers = {"If-None-Match": self._cards_etag} if self._cards_etag else {}
+        response = self._request("GET", f"/api/v1/gateways/{self.site}/cards", headers=headers)
+        if response.status_code != 200:
+            return  # 304: unchanged; 404: a central without a card directory
+        try:
+            cards = SiteCards.model_validate_json(response.content)
+        except ValidationError:
+            log.error("central sent an invalid card list; keeping the last good one")
+            return
+        if cards.site != self.site:
+            log.error("central sent the card list of site %r; keeping the last good one", cards.site)
+            return
+        self._cards_etag = response.headers.get("ETag")
+        write_private(self.cards_copy, response.content)
+        log.info("applied the card list from central (%s)", self._cards_etag)
+        self._on_cards(cards)
 
     def _run(self) -> None:
         attempt = 0

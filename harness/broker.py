@@ -18,6 +18,7 @@ from pathlib import Path
 from harness.netutil import wait_for_port
 from harness.process import ChildProcess
 from onestop.errors import OnestopError
+from onestop.files import private_dir
 from provisioning.mosquitto_files import (
     BrokerLayout,
     hash_password,
@@ -82,7 +83,7 @@ class BrokerProcess(ChildProcess):
 
     def write_files(self) -> None:
         """(Re)write the password, ACL and configuration files."""
-        self.layout.data.mkdir(parents=True, exist_ok=True)
+        private_dir(self.layout.data)  # its persistence holds messages in flight: a device's, like its outbox
         write_private(self.layout.passwd,
                       render_passwd({u: hash_password(c.password) for u, c in self.users.items()}))
         write_private(self.layout.acl, render_acl(self.site, [self.gateway.username], self.observers))

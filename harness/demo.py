@@ -65,6 +65,10 @@ STATION_DEVICES = {"bp": "gatt-bp", "oximeter": "cms50d", "thermometer": "gatt-t
 FLAKY = "kiosk-demo-equipment"  # loses power for a while in every cycle
 WAN_CYCLE_S, WAN_DOWN_S = 90.0, 20.0
 FLAKY_CYCLE_S, FLAKY_DOWN_S = 240.0, 100.0
+# Work orders (docs/work-orders.md): now and then a student reports a problem after a tap (most leave their
+# card for a reply), and one kiosk's card reader is unplugged for a while in every cycle.
+REQUEST_SHARE = 0.03
+UNPLUGGED, UNPLUG_CYCLE_S, UNPLUG_DOWN_S = "kiosk-demo-skills", 180.0, 40.0
 
 
 def card_for(driver: str, student: int) -> str:
@@ -120,7 +124,8 @@ class Demo:
             [STATION], [str(self.rng.getrandbits(32)) for _ in range(1500)], self.rng,
             self.start_at.replace(tzinfo=None), exam_week=exam_week)
         self.screenings: queue.Queue[ScreeningAction] = queue.Queue()
-        self.counts = {"taps": 0, "screenings": 0, "abnormal": 0}
+        self.counts = {"taps": 0, "screenings": 0, "abnormal": 0, "requests": 0}
+        self.unplugged = False
         self.supervisor = Supervisor({"broker": self.site.broker, "central": self.central, "gateway": self.gateway},
                                      self.site.path("run"), self._incident)
 
@@ -180,8 +185,14 @@ class Demo:
             if isinstance(action, TapAction):
                 if action.kiosk in self.runtimes:  # a kiosk without power reads no card
                     reader = self.readers[action.kiosk]
-                    reader.tap(card_for(reader.driver.name, int(action.card)))
+                    card = card_for(reader.driver.name, int(action.card))
+                    reader.tap(card)
                     self.counts["taps"] += 1
+                    if self.rng.random() < REQUEST_SHARE:
+                        runtime = self.runtimes[action.kiosk]
+                        category = self.rng.choice(runtime.config.request_categories).id
+                        runtime.report(category, card if self.rng.random() < 0.7 else None)
+                        self.counts["requests"] += 1
             elif self.screenings.qsize() < 3:  # a queue forms at the station; the rest come back another day
                 self.screenings.put(action)
 
@@ -227,6 +238,10 @@ class Demo:
                 self.wan.set_mode("pass")
             else:
                 self.wan.cut()
+        unplugged = elapsed % UNPLUG_CYCLE_S >= UNPLUG_CYCLE_S - UNPLUG_DOWN_S
+        if unplugged != self.unplugged and UNPLUGGED in self.readers:
+            self.unplugged = unplugged
+            (self.readers[UNPLUGGED].unplug if unplugged else self.readers[UNPLUGGED].replug)()
         flaky_up = elapsed % FLAKY_CYCLE_S < FLAKY_CYCLE_S - FLAKY_DOWN_S or elapsed < 30
         if not flaky_up and FLAKY in self.runtimes:
             self.runtimes.pop(FLAKY).stop()
@@ -286,6 +301,8 @@ class Demo:
         facts.add_row("screenings", f"{self.counts['screenings']} ({self.counts['abnormal']} abnormal)",
                       "sync backlog", str(stats["backlog"]))
         facts.add_row("open alerts", str(len(alerts)), "central events", str(central["events"]))
+        facts.add_row("requests", str(self.counts["requests"]), "reader unplugged",
+                      UNPLUGGED if self.unplugged else "—")
         facts.add_row("kiosks powered", f"{len(self.runtimes)}/{len(self.site.kiosks)}", "WAN", wan)
         with contextlib.suppress(sqlite3.Error):  # a database being created or restarted: next time
             books = self.tally()

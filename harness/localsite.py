@@ -22,8 +22,11 @@ import tomli_w
 from harness.broker import BrokerProcess, Credentials, local_layout
 from harness.process import ChildProcess
 from onestop.errors import OnestopError
+from onestop.files import private_dir, private_file
 from onestop.roles import Role, new_token
 from provisioning.mosquitto_files import write_private
+from sealing import Sealer, create_key_file
+from sealing import load as load_data_key
 
 
 class ServiceError(OnestopError):
@@ -111,6 +114,18 @@ class LocalSite:
                              **({"direction": k.direction} if k.direction else {})} for k in self.kiosks]
                 + self.other_devices}
 
+    def data_key(self, device: str) -> Path:
+        """``device``'s data key, made once, in ``keys/`` (the configuration directory, not its data's)."""
+        path = self.root / "keys" / f"{device}.data.key"
+        if not path.exists():
+            private_dir(path.parent)
+            create_key_file(path)
+        return path
+
+    def sealer(self, device: str | None = None) -> Sealer:
+        """What opens the fields ``device`` (default: the gateway) sealed at rest, for a test to read them."""
+        return load_data_key(self.data_key(device or self.gateway_user.username))
+
     def write(self) -> None:
         """Write broker files and every component's TOML (secret-bearing files are mode 0600)."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -119,7 +134,8 @@ class LocalSite:
                    "pseudonym_key_file": str(self.root / "central-keys" / "pseudonym.key"),
                    "http": {"host": "127.0.0.1", "port": self.central_port}, "tokens": self._entries}
         central_url = f"http://127.0.0.1:{self.central_link_port}" if self.central_link_port else self.central_url
-        gateway = {"site": self.site, "data_dir": str(self.root / "gateway"), **self.site_config(),
+        gateway = {"site": self.site, "data_dir": str(self.root / "gateway"),
+                   "data_key": str(self.data_key(self.gateway_user.username)), **self.site_config(),
                    "broker": self.broker_section(self.gateway_user),
                    "http": {"host": "127.0.0.1", "port": self.gateway_port},
                    "central": {"url": central_url, "token": self.tokens["gateway"]},
@@ -129,6 +145,7 @@ class LocalSite:
         for kiosk in self.kiosks:
             cfg: dict[str, object] = {"site": self.site, "device": kiosk.device, "mode": kiosk.mode,
                                       "space": kiosk.space, "data_dir": str(self.root / "kiosks"),
+                                      "data_key": str(self.data_key(kiosk.device)),
                                       "broker": self.broker_section(self.device_users[kiosk.device])}
             if kiosk.capacity is not None:
                 cfg["capacity"] = kiosk.capacity
@@ -157,7 +174,8 @@ class ServiceProcess(ChildProcess):
 
     def start(self, timeout: float = 30.0) -> None:
         """Start and wait until healthy."""
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.log_path.parent)  # a service's log is the device's too: 0600 in 0700 (issue #16)
+        private_file(self.log_path)
         log = self.log_path.open("ab")
         self._proc = subprocess.Popen([*self.command, *self.args], stdout=log,
                                       stderr=subprocess.STDOUT, env=self.env, start_new_session=True)

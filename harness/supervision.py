@@ -22,6 +22,7 @@ from typing import Protocol
 
 from onestop.backoff import retry_delay
 from onestop.errors import OnestopError
+from onestop.files import write_private
 
 log = logging.getLogger(__name__)
 
@@ -131,4 +132,5 @@ class Supervisor:
     def _write_pid(self, name: str) -> None:
         pid = self.services[name].pid
         if pid is not None:
-            (self.pid_dir / f"{name}.pid").write_text(f"{pid}\n")
+            # Replaced whole: a reader (``kill $(cat ...)``, a test) never sees it empty mid-write.
+            write_private(self.pid_dir / f"{name}.pid", f"{pid}\n".encode())

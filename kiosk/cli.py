@@ -10,8 +10,10 @@ from typing import Annotated
 import typer
 
 from onestop.reporting import ConfigOption, reported
+from sealing.cli import app as data_key_app
 
 app = typer.Typer(help="Kiosks and health stations.", no_args_is_help=True)
+app.add_typer(data_key_app, name="data-key")
 
 
 @app.command("run")

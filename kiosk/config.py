@@ -19,8 +19,15 @@ allowed). A kiosk reads these keys and ignores the rest, so the gateway can add 
                         setting only when the gateway's ``[[devices]]`` entry names one
 ``presence_key``        hex key of the space's presence tags (``onestop.presence``): lets the kiosk read who
                         is inside from the gateway's ``space/{space}/presence``
+``cards``               the cards refused here, as keyed hashes (``onestop.cards.KioskCards``): lost, blocked
+                        and graduated cards, and, in a space restricted to some groups, the cards admitted
 ``hours``               the space's opening hours (``onestop.site.OpeningHours``), shown on the idle screen
 ``thresholds``          health stations: overrides of ``onestop.clinical.Thresholds`` (any subset)
+``request_categories``  the buttons of "Report a problem / request a service" (``onestop.work_orders.CategoryLabel``;
+                        default ``DEFAULT_CATEGORIES``), from the site's ``[work_orders]``
+``requests``            the building's recent requests that asked for a reply, keyed by a tag of the card
+                        (``RequestStatus``): a student taps to see the state of their own
+``request_key``         hex key of those tags (as ``presence_key``): the card itself never travels
 ======================  =====================================================================================
 
 Each key is a section judged on its own (``merge_sections``): a section that does not validate (a booking
@@ -35,11 +42,35 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from onestop.cards import KioskCards
 from onestop.clinical import Thresholds
 from onestop.errors import ConfigError
 from onestop.events import Card, Slug
 from onestop.payloads import MAX_RESERVATIONS, Direction
 from onestop.site import OpeningHours, Reservation
+from onestop.work_orders import DEFAULT_CATEGORIES, MAX_CATEGORIES, STATES, CategoryLabel
+
+KIOSK_CATEGORIES = tuple(CategoryLabel(id=c.id, label=c.label, label_zh=c.label_zh) for c in DEFAULT_CATEGORIES)
+MAX_REQUEST_STATUSES = 200  # the newest requests with a reply wanted, in one kiosk's cfg
+
+
+class RequestStatus(BaseModel):
+    """One request's state as a kiosk may show it to the student who made it (no note, no card)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    tag: str = Field(pattern=r"^[0-9a-f]{16,64}$", description="keyed tag of the card (onestop.presence.tag)")
+    category: str = Field(max_length=32)
+    state: str = Field(max_length=16)
+    opened: datetime
+    updated: datetime
+
+    @field_validator("state")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in STATES:
+            raise ValueError(f"unknown state {value!r}")
+        return value
 
 
 class StationConfig(BaseModel):
@@ -61,8 +92,12 @@ class StationConfig(BaseModel):
     max_stay_h: float = Field(12.0, gt=0, le=72)
     direction: Direction = "toggle"
     presence_key: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    cards: KioskCards | None = None  # the card directory's refusals for this kiosk (onestop.cards)
     hours: OpeningHours | None = None  # the space's opening hours, for the idle screen
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    request_categories: tuple[CategoryLabel, ...] = Field(KIOSK_CATEGORIES, min_length=1, max_length=MAX_CATEGORIES)
+    requests: tuple[RequestStatus, ...] = Field((), max_length=MAX_REQUEST_STATUSES)
+    request_key: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
     @field_validator("thresholds", mode="before")
     @classmethod
@@ -87,6 +122,13 @@ class StationConfig(BaseModel):
         if self.attendance:
             return (lang == "zh" and self.activity_name_zh) or self.activity_name or str(self.activity)
         return (lang == "zh" and self.display_name_zh) or self.display_name or self.space
+
+    def category_label(self, category: str, lang: str) -> str:
+        """A request category's words for the screen, in ``lang`` when there are some (the id if unknown)."""
+        found = next((c for c in self.request_categories if c.id == category), None)
+        if found is None:
+            return category
+        return (lang == "zh" and found.label_zh) or found.label
 
     def reservation_for(self, card: str, now: datetime) -> Reservation | None:
         """The booking ``card`` may claim here at ``now``, if any (the one ending last wins)."""

@@ -8,6 +8,9 @@ copy for the space (``Authority``: every kiosk's taps, as keyed hashes) with thi
 laid over it, or, without a usable copy, its own taps alone. In the order it checks:
 
 1. a string that is not a card id → ``unknown-card``;
+   a card the directory refuses (``cards`` in the cfg, ``onestop.cards``; decided from the last good copy,
+   also offline) → ``card-lost``, ``card-blocked`` or ``card-expired`` (graduated): nothing is recorded,
+   nobody is checked in or out, and the refusal is counted (``refused``);
 2. attendance mode (the cfg names an ``activity``): a card not on the roster (when there is one) →
    ``unknown-card``; already registered at this activity → ``already-registered`` (no event); else
    ``attendance``;
@@ -16,9 +19,16 @@ laid over it, or, without a usable copy, its own taps alone. In the order it che
 4. at an ``out`` kiosk a card not inside is ``not-inside`` (no event): an exit never checks anyone in;
 5. a card with a current booking here claims it → ``reservation`` (even when the space is full: the seat
    was held for it);
-6. a space open to bookings only → ``reservation-required``;
+6. a space restricted to some groups, for a card not in them → ``not-admitted`` (counted; checking out
+   stays possible);
+   a space open to bookings only → ``reservation-required``;
 7. no room (local count or the gateway's live count, whichever is higher) → ``full``;
 8. otherwise it checks in → ``welcome``.
+
+A request (work order, docs/work-orders.md) is a separate, short flow: the student picks a category on screen,
+which starts a ``RequestDraft``; the next tap within ``REQUEST_WAIT_S`` is their card for a reply
+(``request_decision``) instead of a check-in, and "anonymous" sends it without one. A draft left alone expires,
+so the next student's tap is never attached to someone else's request.
 
 A check-in older than ``max_stay_h`` is forgotten at the next tap (the gateway closes such stays itself,
 ``via: "auto"``), so a student who left without tapping is welcomed, not said goodbye to, the next day.
@@ -30,15 +40,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from kiosk.config import StationConfig
+from kiosk.config import RequestStatus, StationConfig
 from onestop import presence as tags
 from onestop.ids import CARD_RE
+from onestop.work_orders import requester_tag
 
 FeedbackKind = Literal["welcome", "reservation", "goodbye", "attendance", "already-registered", "full",
                        "reservation-required", "unknown-card", "identified", "not-recorded", "already-in",
-                       "not-inside"]
+                       "not-inside", "card-lost", "card-blocked", "card-expired", "not-admitted", "request-sent",
+                       "request-sent-anonymous"]
 POSITIVE: frozenset[str] = frozenset({"welcome", "reservation", "goodbye", "attendance", "already-registered",
-                                      "identified", "already-in"})
+                                      "identified", "already-in", "request-sent", "request-sent-anonymous"})
+REFUSALS: dict[str, FeedbackKind] = {"lost": "card-lost", "blocked": "card-blocked", "graduated": "card-expired",
+                                     "not-in-group": "not-admitted"}
+REQUEST_WAIT_S = 30.0  # how long a chosen category waits for a card or "anonymous" before it is dropped
 MAX_OWN_TAPS = 20_000  # own taps kept until a presence copy includes them (a long outage of a busy door)
 
 
@@ -98,6 +113,7 @@ class TapController:
     registered: set[str] = field(default_factory=set)  # cards registered at the current activity
     authority: Authority | None = None  # the gateway's presence copy for this space, when there is one
     own: list[OwnTap] = field(default_factory=list)  # own taps the copy does not include yet
+    refused: dict[str, int] = field(default_factory=dict)  # refused taps by feedback (card-lost, ...)
 
     def __post_init__(self) -> None:
         if self.config is None:
@@ -123,6 +139,9 @@ class TapController:
         assert config is not None  # set in __post_init__
         if not card or not CARD_RE.fullmatch(card):
             return Decision("unknown-card")
+        verdict = config.cards.verdict(card) if config.cards else None
+        if verdict is not None and verdict != "not-in-group":
+            return Decision(REFUSALS[verdict])
         if config.attendance:
             return self._attendance(card, config)
         stale = set(self.stale_cards(now))
@@ -133,6 +152,8 @@ class TapController:
             return Decision("goodbye", "checkout", self._check_data(card, stay.reservation if stay else None))
         if config.direction == "out":
             return Decision("not-inside")
+        if verdict == "not-in-group":
+            return Decision(REFUSALS[verdict])
         booking = config.reservation_for(card, now)
         if booking is not None:
             return Decision("reservation", "checkin", self._check_data(card, booking.id), booking.end)
@@ -184,6 +205,8 @@ class TapController:
         ``seq`` is the recorded event's sequence number: the tap is laid over the gateway's copy until a copy
         that includes it arrives.
         """
+        if decision.feedback in REFUSALS.values():
+            self.refused[decision.feedback] = self.refused.get(decision.feedback, 0) + 1
         forgotten = self.stale_cards(now)
         for stale in forgotten:
             del self.inside[stale]
@@ -230,3 +253,36 @@ class TapController:
         assert self.config is not None
         limit = now - timedelta(hours=self.config.max_stay_h)
         return [c for c, stay in self.inside.items() if stay.since < limit]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDraft:
+    """A category the student chose, waiting for their card or "anonymous" (``since``: monotonic seconds)."""
+
+    category: str
+    since: float
+
+    def expired(self, now: float) -> bool:
+        """True once ``REQUEST_WAIT_S`` passed: the draft is dropped and a tap checks in as usual."""
+        return now - self.since > REQUEST_WAIT_S
+
+
+def request_decision(draft: RequestDraft, space: str, card: str | None) -> Decision:
+    """The ``request`` event for a draft, with the student's card for a reply or anonymous (``card=None``).
+
+    A string that is not a card id is ``unknown-card`` and records nothing (the student may tap again or
+    choose "anonymous").
+    """
+    if card is not None and not CARD_RE.fullmatch(card):
+        return Decision("unknown-card")
+    data = {"category": draft.category, "space": space, "card": card, "note": None}
+    return Decision("request-sent" if card else "request-sent-anonymous", "request", data)
+
+
+def own_requests(config: StationConfig, card: str) -> list[RequestStatus]:
+    """The requests ``card`` made in this building, newest first, and nobody else's (matched by the keyed tag
+    the gateway keeps instead of the card; none without the key)."""
+    if not config.request_key or not CARD_RE.fullmatch(card or ""):
+        return []
+    mine = requester_tag(bytes.fromhex(config.request_key), card)
+    return sorted((r for r in config.requests if r.tag == mine), key=lambda r: r.opened, reverse=True)

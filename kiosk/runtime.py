@@ -29,8 +29,16 @@ from typing import Any
 import onestop
 from device.link import DeviceLink
 from device.outbox import Outbox
-from kiosk.config import StationConfig, merge_sections
-from kiosk.controller import Authority, Decision, TapController
+from kiosk.config import RequestStatus, StationConfig, merge_sections
+from kiosk.controller import (
+    REQUEST_WAIT_S,
+    Authority,
+    Decision,
+    RequestDraft,
+    TapController,
+    own_requests,
+    request_decision,
+)
 from kiosk.devices import DeviceHub
 from kiosk.errors import NotRecordedError, recording_failed
 from kiosk.health import HealthSession
@@ -44,6 +52,7 @@ from onestop.events import Envelope, Measurement, ScreeningData
 from onestop.files import private_dir
 from onestop.ids import CARD_RE
 from onestop.payloads import SpacePresence
+from sealing import open_data_key
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +74,9 @@ class KioskRuntime:
     def __init__(self, settings: KioskSettings, on_feedback: Callable[[Decision], None] | None = None) -> None:
         self.settings = settings
         private_dir(settings.data_dir)
-        self.outbox = Outbox(settings.outbox_path, settings.device)
-        self.presence = PresenceStore(settings.presence_path)
+        sealer = open_data_key(settings.data_key, settings.data_dir)
+        self.outbox = Outbox(settings.outbox_path, settings.device, sealer)
+        self.presence = PresenceStore(settings.presence_path, sealer)
         self._base = StationConfig(space=settings.space, capacity=settings.capacity,
                                    display_name=settings.display_name, thresholds=settings.health.thresholds)
         self.config = self._base
@@ -75,6 +85,8 @@ class KioskRuntime:
         self.session = HealthSession(settings.health.thresholds, idle_timeout_s=settings.health.idle_timeout_s,
                                      results_timeout_s=settings.health.results_timeout_s)
         self.occupancy: dict[str, Any] | None = None
+        self.request: RequestDraft | None = None  # a chosen request category waiting for a card (work orders)
+        self.lookup_since: float | None = None  # "My requests" pressed: the next tap shows that card's requests
         self._faults: dict[str, str] = {}  # component -> error, while it lasts
         self._device_states: dict[str, str] = {}  # health device -> its last status ("finger-out", ...)
         self.devices: DeviceHub | None = None
@@ -97,7 +109,10 @@ class KioskRuntime:
                                on_config=self._config, on_occupancy=self._occupancy, on_presence=self._presence,
                                counters=lambda: {"taps_not_recorded": self.not_recorded,
                                                  "presence_refused": self.presence_refused,
-                                                 "cfg_sections_refused": self.cfg_sections_refused})
+                                                 "cards_refused": sum(self.controller.refused.values()),
+                                                 "cfg_sections_refused": self.cfg_sections_refused,
+                                                 # what fails now: the gateway closes work orders of the rest
+                                                 "faults": ",".join(sorted(self.faults))[:500]})
 
     @property
     def health_station(self) -> bool:
@@ -132,6 +147,14 @@ class KioskRuntime:
     # -- taps --------------------------------------------------------------------------------------------
     def handle_card(self, card: str, now: datetime | None = None) -> Tap:
         """A card was read: decide, record durably, then give feedback (the reader's thread calls this)."""
+        with self._lock:
+            requesting = self._live_request(time.monotonic()) is not None
+            looking = self._live_lookup(time.monotonic())
+        if requesting:
+            return self.send_request(card)
+        if looking:
+            self.show_requests(card)
+            return Tap(Decision("identified"), None)
         if self.health_station:
             return self._identify(card)
         now = now or datetime.now(UTC)
@@ -171,6 +194,72 @@ class KioskRuntime:
         self._tell("feedback", decision)
         self._tell("session")
         return Tap(decision, event)
+
+    # -- requests (work orders, docs/work-orders.md) -------------------------------------------------------
+    def choose_request(self, category: str) -> None:
+        """The student picked a request category: the next tap (or "anonymous") sends it."""
+        with self._lock:
+            self.request = RequestDraft(category, time.monotonic())
+        self._tell("request", self.request)
+
+    def cancel_request(self) -> None:
+        """The student left the request screens without sending."""
+        with self._lock:
+            self.request, self.lookup_since = None, None
+        self._tell("request", None)
+
+    def send_request(self, card: str | None = None) -> Tap:
+        """Record the chosen request with ``card`` for a reply, or anonymous; durable before the feedback."""
+        event = None
+        with self._lock:
+            draft = self._live_request(time.monotonic())
+            if draft is None:
+                return Tap(Decision("not-recorded"), None)
+            decision = request_decision(draft, self.controller.space, card)
+            if decision.event_type and decision.data is not None:
+                try:
+                    event = self._append(decision.event_type, decision.data)
+                    self.request = None
+                except NotRecordedError as exc:
+                    self.not_recorded += 1
+                    log.error("request at %s NOT recorded (%s); the student is asked to retry",
+                              self.settings.device, exc)
+                    decision = Decision("not-recorded")
+        log.info("request at %s: %s (%s)", self.settings.device, decision.feedback, draft.category)  # no card
+        self._tell("feedback", decision)
+        return Tap(decision, event)
+
+    def start_lookup(self) -> None:
+        """The student pressed "My requests": the next tap shows their card's requests, checks nobody in."""
+        with self._lock:
+            self.lookup_since = time.monotonic()
+        self._tell("requests", None)
+
+    def show_requests(self, card: str) -> list[RequestStatus]:
+        """The requests ``card`` made in this building (from the gateway's last cfg), told as ``requests``."""
+        with self._lock:
+            self.lookup_since = None
+            found = own_requests(self.config, card)
+        log.info("requests looked up at %s: %d shown", self.settings.device, len(found))  # never the card
+        self._tell("requests", found)
+        return found
+
+    def _live_lookup(self, now: float) -> bool:
+        if self.lookup_since is not None and now - self.lookup_since > REQUEST_WAIT_S:
+            self.lookup_since = None
+        return self.lookup_since is not None
+
+    def report(self, category: str, card: str | None = None) -> Tap:
+        """A whole request at once, no tap in between (the demo's students, scripts)."""
+        with self._lock:
+            self.choose_request(category)
+            return self.send_request(card)
+
+    def _live_request(self, now: float) -> RequestDraft | None:
+        """The waiting request, dropped once it expired (under the lock)."""
+        if self.request is not None and self.request.expired(now):
+            self.request = None
+        return self.request
 
     # -- the health session ------------------------------------------------------------------------------
     def _append(self, event_type: str, data: dict[str, Any] | ScreeningData) -> Envelope:
@@ -276,11 +365,14 @@ class KioskRuntime:
         """Write kept events, apply the privacy time-out (called every second by a background thread)."""
         with self._lock:
             self._write_unwritten()
+            dropped = self.request is not None and self._live_request(time.monotonic()) is None
             before = self.session.phase
             event = self._record(self.session.tick(time.monotonic() if now is None else now))
             changed = self.session.phase != before
         if changed:
             self._tell("session")
+        if dropped:
+            self._tell("request", None)
         return event
 
     # -- devices -----------------------------------------------------------------------------------------
@@ -314,6 +406,7 @@ class KioskRuntime:
                 return
             faults = dict(self._faults)
         log.warning("%s works again", component)
+        self.link.heartbeat_now()  # its "faults" tell the gateway at once (the work order closes)
         self._tell("fault", faults)
 
     # -- the gateway -------------------------------------------------------------------------------------

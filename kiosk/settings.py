@@ -92,6 +92,9 @@ class KioskSettings(Section):
         "toggle", description="in: only checks in; out: only checks out; toggle: both (the gateway's device "
                               "entry wins when it names one)")
     data_dir: Path = Field(Path("data/kiosk"), description="where the outbox lives")
+    data_key: Path | None = Field(None, description="the data key file sealing cards, screenings and presence "
+                                                    "at rest (0600, outside data_dir; the bundle writes it): "
+                                                    "required to run")
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     reader: ReaderSettings = Field(default_factory=ReaderSettings)
     display_name: str | None = Field(None, max_length=80, description="the space's name until cfg gives one")
@@ -99,10 +102,10 @@ class KioskSettings(Section):
     screen: ScreenSettings = Field(default_factory=ScreenSettings)
     heartbeat_s: float = Field(30.0, ge=1, le=60, description="heartbeat period (the contract asks ≤ 60 s)")
 
-    @field_validator("data_dir")
+    @field_validator("data_dir", "data_key")
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        return value.expanduser().resolve()
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
 
     @property
     def outbox_path(self) -> Path:

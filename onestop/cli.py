@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from typing import Annotated
 
@@ -13,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 import onestop
-from onestop.reporting import MISSING_EXTRA_EXIT, error, missing_extra
+from onestop.reporting import MISSING_EXTRA_EXIT, LogFormat, configure_logging, error, missing_extra
 
 
 class _Components(TyperGroup):
@@ -61,13 +60,16 @@ def _version(value: bool) -> None:
 def _root(ctx: typer.Context,
           log_level: Annotated[str | None, typer.Option(help="Logging level: DEBUG, INFO, WARNING, ERROR "
                                                               "(default INFO; WARNING for the demo).")] = None,
+          log_format: Annotated[LogFormat, typer.Option(help="Log lines: text (with a time), plain (without: "
+                                                             "journald adds it), json (one object a line); auto "
+                                                             "is plain under systemd, else text.")
+                                ] = LogFormat.AUTO,
           version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
                                                 callback=_version)] = False,
           ) -> None:
     """Set up logging once for every command."""
     default = "WARNING" if ctx.invoked_subcommand == "demo" else "INFO"
-    logging.basicConfig(level=(log_level or default).upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level or default, log_format)
 
 
 def main() -> None:

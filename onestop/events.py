@@ -163,7 +163,20 @@ class FaultData(_Data):
     error: str = Field(min_length=1, max_length=500)
 
 
-EventType = Literal["checkin", "checkout", "attendance", "screening", "reading", "heartbeat", "fault"]
+class RequestData(_Data):
+    """``request``: a student's problem report or service request from a kiosk (docs/work-orders.md).
+
+    ``card`` is the student's card when they asked for a reply (it lets them see the state later), null when
+    anonymous; ``category`` is one of the site's categories (``onestop.work_orders``).
+    """
+
+    category: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    space: Slug
+    card: Card | None = None
+    note: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+EventType = Literal["checkin", "checkout", "attendance", "screening", "reading", "heartbeat", "fault", "request"]
 DATA_MODELS: dict[str, type[BaseModel]] = {
     "checkin": CheckData,
     "checkout": CheckData,
@@ -172,8 +185,9 @@ DATA_MODELS: dict[str, type[BaseModel]] = {
     "reading": ReadingData,
     "heartbeat": HeartbeatData,
     "fault": FaultData,
+    "request": RequestData,
 }
-EventData = CheckData | AttendanceData | ScreeningData | ReadingData | HeartbeatData | FaultData
+EventData = CheckData | AttendanceData | ScreeningData | ReadingData | HeartbeatData | FaultData | RequestData
 
 
 def utcnow() -> datetime:
@@ -289,8 +303,16 @@ class FaultEnvelope(Envelope):
     data: FaultData
 
 
+class RequestEnvelope(Envelope):
+    """A ``request`` event."""
+
+    type: Literal["request"]
+    data: RequestData
+
+
 AnyEnvelope = Annotated[CheckinEnvelope | CheckoutEnvelope | AttendanceEnvelope | ScreeningEnvelope
-                        | ReadingEnvelope | HeartbeatEnvelope | FaultEnvelope, Field(discriminator="type")]
+                        | ReadingEnvelope | HeartbeatEnvelope | FaultEnvelope | RequestEnvelope,
+                        Field(discriminator="type")]
 """Annotation for a field holding any event: validated as the subclass of its ``type``."""
 ENVELOPE: TypeAdapter[Envelope] = TypeAdapter(AnyEnvelope)
 

@@ -8,6 +8,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from onestop.cards import KioskCards
 from onestop.events import UUID_PATTERN, Slug, format_ts
 from onestop.ids import DEVICE_PATTERN, SITE_PATTERN
 from onestop.presence import MAX_TAGS, TAG_BYTES
@@ -99,6 +100,8 @@ class DeviceConfig(BaseModel):
     max_stay_h: float | None = Field(default=None, description="sessions longer than this are closed")
     direction: Direction | None = Field(default=None, description="kiosks: in, out or toggle (the default)")
     presence_key: str | None = Field(default=None, description="kiosks: hex key of their space's presence tags")
+    cards: KioskCards | None = Field(default=None, description="kiosks: the cards refused here, as keyed hashes "
+                                                                "(onestop.cards)")
     thresholds: dict | None = Field(default=None, description="screening thresholds (health stations)")
 
 

@@ -7,8 +7,12 @@ Messages are printed as plain text, never as rich markup: a configuration error 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -63,3 +67,53 @@ def reported() -> Iterator[None]:
 # The ``--config`` option of every ``<component> run`` command, stated once.
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="TOML configuration file.", exists=True,
                                             dir_okay=False, readable=True)]
+
+
+class LogFormat(StrEnum):
+    """How log lines look: ``auto`` is ``plain`` under systemd (journald stamps each line) else ``text``."""
+
+    AUTO = "auto"
+    TEXT = "text"    # time, level, logger, message: a terminal or a plain log file
+    PLAIN = "plain"  # level, logger, message: journald adds the time (and the unit) itself
+    JSON = "json"    # one JSON object a line; with a time only when no journal stamps it
+
+
+class _JsonFormatter(logging.Formatter):
+    def __init__(self, timestamped: bool) -> None:
+        super().__init__()
+        self.timestamped = timestamped
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {"level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if self.timestamped:
+            line = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), **line}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+class _DemoteToDebug(logging.Filter):
+    """httpx logs every request at INFO: a gateway syncing each second would fill the journal with them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(record.levelno)
+
+
+def configure_logging(level: str, log_format: LogFormat = LogFormat.AUTO,
+                      environ: Mapping[str, str] | None = None) -> None:
+    """Set up logging for the whole process, once, for every command (``onestop.cli``)."""
+    journal = bool((os.environ if environ is None else environ).get("JOURNAL_STREAM"))
+    if log_format is LogFormat.AUTO:
+        log_format = LogFormat.PLAIN if journal else LogFormat.TEXT
+    handler = logging.StreamHandler()
+    if log_format is LogFormat.JSON:
+        handler.setFormatter(_JsonFormatter(timestamped=not journal))
+    else:
+        stamp = "%(asctime)s " if log_format is LogFormat.TEXT else ""
+        handler.setFormatter(logging.Formatter(stamp + "%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    httpx = logging.getLogger("httpx")
+    if not any(isinstance(f, _DemoteToDebug) for f in httpx.filters):
+        httpx.addFilter(_DemoteToDebug())

@@ -1,4 +1,4 @@
-"""A building's configuration: spaces, opening hours, devices, reservations.
+"""A building's configuration: spaces, opening hours, devices, reservations, work-order routing.
 
 The same model is the gateway's local ``[[spaces]]`` / ``[[devices]]`` configuration and the downlink the
 gateway pulls from central (``GET /api/v1/gateways/{site}/config``, role ``gateway``), which it keeps as its
@@ -7,18 +7,22 @@ last good copy for offline use.
 
 from __future__ import annotations
 
-from datetime import datetime, time
-from typing import Literal
+from datetime import date, datetime, time
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
-from onestop.events import Card
+from onestop.events import Card, Slug
 from onestop.ids import DEVICE_PATTERN, SLUG_PATTERN
 from onestop.payloads import DeviceKind
 from onestop.settings import Section
+from onestop.work_orders import WorkOrderSettings
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ALL_DAYS: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+# A wall-clock time of day, "HH:MM" or "HH:MM:SS" (JSON Schema's "time" format would demand a UTC offset).
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+LocalTime = Annotated[time, WithJsonSchema({"type": "string", "pattern": LOCAL_TIME_PATTERN})]
 
 
 class OpeningHours(Section):
@@ -30,8 +34,8 @@ class OpeningHours(Section):
     wherever clocks change.
     """
 
-    open: time = Field(time(0, 0), description="opening time, HH:MM (local, no UTC offset)")
-    close: time = Field(time(0, 0), description="closing time, HH:MM (local, no UTC offset); 00:00 = midnight")
+    open: LocalTime = Field(time(0, 0), description="opening time, HH:MM (local, no UTC offset)")
+    close: LocalTime = Field(time(0, 0), description="closing time, HH:MM (local, no UTC offset); 00:00 = midnight")
     days: list[Weekday] = Field(default_factory=lambda: list(ALL_DAYS), description="days the space opens")
 
     @field_validator("open", "close")
@@ -76,6 +80,10 @@ class SpaceConfig(Section):
     capacity: int = Field(ge=0, description="people allowed at once")
     hours: OpeningHours = Field(default_factory=OpeningHours)
     max_stay_h: float = Field(12.0, gt=0, le=72, description="sessions longer than this are closed (via auto)")
+    groups: list[Slug] | None = Field(None, max_length=32,
+                                      description="set: only active cardholders of these directory groups may "
+                                                  "check in (e.g. clinical-y3); unset: open to every card the "
+                                                  "directory does not refuse")
 
 
 class DeviceEntry(Section):
@@ -92,6 +100,10 @@ class DeviceEntry(Section):
                           "setting (toggle by default)")
     activity_name: str | None = Field(None, max_length=80, description="the activity's name on the kiosk")
     activity_name_zh: str | None = Field(None, max_length=80, description="the activity's name in Chinese")
+    calibration_due: dict[Annotated[str, Field(min_length=1, max_length=48)], date] = Field(
+        default_factory=dict, max_length=16,
+        description="health stations: each measuring device's next calibration date (component → date); from "
+                    "that day the technicians get a work order until a later date is configured")
 
 
 class Reservation(Section):
@@ -116,6 +128,8 @@ class SiteConfig(Section):
     spaces: list[SpaceConfig] = Field(default_factory=list)
     devices: list[DeviceEntry] = Field(default_factory=list)
     reservations: list[Reservation] = Field(default_factory=list)
+    work_orders: WorkOrderSettings = Field(default_factory=WorkOrderSettings,
+                                           description="request categories, departments and their targets")
 
     @model_validator(mode="after")
     def _references(self) -> SiteConfig:

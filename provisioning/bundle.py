@@ -11,6 +11,8 @@ Contents (``DEVICE`` is the device id):
     ca.crt         the site CA certificate the device checks the broker against
     client.crt     the device's certificate and key (0600), only when it has one
     client.key
+    data.key       a kiosk's or health station's data key (0600), sealing its outbox and presence at rest;
+                   ``data_key`` in its TOML names it (under the install directory, never the data directory)
     pairing.json   the QR payload, also drawn as pairing.png
 
 The pairing payload identifies and pins, it does not authorise: ``{"v", "site", "device", "kind", "space",
@@ -39,9 +41,11 @@ from provisioning.errors import InvalidInputError, StateError
 from provisioning.mosquitto_files import write_private
 from provisioning.registry import Device, PendingSecret
 from provisioning.site import Site
+from sealing import key_file_text
 
 ZIP_INSTALL_DIR = Path("/etc/onestop")
 ZIP_DATA_DIR = Path("/var/lib/onestop")
+DATA_KEY = "data.key"
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ def device_config(site: Site, device: Device, secret: PendingSecret, broker_host
         if device.display_name and "display_name" in KioskSettings.model_fields:
             config["display_name"] = device.display_name
         config["reader"] = validation.reader(hardware.reader_driver, hardware.reader_port)
+        config["data_key"] = str(install_dir / DATA_KEY)
         KioskSettings.model_validate({**config, "broker": broker})
     else:
         if hardware.reader_driver or hardware.reader_port:
@@ -131,6 +136,8 @@ def render(site: Site, device_id: str, broker_host: str | None, install_dir: Pat
     if device.cert_pem and secret.client_key_pem:
         files += [BundleFile("client.crt", device.cert_pem.encode(), 0o644),
                   BundleFile("client.key", secret.client_key_pem.encode())]
+    if "data_key" in config:  # made here, kept nowhere else: a lost key loses only what the outbox still held
+        files.append(BundleFile(DATA_KEY, key_file_text()))
     text = json.dumps(pairing, separators=(",", ":"))
     files += [BundleFile("pairing.json", text.encode() + b"\n", 0o644),
               BundleFile("pairing.png", qr_png(text), 0o644)]

@@ -434,6 +434,55 @@ def gateway_cert(host: Annotated[list[str] | None, typer.Option(
 
 
 # -- status ---------------------------------------------------------------------------------------------
+# -- backup ---------------------------------------------------------------------------------------------
+PASSPHRASE_ENV = "ONESTOP_BACKUP_PASSPHRASE"
+
+
+def _passphrase(confirm: bool) -> str:
+    import os
+
+    given = os.environ.get(PASSPHRASE_ENV)
+    if given:
+        return given
+    return str(typer.prompt("backup passphrase", hide_input=True, confirmation_prompt=confirm, err=True))
+
+
+@app.command("backup")
+@_reports_errors
+def backup_command(dest: Annotated[Path, typer.Argument(help="The archive file to write (0600).", dir_okay=False,
+                                                        show_default=False)],
+                   directory: DirOption = DEFAULT_DIR,
+                   encrypt: Annotated[bool, typer.Option("--encrypt", help="Encrypt with a passphrase (asked for, "
+                                                         f"or ${PASSPHRASE_ENV}).")] = False) -> None:
+    """Back up the provisioning directory: the registry, the site CA key and every credential file. Keep the
+    archive offline: whoever holds it can mint the site's certificates."""
+    from onestop.backup_cli import progress_bar, summary
+    from provisioning.backup import backup
+
+    passphrase = _passphrase(confirm=True) if encrypt else None
+    with progress_bar() as progress:
+        manifest = backup(directory, dest, passphrase=passphrase, progress=progress)
+    summary(manifest, dest)
+    if not encrypt:
+        _note("warning:", "the archive is not encrypted (--encrypt): store it offline, on encrypted media")
+
+
+@app.command("restore")
+@_reports_errors
+def restore_command(source: Annotated[Path, typer.Argument(help="The archive to restore from.", exists=True,
+                                                           dir_okay=False, show_default=False)],
+                    directory: DirOption = DEFAULT_DIR,
+                    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty directory (moved "
+                                                        "aside, not deleted).")] = False) -> None:
+    """Restore a provisioning directory from a backup (the broker's files are rendered again)."""
+    from onestop.backup_cli import restored
+    from provisioning.backup import is_encrypted, restore
+
+    passphrase = _passphrase(confirm=False) if is_encrypted(source) else None
+    manifest, moved = restore(source, directory, passphrase=passphrase, force=force)
+    restored(manifest, moved, str(directory))
+
+
 @app.command("status")
 @_reports_errors
 def status_command(gateway_url: Annotated[str | None, typer.Option(envvar="ONESTOP_GATEWAY_URL",

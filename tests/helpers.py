@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,32 @@ def wait_until(probe: Callable[[], T], timeout: float = 20.0, interval: float = 
         time.sleep(interval)
         last = probe()
     return last
+
+
+def data_key(data_dir: Path) -> str:
+    """A data key for a service whose data lives in ``data_dir``: made once, beside it (never inside)."""
+    from sealing import create_key_file
+
+    path = data_dir.with_name(f"{data_dir.name}.keys") / "data.key"
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        create_key_file(path)
+    return str(path)
+
+
+def gateway_events(site: Any, sql: str, *args: object) -> list[tuple]:
+    """Rows of the site gateway's ``events`` table, read with its data key: ``sql`` selects ``id`` first and
+    ``payload`` last; each row comes back without the id and with the payload as a dict."""
+    sealer = site.sealer()
+    return [(*rest, json.loads(sealer.open(payload, eid.encode())))
+            for eid, *rest, payload in query(site.path("gateway/gateway.db"), sql, *args)]
+
+
+def gateway_alerts(site: Any) -> list[dict]:
+    """The site gateway's alert records, read with its data key."""
+    sealer = site.sealer()
+    return [json.loads(sealer.open(record, aid.encode()))
+            for aid, record in query(site.path("gateway/gateway.db"), "SELECT id, record FROM alerts")]
 
 
 def query(path: Path, sql: str, *args: object) -> list[tuple]:

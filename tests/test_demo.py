@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sqlite3
@@ -146,10 +147,38 @@ def test_a_killed_gateway_and_broker_are_restarted_and_no_device_event_is_lost(t
         assert all(alert in delivered for alert in settled), (settled, delivered)
         assert dict(tries).get("failed", 0) == 0, tries
         assert all(f"{team} alerts -> json://" in output() for team in ("clinic", "counselling"))
+        edge_files_hold_nothing_personal(data)
     finally:
         if proc.poll() is None:
             proc.kill()
             kill_leftovers(data)
+
+
+# Not an edge device's: central (a campus server), the keys (the devices' configuration directories) and the
+# harness's own pid files.
+NOT_EDGE = ("central", "central-keys", "keys", "run")
+
+
+def edge_files_hold_nothing_personal(data: Path) -> None:
+    """After the demo, every file the edge devices wrote: no card, vital or answer in clear (the cards the
+    demo used are read back from the gateway with its key), and none readable by group or others (#16)."""
+    from sealing import load
+
+    sealer = load(data / "keys" / "demo-gateway.data.key")
+    payloads = [sealer.open(p, i.encode()) for i, p in query(data / "gateway" / "gateway.db",
+                                                            "SELECT id, payload FROM events")]
+    cards = {json.loads(p)["data"].get("card") or json.loads(p)["data"].get("subject") for p in payloads}
+    cards.discard(None)
+    assert len(cards) > 5, cards
+    marks = {c.encode() for c in cards} | {b'"card"', b'"subject"', b'"answers"', b"8480-6", b"59408-5"}
+    files = [p for p in data.rglob("*") if p.relative_to(data).parts[0] not in NOT_EDGE]
+    assert any(p.name.endswith("outbox.db") for p in files) and any(p.name == "gateway.db" for p in files)
+    clear = {str(p.relative_to(data)): sorted(m.decode() for m in marks if m in p.read_bytes())
+             for p in files if p.is_file()}
+    assert not {k: v for k, v in clear.items() if v}, "personal data in clear on an edge device"
+    open_to_others = {str(p.relative_to(data)): oct(p.stat().st_mode & 0o777) for p in files
+                      if p.stat().st_mode & 0o077}
+    assert not open_to_others, "edge files readable by group or others"
 
 
 def test_the_demo_with_its_kiosk_window_stops_after_its_duration(tmp_path):

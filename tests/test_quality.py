@@ -17,6 +17,7 @@ PURE_CORES = ["onestop/topics.py", "onestop/ids.py", "onestop/events.py", "onest
               "harness/building_day.py", "gateway/ingest.py", "gateway/authority.py",
               "gateway/occupancy.py", "gateway/sync_plan.py",
               "gateway/devices.py", "gateway/alerts.py", "kiosk/controller.py", "kiosk/health.py",
+              "onestop/work_orders.py", "gateway/work_orders.py",
               "firmware_bridge/protocols"]
 
 

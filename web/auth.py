@@ -140,4 +140,5 @@ class Authenticator:
                 raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this")
             return principal
 
+        dependency.roles = tuple(roles)  # type: ignore[attr-defined]  # read by web.openapi
         return dependency

@@ -23,7 +23,7 @@ import paho.mqtt.client as paho
 import tomli_w
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.common import machine, start_broker, wait_gateway_subscribed
+from bench.common import machine, new_data_key, start_broker, wait_gateway_subscribed
 from harness.netutil import free_port
 from onestop import topics
 from onestop.events import new_event
@@ -53,6 +53,7 @@ def main() -> None:
         port = free_port()
         config = root / "gateway.toml"
         config.write_text(tomli_w.dumps({"site": SITE, "data_dir": str(root / "gw"), "http": {"port": port},
+                                         "data_key": new_data_key(root / "data.key"),
                                          "broker": {"port": broker.port, "username": gateway.username,
                                                     "password": gateway.password},
                                          # only listed devices may send (gateway/authority.py)

@@ -41,6 +41,7 @@ from bench.common import (
     children,
     cpu_s,
     machine,
+    new_data_key,
     peak_rss_mb,
     pss_mb,
     publish_burst,
@@ -105,8 +106,10 @@ def gateway_rate(root: Path, broker: BenchBroker, per_device: int, batch_max: in
     port = free_port()
     config = data / "gateway.toml"
     data.mkdir(parents=True)
+    # The gateway seals what it stores (a baseline tree from before encryption at rest knows no data_key).
+    key = {} if source else {"data_key": new_data_key(root / f"{data.name}.key")}
     config.write_text(tomli_w.dumps({
-        "site": SITE, "data_dir": str(data),
+        "site": SITE, "data_dir": str(data), **key,
         "broker": {"port": broker.port, "username": gateway.username, "password": gateway.password},
         "http": {"port": port}, "ingest": {"batch_max": batch_max, "batch_wait_ms": wait_ms},
         # only listed devices may send (gateway/authority.py); the burst is heartbeats

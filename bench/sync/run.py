@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import tomli_w
 
-from bench.common import children, machine, peak_rss_mb
+from bench.common import children, machine, new_data_key, peak_rss_mb
 from gateway.ingest import Accepted
 from gateway.settings import CentralLinkSettings
 from gateway.store import Store
@@ -29,6 +29,7 @@ from gateway.sync_plan import bound_by_bytes
 from harness.netutil import free_port, wait_for_port
 from onestop.events import new_event
 from onestop.roles import Role, new_token
+from sealing import load as load_data_key
 
 SITE = "bench"
 KINDS = [("checkin", {"space": "study-24h-2f", "card": "922E5832", "via": "tap", "reservation": None}),
@@ -36,8 +37,8 @@ KINDS = [("checkin", {"space": "study-24h-2f", "card": "922E5832", "via": "tap",
          ("checkout", {"space": "study-24h-2f", "card": "922E5832", "via": "tap", "reservation": None})]
 
 
-def build_backlog(path: Path, total: int) -> None:
-    store = Store(path)
+def build_backlog(path: Path, total: int, key: str) -> None:
+    store = Store(path, sealer=load_data_key(key))  # sealed as the gateway stores it
     batch, now = [], time.time()
     for seq in range(1, total + 1):
         kind, data = KINDS[seq % 3]
@@ -81,7 +82,8 @@ def main() -> None:
         gw_dir.mkdir()
         print(f"machine: {machine()}", flush=True)
         started = time.perf_counter()
-        build_backlog(gw_dir / "gateway.db", args.events)
+        key = new_data_key(root / "gw.key")
+        build_backlog(gw_dir / "gateway.db", args.events, key)
         print(f"built a backlog of {args.events:,} events in {time.perf_counter() - started:.0f} s", flush=True)
         local = read_limit(gw_dir / "gateway.db", args.events)
         print(f"local limit: reading the backlog out of SQLite takes {local:.1f} s "
@@ -95,6 +97,7 @@ def main() -> None:
             "tokens": [entry.model_dump(mode="json")]}))
         (root / "gateway.toml").write_text(tomli_w.dumps({
             "site": SITE, "data_dir": str(gw_dir), "http": {"port": gateway_port},
+            "data_key": key,
             "broker": {"port": free_port()},  # no broker: this measures sync alone
             "central": {"url": f"http://127.0.0.1:{central_port}", "token": token}}))
         run = [sys.executable, "-m", "onestop", "--log-level", "WARNING"]

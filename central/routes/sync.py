@@ -129,11 +129,10 @@ def router(ctx: Context) -> APIRouter:
         result = store.fleet.upsert(sync.site, sync.devices)
         return SyncAnswer(applied=result.applied, stale=result.stale)
 
-    # The 200 body is a SiteConfig (the PUT body's schema). It is not declared as the response model because
-    # opening hours serialise as wall-clock "HH:MM:SS", which JSON Schema's "time" format (RFC 3339, with an
-    # offset) does not accept.
+    # The 200 body is the stored SiteConfig, exactly as the PUT body's schema describes it (the handlers answer
+    # the stored JSON as it is, with its ETag, so no response model re-serialises it).
     config_body = {"description": "the site's configuration (a SiteConfig)",
-                   "content": {"application/json": {"schema": {"type": "object"}}}}
+                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SiteConfig"}}}}
     config_responses = {200: config_body, 304: {"description": "unchanged since the ETag given in If-None-Match"},
                         404: {"description": "no configuration stored for this site"}}
 

@@ -31,6 +31,14 @@ class QuarantinedMessage(BaseModel):
     received: datetime
 
 
+class Health(BaseModel):
+    """Liveness: the site this gateway serves and whether it is connected to its broker."""
+
+    status: str
+    site: str
+    broker: bool
+
+
 class ReadModelCollector(Collector):
     """Reads the store's persistent counters at scrape time, so there is one source of truth."""
 
@@ -115,8 +123,8 @@ def router(ctx: Context, collectors: tuple[Collector, ...] = ()) -> APIRouter:
           ).set_function(ctx.auth.expiring_soon)
 
     @api.get("/healthz", summary="Liveness and broker connection")
-    def healthz() -> dict[str, object]:
-        return {"status": "ok", "site": ctx.view.site, "broker": ctx.view.broker_connected()}
+    def healthz() -> Health:
+        return Health(status="ok", site=ctx.view.site, broker=ctx.view.broker_connected())
 
     @api.get("/metrics", summary="Prometheus metrics", response_class=Response)
     def metrics() -> Response:

@@ -22,11 +22,12 @@ from kivy.clock import Clock, mainthread
 from kivy.core.window import Window
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from kiosk.controller import Decision
+from kiosk.controller import REQUEST_WAIT_S, Decision
 from kiosk.i18n import find_cjk_font, tr
 from kiosk.runtime import KioskRuntime
 from kiosk.ui.health_screens import ConsentScreen, HealthScreen, HeightScreen, QuestionScreen
 from kiosk.ui.kiosk_screens import FeedbackScreen, IdleScreen
+from kiosk.ui.request_screens import LookupScreen, MyRequestsScreen, RequestCardScreen, RequestCategoriesScreen
 from kiosk.ui.results_screen import ResultsScreen
 from kiosk.ui.widgets import Style, find_button, refresh_textures, texts
 
@@ -51,6 +52,8 @@ class KioskApp(App):
         self._feedback_until = 0.0
         self._feedback_event: Any = None
         self._keypad = False
+        self._requests_view: str | None = None  # "request-categories", "lookup" or "my-requests" (work orders)
+        self._requests_until = 0.0
         self._polled: tuple[object, ...] = ()
         self._on_ready = on_ready
         self.manager: ScreenManager | None = None
@@ -61,7 +64,9 @@ class KioskApp(App):
         self.manager = ScreenManager(transition=NoTransition())
         for screen in (IdleScreen(name="idle"), FeedbackScreen(name="feedback"), ConsentScreen(name="consent"),
                        HealthScreen(name="health"),
-                       HeightScreen(name="height"), QuestionScreen(name="question"), ResultsScreen(name="results")):
+                       HeightScreen(name="height"), QuestionScreen(name="question"), ResultsScreen(name="results"),
+                       RequestCategoriesScreen(name="request-categories"), RequestCardScreen(name="request-card"),
+                       LookupScreen(name="lookup"), MyRequestsScreen(name="my-requests")):
             self.manager.add_widget(screen)
         self.runtime.subscribe(self._heard)
         Window.bind(on_touch_down=self._touched, size=self._resized)
@@ -87,6 +92,17 @@ class KioskApp(App):
     def _on_change(self, kind: str, payload: Any) -> None:
         if kind == "feedback" and isinstance(payload, Decision):
             self._feedback(payload)
+            if payload.event_type == "request" or self._requests_view == "request-categories":
+                self._requests_view = None
+        elif kind == "request":
+            self._requests_view = None  # a category was chosen (the card screen follows) or it was dropped
+            if payload is None:
+                self.lang = self.default_lang
+        elif kind == "requests":
+            found = payload if isinstance(payload, list) else None
+            if found is not None:
+                self.manager.get_screen("my-requests").found = found  # type: ignore[union-attr]
+            self._open_view("lookup" if found is None else "my-requests")
         elif kind == "session" and self.runtime.session.phase == "idle":
             self._keypad = False
             self.lang = self.default_lang
@@ -115,6 +131,10 @@ class KioskApp(App):
         """The screen the state calls for."""
         if time.monotonic() < self._feedback_until:
             return "feedback"
+        if self.runtime.request is not None:
+            return "request-card"
+        if self._requests_view and time.monotonic() < self._requests_until:
+            return self._requests_view
         if not self.runtime.health_station:
             return "idle"
         phase = self.runtime.session.phase
@@ -139,6 +159,35 @@ class KioskApp(App):
         if signature != self._polled:
             self._polled = signature
             self.show()
+
+    # -- requests (work orders) ------------------------------------------------------------------------
+    def _open_view(self, view: str) -> None:
+        self._requests_view, self._requests_until = view, time.monotonic() + REQUEST_WAIT_S
+        self.runtime.touch()
+        self.show()
+
+    def open_requests(self) -> None:
+        """Tap 1: "Report a problem / request a service"."""
+        self._open_view("request-categories")
+
+    def choose_request(self, category: str) -> None:
+        """Tap 2: the category; the card screen follows (the runtime holds the draft)."""
+        self.runtime.choose_request(category)
+
+    def send_anonymous(self) -> None:
+        """Tap 3 without a card."""
+        self.runtime.send_request(None)
+
+    def open_lookup(self) -> None:
+        """"My requests": the next tap shows that card's requests."""
+        self.runtime.start_lookup()
+
+    def close_requests(self) -> None:
+        """Cancel or OK on a request screen: back to idle, in the default language."""
+        self._requests_view = None
+        self.runtime.cancel_request()
+        self.lang = self.default_lang
+        self.show()
 
     # -- used by the screens ---------------------------------------------------------------------------
     def tr(self, key: str, **values: object) -> str:

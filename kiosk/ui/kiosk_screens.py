@@ -111,6 +111,12 @@ class IdleScreen(Screen):
         if not runtime.health_station and not runtime.config.attendance:
             self._occupancy(app, root)
         root.add_widget(spacer())
+        if app.runtime.config.request_categories and not runtime.config.attendance:
+            row = BoxLayout(size_hint_y=None, height=s.px(64), spacing=s.px(12))
+            row.add_widget(button(s, app.tr("report_problem"), app.open_requests, colour=NEUTRAL))
+            row.add_widget(button(s, app.tr("my_requests"), app.open_lookup, colour=NEUTRAL, size_hint_x=None,
+                                  width=s.px(220)))
+            root.add_widget(row)
         status = status_line(app)
         colour = BAD_TEXT if "card-reader" in runtime.faults else WARN_TEXT
         root.add_widget(label(s, status, 20, colour=colour, size_hint_y=None, height=s.px(28)))

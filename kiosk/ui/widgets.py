@@ -51,7 +51,9 @@ ALERT = hex_colour("#ffb300")
 # Feedback backgrounds: green = go ahead, amber = not now, red = not recognised.
 FEEDBACK_COLOURS = {"welcome": GOOD, "reservation": GOOD, "goodbye": ACCENT, "attendance": GOOD,
                     "already-registered": GOOD, "identified": GOOD, "full": WARN, "reservation-required": WARN,
-                    "unknown-card": BAD, "not-recorded": BAD, "already-in": GOOD, "not-inside": WARN}
+                    "unknown-card": BAD, "not-recorded": BAD, "already-in": GOOD, "not-inside": WARN,
+                    "card-lost": BAD, "card-blocked": BAD, "card-expired": BAD, "not-admitted": WARN,
+                    "request-sent": GOOD, "request-sent-anonymous": GOOD}
 # Result categories: the further from normal, the warmer.
 CATEGORY_COLOURS = {"normal": GOOD, "minimal": GOOD, "mild": WARN, "elevated": WARN, "stage-1": WARN,
                     "low": WARN, "high": WARN, "under": WARN, "over": WARN, "moderate": WARN,

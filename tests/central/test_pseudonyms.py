@@ -93,7 +93,7 @@ def test_roles_beyond_the_clinic_never_see_a_card_in_any_route(client, tokens, p
     for path, methods in doc["paths"].items():
         if "get" not in methods or "{site}/config" in path:
             continue
-        url = path.format(site="north-b3", space=SPACE, resource_id="x", card=STUDENT)
+        url = path.format(site="north-b3", space=SPACE, resource_id="x", card=STUDENT, holder_id="S2026001")
         for role in non_health:
             client.headers["Authorization"] = f"Bearer {tokens[role.value]}"
             answer: httpx.Response = client.get(url, params={"since": "2026-03-02T00:00:00Z",

@@ -32,8 +32,9 @@ def test_sensor_node_publishes_readings_and_a_fault_when_the_port_vanishes(site,
             db = site.path("gateway/gateway.db")
 
             def readings():
-                return [json.loads(p)["data"] for (p,) in
-                        query(db, "SELECT payload FROM events WHERE device = ? AND type = 'reading'", node.username)]
+                return [json.loads(site.sealer().open(p, i.encode()))["data"] for i, p in
+                        query(db, "SELECT id, payload FROM events WHERE device = ? AND type = 'reading'",
+                              node.username)]
 
             def weigh():
                 scale.measure(weight=75.5)

@@ -23,6 +23,7 @@ DATA = {
     "reading": {"sensor": "door", "code": "people_count", "value": 3, "unit": "1", "space": "study-24h-2f"},
     "heartbeat": {"uptime_s": 5, "outbox": 0},
     "fault": {"component": "reader", "error": "unplugged"},
+    "request": {"category": "climate", "space": "study-24h-2f", "card": None, "note": None},
 }
 KIOSK = DeviceEntry(device="kiosk-b3-lobby", kind="kiosk", space="study-24h-2f")
 STATION = DeviceEntry(device="hs-b3-corner", kind="health-station", space="study-24h-2f")
@@ -39,8 +40,8 @@ def event(entry: DeviceEntry, event_type: str, **changes):
 
 # What each configured device may send, with the data above (the space and activity of the first three).
 ALLOWED = {
-    KIOSK.device: {"checkin", "checkout", "heartbeat", "fault"},  # attendance: it has no activity
-    STATION.device: {"checkin", "checkout", "screening", "heartbeat", "fault"},
+    KIOSK.device: {"checkin", "checkout", "request", "heartbeat", "fault"},  # attendance: it has no activity
+    STATION.device: {"checkin", "checkout", "request", "screening", "heartbeat", "fault"},
     SENSOR.device: {"reading", "heartbeat", "fault"},
     ATTENDANCE.device: {"attendance", "heartbeat", "fault"},   # no space: no check-ins
     BARE_KIOSK.device: {"heartbeat", "fault"},                 # says nothing: least privilege
@@ -67,6 +68,7 @@ def test_a_check_in_into_another_space_and_attendance_at_another_activity_are_re
     assert refusal(ATTENDANCE, event(ATTENDANCE, "attendance", activity="physiology-2")) is not None
     assert refusal(SENSOR, event(SENSOR, "reading", space="equipment-room")) is not None
     assert refusal(BARE_SENSOR, event(BARE_SENSOR, "reading", space=None)) is None
+    assert refusal(KIOSK, event(KIOSK, "request", space="equipment-room")) is not None  # work orders too
 
 
 def test_a_kiosks_screening_is_quarantined_as_not_permitted_without_naming_values():

@@ -164,8 +164,8 @@ def test_the_same_id_with_other_content_is_a_conflict_not_a_duplicate(site, lone
     wait_until(lambda: stats(site)["duplicates"] == 1, what="the redelivery counted")
     after = stats(site)
     assert after["conflicts"] == 1 and after["events"] == 1
-    [(payload,)] = query(site.path("gateway/gateway.db"), "SELECT payload FROM events")
-    assert json.loads(payload)["data"]["outbox"] == 0
+    [(event_id, payload)] = query(site.path("gateway/gateway.db"), "SELECT id, payload FROM events")
+    assert json.loads(site.sealer().open(payload, event_id.encode()))["data"]["outbox"] == 0
     listed = httpx.get(f"{site.gateway_url}/api/v1/quarantine", headers=auth(site, "technician"), timeout=10).json()
     assert [q["reason"] for q in listed] == ["conflict"]
     kiosk.loop_stop()

@@ -184,3 +184,15 @@ def test_deciding_changes_nothing_until_the_decision_is_applied():
     assert c.decide(B, NOW).feedback == "welcome"  # nobody is inside yet, so there is still room
     c.apply(decision, NOW)
     assert set(c.inside) == {A} and c.decide(B, NOW).feedback == "full"
+
+
+def test_a_request_draft_expires_so_the_next_students_tap_is_not_attached_to_it():
+    from kiosk.controller import REQUEST_WAIT_S, RequestDraft, request_decision
+
+    draft = RequestDraft("climate", since=100.0)
+    assert not draft.expired(100.0 + REQUEST_WAIT_S) and draft.expired(100.0 + REQUEST_WAIT_S + 0.1)
+    sent = request_decision(draft, "study-24h-2f", "922E5832")
+    assert (sent.feedback, sent.event_type, sent.data) == (
+        "request-sent", "request", {"category": "climate", "space": "study-24h-2f", "card": "922E5832", "note": None})
+    assert request_decision(draft, "study-24h-2f", None).data["card"] is None
+    assert request_decision(draft, "study-24h-2f", "not a card").event_type is None

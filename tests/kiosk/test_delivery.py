@@ -3,7 +3,6 @@ SIGKILL right after its feedback, still reach the gateway exactly once (real Mos
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from firmware_bridge.simulators import SimulatedDevice
 from harness.localsite import LocalSite, central_process, gateway_process
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
-from tests.helpers import query, wait_until
+from tests.helpers import gateway_events, wait_until
 
 pytestmark = pytest.mark.slow
 DEVICE = "kiosk-test-a"
@@ -44,10 +43,9 @@ def kiosk_config(site: LocalSite, reader: SimulatedDevice) -> Path:
 
 
 def taps_at_gateway(site: LocalSite) -> list[tuple[str, int, str]]:
-    rows = query(site.path("gateway/gateway.db"),
-                 "SELECT type, seq, payload FROM events WHERE device = ? AND type IN ('checkin', 'checkout') "
-                 "ORDER BY seq", DEVICE)
-    return [(kind, seq, json.loads(payload)["data"]["card"]) for kind, seq, payload in rows]
+    rows = gateway_events(site, "SELECT id, type, seq, payload FROM events WHERE device = ? "
+                                "AND type IN ('checkin', 'checkout') ORDER BY seq", DEVICE)
+    return [(kind, seq, event["data"]["card"]) for kind, seq, event in rows]
 
 
 def holds_open(pid: int, tty_link: str) -> bool:

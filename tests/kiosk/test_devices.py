@@ -71,7 +71,7 @@ def test_an_unplugged_reader_is_a_fault_once_and_taps_work_after_replug(tmp_path
     assert reader.tap(A)
     wait_until(lambda: A in runtime.controller.inside, what="tap after replug")
     types = [json.loads(p.payload)["type"] for p in runtime.outbox.pending()]
-    assert types == ["fault", "checkin"]
+    assert types == ["fault", "heartbeat", "checkin"]  # the heartbeat says at once that the reader works again
 
 
 def test_health_devices_feed_the_session(tmp_path, devices, runtimes):

@@ -3,7 +3,6 @@ alert, before "See results" (real Mosquitto, gateway, central; a headless health
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from harness.netutil import free_port
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
 from tests.conftest import KIOSKS
-from tests.helpers import query, wait_until
+from tests.helpers import gateway_alerts, gateway_events, wait_until
 
 pytestmark = pytest.mark.slow
 STATION = "health-test-1"
@@ -31,13 +30,13 @@ def site(tmp_path: Path) -> LocalSite:
 
 
 def screenings_at_gateway(site: LocalSite) -> list[dict]:
-    rows = query(site.path("gateway/gateway.db"),
-                 "SELECT payload FROM events WHERE device = ? AND type = 'screening' ORDER BY seq", STATION)
-    return [json.loads(payload)["data"] for (payload,) in rows]
+    rows = gateway_events(site, "SELECT id, payload FROM events WHERE device = ? AND type = 'screening' "
+                                "ORDER BY seq", STATION)
+    return [event["data"] for (event,) in rows]
 
 
-def item9_alerts(site: LocalSite) -> list[tuple]:
-    return query(site.path("gateway/gateway.db"), "SELECT id FROM alerts WHERE key LIKE 'phq9-item9:%'")
+def item9_alerts(site: LocalSite) -> list[str]:
+    return [a["id"] for a in gateway_alerts(site) if a["rule"] == "phq9-item9"]
 
 
 def test_phq9_item9_reaches_the_gateway_before_the_student_asks_for_results(site, gateway):

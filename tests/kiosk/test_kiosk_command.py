@@ -12,12 +12,13 @@ from pathlib import Path
 import tomli_w
 
 from harness.netutil import free_port
+from tests.helpers import data_key
 
 
 def write_config(tmp_path: Path, broker_port: int, **extra: object) -> Path:
     config = tmp_path / "kiosk.toml"
     config.write_text(tomli_w.dumps({"site": "test-site", "device": "kiosk-b3-lobby", "space": "study-24h-2f",
-                                     "data_dir": str(tmp_path / "data"),
+                                     "data_dir": str(tmp_path / "data"), "data_key": data_key(tmp_path / "data"),
                                      "broker": {"host": "127.0.0.1", "port": broker_port, "username": "kiosk-b3-lobby",
                                                 "password": "not-used"}, **extra}))
     return config

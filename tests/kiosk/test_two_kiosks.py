@@ -12,7 +12,7 @@ import pytest
 from kiosk.runtime import KioskRuntime
 from kiosk.settings import load as load_kiosk
 from onestop import topics
-from tests.helpers import Collector, query, raw_client, wait_until
+from tests.helpers import Collector, gateway_events, query, raw_client, wait_until
 
 pytestmark = pytest.mark.slow
 CARD = "62E3086CED"
@@ -20,9 +20,9 @@ SPACE = "study-24h-2f"
 
 
 def taps_at_gateway(site) -> list[tuple[str, str, str]]:
-    rows = query(site.path("gateway/gateway.db"),
-                 "SELECT device, type, payload FROM events WHERE type IN ('checkin', 'checkout') ORDER BY received")
-    return [(device, kind, json.loads(payload)["data"]["card"]) for device, kind, payload in rows]
+    rows = gateway_events(site, "SELECT id, device, type, payload FROM events WHERE type IN ('checkin', 'checkout') "
+                                "ORDER BY received")
+    return [(device, kind, event["data"]["card"]) for device, kind, event in rows]
 
 
 def double_checkins(site) -> int:

@@ -132,6 +132,17 @@ def test_a_tap_through_the_kiosk_window(broker, screenshots, size):
                                                        "feedback-goodbye-zh", "feedback-full")]
 
 
+def test_a_request_in_three_taps_with_a_card_or_anonymous_and_only_the_own_requests_shown(site, screenshots):
+    # Offline (no broker): a request is recorded in the outbox like every tap; the cfg is applied as it arrives.
+    size = "800x480"
+    broker = {**site.broker_section(site.device_users["kiosk-test-a"]), "port": free_port()}
+    config = station_config(site, "kiosk-test-a", broker=broker, screen={"feedback_s": 1.5})
+    report = run_scenario(config, "requests", size, screenshots)
+    shots = assert_shots(report, screenshots, size)
+    assert shots == [f"{size}-{name}.png" for name in ("request-categories", "request-card", "request-sent",
+                                                       "request-categories-zh", "request-card-zh", "my-requests")]
+
+
 @pytest.mark.parametrize("size", ["800x480", "1920x1080"])
 def test_a_whole_screening_through_the_health_station_window(site, screenshots, size):
     # No broker: a health station works offline, and its records wait in the outbox where the scenario

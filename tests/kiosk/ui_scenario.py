@@ -259,6 +259,65 @@ def health_scenario(d: Driver) -> None:
     assert [e["data"]["complete"] for e in pending] == [True, False], pending
 
 
+def requests_scenario(d: Driver) -> None:
+    """Work orders: three taps (button, category, card or anonymous), in both languages; "My requests"."""
+    from onestop.work_orders import requester_tag
+
+    reader, key = d.devices["reader"], "ab" * 32
+    mine, theirs = requester_tag(bytes.fromhex(key), CARD), requester_tag(bytes.fromhex(key), OTHER)
+    statuses = [{"tag": mine, "category": "climate", "state": "acknowledged", "opened": "2026-11-23T08:00:00Z",
+                 "updated": "2026-11-23T08:30:00Z"},
+                {"tag": theirs, "category": "noise", "state": "open", "opened": "2026-11-23T08:10:00Z",
+                 "updated": "2026-11-23T08:10:00Z"}]
+    d.runtime._config({**demo_cfg(d.runtime.settings.device, "kiosk", "study-24h-2f"), "request_key": key,
+                       "requests": statuses})
+    d.see("Tap your card", "Report a problem / request a service", "My requests")
+    d.press("Report a problem / request a service")
+    categories = ("What is it about?", "Seat or desk broken", "Too hot / cold / stuffy", "Counselling appointment",
+                  "Other")
+    d.see(*categories)
+    d.shot("request-categories", *categories)
+    d.press("Too hot / cold / stuffy")
+    d.see("Tap your card to get a reply", "Send anonymously")
+    d.shot("request-card", "Tap your card to get a reply", "Send anonymously")
+    reader.tap(CARD)
+    d.see("Thank you — request sent", "My requests")
+    d.shot("request-sent", "Thank you — request sent")
+    d.see("Tap your card", gone=("Thank you",))
+    d.press("Report a problem / request a service")
+    d.press("中文")
+    d.see("请选择类别", "太热/太冷/闷", "清洁卫生")
+    d.shot("request-categories-zh", "请选择类别", "清洁卫生")
+    d.press("清洁卫生")
+    d.see("刷卡以便获得回复", "匿名提交")
+    d.shot("request-card-zh", "刷卡以便获得回复", "匿名提交")
+    d.press("匿名提交")
+    d.see("谢谢，已提交")
+    d.see("Tap your card", gone=("谢谢",))
+    requests = [json.loads(p.payload)["data"] for p in d.runtime.outbox.pending() if p.type == "request"]
+    assert requests == [{"category": "climate", "space": "study-24h-2f", "card": CARD, "note": None},
+                        {"category": "cleanliness", "space": "study-24h-2f", "card": None, "note": None}], requests
+    # Cancel leaves nothing behind: the next tap checks in as usual.
+    d.press("Report a problem / request a service")
+    d.press("Noise")
+    d.press("Cancel")
+    d.see("Tap your card", gone=("Send anonymously",))
+    time.sleep(1.1)  # past the reader's repeat window
+    reader.tap(CARD)
+    d.see("Welcome!")
+    assert len([p for p in d.runtime.outbox.pending() if p.type == "request"]) == 2
+    d.see("Tap your card", gone=("Welcome!",))
+    # My requests: this card's, not the other card's.
+    d.press("My requests")
+    d.see("Tap your card to see your requests")
+    time.sleep(1.1)
+    reader.tap(CARD)
+    d.see("Too hot / cold / stuffy", "Seen by staff", gone=("Noise", "Received"))
+    d.shot("my-requests", "Too hot / cold / stuffy", "Seen by staff")
+    d.press("OK")
+    d.see("Tap your card", gone=("Seen by staff",))
+
+
 GLYPHS = "所直角骨"  # their Japanese and simplified-Chinese forms differ
 
 
@@ -279,7 +338,8 @@ def glyphs_scenario(d: Driver) -> None:
     d.on_main(draw)
 
 
-SCENARIOS = {"kiosk": kiosk_scenario, "health": health_scenario, "glyphs": glyphs_scenario}
+SCENARIOS = {"kiosk": kiosk_scenario, "health": health_scenario, "glyphs": glyphs_scenario,
+             "requests": requests_scenario}
 
 
 def simulated_devices(settings: KioskSettings, scenario: str) -> tuple[KioskSettings, dict[str, SimulatedDevice]]:

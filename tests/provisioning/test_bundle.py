@@ -15,6 +15,7 @@ from kiosk.settings import load as load_kiosk
 from onestop.settings import load_settings
 from provisioning import bundle, pki
 from provisioning.errors import InvalidInputError, StateError
+from sealing import load as load_data_key
 
 
 def test_a_directory_bundle_loads_as_the_kiosks_configuration(psite, tmp_path):
@@ -33,8 +34,10 @@ def test_a_directory_bundle_loads_as_the_kiosks_configuration(psite, tmp_path):
     assert broker.tls_cert.is_file() and broker.tls_key.is_file()
     assert settings.data_dir == out.resolve() / "data"
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
-    assert modes["kiosk-b3-lobby.toml"] == modes["client.key"] == 0o600
+    assert modes["kiosk-b3-lobby.toml"] == modes["client.key"] == modes["data.key"] == 0o600
     assert {f.name for f in made.files} == set(modes)
+    assert settings.data_key == out.resolve() / "data.key"  # beside the configuration, not in data/
+    load_data_key(settings.data_key).seal(b"a card", b"row")  # a key the kiosk can use
 
 
 def test_the_secret_leaves_the_registry_with_the_bundle_and_a_second_bundle_is_refused(psite, tmp_path):
