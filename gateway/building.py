@@ -22,7 +22,7 @@ from gateway import alerts as rules
 from gateway.alert_store import GatewayAlerts, insert_alerts
 from gateway.authority import device_table
 from gateway.devices import DeviceBook
-from gateway.ingest import Accepted, SequenceTracker, StateSeen
+from gateway.ingest import Accepted, StateSeen
 from gateway.occupancy import AutoCheckout, OccupancyBook, is_open
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Store
@@ -80,8 +80,8 @@ class Building:
         self.config: SiteConfig = settings.site_config()
         self.device_table = device_table(self.config.devices)  # who may send what (gateway.authority)
         self.occupancy = OccupancyBook({s.id: s for s in self.config.spaces}, ZoneInfo(settings.timezone))
-        self.devices = DeviceBook(timedelta(seconds=settings.health.offline_after_s))
-        self.sequences = SequenceTracker(store.last_seqs())
+        self.devices = DeviceBook(timedelta(seconds=settings.health.offline_after_s),
+                                  clock_tolerance_s=settings.health.clock_tolerance_s, last_seq=store.last_seqs())
         self.site_key = tags.load_site_key(settings.data_dir / "presence.key")  # see onestop.presence
         self.cards: SiteCards | None = None  # central's card list for this site (onestop.cards), when known
         self._changed: set[str] = set()
@@ -165,7 +165,7 @@ class Building:
         if len(newest) < len(sessions):
             log.warning("presence of %s truncated to the %d newest of %d check-ins", space, len(newest),
                         len(sessions))
-        upto = {d.device: self.sequences.last.get(d.device, 0) for d in self.config.devices
+        upto = {d.device: self.devices.last_seq.get(d.device, 0) for d in self.config.devices
                 if d.space == space and d.kind == "kiosk"}
         body = SpacePresence(space=space, key_id=tags.key_id(key), inside=tags.encode(tags.tag(key, c) for c in newest),
                              count=len(sessions), truncated=len(newest) < len(sessions), upto=upto,
@@ -219,46 +219,39 @@ class Building:
 
     # -- per batch -----------------------------------------------------------------------------------
     def derive(self, conn: sqlite3.Connection, new: list[Accepted]) -> list[AlertRecord]:
-        """Update the books from new events (inside the batch's transaction, on the store's writer thread);
-        stores the alerts they raise and returns them."""
+        """Update the books from new events, in one pass (inside the batch's transaction, on the store's
+        writer thread); stores the alerts they raise and returns them."""
         raised: list[AlertRecord] = []
-        counts: Counter[str] = Counter()
+        site, devices, occupancy = self.settings.site, self.devices, self.occupancy
         with self._lock:
-            before = Counter(self.occupancy.anomalies)
+            before = Counter(occupancy.anomalies) + devices.anomalies
             for item in new:
-                raised += self._derive_one(item, counts)
+                env, at = item.envelope, _at(item.received)
+                data = env.data
+                if devices.seen(env.device, at, data.outbox if isinstance(data, HeartbeatData) else None,
+                                seq=env.seq, sent=env.ts):
+                    self._back.add(env.device)
+                if isinstance(data, CheckData):
+                    self._changed |= occupancy.apply(env.type, data.space, data.card, at)
+                elif isinstance(data, ReadingData):
+                    if data.code == PEOPLE_COUNT and data.space in occupancy.spaces \
+                            and occupancy.sensor_reading(data.space, data.value, at):
+                        self._changed.add(data.space)
+                elif isinstance(data, FaultData):
+                    raised.append(rules.device_fault_alert(site, env.device, data.component, at))
+                elif env.type == "screening":
+                    raised += rules.screening_alerts(site, env, self.settings.thresholds, at,
+                                                     self.device_space(env.device))
             for space in self._changed:
-                alert = rules.over_capacity_alert(self.settings.site, space, self.occupancy.count(space),
-                                                  self.occupancy.spaces[space].capacity, datetime.now(UTC))
+                alert = rules.over_capacity_alert(site, space, occupancy.count(space),
+                                                  occupancy.spaces[space].capacity, datetime.now(UTC))
                 if alert:
                     raised.append(alert)
-            counts.update(self.occupancy.anomalies - before)
+            counts = (Counter(occupancy.anomalies) + devices.anomalies) - before
         for name, value in counts.items():
             Store.bump(conn, name, value)
         self.work_orders.derive(conn, new, _at)
         return insert_alerts(conn, raised, self.store.sealer)
-
-    def _derive_one(self, item: Accepted, counts: Counter[str]) -> list[AlertRecord]:
-        env, at = item.envelope, _at(item.received)
-        data = env.data
-        counts["seq-gaps"] += self.sequences.observe(env.device, env.seq)
-        skew = (env.ts - at).total_seconds()
-        if abs(skew) > self.settings.health.clock_tolerance_s:
-            counts["clock-implausible"] += 1
-            self.devices._get(env.device).clock_skew_s = round(skew, 1)
-        if self.devices.seen(env.device, at, data.outbox if isinstance(data, HeartbeatData) else None):
-            self._back.add(env.device)
-        if isinstance(data, CheckData):
-            self._changed |= self.occupancy.apply(env.type, data.space, data.card, at)
-        elif isinstance(data, ReadingData) and data.code == PEOPLE_COUNT and data.space in self.occupancy.spaces:
-            if self.occupancy.sensor_reading(data.space, data.value, at):
-                self._changed.add(data.space)
-        elif isinstance(data, FaultData):
-            return [rules.device_fault_alert(self.settings.site, env.device, data.component, at)]
-        elif env.type == "screening":
-            return rules.screening_alerts(self.settings.site, env, self.settings.thresholds, at,
-                                          self.device_space(env.device))
-        return []
 
     def after_batch(self, result: BatchResult, states: list[StateSeen]) -> None:
         """Publish what the committed batch changed."""

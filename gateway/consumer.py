@@ -1,16 +1,18 @@
 """The ingest shell: MQTT in, batched SQLite commits, acknowledgements out.
 
-The receiver (``gateway.receiver``, in this process) reads up to ``batch_max`` messages, waiting at most
-``batch_wait_ms`` after the first, and hands them to ``Consumer._ingest`` on its ingest thread: they are
-classified and committed in one transaction, and when ``_ingest`` returns the receiver sends each message's
-PUBACK. A crash before the commit means the broker redelivers the whole batch to our persistent session; the
-event id makes the redelivery harmless. At most ``receive_maximum`` messages are read and not yet
-acknowledged; beyond that the receiver stops reading, and TCP holds the broker back.
+The receiver (``gateway.receiver``, in this process) hands a batch to ``Consumer._ingest`` on its ingest
+thread as soon as that thread is free (or at ``batch_max`` messages, or ``batch_wait_ms`` after the first):
+they are classified there, while the store commits the batch before, then committed in one transaction, and
+once it is durable the receiver sends each message's PUBACK. A crash before the commit means the broker
+redelivers the whole batch to our persistent session; the event id makes the redelivery harmless. At most
+``receive_maximum`` messages are read and not yet acknowledged; beyond that the receiver stops reading, and
+TCP holds the broker back.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Mapping
 
@@ -21,12 +23,14 @@ from gateway.ingest import Accepted, Rejected, StateSeen, classify
 from gateway.receiver import Receiver
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Derive, Store
+from gateway.writer import Pending
 from onestop import topics
 from onestop.mqtt import Message, Received
 from onestop.site import DeviceEntry
 
 log = logging.getLogger(__name__)
 
+SWITCH_INTERVAL_S = 0.0005
 REPORT_EVERY_S = 60.0  # how often a store that keeps failing is reported again
 
 
@@ -61,6 +65,11 @@ class Consumer:
 
     def start(self) -> None:
         """Connect and start taking messages."""
+        # The ingest thread validates (Python, holding the GIL) while the writer commits and the mqtt thread
+        # reads, and both of those give the GIL up around every SQLite step and every select: at the default
+        # switch interval (5 ms) each of them waits up to 5 ms to get it back, so they barely overlap with
+        # validation at all. 0.5 ms lets them (docs/decisions.md, "The receiver on the mqtt5 codec").
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self.client.start()
 
     def stop(self) -> None:
@@ -73,30 +82,65 @@ class Consumer:
             for message in self._birth():
                 self.client.publish(message)
 
-    def _ingest(self, batch: list[Received]) -> None:
-        started = time.monotonic()
+    def _ingest(self, batch: list[Received]) -> _Batch:
+        """Validate a batch (on the receiver's ingest thread, while the store commits the one before it)."""
         now = time.time()
         accepted: list[Accepted] = []
         rejected: list[Rejected] = []
         states: list[StateSeen] = []
         devices = self._devices()
+        site = self.settings.site
         for msg in batch:
             if not msg.payload and msg.topic in self._clearing:
                 self._clearing.discard(msg.topic)  # the echo of our own clearing of a retained event
                 continue
-            verdict = classify(msg.topic, msg.payload, now, self.settings.site, devices, msg.retain)
+            verdict = classify(msg.topic, msg.payload, now, site, devices, msg.retain)
             if isinstance(verdict, Accepted):
                 accepted.append(verdict)
             elif isinstance(verdict, StateSeen):
                 states.append(verdict)
             else:
                 rejected.append(verdict)
+        return _Batch(self, len(batch), accepted, rejected, states)
+
+
+class _Batch:
+    """A validated batch on its way into the store (``gateway.receiver.Prepared``): ``submit`` hands its write
+    to the store's writer, ``wait`` returns when it is durable, ``after`` says and publishes what it changed."""
+
+    __slots__ = ("consumer", "size", "accepted", "rejected", "states", "pending", "result", "submitted")
+
+    def __init__(self, consumer: Consumer, size: int, accepted: list[Accepted], rejected: list[Rejected],
+                 states: list[StateSeen]) -> None:
+        self.consumer = consumer
+        self.size = size
+        self.accepted, self.rejected, self.states = accepted, rejected, states
+        self.pending: Pending[BatchResult] | None = None
+        self.result: BatchResult | None = None
+        self.submitted = 0.0
+
+    def submit(self) -> None:
+        self.submitted = time.monotonic()
+        consumer = self.consumer
+        try:
+            self.pending = consumer.store.submit_batch(self.accepted, self.rejected, consumer._derive)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise  # no retry helps: the receiver starts over, nothing acknowledged (gateway.errors)
+            # left unsubmitted: ``wait`` tries again
+
+    def wait(self) -> None:
+        """Return when the batch is durable; a transient failure is retried until the store recovers."""
+        consumer = self.consumer
         failing_since = next_report = 0.0
         while True:
             try:
-                result = self.store.write_batch(accepted, rejected, self._derive)
+                if self.pending is None:
+                    self.pending = consumer.store.submit_batch(self.accepted, self.rejected, consumer._derive)
+                self.result = self.pending.wait()
                 break
             except Exception as exc:
+                self.pending = None
                 if not is_transient(exc):
                     raise  # no retry helps: the receiver starts over, nothing acknowledged (gateway.errors)
                 # Not acknowledged, so nothing is lost: keep trying while the disk or lock recovers. Said once a
@@ -105,24 +149,28 @@ class Consumer:
                 if time.monotonic() >= next_report:
                     next_report = time.monotonic() + REPORT_EVERY_S
                     log.error("could not store a batch of %d messages: %s; not acknowledged, retrying every "
-                              "second", len(batch), exc)
-                if self._stopping:
+                              "second", self.size, exc)
+                if consumer._stopping:
                     raise
                 time.sleep(1.0)
         if failing_since:
             log.warning("storing again after %.0f s; the batch held back meanwhile is stored",
                         time.monotonic() - failing_since)
         # Returning is the commit's word: the receiver now acknowledges the batch (gateway.receiver).
-        self.batch_sizes.observe(len(batch))
-        self.commit_seconds.observe(time.monotonic() - started)
-        for bad in rejected:
+        consumer.batch_sizes.observe(self.size)
+        consumer.commit_seconds.observe(time.monotonic() - self.submitted)
+
+    def after(self) -> None:
+        """After the commit and the acknowledgement: say what was quarantined, publish what changed."""
+        consumer = self.consumer
+        for bad in self.rejected:
             # Reason and topic only: the payload may hold a card number or vital signs.
             log.warning("quarantined message on %s: %s", bad.topic[:200], bad.reason)
             if bad.reason == "retained":
                 # An empty retained message deletes the broker's copy, so it is neither kept in the broker's
                 # store nor delivered (and quarantined) again on every resubscription. Sent after the commit:
                 # were it lost, the next resubscription brings the message back and it is cleared then.
-                self._clearing.add(bad.topic)
-                self.client.publish(Message(bad.topic, b"", qos=1, retain=True))
-        if self._on_batch:
-            self._on_batch(result, states)
+                consumer._clearing.add(bad.topic)
+                consumer.client.publish(Message(bad.topic, b"", qos=1, retain=True))
+        if consumer._on_batch and self.result is not None:
+            consumer._on_batch(self.result, self.states)

@@ -1,4 +1,4 @@
-"""Device health, decided without I/O: births, Wills, heartbeats and silence.
+"""Device health, decided without I/O: births, Wills, heartbeats, silence, sequence gaps and clock skew.
 
 A device's state topic carries a retained birth (``online: true``) with a ``boot`` id fresh per process
 start, and the Last Will (``online: false``) with the boot id of the connection it belongs to. A Will whose
@@ -8,6 +8,7 @@ Will never marks a restarted device offline.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -38,10 +39,18 @@ class DeviceStatus:
 
 @dataclass
 class DeviceBook:
-    """Every device's status; methods return whether the device's online state changed."""
+    """Every device's status; methods return whether the device's online state changed.
+
+    ``last_seq`` is each device's highest sequence number seen (restored from the store at start-up);
+    ``anomalies`` counts ``seq-gaps`` (numbers skipped: events the gateway has not seen; a late arrival is
+    no gap) and ``clock-implausible`` (an event stamped further than ``clock_tolerance_s`` from its receipt).
+    """
 
     offline_after: timedelta
     devices: dict[str, DeviceStatus] = field(default_factory=dict)
+    clock_tolerance_s: float = float("inf")
+    last_seq: dict[str, int] = field(default_factory=dict)
+    anomalies: Counter[str] = field(default_factory=Counter)
 
     def _get(self, device: str) -> DeviceStatus:
         status = self.devices.get(device)
@@ -64,14 +73,27 @@ class DeviceBook:
             status.offline_since = status.offline_since or at
         return was != status.online
 
-    def seen(self, device: str, at: datetime, outbox: int | None = None) -> bool:
-        """Any event from the device proves it alive; heartbeats also report the outbox depth."""
+    def seen(self, device: str, at: datetime, outbox: int | None = None, *, seq: int | None = None,
+             sent: datetime | None = None) -> bool:
+        """Any event from the device proves it alive; heartbeats also report the outbox depth. ``seq`` and
+        ``sent`` (the event's sequence number and timestamp) count gaps and implausible clocks."""
         status = self._get(device)
         was = status.online
         status.last_seen = max(status.last_seen or at, at)
         if outbox is not None:
             status.outbox = outbox
         status.online, status.offline_since = True, None
+        if seq is not None:
+            last = self.last_seq.get(device)
+            if last is None or seq > last:
+                self.last_seq[device] = seq
+                if last is not None and seq > last + 1:
+                    self.anomalies["seq-gaps"] += seq - last - 1
+        if sent is not None:
+            skew = (sent - at).total_seconds()
+            if abs(skew) > self.clock_tolerance_s:
+                self.anomalies["clock-implausible"] += 1
+                status.clock_skew_s = round(skew, 1)
         return not was
 
     def silent(self, now: datetime) -> list[str]:

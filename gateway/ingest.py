@@ -90,19 +90,3 @@ def classify(topic: str, payload: bytes, received: float, site: str, devices: Ma
     if refused is not None:
         return Rejected(topic, payload, "not-permitted", refused, received)
     return Accepted(envelope, payload, received, topic)
-
-
-@dataclass
-class SequenceTracker:
-    """Per-device sequence numbers: counts gaps (events the gateway has not seen)."""
-
-    last: dict[str, int]
-
-    def observe(self, device: str, seq: int) -> int:
-        """Record ``seq``; returns how many numbers were skipped since the last one seen (0 if none)."""
-        last = self.last.get(device)
-        if last is None or seq > last:
-            self.last[device] = seq
-            return 0 if last is None else seq - last - 1
-        return 0
-

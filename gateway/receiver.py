@@ -5,15 +5,18 @@ its socket on one thread of its own, in the gateway's process (docs/decisions.md
 codec"). Two threads, no child process:
 
     mqtt thread     connect (TLS if configured), CONNECT with a persistent session and the Will, SUBSCRIBE,
-                    read every message the socket holds, close a batch at ``batch_max`` or ``batch_wait_s``
-                    after its first message, hand it to the ingest thread; write PUBACKs, our publishes,
-                    PINGREQs; reconnect with back-off (``onestop.backoff``)
-    ingest thread   ``on_batch(batch)`` (validate, commit); when it returns, the batch is durable and its
+                    read every message the socket holds, close a batch as soon as the ingest thread is free
+                    for one (or at ``batch_max``, or ``batch_wait_s`` after its first message), hand it to the
+                    ingest thread; write PUBACKs, our publishes, PINGREQs; reconnect with back-off
+                    (``onestop.backoff``)
+    ingest thread   ``on_batch(batch)`` validates a batch and returns it ``Prepared``; its write goes to the
+                    store only when the batch before it is durable, so batches commit in order. While the
+                    store commits batch N, the ingest thread validates batch N+1; once N is durable its
                     PUBACKs are sent, never before
 
-So the mqtt thread reads the next batch while the ingest thread commits the last (SQLite releases the GIL while
-it writes). At most ``receive_maximum`` messages are read and not yet acknowledged; beyond that the socket is
-not read, and TCP holds the broker back.
+So three things overlap: the mqtt thread reads, the ingest thread validates, the store's writer commits (SQLite
+releases the GIL while it writes). At most ``receive_maximum`` messages are read and not yet acknowledged;
+beyond that the socket is not read, and TCP holds the broker back.
 
 Nothing is acknowledged before it is committed, wherever a crash happens. Acknowledgements belong to the
 connection that delivered the messages: after a reconnect the broker sends unacknowledged messages again,
@@ -35,6 +38,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import mqtt5
 
@@ -55,6 +59,21 @@ _REFUSALS = {134, 135, 138}  # bad user name or password, not authorised, banned
 _QOS = (mqtt5.QoS.AT_MOST_ONCE, mqtt5.QoS.AT_LEAST_ONCE, mqtt5.QoS.EXACTLY_ONCE)
 
 
+_NOTHING = object()
+
+
+class Prepared(Protocol):
+    """A validated batch, not yet written: ``on_batch`` returns one (or ``None`` when it has already made the
+    batch durable itself). ``submit`` hands its write to the store and returns at once; ``wait`` returns when
+    it is durable (or raises, and nothing of it is acknowledged); ``after`` runs once it is acknowledged."""
+
+    def submit(self) -> None: ...
+
+    def wait(self) -> None: ...
+
+    def after(self) -> None: ...
+
+
 class BrokerProtocolError(OnestopError):
     """The broker sent what MQTT 5 does not allow, or refused what the receiver needs: the connection is
     dropped, said in the log, and made again."""
@@ -68,7 +87,7 @@ class Receiver:
     """The gateway's one MQTT connection (see the module's docstring)."""
 
     def __init__(self, broker: BrokerAddress, client_id: str, *, will: Message | None,
-                 subscriptions: Sequence[tuple[str, int]], on_batch: Callable[[list[Received]], None],
+                 subscriptions: Sequence[tuple[str, int]], on_batch: Callable[[list[Received]], Prepared | None],
                  on_connection: Callable[[bool], None], batch_max: int, batch_wait_s: float,
                  receive_maximum: int) -> None:
         self._broker = broker
@@ -91,6 +110,7 @@ class Receiver:
         # Between the threads: batches to ingest, acknowledgements back, our publishes out.
         self._batches: queue.SimpleQueue[tuple[int, list[Received]] | None] = queue.SimpleQueue()
         self._handed = self._done = 0  # batches handed to the ingest thread / finished by it
+        self._wanting = False  # the ingest thread waits for a batch: hand over at once
         self._acks: collections.deque[tuple[int, list[int]]] = collections.deque()
         self._failed: int | None = None  # the generation whose batch could not be handled
         self._outbox: collections.deque[Message] = collections.deque()
@@ -153,19 +173,65 @@ class Receiver:
 
     # -- the ingest thread ---------------------------------------------------------------------------------
     def _ingest_loop(self) -> None:
-        while (item := self._batches.get()) is not None:
-            generation, batch = item
+        """Validate batch N+1 while the store commits batch N; acknowledge N once it is durable, and only then
+        hand N+1 to the store, so that batches commit one after the other in the order they arrived."""
+        held: tuple[int, list[Received], Prepared] | None = None  # handed to the store, not yet durable
+        while True:
+            self._wanting = True  # free: the mqtt thread hands over what it holds, not waiting for its timer
+            self._wake()
             try:
-                if generation == self.generation and self._failed != generation:
-                    self._on_batch(batch)
-                    self._acks.append((generation, [m.mid for m in batch if m.qos]))
-            except Exception:  # a bug, not bad input (that is quarantined): start over, nothing acknowledged
-                log.exception("a batch of %d messages could not be handled; reconnecting so that the broker "
-                              "sends it again", len(batch))
-                self._failed = generation
-            finally:
+                item = self._batches.get(timeout=None if held is None else self._batch_wait_s)
+            except queue.Empty:
+                item = _NOTHING  # nothing more came meanwhile: finish the held batch
+            self._wanting = False
+            prepared: Prepared | None = None
+            if isinstance(item, tuple):
+                generation, batch = item
+                try:
+                    if generation == self.generation and self._failed != generation:
+                        prepared = self._on_batch(batch)  # validated; nothing written yet
+                        if prepared is None:  # durable already (``on_batch`` stored it itself)
+                            self._acks.append((generation, [m.mid for m in batch if m.qos]))
+                except Exception:  # a bug, not bad input (that is quarantined): start over, nothing acknowledged
+                    self._cannot(generation, batch)
+                if prepared is None:
+                    self._done += 1
+            after = None
+            if held is not None:  # wait for the batch before this one: durable, acknowledged, then its sequel
+                held_generation, held_batch, held_prepared = held
+                held = None
+                try:
+                    held_prepared.wait()
+                    self._acks.append((held_generation, [m.mid for m in held_batch if m.qos]))
+                    after = held_prepared.after
+                except Exception:
+                    self._cannot(held_generation, held_batch)
                 self._done += 1
-                self._wake()
+            if prepared is not None:
+                generation, batch = item  # type: ignore[misc]
+                try:
+                    if self._failed == generation:
+                        raise _Restart  # the batch before it failed: this one is not written either
+                    prepared.submit()
+                    held = (generation, batch, prepared)
+                except _Restart:
+                    self._done += 1
+                except Exception:
+                    self._cannot(generation, batch)
+                    self._done += 1
+            self._wake()
+            if after is not None:
+                try:
+                    after()
+                except Exception:  # durable and acknowledged; only what it would have published is lost
+                    log.exception("publishing what a committed batch changed failed")
+            if item is None:
+                return
+
+    def _cannot(self, generation: int, batch: list[Received]) -> None:
+        log.exception("a batch of %d messages could not be handled; reconnecting so that the broker sends it "
+                      "again", len(batch))
+        self._failed = generation
 
     # -- the mqtt thread -----------------------------------------------------------------------------------
     def _ssl_context(self) -> ssl.SSLContext:
@@ -315,11 +381,12 @@ class Receiver:
                         raise BrokerProtocolError(f"unexpected {type(packet).__name__} from the broker")
                 if pending and not had:
                     first_at = time.monotonic()
-            while pending and (self._paused or len(pending) >= self._batch_max
+            while pending and (self._paused or len(pending) >= self._batch_max or self._wanting
                                or time.monotonic() >= first_at + self._batch_wait_s):
                 batch, pending = pending[:self._batch_max], pending[self._batch_max:]
                 unacked += sum(1 for m in batch if m.qos)
                 self._handed += 1
+                self._wanting = False  # one batch per request: the rest waits for it to be free again
                 self._batches.put((generation, batch))
                 first_at = time.monotonic()
             self.in_hand = unacked + len(pending)

@@ -21,8 +21,8 @@ from web.oidc import OidcSettings
 class IngestSettings(Section):
     """How the gateway batches commits: bigger batches mean more throughput and later acknowledgements."""
 
-    batch_max: int = Field(1000, ge=1, le=100_000, description="most events committed in one transaction")
-    batch_wait_ms: int = Field(20, ge=0, le=5000, description="longest a message waits for its batch")
+    batch_max: int = Field(500, ge=1, le=100_000, description="most events committed in one transaction")
+    batch_wait_ms: int = Field(10, ge=0, le=5000, description="longest a message waits for its batch")
     receive_maximum: int = Field(4000, ge=20, le=65_535,
                                  description="messages read and not yet acknowledged (a few batches, so that "
                                              "the next batch is read while one commits)")

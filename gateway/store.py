@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from gateway.ingest import Accepted, Rejected
-from gateway.writer import Writer
+from gateway.writer import Pending, Writer
 from onestop.events import Envelope, new_event
 from onestop.records import AlertRecord, DeviceHealth
 from onestop.sqlite import checkpoint, open_database
@@ -339,7 +339,13 @@ class Store:
         ``derive`` sees the new events and stores the alerts they raise, which commit with them. The whole
         batch is one queued write: the hot path pays one hand-over to the writer per batch, not per event.
         """
-        return self.write_fn(lambda conn: self._write_batch(conn, accepted, rejected, derive))
+        return self.submit_batch(accepted, rejected, derive).wait()
+
+    def submit_batch(self, accepted: Sequence[Accepted], rejected: Sequence[Rejected],
+                     derive: Derive | None = None) -> Pending[BatchResult]:
+        """``write_batch`` handed to the writer, returning at once: the caller validates the next batch
+        meanwhile and ``wait()``s for this one's result before acknowledging it."""
+        return self._writer.submit(lambda conn: self._write_batch(conn, accepted, rejected, derive))
 
     def _write_batch(self, conn: sqlite3.Connection, accepted: Sequence[Accepted], rejected: Sequence[Rejected],
                      derive: Derive | None) -> BatchResult:

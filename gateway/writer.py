@@ -25,7 +25,9 @@ from onestop.sqlite import storage_error
 T = TypeVar("T")
 
 
-class _Task(Generic[T]):
+class Pending(Generic[T]):
+    """A write handed to the writer: ``wait`` for its result."""
+
     __slots__ = ("fn", "transaction", "done", "result", "error")
 
     def __init__(self, fn: Callable[[sqlite3.Connection], T], transaction: bool) -> None:
@@ -35,6 +37,12 @@ class _Task(Generic[T]):
         self.result: T | None = None
         self.error: BaseException | None = None
 
+    def wait(self) -> T:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]
+
 
 class Writer:
     """Runs write functions one at a time on ``conn``, on a thread of its own."""
@@ -42,7 +50,7 @@ class Writer:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self._conn = conn
-        self._queue: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
         # Guards only "closed?" and the hand-over to the queue, so no write is queued behind the end mark.
         self._accepting = threading.Lock()
         self._closed = False
@@ -58,15 +66,17 @@ class Writer:
         """
         if threading.current_thread() is self._thread:
             return fn(self._conn)
-        task = _Task(fn, transaction)
+        return self.submit(fn, transaction=transaction).wait()
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T], *, transaction: bool = True) -> Pending[T]:
+        """Queue ``fn`` as ``write`` does and return at once; ``wait()`` on the result gives what ``write``
+        would have returned or raised. Writes run in the order they were submitted."""
+        task = Pending(fn, transaction)
         with self._accepting:
             if self._closed:
                 raise StoreClosedError(f"{self.path} is closed")
             self._queue.put(task)
-        task.done.wait()
-        if task.error is not None:
-            raise task.error
-        return task.result  # type: ignore[return-value]
+        return task
 
     def close(self) -> None:
         """Finish the writes already queued, then close the write connection."""

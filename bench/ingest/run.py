@@ -16,7 +16,8 @@ too, which was measured to cost 11-12 % of the raw rate and so flattered "% of r
 unpacked in DIR) at the default setting, so that a change is compared with what it replaces on the same
 machine in the same minutes.
 
-Usage: python -m bench.ingest.run [--devices 4] [--per-device 15000] [--rounds 3] [--baseline DIR]
+Usage: python -m bench.ingest.run [--devices 4] [--per-device 15000] [--rounds 3] [--baseline DIR
+       [--baseline-setting BATCH_MAX,WAIT_MS]]
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from onestop import topics
 
 SITE = "bench"
 SETTINGS = [(250, 5), (500, 10), (1000, 20)]  # (batch_max, batch_wait_ms)
-DEFAULT = (1000, 20)  # gateway/settings.py
+DEFAULT = (500, 10)  # gateway/settings.py (1000, 20 before the ingest pipeline of #15)
 
 
 def raw_rate(root: Path, broker: BenchBroker, per_device: int) -> dict:
@@ -151,6 +152,9 @@ def main() -> None:
                         help="raw and gateway runs alternate this many times; medians are reported")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="another source tree whose gateway also runs in every round, at the default setting")
+    parser.add_argument("--baseline-setting", default=None, metavar="BATCH_MAX,WAIT_MS",
+                        help="the baseline's batch setting, when its default differs from this tree's "
+                             f"(default: {DEFAULT[0]},{DEFAULT[1]})")
     args = parser.parse_args()
     devices = [f"bench-device-{i:02d}" for i in range(args.devices)]
     total = args.devices * args.per_device
@@ -164,7 +168,9 @@ def main() -> None:
             raws: list[dict] = []
             runs: list[tuple[int, int, Path | None]] = [(b, w, None) for b, w in SETTINGS]
             if args.baseline:
-                runs.append((*DEFAULT, args.baseline.resolve()))
+                batch_max, wait_ms = (map(int, args.baseline_setting.split(",")) if args.baseline_setting
+                                      else DEFAULT)
+                runs.append((batch_max, wait_ms, args.baseline.resolve()))
             results: dict[tuple[int, int, Path | None], list[dict]] = {setting: [] for setting in runs}
             for run in range(args.rounds):
                 raws.append(raw_rate(root, broker, args.per_device))

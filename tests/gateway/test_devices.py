@@ -30,3 +30,21 @@ def test_silence_longer_than_the_limit_marks_a_device_offline_and_an_event_bring
     assert book.devices["k1"].online is False
     assert book.seen("k1", T0 + timedelta(seconds=100)) is True
     assert book.devices["k1"].online and book.devices["k1"].outbox == 3
+
+
+def test_sequence_gaps_are_counted_once_and_late_arrivals_do_not_count():
+    book = DeviceBook(timedelta(seconds=90), last_seq={"restored": 4})
+    for seq in (1, 2, 5, 3, 6, 10):
+        book.seen("k", T0, seq=seq)
+    assert book.anomalies["seq-gaps"] == 5 and book.last_seq["k"] == 10
+    book.seen("other", T0, seq=7)  # the first number seen from a device is not a gap
+    book.seen("restored", T0, seq=6)  # one skipped since the number restored from the store
+    assert book.anomalies["seq-gaps"] == 6
+
+
+def test_an_event_stamped_far_from_its_receipt_counts_as_an_implausible_clock():
+    book = DeviceBook(timedelta(seconds=90), clock_tolerance_s=300)
+    book.seen("k", T0, sent=T0 - timedelta(seconds=200))
+    assert book.anomalies["clock-implausible"] == 0 and book.devices["k"].clock_skew_s is None
+    book.seen("k", T0, sent=T0 + timedelta(seconds=400))
+    assert book.anomalies["clock-implausible"] == 1 and book.devices["k"].clock_skew_s == 400.0

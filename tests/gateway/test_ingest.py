@@ -3,7 +3,7 @@ import json
 import pytest
 
 from gateway.authority import device_table
-from gateway.ingest import Accepted, Rejected, SequenceTracker, StateSeen, classify
+from gateway.ingest import Accepted, Rejected, StateSeen, classify
 from onestop.events import new_event
 from onestop.site import DeviceEntry
 
@@ -64,9 +64,3 @@ def test_births_and_wills_are_recognised_on_state_topics():
     verdict = classify(f"onestop/v1/{SITE}/dev/kiosk-1/state", b'{"online": false, "boot": "b1"}', 2.0, SITE,
                        DEVICES)
     assert isinstance(verdict, StateSeen) and verdict.device == "kiosk-1" and verdict.state.online is False
-
-
-def test_sequence_gaps_are_counted_once_and_late_arrivals_do_not_count():
-    tracker = SequenceTracker({})
-    assert [tracker.observe("k", s) for s in (1, 2, 5, 3, 6, 10)] == [0, 0, 2, 0, 0, 3]
-    assert tracker.observe("other", 7) == 0  # the first number seen from a device is not a gap

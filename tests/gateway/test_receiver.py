@@ -170,7 +170,8 @@ def test_after_a_reconnect_unacknowledged_messages_come_again_and_old_acknowledg
         receiver.start()
         assert receiver.wait_connected(10)
         sent = send_heartbeats(broker, 3)
-        wait_until(lambda: batches and len(batches[0][1]) == 3 or len(batches) > 1, timeout=5, what="a batch")
+        # The ingest thread is free, so the first message goes on its own; the others are read meanwhile.
+        wait_until(lambda: batches and receiver.in_hand == 3, timeout=5, what="a batch, and the rest read")
         broker.broker.stop()  # a clean stop keeps the session and its unacknowledged messages
         broker.broker.start()
         wait_until(lambda: receiver.generation > batches[0][0] and receiver.connected, timeout=30,
@@ -269,3 +270,51 @@ def test_a_broker_speaking_nonsense_is_dropped_and_dialled_again_loudly_without_
     finally:
         receiver.stop()
         nonsense.listener.close()
+
+
+def test_the_next_batch_is_validated_while_the_last_commits_and_written_and_acknowledged_only_after_it(broker):
+    """Validation of batch N+1 overlaps the commit of batch N; N+1 goes to the store only once N is durable
+    (so batches commit in order), and N's PUBACKs wait for its commit."""
+    steps: list[tuple[str, int]] = []
+    committed = threading.Event()
+
+    class Batch:
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def submit(self) -> None:
+            steps.append(("submit", self.n))
+
+        def wait(self) -> None:
+            steps.append(("wait", self.n))
+            if self.n == 1:
+                committed.wait(30)  # a slow commit
+
+        def after(self) -> None:
+            steps.append(("after", self.n))
+
+    def on_batch(batch: list[Received]) -> Batch:
+        n = sum(1 for step, _ in steps if step == "validate") + 1
+        steps.append(("validate", n))
+        if n == 1:  # the next messages arrive while this batch is validated
+            wait_until(lambda: receiver.in_hand == 4, timeout=10, what="the next messages read")
+        return Batch(n)
+
+    receiver = receiver_for(broker, on_batch)
+    try:
+        receiver.start()
+        assert receiver.wait_connected(10)
+        send_heartbeats(broker, 1)
+        wait_until(lambda: ("validate", 1) in steps, timeout=5, what="the first batch")
+        send_heartbeats(broker, 3)
+        wait_until(lambda: ("wait", 1) in steps, timeout=5, what="the first batch's commit")
+        time.sleep(0.2)
+        assert steps == [("validate", 1), ("submit", 1), ("validate", 2), ("wait", 1)]  # 2 is not written yet
+        assert receiver.in_hand == 4  # nothing acknowledged before the commit
+        committed.set()
+        wait_until(lambda: receiver.in_hand == 0, timeout=5, what="every message acknowledged")
+        assert steps == [("validate", 1), ("submit", 1), ("validate", 2), ("wait", 1), ("submit", 2), ("after", 1),
+                         ("wait", 2), ("after", 2)]
+    finally:
+        receiver.stop()
+    nothing_left_for(broker)
