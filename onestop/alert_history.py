@@ -23,7 +23,7 @@ import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from onestop.errors import OnestopError
 from onestop.ids import uuid7
@@ -31,6 +31,8 @@ from onestop.records import HEALTH_TEAMS, MAX_HISTORY, AlertAction, AlertActionK
 
 SYSTEM = "system"  # who resolved an alert whose cause went away by itself (a device back online)
 # Upper bounds (seconds) of the response-time histograms: 30 s ... 1 day.
+STATS_DEFAULT = timedelta(days=30)  # the window of a response-time query that names no ``since``
+STATS_MAX = timedelta(days=366)  # the longest window asked for
 BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0)
 _LEGACY = uuid.UUID("6f6e6573-746f-7000-8000-616c65727473")  # namespace of ids derived for legacy actions
 
@@ -181,6 +183,18 @@ def group_times(responses: Iterable[Response]) -> dict[tuple[str, str], tuple[in
             resolves.append(r.resolve_s)
         groups[(r.team, r.severity)] = (count + 1, acks, resolves)
     return groups
+
+
+def stats_window(since: datetime | None, until: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    """``[start, end)`` of a response-time query: ``until`` or now, ``since`` or ``STATS_DEFAULT`` before it.
+
+    Raises ``AlertError`` when the window is backwards or longer than ``STATS_MAX``; ``OverflowError`` when
+    the default start falls before year 1."""
+    end = until or now
+    start = since or end - STATS_DEFAULT
+    if not start < end or end - start > STATS_MAX:
+        raise AlertError("since must be before until, at most 366 days apart")
+    return start, end
 
 
 def stats(responses: Iterable[Response]) -> list[Timing]:
