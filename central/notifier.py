@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from central.notifications import FAILED, SENT, SKIPPED, Delivery, NotificationStore
 from central.settings import CentralSettings
 from central.siteconfigs import ConfigStore
-from onestop.notifications import Place, alert_link, compose, due_tier, named, next_try, targets_for
+from onestop.notifications import Place, alert_link, compose, due_tier, named, retry_in, targets_for
 from onestop.notify_sender import AppriseSender
 
 log = logging.getLogger(__name__)
@@ -127,12 +127,12 @@ class Notifier:
             log.info("alert %s (tier %d) sent to %s", record.id, delivery.tier, target.name)
             return
         tries = delivery.attempts + 1
-        if tries >= self.options.attempts:
+        wait = retry_in(tries, self.options)
+        if wait is None:
             self.store.record(delivery, "failed", outcome.detail, now, FAILED)
             log.error("gave up notifying %s of alert %s after %d tries: %s", target.name, record.id, tries,
                       outcome.detail)
             return
-        wait = next_try(tries, self.options.retry_base_s, self.options.retry_cap_s)
         self.store.record(delivery, "failed", outcome.detail, now, "pending", now + timedelta(seconds=wait))
         log.warning("notifying %s of alert %s failed (try %d of %d): %s", target.name, record.id, tries,
                     self.options.attempts, outcome.detail)

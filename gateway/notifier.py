@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from gateway.alert_store import GatewayAlerts
 from gateway.notify_queue import FAILED, SENT, SKIPPED, Delivery, NotificationBook
 from gateway.settings import GatewaySettings
-from onestop.notifications import Place, alert_link, compose, named, next_try, targets_for
+from onestop.notifications import Place, alert_link, compose, named, retry_in, targets_for
 from onestop.notify_sender import AppriseSender, Outcome
 from onestop.sqlite import StorageError
 
@@ -129,12 +129,12 @@ class Notifier:
             log.info("alert %s (%s) sent to %s", record.id, record.rule, target.name)
             return
         tries = delivery.attempts + 1
-        if tries >= self.options.attempts:
+        wait = retry_in(tries, self.options)
+        if wait is None:
             self.book.record(delivery, "failed", outcome.detail, now, FAILED)
             log.error("gave up notifying %s of alert %s after %d tries: %s", target.name, record.id, tries,
                       outcome.detail)
             return
-        wait = next_try(tries, self.options.retry_base_s, self.options.retry_cap_s)
         self.book.record(delivery, "failed", outcome.detail, now, "pending", now + wait)
         log.warning("notifying %s of alert %s failed (try %d of %d, next in %.0f s): %s", target.name, record.id,
                     tries, self.options.attempts, wait, outcome.detail)

@@ -148,6 +148,14 @@ def next_try(attempts: int, base: float, cap: float) -> float:
     return retry_delay(attempts - 1, base=base, cap=cap)
 
 
+def retry_in(tries: int, options: NotificationSettings) -> float | None:
+    """After ``tries`` failed tries of one delivery: seconds until the next, or None when all ``attempts``
+    are spent (the gateway's and central's notifiers both decide by this)."""
+    if tries >= options.attempts:
+        return None
+    return next_try(tries, options.retry_base_s, options.retry_cap_s)
+
+
 @dataclass(frozen=True, slots=True)
 class Place:
     """Where the alert is, in words: the building (site), its space's name, the station or device."""
