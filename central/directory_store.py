@@ -28,7 +28,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from central.db import Database
-from central.directory import Cardholder
+from central.directory import Cardholder, CardholderOut
 from central.pseudonyms import Pseudonyms
 from central.schema import cardholders, directory_cards
 from onestop import presence as tags
@@ -53,21 +53,6 @@ class UpsertResult:
     def add(self, other: UpsertResult) -> None:
         for name in ("added", "changed", "unchanged", "cards_withdrawn", "cards_moved"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-@dataclass(frozen=True, slots=True)
-class HolderView:
-    """A cardholder as the API shows it: no card numbers, only how many cards are current and withdrawn."""
-
-    id: str
-    kind: str
-    email: str
-    status: str
-    groups: list[str]
-    cards: int
-    withdrawn_cards: int
-    updated_at: datetime
-    updated_by: str
 
 
 @dataclass
@@ -155,7 +140,7 @@ class Directory:
                                                              withdrawn=False, updated_at=now))
         return result
 
-    def holder(self, holder_id: str) -> HolderView | None:
+    def holder(self, holder_id: str) -> CardholderOut | None:
         """One cardholder without card numbers, or ``None``."""
         with self.db.read() as conn:
             row = conn.execute(sa.select(cardholders).where(cardholders.c.holder_id == holder_id)).first()
@@ -163,8 +148,8 @@ class Directory:
                 return None
             flags = list(conn.execute(sa.select(directory_cards.c.withdrawn)
                                       .where(directory_cards.c.holder_id == holder_id)).scalars())
-        return HolderView(row.holder_id, row.kind, row.email, row.status, list(row.groups),
-                          flags.count(False), flags.count(True), row.updated_at, row.updated_by)
+        return CardholderOut(id=row.holder_id, kind=row.kind, email=row.email, status=row.status,
+                             groups=list(row.groups), cards=flags.count(False), withdrawn_cards=flags.count(True))
 
     def site_cards(self, site: str, groups: Iterable[str], now: datetime | None = None) -> tuple[SiteCards, str]:
         """The site's share of the directory as keyed hashes, and its ETag (equal content, equal tag).
