@@ -41,7 +41,7 @@ _TAGS = "card-tags"
 
 
 @dataclass
-class UpsertResult:
+class DirectoryChanges:
     """What an import or a push did."""
 
     added: int = 0
@@ -50,7 +50,7 @@ class UpsertResult:
     cards_withdrawn: int = 0
     cards_moved: int = 0
 
-    def add(self, other: UpsertResult) -> None:
+    def add(self, other: DirectoryChanges) -> None:
         for name in ("added", "changed", "unchanged", "cards_withdrawn", "cards_moved"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -89,16 +89,16 @@ class Directory:
         self.pseudonyms = pseudonyms
         self._seals = _Seals(pseudonyms)
 
-    def upsert(self, holders: Sequence[Cardholder], by: str, now: datetime | None = None) -> UpsertResult:
+    def upsert(self, holders: Sequence[Cardholder], by: str, now: datetime | None = None) -> DirectoryChanges:
         """Add or change ``holders`` (in chunks, one transaction each); equal ones write nothing."""
-        result = UpsertResult()
+        result = DirectoryChanges()
         for start in range(0, len(holders), CHUNK):
             with self.db.write() as conn:
                 result.add(self._upsert(conn, holders[start:start + CHUNK], by, now or datetime.now(UTC)))
         return result
 
-    def _upsert(self, conn: sa.Connection, holders: Sequence[Cardholder], by: str, now: datetime) -> UpsertResult:
-        result = UpsertResult()
+    def _upsert(self, conn: sa.Connection, holders: Sequence[Cardholder], by: str, now: datetime) -> DirectoryChanges:
+        result = DirectoryChanges()
         ids = [h.id for h in holders]
         stored = {r.holder_id: r for r in conn.execute(sa.select(cardholders).where(cardholders.c.holder_id.in_(ids)))}
         owned: dict[str, dict[str, tuple[str, bool]]] = {}  # holder -> card -> (ref, withdrawn)
