@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from onestop.errors import OnestopError
 from onestop.ids import uuid7
-from onestop.records import HEALTH_TEAMS, MAX_HISTORY, AlertAction, AlertActionKind, AlertRecord
+from onestop.records import HEALTH_TEAMS, MAX_HISTORY, AlertAction, AlertActionKind, AlertRecord, ResponseTimes
 
 SYSTEM = "system"  # who resolved an alert whose cause went away by itself (a device back online)
 # Upper bounds (seconds) of the response-time histograms: 30 s ... 1 day.
@@ -147,21 +147,6 @@ class Response:
     resolve_s: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """Response times of one team and severity: counts, median and 90th percentile in seconds."""
-
-    team: str
-    severity: str
-    alerts: int
-    acknowledged: int
-    acknowledge_median_s: float | None
-    acknowledge_p90_s: float | None
-    resolved: int
-    resolve_median_s: float | None
-    resolve_p90_s: float | None
-
-
 def quantile(values: Sequence[float], q: float) -> float | None:
     """The ``q`` quantile of ``values`` by linear interpolation between closest ranks (None when empty)."""
     if not values:
@@ -197,10 +182,12 @@ def stats_window(since: datetime | None, until: datetime | None, now: datetime) 
     return start, end
 
 
-def stats(responses: Iterable[Response]) -> list[Timing]:
+def stats(responses: Iterable[Response]) -> list[ResponseTimes]:
     """Response times per team and severity, sorted by team then severity."""
-    return [Timing(team, severity, count, len(acks), quantile(acks, 0.5), quantile(acks, 0.9),
-                   len(resolves), quantile(resolves, 0.5), quantile(resolves, 0.9))
+    return [ResponseTimes(team=team, severity=severity, alerts=count, acknowledged=len(acks),  # type: ignore[arg-type]
+                          acknowledge_median_s=quantile(acks, 0.5), acknowledge_p90_s=quantile(acks, 0.9),
+                          resolved=len(resolves), resolve_median_s=quantile(resolves, 0.5),
+                          resolve_p90_s=quantile(resolves, 0.9))
             for (team, severity), (count, acks, resolves) in sorted(group_times(responses).items())]
 
 

@@ -83,7 +83,7 @@ def router(ctx: Context) -> APIRouter:
         except AlertError as exc:
             raise RequestError(str(exc)) from exc
         responses = store.alerts.response_times(alert_teams(caller(request).role), start, end)
-        return [ResponseTimes.model_validate(timing, from_attributes=True) for timing in stats(responses)]
+        return stats(responses)
 
     @api.get("/api/v1/sites/{site}/alerts/actions", response_model=AlertActions,
              summary="Actions taken at central on the site's alerts after a cursor, oldest first (its gateway)",

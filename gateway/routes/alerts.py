@@ -56,7 +56,7 @@ def router(ctx: Context) -> APIRouter:
         teams = alert_teams(principal.role)
         responses = [response_times(r) for r in ctx.view.alert_lifecycles(start)
                      if r.team in teams and r.raised_at < end]
-        return [ResponseTimes.model_validate(timing, from_attributes=True) for timing in stats(responses)]
+        return stats(responses)
 
     @api.post("/api/v1/alerts/{alert_id}/acknowledge", summary="Take an alert on")
     def acknowledge(alert_id: str, principal: Annotated[Principal, anyone],
