@@ -26,6 +26,7 @@ from central import counters
 from central.db import Database
 from central.schema import alert_actions, alerts
 from onestop.alert_history import SYSTEM, Response, first_response, merge, merge_copies, seconds, take
+from onestop.events import as_utc
 from onestop.records import AlertAction, AlertActionDown, AlertActions, AlertRecord
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def clamp_future(values: dict[str, Any], now: datetime, fields: Sequence[str]) -
     sender) would win over every real update until that date. Nothing can truthfully have happened after
     central received it: the receive time is the latest a record may carry, and later records still win.
     """
-    times = {name: _utc(values[name]) for name in fields if values.get(name) is not None}
+    times = {name: as_utc(values[name]) for name in fields if values.get(name) is not None}
     late = [name for name, value in times.items() if value > now]
     return {**values, **times, **dict.fromkeys(late, now)}, bool(late)
 
@@ -78,12 +79,9 @@ def clamp_future(values: dict[str, Any], now: datetime, fields: Sequence[str]) -
 def _aware(value: datetime | str | None) -> datetime | None:
     """A time from a computed column (SQLite hands back its stored text, without an offset: UTC)."""
     if value is None or isinstance(value, datetime):
-        return None if value is None else _utc(value)
-    return _utc(datetime.fromisoformat(value))
+        return None if value is None else as_utc(value)
+    return as_utc(datetime.fromisoformat(value))
 
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)  # a time without an offset is UTC
 
 
 def clamped_rows(table: sa.Table, records: Sequence[dict[str, Any]], now: datetime,
@@ -114,7 +112,7 @@ def clamp_record(record: AlertRecord, now: datetime) -> tuple[AlertRecord, bool]
     values, late = clamp_future(record.model_dump(exclude={"history"}), now, ALERT_TIMES)
     history = []
     for action in record.history:
-        if _utc(action.at) > now:
+        if as_utc(action.at) > now:
             action, late = action.model_copy(update={"at": now}), True
         history.append(action)
     return (record.model_copy(update={**values, "history": history}) if late else record), late

@@ -43,6 +43,7 @@ from web.openapi import finish
 
 __all__ = ["IngestAnswer", "IngestBatch", "create_app"]
 
+from onestop.ticker import Ticker
 from onestop.work_orders import WorkOrderSync
 
 RAW_BODY_MODELS: tuple[type[BaseModel], ...] = (IngestBatch, AlertSyncIn, FleetSyncIn, WorkOrderSync)
@@ -143,8 +144,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
     """The FastAPI application of the central service (its lifespan runs the retention ticker)."""
-    ticker = retention.RetentionTicker(lambda: retention.expire(store.db, settings.retention),
-                                       settings.retention.interval_s)
+    ticker = Ticker("retention", lambda: retention.expire(store.db, settings.retention),
+                    settings.retention.interval_s, join_s=10)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from onestop.backup_cli import DestArgument, ForceOption, IncludeKeysOption, SourceArgument
+from onestop.backup_cli import (
+    DestArgument,
+    ForceOption,
+    IncludeKeysOption,
+    SourceArgument,
+    service_backup,
+    service_restore,
+)
 from onestop.reporting import ConfigOption, reported
 
 app = typer.Typer(help="The central campus service.", no_args_is_help=True)
@@ -33,13 +40,8 @@ def backup_command(config: ConfigOption, dest: DestArgument, include_keys: Inclu
     """Back up central's database while it runs (SQLite online backup, or pg_dump -Fc) into one archive."""
     from central.backup import backup
     from central.settings import load
-    from onestop.backup_cli import progress_bar, summary
 
-    with reported():
-        settings = load(config)
-        with progress_bar() as progress:
-            manifest = backup(settings, dest, include_keys=include_keys, progress=progress)
-        summary(manifest, dest)
+    service_backup(load, backup, config, dest, include_keys)
 
 
 @app.command("restore")
@@ -48,12 +50,9 @@ def restore_command(config: ConfigOption, source: SourceArgument, force: ForceOp
     """Restore a backup into central's (stopped, fresh) database, after checking the archive is whole."""
     from central.backup import restore
     from central.settings import load
-    from onestop.backup_cli import restored
 
-    with reported():
-        settings = load(config)
-        manifest, moved = restore(settings, source, force=force, include_keys=include_keys)
-        restored(manifest, moved, settings.database_url.split("@")[-1])
+    service_restore(load, restore, lambda settings: settings.database_url.split("@")[-1], config, source, force,
+                    include_keys)  # the database, without its credentials
 
 
 @token_app.command("issue")

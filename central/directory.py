@@ -68,6 +68,18 @@ class Cardholder(BaseModel):
         return tuple(sorted(value))
 
 
+class CardholderOut(BaseModel):
+    """A cardholder as the API shows it: no card numbers, only how many cards are current and withdrawn."""
+
+    id: str
+    kind: str
+    email: str
+    status: str
+    groups: list[str]
+    cards: int
+    withdrawn_cards: int
+
+
 class CardholderPush(BaseModel):
     """The body of ``POST /api/v1/directory/cardholders``: changed cardholders (an upsert; absent ones stay)."""
 

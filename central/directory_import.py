@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from central.directory import MAX_FILE_BYTES, BadRow, Cardholder, CsvFormatError, parse, read_text
-from central.directory_store import CHUNK, Directory, UpsertResult
+from central.directory_store import CHUNK, Directory, DirectoryChanges
 from central.errors import DirectoryFileError
 from central.pseudonyms import Pseudonyms
 from central.settings import load
@@ -36,7 +36,7 @@ def run_import(file: Path, config: Path | None, by: str, console: Console | None
     store = CentralStore(settings.database_url)
     directory = Directory(store.db, Pseudonyms.from_file(settings.pseudonym_key_file))
     bad: list[BadRow] = []
-    result = UpsertResult()
+    result = DirectoryChanges()
     pending: list[Cardholder] = []
     columns = (TextColumn("importing {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:

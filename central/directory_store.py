@@ -28,7 +28,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from central.db import Database
-from central.directory import Cardholder
+from central.directory import Cardholder, CardholderOut
 from central.pseudonyms import Pseudonyms
 from central.schema import cardholders, directory_cards
 from onestop import presence as tags
@@ -41,7 +41,7 @@ _TAGS = "card-tags"
 
 
 @dataclass
-class UpsertResult:
+class DirectoryChanges:
     """What an import or a push did."""
 
     added: int = 0
@@ -50,24 +50,9 @@ class UpsertResult:
     cards_withdrawn: int = 0
     cards_moved: int = 0
 
-    def add(self, other: UpsertResult) -> None:
+    def add(self, other: DirectoryChanges) -> None:
         for name in ("added", "changed", "unchanged", "cards_withdrawn", "cards_moved"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-@dataclass(frozen=True, slots=True)
-class HolderView:
-    """A cardholder as the API shows it: no card numbers, only how many cards are current and withdrawn."""
-
-    id: str
-    kind: str
-    email: str
-    status: str
-    groups: list[str]
-    cards: int
-    withdrawn_cards: int
-    updated_at: datetime
-    updated_by: str
 
 
 @dataclass
@@ -104,16 +89,16 @@ class Directory:
         self.pseudonyms = pseudonyms
         self._seals = _Seals(pseudonyms)
 
-    def upsert(self, holders: Sequence[Cardholder], by: str, now: datetime | None = None) -> UpsertResult:
+    def upsert(self, holders: Sequence[Cardholder], by: str, now: datetime | None = None) -> DirectoryChanges:
         """Add or change ``holders`` (in chunks, one transaction each); equal ones write nothing."""
-        result = UpsertResult()
+        result = DirectoryChanges()
         for start in range(0, len(holders), CHUNK):
             with self.db.write() as conn:
                 result.add(self._upsert(conn, holders[start:start + CHUNK], by, now or datetime.now(UTC)))
         return result
 
-    def _upsert(self, conn: sa.Connection, holders: Sequence[Cardholder], by: str, now: datetime) -> UpsertResult:
-        result = UpsertResult()
+    def _upsert(self, conn: sa.Connection, holders: Sequence[Cardholder], by: str, now: datetime) -> DirectoryChanges:
+        result = DirectoryChanges()
         ids = [h.id for h in holders]
         stored = {r.holder_id: r for r in conn.execute(sa.select(cardholders).where(cardholders.c.holder_id.in_(ids)))}
         owned: dict[str, dict[str, tuple[str, bool]]] = {}  # holder -> card -> (ref, withdrawn)
@@ -155,7 +140,7 @@ class Directory:
                                                              withdrawn=False, updated_at=now))
         return result
 
-    def holder(self, holder_id: str) -> HolderView | None:
+    def holder(self, holder_id: str) -> CardholderOut | None:
         """One cardholder without card numbers, or ``None``."""
         with self.db.read() as conn:
             row = conn.execute(sa.select(cardholders).where(cardholders.c.holder_id == holder_id)).first()
@@ -163,8 +148,8 @@ class Directory:
                 return None
             flags = list(conn.execute(sa.select(directory_cards.c.withdrawn)
                                       .where(directory_cards.c.holder_id == holder_id)).scalars())
-        return HolderView(row.holder_id, row.kind, row.email, row.status, list(row.groups),
-                          flags.count(False), flags.count(True), row.updated_at, row.updated_by)
+        return CardholderOut(id=row.holder_id, kind=row.kind, email=row.email, status=row.status,
+                             groups=list(row.groups), cards=flags.count(False), withdrawn_cards=flags.count(True))
 
     def site_cards(self, site: str, groups: Iterable[str], now: datetime | None = None) -> tuple[SiteCards, str]:
         """The site's share of the directory as keyed hashes, and its ETag (equal content, equal tag).

@@ -24,8 +24,9 @@ from datetime import UTC, datetime, timedelta
 from central.notifications import FAILED, SENT, SKIPPED, Delivery, NotificationStore
 from central.settings import CentralSettings
 from central.siteconfigs import ConfigStore
-from onestop.notifications import Place, alert_link, compose, due_tier, named, next_try, targets_for
+from onestop.notifications import Place, alert_link, compose, due_tier, named, retry_in, targets_for
 from onestop.notify_sender import AppriseSender
+from onestop.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -48,31 +49,19 @@ class Notifier:
         self.zone = settings.zone
         self.public_url = self.options.public_url or settings.http.url
         self.sender = sender or AppriseSender(self.options.timeout_s)
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = Ticker("notifier", lambda: self.step(datetime.now(UTC)), POLL_S,
+                              before=lambda: self.sender.warm_up(list(self._urls.values())))
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="notify")
         self._in_flight: set[tuple[str, int, str]] = set()
         self._lock = threading.Lock()  # guards _in_flight only
-        self.failures = 0
+        self.failures = 0  # deliveries that failed unexpectedly (the rounds': ``_ticker.failures``)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
-        self._thread.start()
+        self._ticker.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread:
-            self._thread.join(5)
+        self._ticker.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def _run(self) -> None:
-        self.sender.warm_up(list(self._urls.values()))
-        while not self._stopping.wait(POLL_S):
-            try:
-                self.step(datetime.now(UTC))
-            except Exception:  # the loop must outlive a database hiccup; logged and counted
-                self.failures += 1
-                log.exception("notification round failed (%d failures)", self.failures)
 
     def step(self, now: datetime) -> None:
         """One round: plan new alerts, escalate, hand due deliveries to the pool."""
@@ -127,12 +116,12 @@ class Notifier:
             log.info("alert %s (tier %d) sent to %s", record.id, delivery.tier, target.name)
             return
         tries = delivery.attempts + 1
-        if tries >= self.options.attempts:
+        wait = retry_in(tries, self.options)
+        if wait is None:
             self.store.record(delivery, "failed", outcome.detail, now, FAILED)
             log.error("gave up notifying %s of alert %s after %d tries: %s", target.name, record.id, tries,
                       outcome.detail)
             return
-        wait = next_try(tries, self.options.retry_base_s, self.options.retry_cap_s)
         self.store.record(delivery, "failed", outcome.detail, now, "pending", now + timedelta(seconds=wait))
         log.warning("notifying %s of alert %s failed (try %d of %d): %s", target.name, record.id, tries,
                     self.options.attempts, outcome.detail)

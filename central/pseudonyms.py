@@ -24,6 +24,7 @@ import stat
 from pathlib import Path
 
 from central.errors import KeyFileError
+from onestop import keyed
 
 KEY_BYTES = 32
 _CONTEXT = b"onestop-student-pseudonym/"
@@ -61,7 +62,7 @@ class Pseudonyms:
         """A key for ``purpose`` derived from the current key (or from the key named ``kid``): its key id and
         bytes. ``KeyError`` when no known key has that id (its line was removed after a rotation)."""
         key = self._keys[0] if kid is None else {key_id(k): k for k in self._keys}[kid]
-        return key_id(key), hmac.new(key, b"onestop-subkey/" + purpose.encode(), hashlib.sha256).digest()
+        return key_id(key), keyed.subkey(key, b"onestop-subkey/" + purpose.encode())
 
     @classmethod
     def from_file(cls, path: Path) -> Pseudonyms:
@@ -83,6 +84,7 @@ class Pseudonyms:
 
 
 def _pseudonym(key: bytes, card: str) -> str:
+    # not ``keyed.tag``: prefixed with its key id, so a look-up after a rotation knows which key made it
     return key_id(key) + "." + hmac.new(key, _CONTEXT + card.encode(), hashlib.sha256).hexdigest()[:24]
 
 

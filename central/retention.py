@@ -1,4 +1,4 @@
-"""Time limits per data class at central, applied by a ticker thread and counted.
+"""Time limits per data class at central, applied by a ticker thread (``onestop.ticker``) and counted.
 
 =====================  =================================================  ===========================
 class (counter)        rows                                               kept (``retention.*``)
@@ -26,8 +26,6 @@ commit together.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -92,29 +90,3 @@ def expire(db: Database, settings: RetentionSettings, now: datetime | None = Non
         log.info("retention: removed %s", gone)
     return gone
 
-
-class RetentionTicker:
-    """Runs ``expire`` every ``settings.interval_s`` on a daemon thread (the first run one interval after start)."""
-
-    def __init__(self, run: Callable[[], object], interval_s: float) -> None:
-        self._run, self._interval = run, interval_s
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.failures = 0
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="retention", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread:
-            self._thread.join(10)
-
-    def _loop(self) -> None:
-        while not self._stopping.wait(self._interval):
-            try:
-                self._run()
-            except Exception:  # the ticker must outlive a failed round (a locked or unreachable database)
-                self.failures += 1
-                log.exception("retention round failed (%d failures since start)", self.failures)

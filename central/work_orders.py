@@ -65,6 +65,7 @@ class DepartmentTimes(BaseModel):
 
 def nearest_rank(values: Sequence[float], p: float) -> float | None:
     """The ``p``-th percentile (0–100) by nearest rank; None for no values."""
+    # not ``onestop.alert_history.quantile`` (interpolated): each figure is a time some order really took
     if not values:
         return None
     ordered = sorted(values)

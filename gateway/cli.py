@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from onestop.backup_cli import DestArgument, ForceOption, IncludeKeysOption, SourceArgument
+from onestop.backup_cli import (
+    DestArgument,
+    ForceOption,
+    IncludeKeysOption,
+    SourceArgument,
+    service_backup,
+    service_restore,
+)
 from onestop.reporting import ConfigOption, reported
 from sealing.cli import app as data_key_app
 
@@ -26,13 +33,8 @@ def backup_command(config: ConfigOption, dest: DestArgument, include_keys: Inclu
     """Back up the gateway's data directory while it runs (SQLite online backup) into one archive."""
     from gateway.backup import backup
     from gateway.settings import load
-    from onestop.backup_cli import progress_bar, summary
 
-    with reported():
-        settings = load(config)
-        with progress_bar() as progress:
-            manifest = backup(settings, dest, include_keys=include_keys, progress=progress)
-        summary(manifest, dest)
+    service_backup(load, backup, config, dest, include_keys)
 
 
 @app.command("restore")
@@ -41,9 +43,5 @@ def restore_command(config: ConfigOption, source: SourceArgument, force: ForceOp
     """Restore a backup into the (stopped) gateway's data directory, after checking it is whole and this site's."""
     from gateway.backup import restore
     from gateway.settings import load
-    from onestop.backup_cli import restored
 
-    with reported():
-        settings = load(config)
-        manifest, moved = restore(settings, source, force=force, include_keys=include_keys)
-        restored(manifest, moved, str(settings.data_dir))
+    service_restore(load, restore, lambda settings: str(settings.data_dir), config, source, force, include_keys)

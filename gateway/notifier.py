@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 from gateway.alert_store import GatewayAlerts
 from gateway.notify_queue import FAILED, SENT, SKIPPED, Delivery, NotificationBook
 from gateway.settings import GatewaySettings
-from onestop.notifications import Place, alert_link, compose, named, next_try, targets_for
+from onestop.notifications import Place, alert_link, compose, named, retry_in, targets_for
 from onestop.notify_sender import AppriseSender, Outcome
-from onestop.sqlite import StorageError
+from onestop.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -49,36 +49,21 @@ class Notifier:
         self.sender = sender or AppriseSender(self.options.timeout_s)
         self.zone = ZoneInfo(settings.timezone)
         self.public_url = self.options.public_url or settings.http.url
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = Ticker("notifier", lambda: self.step(time.time()), POLL_S,
+                              before=lambda: self.sender.warm_up(list(self._urls.values())))
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="notify")
         self._in_flight: set[tuple[str, str]] = set()
         self._lock = threading.Lock()  # guards _in_flight only
-        self.loop_failures = 0
+        self.loop_failures = 0  # deliveries that failed unexpectedly (the rounds': ``_ticker.failures``)
         self._pruned = 0.0
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
-        self._thread.start()
+        self._ticker.start()
 
     def stop(self) -> None:
         """Stop planning; tries under way finish (each bounded by ``timeout_s``), the rest wait for next start."""
-        self._stopping.set()
-        if self._thread:
-            self._thread.join(5)
+        self._ticker.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def _run(self) -> None:
-        self.sender.warm_up(list(self._urls.values()))
-        while not self._stopping.wait(POLL_S):
-            try:
-                self.step(time.time())
-            except StorageError as exc:
-                self.loop_failures += 1
-                log.error("notifier: %s (%d failures)", exc, self.loop_failures)
-            except Exception:  # the loop must outlive anything one round runs into; logged and counted
-                self.loop_failures += 1
-                log.exception("notifier round failed (%d failures)", self.loop_failures)
 
     def step(self, now: float) -> None:
         """One round: plan what was raised, hand due deliveries to the pool; now and then, forget old tries."""
@@ -129,12 +114,12 @@ class Notifier:
             log.info("alert %s (%s) sent to %s", record.id, record.rule, target.name)
             return
         tries = delivery.attempts + 1
-        if tries >= self.options.attempts:
+        wait = retry_in(tries, self.options)
+        if wait is None:
             self.book.record(delivery, "failed", outcome.detail, now, FAILED)
             log.error("gave up notifying %s of alert %s after %d tries: %s", target.name, record.id, tries,
                       outcome.detail)
             return
-        wait = next_try(tries, self.options.retry_base_s, self.options.retry_cap_s)
         self.book.record(delivery, "failed", outcome.detail, now, "pending", now + wait)
         log.warning("notifying %s of alert %s failed (try %d of %d, next in %.0f s): %s", target.name, record.id,
                     tries, self.options.attempts, wait, outcome.detail)

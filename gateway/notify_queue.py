@@ -78,12 +78,6 @@ class NotificationBook:
                                 "AND next_at <= ? ORDER BY next_at LIMIT ?", (PENDING, now, limit)).fetchall()
         return [Delivery(*row) for row in rows]
 
-    def next_due(self) -> float | None:
-        """When the next pending try is due (None: nothing pending)."""
-        with self.store.reader() as conn:
-            (at,) = conn.execute("SELECT min(next_at) FROM notifications WHERE state = ?", (PENDING,)).fetchone()
-        return at
-
     def record(self, delivery: Delivery, outcome: str, detail: str, now: float, state: str,
                next_at: float | None = None) -> None:
         """Record one try (or a skip) and the delivery's new state, with its counter, in one transaction."""

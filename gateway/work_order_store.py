@@ -111,13 +111,6 @@ class GatewayWorkOrders:
                 "SELECT key FROM work_orders WHERE instr(key, ?) > 0 AND state NOT IN ('done', 'rejected')",
                 (part,))]
 
-    def open_keys(self, prefix: str) -> list[str]:
-        """Keys of open device orders starting with ``prefix`` (a device's ``device:``)."""
-        with self.store.reader() as conn:
-            return [k for (k,) in conn.execute(
-                "SELECT key FROM work_orders WHERE key >= ? AND key < ? AND state NOT IN ('done', 'rejected')",
-                (prefix, prefix + "\uffff"))]
-
     def statuses(self, now: datetime) -> list[dict[str, str]]:
         """What kiosks may show students: tag, category, state and times of recent requests with a reply."""
         since = (now - timedelta(days=STATUS_DAYS)).isoformat()

@@ -37,7 +37,7 @@ rest of the message still applies, so one oversized section never keeps a kiosk 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from onestop.cards import KioskCards
 from onestop.clinical import Thresholds
 from onestop.errors import ConfigError
-from onestop.events import Card, Slug
+from onestop.events import Card, Slug, as_utc
 from onestop.payloads import MAX_RESERVATIONS, Direction
 from onestop.site import OpeningHours, Reservation
 from onestop.work_orders import DEFAULT_CATEGORIES, MAX_CATEGORIES, STATES, CategoryLabel
@@ -110,7 +110,7 @@ class StationConfig(BaseModel):
     def _aware(cls, value: tuple[Reservation, ...]) -> tuple[Reservation, ...]:
         # Bookings without an offset are taken as UTC, like every time on the wire.
         return tuple(r if r.start.tzinfo and r.end.tzinfo else
-                     r.model_copy(update={"start": _utc(r.start), "end": _utc(r.end)}) for r in value)
+                     r.model_copy(update={"start": as_utc(r.start), "end": as_utc(r.end)}) for r in value)
 
     @property
     def attendance(self) -> bool:
@@ -137,9 +137,6 @@ class StationConfig(BaseModel):
                    if r.card == card and r.space == self.space and r.start - early <= now < r.end]
         return max(current, key=lambda r: r.end, default=None)
 
-
-def _utc(ts: datetime) -> datetime:
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 class Merged(NamedTuple):

@@ -23,14 +23,16 @@ import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from onestop.errors import OnestopError
 from onestop.ids import uuid7
-from onestop.records import HEALTH_TEAMS, MAX_HISTORY, AlertAction, AlertActionKind, AlertRecord
+from onestop.records import HEALTH_TEAMS, MAX_HISTORY, AlertAction, AlertActionKind, AlertRecord, ResponseTimes
 
 SYSTEM = "system"  # who resolved an alert whose cause went away by itself (a device back online)
 # Upper bounds (seconds) of the response-time histograms: 30 s ... 1 day.
+STATS_DEFAULT = timedelta(days=30)  # the window of a response-time query that names no ``since``
+STATS_MAX = timedelta(days=366)  # the longest window asked for
 BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0)
 _LEGACY = uuid.UUID("6f6e6573-746f-7000-8000-616c65727473")  # namespace of ids derived for legacy actions
 
@@ -145,21 +147,6 @@ class Response:
     resolve_s: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """Response times of one team and severity: counts, median and 90th percentile in seconds."""
-
-    team: str
-    severity: str
-    alerts: int
-    acknowledged: int
-    acknowledge_median_s: float | None
-    acknowledge_p90_s: float | None
-    resolved: int
-    resolve_median_s: float | None
-    resolve_p90_s: float | None
-
-
 def quantile(values: Sequence[float], q: float) -> float | None:
     """The ``q`` quantile of ``values`` by linear interpolation between closest ranks (None when empty)."""
     if not values:
@@ -183,10 +170,24 @@ def group_times(responses: Iterable[Response]) -> dict[tuple[str, str], tuple[in
     return groups
 
 
-def stats(responses: Iterable[Response]) -> list[Timing]:
+def stats_window(since: datetime | None, until: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    """``[start, end)`` of a response-time query: ``until`` or now, ``since`` or ``STATS_DEFAULT`` before it.
+
+    Raises ``AlertError`` when the window is backwards or longer than ``STATS_MAX``; ``OverflowError`` when
+    the default start falls before year 1."""
+    end = until or now
+    start = since or end - STATS_DEFAULT
+    if not start < end or end - start > STATS_MAX:
+        raise AlertError("since must be before until, at most 366 days apart")
+    return start, end
+
+
+def stats(responses: Iterable[Response]) -> list[ResponseTimes]:
     """Response times per team and severity, sorted by team then severity."""
-    return [Timing(team, severity, count, len(acks), quantile(acks, 0.5), quantile(acks, 0.9),
-                   len(resolves), quantile(resolves, 0.5), quantile(resolves, 0.9))
+    return [ResponseTimes(team=team, severity=severity, alerts=count, acknowledged=len(acks),  # type: ignore[arg-type]
+                          acknowledge_median_s=quantile(acks, 0.5), acknowledge_p90_s=quantile(acks, 0.9),
+                          resolved=len(resolves), resolve_median_s=quantile(resolves, 0.5),
+                          resolve_p90_s=quantile(resolves, 0.9))
             for (team, severity), (count, acks, resolves) in sorted(group_times(responses).items())]
 
 

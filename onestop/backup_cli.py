@@ -1,11 +1,12 @@
-"""What the ``backup`` and ``restore`` commands of every component share: options, progress, summaries."""
+"""What the ``backup`` and ``restore`` commands of every component share: options, progress, summaries, and the
+whole command of a service (gateway, central) that loads its settings and runs its own ``backup``/``restore``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,6 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 
 from onestop.backups import Manifest
 from onestop.backups import Progress as ProgressCallback
+from onestop.reporting import reported
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
@@ -60,3 +62,23 @@ def restored(manifest: Manifest, moved: list[Path], where: str) -> None:
                f"(release {manifest.version}) into {where}")
     for path in moved:
         _err.print(f"note: what was there is now {path}: delete it once the service runs as it should")
+
+
+def service_backup(load: Callable[[Path], Any], backup: Callable[..., Manifest], config: Path,
+                   dest: Path, include_keys: bool) -> None:
+    """``onestop gateway|central backup``: load the service's settings, back up with a progress bar, summarise."""
+    with reported():
+        settings = load(config)
+        with progress_bar() as progress:
+            manifest = backup(settings, dest, include_keys=include_keys, progress=progress)
+        summary(manifest, dest)
+
+
+def service_restore(load: Callable[[Path], Any], restore: Callable[..., tuple[Manifest, list[Path]]],
+                    where: Callable[[Any], str], config: Path, source: Path, force: bool,
+                    include_keys: bool) -> None:
+    """``onestop gateway|central restore``: load the settings, restore, say what went where (``where(settings)``)."""
+    with reported():
+        settings = load(config)
+        manifest, moved = restore(settings, source, force=force, include_keys=include_keys)
+        restored(manifest, moved, where(settings))

@@ -20,13 +20,12 @@ offline, limited to one site's lists (another site's key differs).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from onestop import keyed
 from onestop import presence as tags
 from onestop.events import Slug
 
@@ -42,7 +41,7 @@ TagList = Annotated[str, Field(max_length=_B64_MAX, pattern=_B64, description="b
 
 def site_card_key(secret: bytes, site: str) -> bytes:
     """The card key of one site, derived from central's secret (one site's kiosks cannot read another's tags)."""
-    return hmac.new(secret, b"onestop-card-directory/" + site.encode(), hashlib.sha256).digest()
+    return keyed.subkey(secret, b"onestop-card-directory/" + site.encode())
 
 
 class SiteCards(BaseModel):

@@ -195,6 +195,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(ts: datetime) -> datetime:
+    """``ts`` with its offset, or as UTC when it has none (a time without an offset is UTC, as on the wire)."""
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
 def format_ts(ts: datetime) -> str:
     """RFC 3339 UTC with milliseconds and ``Z``, as the contract shows."""
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"

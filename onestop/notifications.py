@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from onestop.backoff import retry_delay
+from onestop.events import as_utc
 from onestop.records import SEVERITY_ORDER, AlertRecord, Severity, Team
 from onestop.settings import Section
 
@@ -138,7 +139,7 @@ def due_tier(record: AlertRecord, now: datetime, after_min: float | None, max_ti
     since it was raised, up to ``max_tier``."""
     if record.severity != "urgent" or record.status != "open" or after_min is None or max_tier <= 0:
         return 0
-    waited = (now - _utc(record.raised_at)) / timedelta(minutes=after_min)
+    waited = (now - as_utc(record.raised_at)) / timedelta(minutes=after_min)
     return max(0, min(max_tier, math.floor(waited)))
 
 
@@ -146,6 +147,14 @@ def next_try(attempts: int, base: float, cap: float) -> float:
     """Seconds to wait after ``attempts`` failed tries (onestop/backoff.py's doubling, unjittered: one
     target's tries are few and never in step with anyone's)."""
     return retry_delay(attempts - 1, base=base, cap=cap)
+
+
+def retry_in(tries: int, options: NotificationSettings) -> float | None:
+    """After ``tries`` failed tries of one delivery: seconds until the next, or None when all ``attempts``
+    are spent (the gateway's and central's notifiers both decide by this)."""
+    if tries >= options.attempts:
+        return None
+    return next_try(tries, options.retry_base_s, options.retry_cap_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +182,7 @@ def compose(record: AlertRecord, place: Place, zone: ZoneInfo, link: str | None,
 
     Deliberately built from named fields only: ``subject`` (the card), values and answers are never read.
     """
-    raised = _utc(record.raised_at)
+    raised = as_utc(record.raised_at)
     local = raised.astimezone(zone)
     building = place.site_name or place.site
     where = [f"building {building}"]
@@ -214,6 +223,3 @@ def scrub(detail: str, secrets: list[str]) -> str:
                     detail = detail.replace(part, "<secret>")
     return " ".join(detail.split())[:DETAIL_MAX]
 
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

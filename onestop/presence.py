@@ -22,6 +22,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
+from onestop import keyed
 from onestop.errors import ConfigError
 from onestop.files import private_dir
 
@@ -32,7 +33,7 @@ MAX_TAGS = 5000  # 5,000 cards: 53,336 base64 characters, under the broker's 64 
 
 def space_key(site_key: bytes, space: str) -> bytes:
     """The key of one space's presence, derived so that one space's kiosks cannot read another's."""
-    return hmac.new(site_key, b"onestop-presence/" + space.encode(), hashlib.sha256).digest()
+    return keyed.subkey(site_key, b"onestop-presence/" + space.encode())
 
 
 def key_id(key: bytes) -> str:
@@ -42,6 +43,8 @@ def key_id(key: bytes) -> str:
 
 def tag(key: bytes, card: str) -> bytes:
     """The tag of ``card`` under ``key``."""
+    # raw and 8 bytes, not ``keyed.tag``: thousands go into one presence message, and a clash only admits
+    # a card to a room's count, never to a record
     return hmac.new(key, card.encode(), hashlib.sha256).digest()[:TAG_BYTES]
 
 

@@ -100,6 +100,33 @@ class AlertActions(BaseModel):
     next: int = Field(ge=0, description="the cursor to ask with next time")
 
 
+class ActionNote(BaseModel):
+    """Optional body of acknowledge and resolve (gateway and central)."""
+
+    note: str | None = Field(None, max_length=500, description="why, or what was done")
+
+
+class Assignment(ActionNote):
+    """Body of assign (gateway and central)."""
+
+    assignee: str | None = Field(description="the person's name; null to unassign", pattern=PERSON_NAME)
+
+
+class ResponseTimes(BaseModel):
+    """How quickly one team's alerts of one severity were acknowledged and resolved (seconds): one row of
+    ``GET /api/v1/alerts/stats`` at the gateway and at central (``onestop.alert_history.stats``)."""
+
+    team: Team
+    severity: Severity
+    alerts: int
+    acknowledged: int
+    acknowledge_median_s: float | None
+    acknowledge_p90_s: float | None
+    resolved: int
+    resolve_median_s: float | None
+    resolve_p90_s: float | None
+
+
 class DeviceHealth(_Record):
     """What the gateway knows about one device right now."""
 

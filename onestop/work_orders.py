@@ -9,13 +9,12 @@ department a notification ``team`` (the ``[[notify]]`` team names of the alerts)
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from onestop import keyed
 from onestop.ids import DEVICE_PATTERN, SITE_PATTERN, SLUG_PATTERN
 from onestop.roles import Role
 from onestop.settings import Section
@@ -125,12 +124,12 @@ class WorkOrderSettings(Section):
 def requester_key(site_key: bytes) -> bytes:
     """The building's key for tags of the cards that asked for a reply (every kiosk of the site holds it, so
     a student may look at any kiosk); derived from the site key like the presence keys."""
-    return hmac.new(site_key, b"onestop-requests", hashlib.sha256).digest()
+    return keyed.subkey(site_key, b"onestop-requests")
 
 
 def requester_tag(key: bytes, card: str) -> str:
-    """The tag a work order keeps instead of the card: 16 bytes of ``HMAC-SHA256(key, card)``, hex."""
-    return hmac.new(key, card.encode(), hashlib.sha256).hexdigest()[:32]
+    """The tag a work order keeps instead of the card (``onestop.keyed.tag``)."""
+    return keyed.tag(key, card)
 
 
 # -- the record a gateway keeps and central receives ------------------------------------------------------------

@@ -25,13 +25,12 @@ gateway import this package, which imports only ``onestop`` (pyproject's layers 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import os
 import secrets
 from pathlib import Path
 
+from onestop import keyed
 from onestop.errors import CorruptDataError
 from onestop.files import write_private
 
@@ -68,7 +67,7 @@ class Sealer:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # on use: `--help` stays light
 
         self._aead = {kid: AESGCM(key) for kid, key in keys.items()}
-        self._tag_key = hmac.new(keys[current], b"onestop tag key v1", hashlib.sha256).digest()
+        self._tag_key = keyed.subkey(keys[current], b"onestop tag key v1")
 
     @property
     def header(self) -> bytes:
@@ -114,7 +113,7 @@ class Sealer:
 
     def tag(self, value: str) -> str:
         """A keyed, deterministic stand-in for ``value`` in an indexed column (hex, 128 bits)."""
-        return hmac.new(self._tag_key, value.encode(), hashlib.sha256).hexdigest()[:32]
+        return keyed.tag(self._tag_key, value)
 
 
 def _read(path: Path) -> tuple[dict[bytes, bytes], bytes]:

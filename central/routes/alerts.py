@@ -8,23 +8,20 @@ its site-bound token) and merges it: the later action wins on both sides, both a
 """
 
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Request
-from pydantic import BaseModel, Field
 
 from central.errors import NotFoundError, RequestError
 from central.routes.common import ALERT_ROLES, Context, allow, caller, check_site
 from central.timerange import BAD_TIME, query_time
-from onestop.alert_history import AlertError, new_action, notes_withheld, stats
+from onestop.alert_history import AlertError, new_action, notes_withheld, stats, stats_window
 from onestop.ids import SITE_PATTERN
-from onestop.records import PERSON_NAME, AlertActions, AlertRecord, Severity, Team
+from onestop.records import ActionNote, AlertActions, AlertRecord, Assignment, ResponseTimes
 from onestop.roles import HEALTH_ROLES, Role, alert_teams
 
 ACTIONS_PAGE_MAX = 1000
-STATS_DEFAULT = timedelta(days=30)
-STATS_MAX = timedelta(days=366)
 
 
 class AlertStateError(RequestError):
@@ -32,31 +29,6 @@ class AlertStateError(RequestError):
 
     status = 409
 
-
-class ActionNote(BaseModel):
-    """Optional body of acknowledge and resolve."""
-
-    note: str | None = Field(None, max_length=500, description="why, or what was done")
-
-
-class Assignment(ActionNote):
-    """Body of assign."""
-
-    assignee: str | None = Field(description="the person's name; null to unassign", pattern=PERSON_NAME)
-
-
-class ResponseTimes(BaseModel):
-    """How quickly one team's alerts of one severity were acknowledged and resolved (seconds)."""
-
-    team: Team
-    severity: Severity
-    alerts: int
-    acknowledged: int
-    acknowledge_median_s: float | None
-    acknowledge_p90_s: float | None
-    resolved: int
-    resolve_median_s: float | None
-    resolve_p90_s: float | None
 
 
 NOT_FOUND = {404: {"description": "no such alert for the caller's teams"},
@@ -106,12 +78,12 @@ def router(ctx: Context) -> APIRouter:
              **allow(ctx, *ALERT_ROLES, responses=BAD_TIME))
     def alert_stats(request: Request, since: datetime | None = None,
                     until: datetime | None = None) -> list[ResponseTimes]:
-        end = query_time(until, "until") or datetime.now(UTC)
-        start = query_time(since, "since") or end - STATS_DEFAULT
-        if not start < end or end - start > STATS_MAX:
-            raise RequestError("since must be before until, at most 366 days apart")
+        try:
+            start, end = stats_window(query_time(since, "since"), query_time(until, "until"), datetime.now(UTC))
+        except AlertError as exc:
+            raise RequestError(str(exc)) from exc
         responses = store.alerts.response_times(alert_teams(caller(request).role), start, end)
-        return [ResponseTimes.model_validate(timing, from_attributes=True) for timing in stats(responses)]
+        return stats(responses)
 
     @api.get("/api/v1/sites/{site}/alerts/actions", response_model=AlertActions,
              summary="Actions taken at central on the site's alerts after a cursor, oldest first (its gateway)",

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from central.audit import AuditEntry
-from central.directory import HOLDER_ID_PATTERN, CardholderPush
+from central.directory import HOLDER_ID_PATTERN, CardholderOut, CardholderPush
 from central.directory_store import Directory
 from central.errors import NotFoundError
 from central.routes.common import Context, allow, caller, check_site
@@ -35,18 +35,6 @@ class PushAnswer(BaseModel):
     unchanged: int
     cards_withdrawn: int
     cards_moved: int
-
-
-class CardholderOut(BaseModel):
-    """A cardholder without card numbers."""
-
-    id: str
-    kind: str
-    email: str
-    status: str
-    groups: list[str]
-    cards: int
-    withdrawn_cards: int
 
 
 def router(ctx: Context) -> APIRouter:
@@ -73,7 +61,7 @@ def router(ctx: Context) -> APIRouter:
                                           None, {"holder": holder_id}, int(found is not None)))
         if found is None:
             raise NotFoundError(f"no cardholder {holder_id!r}")
-        return CardholderOut(**{k: getattr(found, k) for k in CardholderOut.model_fields})
+        return found
 
     @api.get("/api/v1/gateways/{site}/cards", summary="The site's refused and admitted cards as keyed hashes (ETag)",
              response_model=SiteCards,

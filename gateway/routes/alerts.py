@@ -9,52 +9,24 @@ actions taken at central arrive through the sync (``gateway.sync``) and merge th
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query
-from pydantic import BaseModel, Field
 
 from gateway import alerts as rules
 from gateway.routes.common import ANY_ROLE, Context, visible_all
-from onestop.alert_history import response_times, stats
-from onestop.records import PERSON_NAME, AlertRecord, Severity, Team
+from onestop.alert_history import AlertError, response_times, stats, stats_window
+from onestop.records import ActionNote, AlertRecord, Assignment, ResponseTimes
 from onestop.roles import alert_teams
 from web.auth import Principal
 
 Change = Callable[[AlertRecord, str, datetime], AlertRecord]
-STATS_DEFAULT = timedelta(days=30)
-STATS_MAX = timedelta(days=366)
 
 
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)  # no offset: UTC
 
-
-class ActionNote(BaseModel):
-    """Optional body of acknowledge and resolve."""
-
-    note: str | None = Field(None, max_length=500, description="why, or what was done")
-
-
-class Assignment(ActionNote):
-    """Body of assign."""
-
-    assignee: str | None = Field(description="the person's name; null to unassign", pattern=PERSON_NAME)
-
-
-class ResponseTimes(BaseModel):
-    """How quickly one team's alerts of one severity were acknowledged and resolved (seconds)."""
-
-    team: Team
-    severity: Severity
-    alerts: int
-    acknowledged: int
-    acknowledge_median_s: float | None
-    acknowledge_p90_s: float | None
-    resolved: int
-    resolve_median_s: float | None
-    resolve_p90_s: float | None
 
 
 def router(ctx: Context) -> APIRouter:
@@ -76,16 +48,15 @@ def router(ctx: Context) -> APIRouter:
     def alert_stats(principal: Annotated[Principal, anyone], since: datetime | None = None,
                     until: datetime | None = None) -> list[ResponseTimes]:
         try:  # a time near year 1 or 9999 has no UTC equivalent, or no 30 days before it
-            end = _utc(until) if until else datetime.now(UTC)
-            start = _utc(since) if since else end - STATS_DEFAULT
+            start, end = stats_window(since and _utc(since), until and _utc(until), datetime.now(UTC))
         except OverflowError as exc:
             raise HTTPException(400, "a time outside the calendar") from exc
-        if not start < end or end - start > STATS_MAX:
-            raise HTTPException(400, "since must be before until, at most 366 days apart")
+        except AlertError as exc:
+            raise HTTPException(400, str(exc)) from exc
         teams = alert_teams(principal.role)
         responses = [response_times(r) for r in ctx.view.alert_lifecycles(start)
                      if r.team in teams and r.raised_at < end]
-        return [ResponseTimes.model_validate(timing, from_attributes=True) for timing in stats(responses)]
+        return stats(responses)
 
     @api.post("/api/v1/alerts/{alert_id}/acknowledge", summary="Take an alert on")
     def acknowledge(alert_id: str, principal: Annotated[Principal, anyone],
