@@ -329,4 +329,5 @@ class Building:
         raised = self._alerts.insert(raised)
         self.work_orders.offline(gone, now)
         self.work_orders.calibration(self.config.devices, now.astimezone(self.occupancy.timezone).date(), now)
+        self.work_orders.escalate(now)
         self.after_batch(BatchResult([], 0, 0, raised), [])

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from gateway.alert_store import GatewayAlerts
 from gateway.notify_queue import FAILED, SENT, SKIPPED, Delivery, NotificationBook
 from gateway.settings import GatewaySettings
+from gateway.work_order_notices import WorkOrderNotices
 from onestop.notifications import Place, alert_link, compose, named, retry_in, targets_for
 from onestop.notify_sender import AppriseSender, Outcome
 from onestop.ticker import Ticker
@@ -38,7 +39,8 @@ class Notifier:
     """Plans, sends and records the gateway's notifications until stopped."""
 
     def __init__(self, settings: GatewaySettings, book: NotificationBook, alerts: GatewayAlerts,
-                 space_names: Callable[[], dict[str, str]], sender: AppriseSender | None = None) -> None:
+                 space_names: Callable[[], dict[str, str]], sender: AppriseSender | None = None,
+                 work_orders: WorkOrderNotices | None = None) -> None:
         self.settings = settings
         self.options = settings.notifications
         self.targets = {t.name: t for t in named(settings.notify)}  # type: ignore[misc]
@@ -46,6 +48,7 @@ class Notifier:
         self.book = book
         self.alerts = alerts
         self.space_names = space_names
+        self.work_orders = work_orders  # the hook for work orders' notices (keys ``wo:...``)
         self.sender = sender or AppriseSender(self.options.timeout_s)
         self.zone = ZoneInfo(settings.timezone)
         self.public_url = self.options.public_url or settings.http.url
@@ -74,6 +77,9 @@ class Notifier:
         if queued:
             plans = {}
             for alert_id in queued:
+                if self.work_orders is not None and self.work_orders.owns(alert_id):
+                    plans[alert_id] = self.work_orders.plan(alert_id, self.targets)
+                    continue
                 record = self.alerts.get(alert_id)
                 plans[alert_id] = [t.name for t in targets_for(record, list(self.targets.values()))
                                    if t.name] if record else []
@@ -97,29 +103,35 @@ class Notifier:
                 self._in_flight.discard((delivery.alert_id, delivery.target))
 
     def _try(self, delivery: Delivery) -> None:
-        record = self.alerts.get(delivery.alert_id)
         target = self.targets.get(delivery.target)
-        why = ("alert gone" if record is None else "target no longer configured" if target is None
-               else f"alert {record.status}" if record.status != "open" else None)
-        if why is not None or record is None or target is None:
+        if self.work_orders is not None and self.work_orders.owns(delivery.alert_id):
+            message, why, label = self.work_orders.message(delivery.alert_id, self.public_url, self.zone,
+                                                           self.space_names)
+        else:
+            record = self.alerts.get(delivery.alert_id)
+            why = ("alert gone" if record is None else f"alert {record.status}" if record.status != "open"
+                   else None)
+            message, label = None, f"alert {delivery.alert_id}" + (f" ({record.rule})" if record else "")
+            if record is not None and why is None:
+                space = self.space_names().get(record.space or "") if record.space else None
+                message = compose(record, Place(self.settings.site, space_name=space), self.zone,
+                                  alert_link(self.public_url, record.id))
+        why = why or ("target no longer configured" if target is None else None)
+        if why is not None or message is None or target is None:
             self.book.record(delivery, "skipped", why or "", time.time(), SKIPPED)
             return
-        space = self.space_names().get(record.space or "") if record.space else None
-        message = compose(record, Place(self.settings.site, space_name=space), self.zone,
-                          alert_link(self.public_url, record.id))
         outcome: Outcome = self.sender.send(self._urls[target.name], message)  # type: ignore[index]
         now = time.time()
         if outcome.ok:
             self.book.record(delivery, "sent", "", now, SENT)
-            log.info("alert %s (%s) sent to %s", record.id, record.rule, target.name)
+            log.info("%s sent to %s", label, target.name)
             return
         tries = delivery.attempts + 1
         wait = retry_in(tries, self.options)
         if wait is None:
             self.book.record(delivery, "failed", outcome.detail, now, FAILED)
-            log.error("gave up notifying %s of alert %s after %d tries: %s", target.name, record.id, tries,
-                      outcome.detail)
+            log.error("gave up notifying %s of %s after %d tries: %s", target.name, label, tries, outcome.detail)
             return
         self.book.record(delivery, "failed", outcome.detail, now, "pending", now + wait)
-        log.warning("notifying %s of alert %s failed (try %d of %d, next in %.0f s): %s", target.name, record.id,
+        log.warning("notifying %s of %s failed (try %d of %d, next in %.0f s): %s", target.name, label,
                     tries, self.options.attempts, wait, outcome.detail)

@@ -29,6 +29,14 @@ def enqueue(conn: sqlite3.Connection, records: Sequence[AlertRecord]) -> None:
                          [(record.id, now) for record in records])
 
 
+def enqueue_keys(conn: sqlite3.Connection, keys: Sequence[str]) -> None:
+    """Queue other notices (a work order's, ``gateway.work_orders.notice_key``) inside the caller's transaction."""
+    if keys:
+        now = time.time()
+        conn.executemany("INSERT OR IGNORE INTO notify_queue (alert_id, queued) VALUES (?, ?)",
+                         [(key, now) for key in keys])
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One pending (alert, target) pair and how many tries it has had."""

@@ -19,6 +19,7 @@ from gateway.read_model import GatewayReads
 from gateway.settings import GatewaySettings, load
 from gateway.store import Store
 from gateway.sync import Syncer
+from gateway.work_order_notices import WorkOrderNotices
 from onestop import topics
 from onestop.cards import SiteCards
 from onestop.files import private_dir
@@ -66,7 +67,9 @@ class Gateway:
                                   failures=lambda: self.tick_failures, central=lambda: self.central_state,
                                   last_sync=lambda: self.syncer.last_success)
         self.notifier = Notifier(settings, NotificationBook(self.store), self.alerts,
-                                 space_names=lambda: {s.id: s.name for s in self.building.config.spaces if s.name})
+                                 space_names=lambda: {s.id: s.name for s in self.building.config.spaces if s.name},
+                                 work_orders=WorkOrderNotices(settings.site, self.building.work_orders.orders,
+                                                              lambda: self.building.work_orders.settings))
         self.http = HttpServer(create_app(self.reads, settings.tokens,
                                           (self.consumer.batch_sizes, self.consumer.commit_seconds),
                                           settings.oidc), settings.http)

@@ -103,10 +103,11 @@ class GatewaySettings(Section):
     @model_validator(mode="after")
     def _notify_targets(self) -> GatewaySettings:
         named(self.notify)  # names unique
-        escalating = [t.name or t.team for t in self.notify if t.tier]
+        # Tier 1 at a gateway: overdue work orders' escalation (docs/work-orders.md); alerts' tiers are central's.
+        escalating = [t.name or t.team for t in self.notify if t.tier > 1]
         if escalating:
-            raise ValueError(f"notify targets with a tier ({', '.join(escalating)}): escalation is central's; "
-                             "a gateway tells tier 0 at once")
+            raise ValueError(f"notify targets with a tier above 1 ({', '.join(escalating)}): alerts' escalation "
+                             "is central's; a gateway tells tier 0 at once and tier 1 of overdue work orders")
         return self
 
     @model_validator(mode="after")

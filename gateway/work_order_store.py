@@ -11,8 +11,9 @@ import sqlite3
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
+from gateway.notify_queue import enqueue_keys
 from gateway.store import Store
-from gateway.work_orders import SYSTEM, move
+from gateway.work_orders import SYSTEM, due_escalations, escalated, move, notice_key
 from onestop.work_orders import WorkOrderRecord
 
 REFUSED = 2
@@ -27,11 +28,14 @@ def insert(conn: sqlite3.Connection, record: WorkOrderRecord, key: str | None = 
     if key is not None and conn.execute("SELECT 1 FROM work_orders WHERE key = ? AND state NOT IN "
                                         "('done', 'rejected')", (key,)).fetchone():
         return False
-    return conn.execute(
+    opened = conn.execute(
         "INSERT OR IGNORE INTO work_orders (id, key, department, state, opened_at, updated_at, requester, record) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (record.id, key, record.department, record.state, record.opened_at.isoformat(),
          record.updated_at.isoformat(), requester, record.model_dump_json())).rowcount == 1
+    if opened:  # its team is told, durably with the order (gateway/notifier.py sends after the commit)
+        enqueue_keys(conn, [notice_key(record.id, "new")])
+    return opened
 
 
 def open_requests(conn: sqlite3.Connection, device: str) -> int:
@@ -103,6 +107,27 @@ class GatewayWorkOrders:
                 _update(conn, record)
             return closed
         return self.store.write_fn(close)
+
+    def escalate(self, now: datetime) -> list[WorkOrderRecord]:
+        """Open orders past a target they were not yet escalated for: recorded in their history and their
+        escalation notices queued, in one transaction (once per order and target)."""
+        def write(conn: sqlite3.Connection) -> list[WorkOrderRecord]:
+            rows = conn.execute("SELECT record FROM work_orders WHERE state NOT IN ('done', 'rejected') "
+                                "AND (state = 'open' AND json_extract(record, '$.ack_due') < ? "
+                                "OR json_extract(record, '$.finish_due') < ?)",
+                                (now.isoformat(), now.isoformat())).fetchall()
+            out = []
+            for (text,) in rows:
+                record = WorkOrderRecord.model_validate_json(text)
+                kinds = due_escalations(record, now)
+                if kinds:
+                    record = escalated(record, kinds, now)
+                    _update(conn, record)
+                    enqueue_keys(conn, [notice_key(record.id, kind) for kind in kinds])
+                    Store.bump(conn, "work-orders-escalated", len(kinds))
+                    out.append(record)
+            return out
+        return self.store.write_fn(write)
 
     def open_keys_with(self, part: str) -> list[str]:
         """Keys of open device orders that contain ``part`` (``:calibration:``)."""

@@ -138,6 +138,12 @@ class WorkOrderDesk:
         if self.orders.close_open(stale, now, "calibrated: a later calibration date is configured"):
             self._changed.set()
 
+    def escalate(self, now: datetime) -> None:
+        """Orders past a target: escalated once per order and target, recorded (gateway/work_order_store.py)."""
+        for record in self.orders.escalate(now):
+            self._changed.set()
+            log.warning("work order %s (%s) escalated: past its target", record.id, record.department)
+
     def back_online(self, devices: Sequence[str]) -> list[WorkOrderRecord]:
         """Devices heard again: their offline orders are done."""
         closed = self.orders.close_open([device_key(d, "offline") for d in devices], datetime.now(UTC),

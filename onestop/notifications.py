@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -29,6 +30,9 @@ from onestop.records import SEVERITY_ORDER, AlertRecord, Severity, Team
 from onestop.settings import Section
 
 TARGET_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+# The teams a target may serve: the alerts' teams and student affairs, which gets work orders only (noise,
+# "other": onestop/work_orders.py). A site's own department notifies one of these teams (its ``team``).
+NotifyTeam = Literal[Team, "student-affairs"]
 MAX_TIER = 5
 DETAIL_MAX = 300  # characters of a failure's reason kept with an attempt
 
@@ -36,7 +40,8 @@ DETAIL_MAX = 300  # characters of a failure's reason kept with an attempt
 class NotifyTarget(Section):
     """One ``[[notify]]`` entry: a team's notification target (an Apprise URL)."""
 
-    team: Team = Field(description="whose alerts go here: clinic, counselling, facilities or technicians")
+    team: NotifyTeam = Field(description="whose alerts and work orders go here: clinic, counselling, facilities, "
+                                         "technicians or student-affairs (work orders only)")
     url: SecretStr | None = Field(None, description="Apprise URL (mailtos://, wecombot://, json:// ...); it may "
                                                     "hold a password: keep the file 0600, or use url_file")
     url_file: Path | None = Field(None, description="file holding the Apprise URL (one line, mode 0600) instead "
@@ -48,7 +53,8 @@ class NotifyTarget(Section):
                                                      "notice)")
     tier: int = Field(0, ge=0, le=MAX_TIER,
                       description="0: told when the alert is raised; 1, 2 ...: central's escalation tiers, told "
-                                  "when an urgent alert stays unacknowledged (gateways use tier 0 only)")
+                                  "when an urgent alert stays unacknowledged; a gateway tells tier 1 of overdue work "
+                                  "orders only")
 
     @field_validator("url_file")
     @classmethod

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from onestop import keyed
 from onestop.ids import DEVICE_PATTERN, SITE_PATTERN, SLUG_PATTERN
+from onestop.notifications import NotifyTeam
 from onestop.roles import Role
 from onestop.settings import Section
 
@@ -40,9 +41,9 @@ class Department(Section):
 
     id: str = Field(pattern=SLUG_PATTERN)
     name: str = Field("", max_length=80)
-    team: str = Field("", pattern=r"^$|^[a-z0-9][a-z0-9-]{0,63}$",
-                      description="the [[notify]] team to tell of new and overdue orders (default: the id; "
-                                  "not wired yet, docs/work-orders.md)")
+    team: NotifyTeam | Literal[""] = Field("", description="the [[notify]] team told of new and overdue orders "
+                                                         "(default: the id; a site's own department names one "
+                                                         "of the [[notify]] teams here)")
     ack_min: float = Field(60, gt=0, le=30 * 24 * 60, description="target time to acknowledge, minutes")
     finish_h: float = Field(24, gt=0, le=365 * 24, description="target time to finish, hours")
 

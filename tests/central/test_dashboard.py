@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from central.ingest import IngestItem
 from central.simulation import Scenario, envelopes, simulate
 from harness.netutil import free_port
 from onestop.site import OpeningHours, SiteConfig, SpaceConfig
+from onestop.work_orders import WorkOrderRecord
 from tests.browser import new_page, screenshot
 from tests.central.factories import alert, device
 from tests.helpers import served
@@ -25,6 +26,21 @@ SPACES = {"north-b3": (SpaceConfig(id="study-24h-2f", name="24h study room", nam
                        SpaceConfig(id="skills-lab-1", name="Skills lab", capacity=12,
                                    hours=OpeningHours(open="09:00", close="18:00"))),
           "south-a1": (SpaceConfig(id="library-1", name="Library", capacity=80),)}
+
+
+def _order(id_: str, department: str, category: str, opened: datetime, **fields) -> WorkOrderRecord:
+    return WorkOrderRecord(id=id_, site="north-b3", source="request", category=category, department=department,
+                           summary=f"{category} in study-24h-2f", space="study-24h-2f", opened_at=opened,
+                           updated_at=fields.pop("updated_at", opened), ack_due=opened + timedelta(hours=1),
+                           finish_due=opened + timedelta(hours=24), **fields)
+
+
+OPENED = NOW - timedelta(hours=3)
+WORK_ORDERS = [  # a climate request acknowledged in 20 min and done in 2 h; a reader fault still open
+    _order("0193f6c4-7d2a-7c1e-9a51-3f0b2d9e4c21", "facilities", "climate", OPENED, state="done",
+           acknowledged_at=OPENED + timedelta(minutes=20), finished_at=OPENED + timedelta(hours=2),
+           updated_at=OPENED + timedelta(hours=2)),
+    _order("0193f6c4-7d2a-7c1e-9a51-3f0b2d9e4c22", "technicians", "device-fault", OPENED)]
 
 
 @pytest.fixture
@@ -42,6 +58,7 @@ def campus(settings, store):
                          alert(team="technicians", rule="device-offline", summary="Kiosk offline")])
     store.fleet.upsert("north-b3", [device("kiosk-n-1"), device("kiosk-n-2", online=False)])
     store.fleet.upsert("south-a1", [device("kiosk-s-1")])
+    store.work_orders.upsert(WORK_ORDERS)
     port = free_port()
     server = HttpServer(create_app(settings, store), HttpSettings(port=port))
     server.start()
@@ -80,6 +97,20 @@ def test_dashboard_shows_occupancy_chart_alerts_and_fleet(browser, campus, token
     assert "Blood pressure crisis" in page.inner_text("#alert-list")
     step.get_by_role("button", name="Confirm resolve").click()
     crisis.wait_for(state="detached", timeout=10_000)
+    # Work orders: unfinished ones first; all of them with the state filter; each department's times.
+    assert page.locator("#work-order-list tbody tr").count() == 1
+    listed = page.inner_text("#work-order-list")
+    assert "device-fault" in listed and "technicians" in listed
+    page.locator("#wo-state").select_option("")
+    page.locator("#work-order-list tbody tr", has_text="climate").wait_for()
+    page.locator("#wo-department").select_option("facilities")
+    page.locator("#work-order-list tbody tr", has_text="device-fault").wait_for(state="detached")
+    facilities = page.inner_text("#work-order-times-table tr[data-department=facilities]")
+    assert "20 min" in facilities and "2.0 h" in facilities and "100 %" in facilities
+    with page.expect_download() as exported:
+        page.locator("#export-work-orders").click()
+    rows = exported.value.path().read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 2 and "climate" in rows[1]  # the server's CSV with the page's filters
     assert page.console_errors == []
     page.context.close()
 
@@ -133,6 +164,8 @@ def test_dashboard_in_english_and_chinese_at_desktop_and_phone_width(browser, ca
         assert actions.count() == 3  # every open alert with its actions, in the page's language
         assert actions.get_by_role("button", name="处理完毕…" if lang == "zh" else "Resolve…").count() == 3
         assert "north-b3" in page.inner_text("#fleet-table")
+        assert page.inner_text("#work-orders-title").lower() == ("工单" if lang == "zh" else "work orders")
+        assert page.locator("#work-order-times-table tbody tr").count() == 2
         assert fits_width(page), f"{lang} at {width} px is wider than the screen"
         screenshot(page, tmp_path / f"central-dashboard-{lang}-{width}.png")
     assert page.console_errors == []

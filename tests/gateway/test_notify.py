@@ -111,11 +111,13 @@ def test_an_urgent_screening_reaches_webhook_and_mail_at_once_without_card_or_va
         device.disconnect()
 
 
-def test_a_gateway_refuses_escalation_tiers(tmp_path):
+def test_a_gateway_refuses_escalation_tiers_above_its_work_orders_tier(tmp_path):
     config = tmp_path / "gateway.toml"
-    config.write_text('site = "north-b3"\n[[notify]]\nteam = "clinic"\nurl = "json://127.0.0.1:9/"\ntier = 1\n')
+    config.write_text('site = "north-b3"\n[[notify]]\nteam = "clinic"\nurl = "json://127.0.0.1:9/"\ntier = 2\n')
     with pytest.raises(ConfigError, match="escalation is central's"):
         load(config)
+    config.write_text(config.read_text().replace("tier = 2", "tier = 1"))  # overdue work orders (issue 19)
+    assert load(config).notify[0].tier == 1
 
 
 def test_tries_older_than_the_bound_are_forgotten_but_pending_deliveries_stay(tmp_path):

@@ -15,8 +15,10 @@ from kiosk.settings import ReaderSettings
 from kiosk.settings import load as load_kiosk
 from tests.browser import new_page, screenshot
 from tests.helpers import stop_all_within, wait_until
+from tests.receivers import webhook
 
 CARD, OTHER = "62E3086CED", "0A1B2C3D4E"
+PUBLIC = "https://gateway.b3.example.edu"
 # Facilities must acknowledge within 1.2 s here, so "overdue" shows within the test.
 SHORT = {"departments": [{"id": "facilities", "ack_min": 0.02, "finish_h": 1},
                          {"id": "technicians"}, {"id": "counselling"}, {"id": "clinic"},
@@ -33,12 +35,22 @@ def orders(url: str, site, role: str, **params) -> list[dict]:
     return response.json()
 
 
+def _notices(hook) -> list[str]:
+    return [b.get("title", "") + "\n" + b.get("message", "") for b in hook.bodies]
+
+
 def test_a_request_made_offline_reaches_facilities_at_once_and_central_once_the_wan_returns(site):
     site.central_link_port = free_port()
-    site.gateway_extra = {"work_orders": SHORT}
-    site.write()
     started: list = []
-    with FaultProxy(site.central_port, port=site.central_link_port, lifetime_s=120) as wan:
+    with (webhook() as facilities, webhook() as escalation, webhook() as affairs,
+          FaultProxy(site.central_port, port=site.central_link_port, lifetime_s=120) as wan):
+        # Each department's team is told of its new orders over the LAN (the WAN is down), and facilities'
+        # escalation tier of an order nobody acknowledged in time, once (docs/work-orders.md).
+        site.gateway_extra = {"work_orders": SHORT, "notifications": {"public_url": PUBLIC},
+                              "notify": [{"team": "facilities", "url": facilities.url},
+                                         {"team": "facilities", "url": escalation.url, "tier": 1},
+                                         {"team": "student-affairs", "url": affairs.url}]}
+        site.write()
         wan.cut()  # the WAN is down from the start
         try:
             site.broker.start()
@@ -61,13 +73,25 @@ def test_a_request_made_offline_reaches_facilities_at_once_and_central_once_the_
             assert "card" not in mine[0] and CARD not in str(mine[0])
             assert {o["category"] for o in orders(gw, site, "staff")} == {"climate", "noise"}
             assert orders(gw, site, "counselling") == [] and orders(gw, site, "technician") == []
-            # Overdue against the (short) target, and flagged until someone acknowledges it.
+            # Told at once, with category, place and a link, never the card.
+            told = wait_until(lambda: _notices(facilities), timeout=10, what="facilities notified")
+            assert "New work order" in told[0] and "Too hot / cold / stuffy" in told[0]
+            assert "study-24h-2f" in told[0] and f"{PUBLIC}/work-orders#order={tap.event.id}" in told[0]
+            assert CARD not in str(facilities.raw) and CARD.lower() not in str(facilities.raw).lower()
+            wait_until(lambda: _notices(affairs), timeout=10, what="student affairs notified of the noise")
+            assert "Noise" in _notices(affairs)[0] and "climate" not in str(affairs.raw)
+            # Overdue against the (short) target, flagged until someone acknowledges it, escalated once.
             wait_until(lambda: orders(gw, site, "facilities", overdue=True), timeout=5, what="overdue")
+            escalated = wait_until(lambda: _notices(escalation), timeout=10, what="the escalation")
+            assert "not acknowledged" in escalated[0] and "Too hot / cold / stuffy" in escalated[0]
+            assert len(_notices(facilities)) == 1 and _notices(affairs)[1:] == []  # tier 0 told once
             taken = httpx.post(f"{gw}/api/v1/work-orders/{tap.event.id}", headers=auth(site, "facilities"),
                                json={"state": "acknowledged", "note": "on our way"}, timeout=5)
             assert taken.status_code == 200, taken.text
             assert (taken.json()["state"], taken.json()["overdue"]) == ("acknowledged", False)
-            assert [h["state"] for h in taken.json()["history"]] == ["open", "acknowledged"]
+            assert [(h["state"], h["by"]) for h in taken.json()["history"]] == [
+                ("open", "kiosk-test-a"), (None, "system"), ("acknowledged", taken.json()["history"][2]["by"])]
+            assert "escalated" in taken.json()["history"][1]["note"]
             again = httpx.post(f"{gw}/api/v1/work-orders/{tap.event.id}", headers=auth(site, "facilities"),
                                json={"state": "rejected"}, timeout=5)
             assert again.status_code == 409  # a rejection needs a reason
@@ -76,6 +100,7 @@ def test_a_request_made_offline_reaches_facilities_at_once_and_central_once_the_
                        [("climate", "acknowledged")], timeout=10, what="status at the kiosk")
             assert kiosk.show_requests(OTHER) == []
 
+            assert len(escalation.bodies) == 1  # once per order and target, however many ticks passed
             assert orders(site.central_url, site, "admin") == []  # the WAN is still down
             wan.set_mode("pass")
             at_central = wait_until(lambda: orders(site.central_url, site, "admin"), timeout=20,
