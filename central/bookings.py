@@ -20,6 +20,7 @@ else the IANA zone), ``Z`` times are UTC, floating times (no zone) are in ``loca
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -30,6 +31,7 @@ import icalendar
 import recurring_ical_events
 from pydantic import BaseModel, ConfigDict, Field
 
+from central.directory import EMAIL_PATTERN
 from central.errors import RequestError
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -42,6 +44,9 @@ WINDOW_AFTER = timedelta(days=120)
 FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 STATUSES = ("CONFIRMED", "TENTATIVE", "CANCELLED")
 UID_PATTERN = r"^[\x21-\x7e]{1,255}$"  # printable ASCII without spaces: what booking systems put in UID
+_UID = re.compile(UID_PATTERN)
+_EMAIL = re.compile(EMAIL_PATTERN)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # no database stores NUL; none belongs here
 _VOLATILE = ("DTSTAMP", "LAST-MODIFIED", "CREATED")  # change on every export, not with the booking
 
 
@@ -90,7 +95,8 @@ class BookingIn(BaseModel):
     start: datetime = Field(description="RFC 3339 with an offset (a time without one is UTC)")
     end: datetime
     status: Literal["confirmed", "tentative", "cancelled"] = "confirmed"
-    holder_email: str | None = Field(None, max_length=254, description="looked up in the card directory")
+    holder_email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN,
+                                     description="looked up in the card directory (any case)")
     rrule: str | None = Field(None, max_length=300, description="an RFC 5545 RRULE value, e.g. FREQ=WEEKLY;COUNT=10")
 
 
@@ -147,8 +153,8 @@ def _expand_calendar(calendar: icalendar.Calendar, now: datetime,
     rejected: list[Rejected] = []
     for event in events:
         uid = str(event.get("UID", "")).strip()
-        if not uid or len(uid) > 255:
-            rejected.append(Rejected(uid[:255] or None, "no UID (or one longer than 255 characters)"))
+        if not _UID.fullmatch(uid):
+            rejected.append(Rejected(None, "no UID, or not 1 to 255 printable ASCII characters without spaces"))
             continue
         by_uid.setdefault(uid, []).append(event)
     bookings: list[Booking] = []
@@ -239,7 +245,7 @@ def _holder_email(event: icalendar.Event) -> str | None:
     attendees = event.get("ATTENDEE")
     for attendee in attendees if isinstance(attendees, list) else [attendees] if attendees else []:
         address = str(attendee)
-        if address.lower().startswith("mailto:") and 3 <= len(address) - 7 <= 254:
+        if address.lower().startswith("mailto:") and _EMAIL.fullmatch(address[7:].strip()):
             return address[7:].strip().lower()
     return None
 
@@ -252,6 +258,8 @@ def _raw(components: Iterable[icalendar.Event]) -> str:
             copy.pop(name, None)
         texts.append(copy.to_ical().decode())
     raw = "".join(sorted(texts))
+    if _CONTROL.search(raw):
+        raise _EventError("the event holds control characters")
     if len(raw) > MAX_RAW:
         raise _EventError(f"the event is longer than {MAX_RAW} characters of iCalendar text")
     return raw

@@ -128,6 +128,9 @@ def test_json_form_and_every_bound(client, tokens, skills_lab):
     assert [o["start"] for o in listed] == [at(d, 10) for d in range(3)]
 
     assert client.post(ROUTE, json=[{"uid": "x"}], headers=facilities).status_code == 422
+    nul = shifted(V1).replace(b"SUMMARY:Visiting student", b"SUMMARY:Visiting\x00student")
+    refused = client.post(ROUTE, content=nul, headers={**facilities, **ICAL}).json()["rejected"]
+    assert refused == [{"uid": VISITOR, "reason": "the event holds control characters"}]
     assert client.post(ROUTE, content=b"hello", headers={**facilities, **ICAL}).status_code == 400
     assert client.post(ROUTE, content=b"a,b", headers={**facilities, "Content-Type": "text/csv"}).status_code == 415
     assert client.post(ROUTE, content=b"x" * (2 * 1024 * 1024 + 1), headers={**facilities, **ICAL}).status_code == 413
