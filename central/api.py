@@ -23,12 +23,25 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import onestop
 from central import retention
+from central.bookings import BookingIn
 from central.errors import RequestError
 from central.fhir import operation_outcome
 from central.ingest import AlertSyncIn, FleetSyncIn, IngestAnswer, IngestBatch, InvalidBatchError
 from central.notifications import NotificationStore
 from central.pseudonyms import Pseudonyms
-from central.routes import alerts, analytics, dashboard, directory, fhir, health, records, rights, sync, work_orders
+from central.routes import (
+    alerts,
+    analytics,
+    bookings,
+    dashboard,
+    directory,
+    fhir,
+    health,
+    records,
+    rights,
+    sync,
+    work_orders,
+)
 from central.routes.common import Context, warn_unbound_gateway_tokens
 from central.routes.fhir import FHIR_BASE, FHIR_JSON, FHIR_SCHEMAS
 from central.settings import CentralSettings
@@ -46,7 +59,7 @@ __all__ = ["IngestAnswer", "IngestBatch", "create_app"]
 from onestop.ticker import Ticker
 from onestop.work_orders import WorkOrderSync
 
-RAW_BODY_MODELS: tuple[type[BaseModel], ...] = (IngestBatch, AlertSyncIn, FleetSyncIn, WorkOrderSync)
+RAW_BODY_MODELS: tuple[type[BaseModel], ...] = (IngestBatch, AlertSyncIn, FleetSyncIn, WorkOrderSync, BookingIn)
 
 
 class _StoreCollector(Collector):
@@ -200,7 +213,8 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
     def stats() -> dict[str, int]:
         return store.stats()
 
-    for module in (sync, records, alerts, analytics, health, fhir, rights, directory, dashboard, work_orders):
+    for module in (sync, records, alerts, analytics, health, fhir, rights, directory, dashboard, work_orders,
+                   bookings):
         app.include_router(module.router(ctx))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     install_docs(app)

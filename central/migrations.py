@@ -175,6 +175,11 @@ def _card_directory(conn: sa.Connection) -> None:
     schema.directory_cards.create(conn, checkfirst=True)
 
 
+def _bookings(conn: sa.Connection) -> None:
+    schema.bookings.create(conn, checkfirst=True)
+    schema.booking_occurrences.create(conn, checkfirst=True)
+
+
 Step = Migration[sa.Connection, int]
 MIGRATIONS: tuple[Step, ...] = (
     Migration(1, "events and gateways", _initial),
@@ -187,6 +192,7 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(8, "audit log names the person who read", _audit_person),
     Migration(9, "card directory: cardholders and their cards (keyed and sealed)", _card_directory),
     Migration(10, "work orders", _work_orders),
+    Migration(11, "bookings from the booking system and their occurrences", _bookings),
 )
 
 

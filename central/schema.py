@@ -256,3 +256,35 @@ work_orders = sa.Table(
     sa.Index("work_orders_department_state", "department", "state"),
     sa.Index("work_orders_site_opened", "site", "opened_at"),
 )
+
+# Bookings from the university's booking system (#18, ``central.bookings_store``): one row per event UID and
+# space, its version (SEQUENCE, DTSTAMP) and its iCalendar text; the holder only as a keyed pseudonym (NULL when
+# the attendee's e-mail is not in the directory). ``booking_occurrences`` holds its expansion in the window
+# around the last import, in UTC, for listing and, later, for gateways.
+bookings = sa.Table(
+    "bookings", metadata,
+    sa.Column("site", sa.String(32), primary_key=True),
+    sa.Column("space", sa.String(64), primary_key=True),
+    sa.Column("uid", sa.String(255), primary_key=True),
+    sa.Column("sequence", sa.Integer, nullable=False),
+    sa.Column("stamp", UtcDateTime, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("holder_ref", sa.String(40), nullable=True),
+    sa.Column("rrule", sa.String(300), nullable=True),
+    sa.Column("raw", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("imported_at", UtcDateTime, nullable=False),
+    sa.Column("imported_by", sa.String(64), nullable=False),
+)
+
+booking_occurrences = sa.Table(
+    "booking_occurrences", metadata,
+    sa.Column("site", sa.String(32), primary_key=True),
+    sa.Column("space", sa.String(64), primary_key=True),
+    sa.Column("uid", sa.String(255), primary_key=True),
+    sa.Column("start", UtcDateTime, primary_key=True),
+    sa.Column("end", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("holder_ref", sa.String(40), nullable=True),
+    sa.Index("booking_occurrences_space_start", "site", "space", "start"),
+)
