@@ -62,7 +62,7 @@ pytestmark = pytest.mark.slow
 OPEN_ROUTES = {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/api/v1/stats"), ("GET", "/"),
                ("GET", "/dashboard"), ("GET", "/auth/me")}  # /auth/me: the caller's own session, or nobody
 PATH_VALUES = {"site": "test-site", "space": "study-24h-2f", "alert_id": "no-such-alert", "resource_id": "x",
-               "card": "0000FFFF", "holder_id": "S0000"}  # a card no test taps: the role matrix may erase it
+               "card": "0000FFFF", "holder_id": "S0000", "order_id": "no-such-order"}  # a card no test taps: the role matrix may erase it
 BODIES = {"PUT": {"spaces": []}, "POST": {"site": "test-site"}}
 EXAMPLES = 10  # schemathesis examples per operation: bounded, derandomized
 
@@ -288,6 +288,10 @@ GATEWAY_ROLES = {
     ("GET", "/api/v1/dead-letters"): {"technician", "admin"},
     ("GET", "/api/v1/quarantine"): {"technician", "admin"},
     ("GET", "/api/v1/overview"): _ANYONE,
+    # work orders: every person's role; which departments' orders it sees is the route's own filter
+    ("GET", "/api/v1/work-orders"): _ANYONE,
+    ("GET", "/api/v1/work-orders/{order_id}"): _ANYONE,
+    ("POST", "/api/v1/work-orders/{order_id}"): _ANYONE,
 }
 
 
