@@ -23,6 +23,16 @@ from tests.provisioning.conftest import current_user, free_ports
 runner = CliRunner(env={"COLUMNS": "200"})
 
 
+@pytest.fixture(autouse=True)
+def _wide_tables(monkeypatch):
+    """Tables as wide as COLUMNS says, whichever test imported the command line first (its consoles read the
+    width when they are made, and another file's test may have made them narrow)."""
+    from provisioning import cli
+
+    for console in (cli.out, cli.err):
+        monkeypatch.setattr(console, "width", 200)
+
+
 def walk(command: click.Command, path: tuple[str, ...] = ()):
     yield path, command
     if isinstance(command, click.Group):

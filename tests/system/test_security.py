@@ -62,7 +62,8 @@ pytestmark = pytest.mark.slow
 OPEN_ROUTES = {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/api/v1/stats"), ("GET", "/"),
                ("GET", "/dashboard"), ("GET", "/auth/me")}  # /auth/me: the caller's own session, or nobody
 PATH_VALUES = {"site": "test-site", "space": "study-24h-2f", "alert_id": "no-such-alert", "resource_id": "x",
-               "card": "0000FFFF", "holder_id": "S0000", "order_id": "no-such-order"}  # a card no test taps: the role matrix may erase it
+               "card": "0000FFFF", "holder_id": "S0000",
+               "order_id": "no-such-order"}  # a card no test taps: the role matrix may erase it
 BODIES = {"PUT": {"spaces": []}, "POST": {"site": "test-site"}}
 EXAMPLES = 10  # schemathesis examples per operation: bounded, derandomized
 
