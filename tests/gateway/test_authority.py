@@ -41,7 +41,7 @@ def event(entry: DeviceEntry, event_type: str, **changes):
 
 # What each configured device may send, with the data above (the space and activity of the first three).
 ALLOWED = {
-    KIOSK.device: {"checkin", "checkout", "request", "feedback", "heartbeat", "fault"},  # attendance: it has no activity
+    KIOSK.device: {"checkin", "checkout", "request", "feedback", "heartbeat", "fault"},  # no attendance: no activity
     STATION.device: {"checkin", "checkout", "request", "feedback", "screening", "heartbeat", "fault"},
     SENSOR.device: {"reading", "heartbeat", "fault"},
     ATTENDANCE.device: {"attendance", "heartbeat", "fault"},   # no space: no check-ins
