@@ -35,6 +35,7 @@ from central.routes import (
     bookings,
     dashboard,
     directory,
+    feedback,
     fhir,
     health,
     records,
@@ -214,7 +215,7 @@ def create_app(settings: CentralSettings, store: CentralStore) -> FastAPI:
         return store.stats()
 
     for module in (sync, records, alerts, analytics, health, fhir, rights, directory, dashboard, work_orders,
-                   bookings):
+                   bookings, feedback):
         app.include_router(module.router(ctx))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     install_docs(app)

@@ -190,7 +190,7 @@ EVENT_COLUMNS = ("id", "site", "device", "seq", "type", "ts", "received", "inges
 
 def derived_columns(event_type: str, ts: datetime, received: datetime, data: Mapping[str, Any]) -> dict[str, Any]:
     """The indexed columns copied out of an event: ``at``, ``space``, ``subject``."""
-    space = data.get("space") if event_type in ("checkin", "checkout", "reading") else None
+    space = data.get("space") if event_type in ("checkin", "checkout", "reading", "feedback") else None
     subject = data.get("subject") if event_type == "screening" else None
     return {"at": event_time(ts, received), "space": space, "subject": subject}
 

@@ -6,7 +6,7 @@ card, a check-in into any room. The gateway therefore holds every event to its s
 configuration (``[[devices]]``: kind, space, activity):
 
 - its kind must allow the event type (``MAY_SEND``);
-- a check-in or check-out, and a student's request (work order), must be for the device's own space;
+- a check-in or check-out, a student's request (work order) and feedback must be for the device's own space;
 - attendance must be for the device's own activity;
 - a sensor reading that names a space must name the device's own.
 
@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from onestop.events import AttendanceData, CheckData, Envelope, ReadingData, RequestData
+from onestop.events import AttendanceData, CheckData, Envelope, FeedbackData, ReadingData, RequestData
 from onestop.site import DeviceEntry
 
-KIOSK = frozenset({"checkin", "checkout", "attendance", "request", "heartbeat", "fault"})
+KIOSK = frozenset({"checkin", "checkout", "attendance", "request", "feedback", "heartbeat", "fault"})
 MAY_SEND: dict[str, frozenset[str]] = {
     "kiosk": KIOSK,
     "health-station": KIOSK | {"screening"},
@@ -46,7 +46,7 @@ def refusal(entry: DeviceEntry, envelope: Envelope) -> str | None:
     if envelope.type not in MAY_SEND.get(entry.kind, ()):
         return f"a {entry.kind} may not send {envelope.type} events"
     data = envelope.data
-    if isinstance(data, CheckData | RequestData):
+    if isinstance(data, CheckData | RequestData | FeedbackData):
         if entry.space is None or data.space != entry.space:
             return f"{envelope.type}: data.space is not the device's own space"
     elif isinstance(data, AttendanceData):

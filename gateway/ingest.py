@@ -19,7 +19,7 @@ from onestop.site import DeviceEntry
 
 # Sync order: lower goes first. Urgent health data, then presence, then telemetry.
 PRIORITY = {"screening": 0, "fault": 1, "checkin": 1, "checkout": 1, "attendance": 1, "request": 1, "reading": 2,
-            "heartbeat": 2}
+            "heartbeat": 2, "feedback": 2}
 
 
 @dataclass(frozen=True, slots=True)

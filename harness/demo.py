@@ -68,6 +68,8 @@ FLAKY_CYCLE_S, FLAKY_DOWN_S = 240.0, 100.0
 # Work orders (docs/work-orders.md): now and then a student reports a problem after a tap (most leave their
 # card for a reply), and one kiosk's card reader is unplugged for a while in every cycle.
 REQUEST_SHARE = 0.03
+FEEDBACK_SHARE = 0.6  # of the feedback questions a kiosk asks after a checkout, the share answered
+FEEDBACK_RATINGS = (2, 3, 4, 4, 4, 5, 5)
 UNPLUGGED, UNPLUG_CYCLE_S, UNPLUG_DOWN_S = "kiosk-demo-skills", 180.0, 40.0
 
 
@@ -124,7 +126,8 @@ class Demo:
             [STATION], [str(self.rng.getrandbits(32)) for _ in range(1500)], self.rng,
             self.start_at.replace(tzinfo=None), exam_week=exam_week)
         self.screenings: queue.Queue[ScreeningAction] = queue.Queue()
-        self.counts = {"taps": 0, "screenings": 0, "abnormal": 0, "requests": 0}
+        self.counts = {"taps": 0, "screenings": 0, "abnormal": 0, "requests": 0, "feedback": 0}
+        self._questions_seen: set[object] = set()  # feedback questions already answered or left alone
         self.unplugged = False
         self.supervisor = Supervisor({"broker": self.site.broker, "central": self.central, "gateway": self.gateway},
                                      self.site.path("run"), self._incident)
@@ -181,6 +184,7 @@ class Demo:
     # -- what happens ------------------------------------------------------------------------------------
     def step(self, real_seconds: float) -> None:
         """Advance the simulation and play what happens on the simulated devices."""
+        self._answer_questions()
         for action in self.sim.advance(real_seconds * self.speed / 60):
             if isinstance(action, TapAction):
                 if action.kiosk in self.runtimes:  # a kiosk without power reads no card
@@ -195,6 +199,19 @@ class Demo:
                         self.counts["requests"] += 1
             elif self.screenings.qsize() < 3:  # a queue forms at the station; the rest come back another day
                 self.screenings.put(action)
+
+    def _answer_questions(self) -> None:
+        """Students answer some of the kiosks' feedback questions after checking out (docs/work-orders.md)."""
+        for runtime in self.runtimes.values():
+            question = runtime.question
+            if question is None or question in self._questions_seen:
+                continue
+            self._questions_seen.add(question)
+            if self.rng.random() < FEEDBACK_SHARE:
+                runtime.answer_feedback(self.rng.choice(FEEDBACK_RATINGS))
+                self.counts["feedback"] += 1
+        if len(self._questions_seen) > 10_000:
+            self._questions_seen.clear()
 
     def _station_worker(self) -> None:
         while True:
@@ -301,7 +318,7 @@ class Demo:
         facts.add_row("screenings", f"{self.counts['screenings']} ({self.counts['abnormal']} abnormal)",
                       "sync backlog", str(stats["backlog"]))
         facts.add_row("open alerts", str(len(alerts)), "central events", str(central["events"]))
-        facts.add_row("requests", str(self.counts["requests"]), "reader unplugged",
+        facts.add_row("requests", f"{self.counts['requests']} ({self.counts['feedback']} ratings)", "reader unplugged",
                       UNPLUGGED if self.unplugged else "—")
         facts.add_row("kiosks powered", f"{len(self.runtimes)}/{len(self.site.kiosks)}", "WAN", wan)
         with contextlib.suppress(sqlite3.Error):  # a database being created or restarted: next time

@@ -30,6 +30,11 @@ which starts a ``RequestDraft``; the next tap within ``REQUEST_WAIT_S`` is their
 (``request_decision``) instead of a check-in, and "anonymous" sends it without one. A draft left alone expires,
 so the next student's tap is never attached to someone else's request.
 
+Feedback (docs/work-orders.md, "Feedback"): after a recorded checkout the kiosk may ask one optional question
+about the space (``feedback_due``): at most every ``every``-th checkout (0: never), and never a card asked in
+the last ``FEEDBACK_INTERVAL`` (the runtime keeps a keyed tag of each card asked, not the card). The answer is
+a ``feedback`` event with the space, the question and the rating only (``feedback_decision``): anonymous.
+
 A check-in older than ``max_stay_h`` is forgotten at the next tap (the gateway closes such stays itself,
 ``via: "auto"``), so a student who left without tapping is welcomed, not said goodbye to, the next day.
 """
@@ -48,12 +53,16 @@ from onestop.work_orders import requester_tag
 FeedbackKind = Literal["welcome", "reservation", "goodbye", "attendance", "already-registered", "full",
                        "reservation-required", "unknown-card", "identified", "not-recorded", "already-in",
                        "not-inside", "card-lost", "card-blocked", "card-expired", "not-admitted", "request-sent",
-                       "request-sent-anonymous"]
+                       "request-sent-anonymous", "feedback-thanks"]
 POSITIVE: frozenset[str] = frozenset({"welcome", "reservation", "goodbye", "attendance", "already-registered",
-                                      "identified", "already-in", "request-sent", "request-sent-anonymous"})
+                                      "identified", "already-in", "request-sent", "request-sent-anonymous",
+                                      "feedback-thanks"})
 REFUSALS: dict[str, FeedbackKind] = {"lost": "card-lost", "blocked": "card-blocked", "graduated": "card-expired",
                                      "not-in-group": "not-admitted"}
 REQUEST_WAIT_S = 30.0  # how long a chosen category waits for a card or "anonymous" before it is dropped
+FEEDBACK_QUESTION = "space-rating"  # "How do you rate this space today?" (kiosk/i18n.py)
+FEEDBACK_INTERVAL = timedelta(days=7)  # a card is asked at most once in this time
+FEEDBACK_WAIT_S = 15.0  # an unanswered question goes away after this
 MAX_OWN_TAPS = 20_000  # own taps kept until a presence copy includes them (a long outage of a busy door)
 
 
@@ -286,3 +295,33 @@ def own_requests(config: StationConfig, card: str) -> list[RequestStatus]:
         return []
     mine = requester_tag(bytes.fromhex(config.request_key), card)
     return sorted((r for r in config.requests if r.tag == mine), key=lambda r: r.opened, reverse=True)
+
+
+# -- feedback (docs/work-orders.md, "Feedback") --------------------------------------------------------------
+def feedback_due(every: int, checkouts: int, last_asked: datetime | None, now: datetime) -> bool:
+    """Whether to ask the student who just checked out: ``checkouts`` recorded since the last question (this
+    one included) reached ``every`` (0 disables), and this card was not asked within ``FEEDBACK_INTERVAL``
+    (``last_asked``: when it was, from the runtime's keyed record)."""
+    if every <= 0 or checkouts < every:
+        return False
+    return last_asked is None or not timedelta(0) <= now - last_asked < FEEDBACK_INTERVAL
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackAsk:
+    """A question on screen, waiting for a rating or "skip" (``since``: monotonic seconds). Holds no card."""
+
+    space: str
+    question: str
+    since: float
+
+    def expired(self, now: float) -> bool:
+        """True once ``FEEDBACK_WAIT_S`` passed: the question goes away unanswered."""
+        return now - self.since > FEEDBACK_WAIT_S
+
+
+def feedback_decision(ask: FeedbackAsk, rating: int) -> Decision:
+    """The anonymous ``feedback`` event for a rating of 1 to 5: the space, the question, the rating, no card."""
+    if not 1 <= rating <= 5:
+        raise ValueError("a rating is 1 to 5")
+    return Decision("feedback-thanks", "feedback", {"space": ask.space, "question": ask.question, "rating": rating})

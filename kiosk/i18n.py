@@ -148,6 +148,17 @@ _TEXT: dict[str, tuple[str, str]] = {
     "state_in-progress": ("Being handled", "处理中"),
     "state_done": ("Done", "已完成"),
     "state_rejected": ("Declined", "未受理"),
+    # The feedback question after a checkout (kiosk/ui/feedback_screen.py); the slug is FEEDBACK_QUESTION.
+    "feedback_question": ("How do you rate this space today?", "您对今天的这个空间评价如何？"),
+    "feedback_hint": ("Optional and anonymous: your card is not sent.", "可选且匿名：不会发送您的卡号。"),
+    "feedback_1": ("1 Poor", "1 很差"),
+    "feedback_2": ("2", "2"),
+    "feedback_3": ("3", "3"),
+    "feedback_4": ("4", "4"),
+    "feedback_5": ("5 Very good", "5 很好"),
+    "feedback_skip": ("Skip", "跳过"),
+    "feedback-thanks": ("Thank you!", "谢谢！"),
+    "feedback-thanks_detail": ("Your rating helps us improve this space.", "您的评价帮助我们改进这个空间。"),
     # The results screen, when the results take more than one page.
     "more_results": ("More ▶", "更多 ▶"),
     "previous_results": ("◀ Back", "◀ 上一页"),

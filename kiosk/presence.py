@@ -18,13 +18,14 @@ or sealed under a rotated-out key, are resealed on open.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kiosk.controller import OwnTap, Stay
+from kiosk.controller import FEEDBACK_INTERVAL, OwnTap, Stay
 from onestop.sqlite import checkpoint, open_database
 from sealing import Sealer
 
@@ -57,6 +58,13 @@ MIGRATIONS = [
     ("0003-sealed", """
         ALTER TABLE presence ADD COLUMN sealed BLOB;
         ALTER TABLE own_taps ADD COLUMN sealed BLOB;
+    """),
+    # When a card was last asked the feedback question: a keyed tag of the card, never the card itself.
+    ("0004-feedback-asked", """
+        CREATE TABLE feedback_asked (
+            tag TEXT PRIMARY KEY,
+            at REAL NOT NULL
+        );
     """),
 ]
 
@@ -202,6 +210,27 @@ class PresenceStore:
                                       (space,)).fetchall()
         return [OwnTap(seq, kind, self._open(sealed, space, seq)[0] if self._sealer else card,
                        datetime.fromtimestamp(at, UTC)) for seq, kind, card, at, sealed in rows]
+
+    # -- feedback asked ------------------------------------------------------------------------------
+    def _feedback_tag(self, card: str) -> str:
+        # Its own domain, so it matches no presence row; without a sealer (tests only) a plain hash.
+        value = f"feedback|{card}"
+        return self._sealer.tag(value) if self._sealer else hashlib.sha256(value.encode()).hexdigest()[:32]
+
+    def feedback_asked_at(self, card: str) -> datetime | None:
+        """When ``card`` was last asked the feedback question (kept ``FEEDBACK_INTERVAL``), or ``None``."""
+        with self._lock:
+            row = self._conn.execute("SELECT at FROM feedback_asked WHERE tag = ?",
+                                     (self._feedback_tag(card),)).fetchone()
+        return datetime.fromtimestamp(row[0], UTC) if row else None
+
+    def feedback_asked(self, card: str, at: datetime) -> None:
+        """Remember that ``card`` was asked at ``at``; forget records older than ``FEEDBACK_INTERVAL``."""
+        with self._lock:
+            self._conn.execute("DELETE FROM feedback_asked WHERE at < ?",
+                               ((at - FEEDBACK_INTERVAL).timestamp(),))
+            self._conn.execute("INSERT OR REPLACE INTO feedback_asked (tag, at) VALUES (?, ?)",
+                               (self._feedback_tag(card), at.timestamp()))
 
     def close(self) -> None:
         """Close the database."""

@@ -31,11 +31,15 @@ from device.link import DeviceLink
 from device.outbox import Outbox
 from kiosk.config import RequestStatus, StationConfig, merge_sections
 from kiosk.controller import (
+    FEEDBACK_QUESTION,
     REQUEST_WAIT_S,
     Authority,
     Decision,
+    FeedbackAsk,
     RequestDraft,
     TapController,
+    feedback_decision,
+    feedback_due,
     own_requests,
     request_decision,
 )
@@ -87,6 +91,8 @@ class KioskRuntime:
         self.occupancy: dict[str, Any] | None = None
         self.request: RequestDraft | None = None  # a chosen request category waiting for a card (work orders)
         self.lookup_since: float | None = None  # "My requests" pressed: the next tap shows that card's requests
+        self.question: FeedbackAsk | None = None  # the feedback question on screen (no card), docs/work-orders.md
+        self._checkouts = 0  # checkouts recorded since the feedback question was last asked
         self._faults: dict[str, str] = {}  # component -> error, while it lasts
         self._device_states: dict[str, str] = {}  # health device -> its last status ("finger-out", ...)
         self.devices: DeviceHub | None = None
@@ -178,9 +184,63 @@ class KioskRuntime:
                 except sqlite3.Error as exc:
                     log.warning("presence cache at %s not updated (%s); the event is recorded", self.settings.device,
                                 exc)
+            self.question = None  # a new tap: whatever was asked of the previous student goes away
+            if event is not None and decision.event_type == "checkout":
+                self._maybe_ask(card, now)
+            question = self.question
         log.info("tap at %s: %s", self.settings.device, decision.feedback)  # never the card number
         self._tell("feedback", decision)
+        if question is not None:
+            self._tell("question", question)
         return Tap(decision, event)
+
+    # -- feedback (docs/work-orders.md, "Feedback") -----------------------------------------------------------
+    def _maybe_ask(self, card: str, now: datetime) -> None:
+        """After a recorded checkout (under the lock): ask the question now and then, a card once a week."""
+        self._checkouts += 1
+        try:
+            if not feedback_due(self.settings.feedback_every, self._checkouts, self.presence.feedback_asked_at(card),
+                                now):
+                return
+            self.presence.feedback_asked(card, now)
+        except sqlite3.Error as exc:  # nothing to ask rather than asking a card twice
+            log.warning("feedback record at %s unavailable (%s); not asking", self.settings.device, exc)
+            return
+        self._checkouts = 0
+        self.question = FeedbackAsk(self.controller.space, FEEDBACK_QUESTION, time.monotonic())
+
+    def answer_feedback(self, rating: int) -> Tap:
+        """The student rated the space 1..5: recorded through the outbox as an anonymous ``feedback`` event."""
+        event = None
+        with self._lock:
+            ask = self._live_question(time.monotonic())
+            if ask is None:
+                return Tap(Decision("not-recorded"), None)
+            decision = feedback_decision(ask, rating)
+            assert decision.event_type and decision.data is not None
+            try:
+                event = self._append(decision.event_type, decision.data)
+                self.question = None
+            except NotRecordedError as exc:
+                self.not_recorded += 1
+                log.error("feedback at %s NOT recorded (%s)", self.settings.device, exc)
+                decision = Decision("not-recorded")
+        log.info("feedback at %s: %s", self.settings.device, decision.feedback)  # never the rating or a card
+        self._tell("question", None)
+        self._tell("feedback", decision)
+        return Tap(decision, event)
+
+    def skip_feedback(self) -> None:
+        """The student skipped the question: nothing is recorded."""
+        with self._lock:
+            self.question = None
+        self._tell("question", None)
+
+    def _live_question(self, now: float) -> FeedbackAsk | None:
+        """The question on screen, dropped once it expired (under the lock)."""
+        if self.question is not None and self.question.expired(now):
+            self.question = None
+        return self.question
 
     def _identify(self, card: str) -> Tap:
         if not CARD_RE.fullmatch(card or ""):
@@ -366,6 +426,7 @@ class KioskRuntime:
         with self._lock:
             self._write_unwritten()
             dropped = self.request is not None and self._live_request(time.monotonic()) is None
+            unasked = self.question is not None and self._live_question(time.monotonic()) is None
             before = self.session.phase
             event = self._record(self.session.tick(time.monotonic() if now is None else now))
             changed = self.session.phase != before
@@ -373,6 +434,8 @@ class KioskRuntime:
             self._tell("session")
         if dropped:
             self._tell("request", None)
+        if unasked:
+            self._tell("question", None)
         return event
 
     # -- devices -----------------------------------------------------------------------------------------

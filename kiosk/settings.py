@@ -101,6 +101,8 @@ class KioskSettings(Section):
     health: HealthStationSettings = Field(default_factory=HealthStationSettings)
     screen: ScreenSettings = Field(default_factory=ScreenSettings)
     heartbeat_s: float = Field(30.0, ge=1, le=60, description="heartbeat period (the contract asks ≤ 60 s)")
+    feedback_every: int = Field(5, ge=0, le=1000, description="ask the anonymous feedback question after about "
+                                "every Nth checkout, never a card twice in 7 days (0: never ask)")
 
     @field_validator("data_dir", "data_key")
     @classmethod

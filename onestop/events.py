@@ -176,7 +176,18 @@ class RequestData(_Data):
     note: str | None = Field(default=None, min_length=1, max_length=200)
 
 
-EventType = Literal["checkin", "checkout", "attendance", "screening", "reading", "heartbeat", "fault", "request"]
+class FeedbackData(_Data):
+    """``feedback``: one anonymous answer to a kiosk's question about its space after a checkout
+    (docs/work-orders.md, "Feedback"). No card and nothing else that names the student: only the space, the
+    question's slug and a rating from 1 (poor) to 5 (very good)."""
+
+    space: Slug
+    question: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    rating: int = Field(ge=1, le=5)
+
+
+EventType = Literal["checkin", "checkout", "attendance", "screening", "reading", "heartbeat", "fault", "request",
+                    "feedback"]
 DATA_MODELS: dict[str, type[BaseModel]] = {
     "checkin": CheckData,
     "checkout": CheckData,
@@ -186,8 +197,10 @@ DATA_MODELS: dict[str, type[BaseModel]] = {
     "heartbeat": HeartbeatData,
     "fault": FaultData,
     "request": RequestData,
+    "feedback": FeedbackData,
 }
-EventData = CheckData | AttendanceData | ScreeningData | ReadingData | HeartbeatData | FaultData | RequestData
+EventData = (CheckData | AttendanceData | ScreeningData | ReadingData | HeartbeatData | FaultData | RequestData
+             | FeedbackData)
 
 
 def utcnow() -> datetime:
@@ -315,8 +328,15 @@ class RequestEnvelope(Envelope):
     data: RequestData
 
 
+class FeedbackEnvelope(Envelope):
+    """A ``feedback`` event."""
+
+    type: Literal["feedback"]
+    data: FeedbackData
+
+
 AnyEnvelope = Annotated[CheckinEnvelope | CheckoutEnvelope | AttendanceEnvelope | ScreeningEnvelope
-                        | ReadingEnvelope | HeartbeatEnvelope | FaultEnvelope | RequestEnvelope,
+                        | ReadingEnvelope | HeartbeatEnvelope | FaultEnvelope | RequestEnvelope | FeedbackEnvelope,
                         Field(discriminator="type")]
 """Annotation for a field holding any event: validated as the subclass of its ``type``."""
 ENVELOPE: TypeAdapter[Envelope] = TypeAdapter(AnyEnvelope)

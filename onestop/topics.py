@@ -23,7 +23,8 @@ from onestop.errors import TopicError
 from onestop.ids import DEVICE_RE, SITE_RE, SLUG_RE
 
 PREFIX = "onestop/v1"
-EVENT_TYPES = ("checkin", "checkout", "attendance", "screening", "reading", "heartbeat", "fault", "request")
+EVENT_TYPES = ("checkin", "checkout", "attendance", "screening", "reading", "heartbeat", "fault", "request",
+               "feedback")
 _TYPE_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 TopicKind = Literal["event", "state", "cfg", "occupancy", "presence", "alert", "gateway-state"]

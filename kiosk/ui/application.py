@@ -25,6 +25,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kiosk.controller import REQUEST_WAIT_S, Decision
 from kiosk.i18n import find_cjk_font, tr
 from kiosk.runtime import KioskRuntime
+from kiosk.ui.feedback_screen import RateSpaceScreen
 from kiosk.ui.health_screens import ConsentScreen, HealthScreen, HeightScreen, QuestionScreen
 from kiosk.ui.kiosk_screens import FeedbackScreen, IdleScreen
 from kiosk.ui.request_screens import LookupScreen, MyRequestsScreen, RequestCardScreen, RequestCategoriesScreen
@@ -66,7 +67,8 @@ class KioskApp(App):
                        HealthScreen(name="health"),
                        HeightScreen(name="height"), QuestionScreen(name="question"), ResultsScreen(name="results"),
                        RequestCategoriesScreen(name="request-categories"), RequestCardScreen(name="request-card"),
-                       LookupScreen(name="lookup"), MyRequestsScreen(name="my-requests")):
+                       LookupScreen(name="lookup"), MyRequestsScreen(name="my-requests"),
+                       RateSpaceScreen(name="rate-space")):
             self.manager.add_widget(screen)
         self.runtime.subscribe(self._heard)
         Window.bind(on_touch_down=self._touched, size=self._resized)
@@ -129,6 +131,8 @@ class KioskApp(App):
 
     def screen_name(self) -> str:
         """The screen the state calls for."""
+        if self.runtime.question is not None:  # the goodbye comes with the feedback question
+            return "rate-space"
         if time.monotonic() < self._feedback_until:
             return "feedback"
         if self.runtime.request is not None:

@@ -17,7 +17,7 @@ from harness.netutil import free_port
 from onestop.site import OpeningHours, SiteConfig, SpaceConfig
 from onestop.work_orders import WorkOrderRecord
 from tests.browser import new_page, screenshot
-from tests.central.factories import alert, device
+from tests.central.factories import alert, device, event
 from tests.helpers import served
 from web.http import HttpServer, HttpSettings
 
@@ -53,6 +53,9 @@ def campus(settings, store):
         for chunk in range(0, len(items), 5000):
             store.ingest(site, items[chunk:chunk + 5000], now=NOW)
         store.configs.put(site, SiteConfig(spaces=list(spaces)), "test")
+    store.ingest("north-b3", [IngestItem(received=NOW - timedelta(days=2), envelope=event(  # two anonymous ratings
+        "kiosk-n-1", 900_000 + r, "feedback", {"space": "study-24h-2f", "question": "space-rating", "rating": r},
+        ts=NOW - timedelta(days=2))) for r in (4, 5)], now=NOW)
     store.alerts.upsert([alert(team="clinic", rule="bp-crisis", severity="urgent", summary="Blood pressure crisis"),
                          alert(summary="Library over capacity", site="south-a1"),
                          alert(team="technicians", rule="device-offline", summary="Kiosk offline")])
@@ -155,6 +158,8 @@ def test_dashboard_in_english_and_chinese_at_desktop_and_phone_width(browser, ca
         assert heading == ("使用率，过去 28 天" if lang == "zh" else "utilisation, last 28 days")
         assert ("几乎空置" if lang == "zh" else "Nearly empty") in page.inner_text("#utilisation-table")
         assert page.locator("#utilisation-table tbody tr").count() == 3
+        # Beside the use, the students' ratings of the last 28 days: mean (count).
+        assert "4.5 (2)" in page.inner_text('#utilisation-table tr[data-space="study-24h-2f"]')
         # A chart that is not flat: the history line spans a real height, and the forecast too.
         for line in ("history", "forecast"):
             box = page.locator(f"#chart svg path.{line}").bounding_box()

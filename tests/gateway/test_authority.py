@@ -24,6 +24,7 @@ DATA = {
     "heartbeat": {"uptime_s": 5, "outbox": 0},
     "fault": {"component": "reader", "error": "unplugged"},
     "request": {"category": "climate", "space": "study-24h-2f", "card": None, "note": None},
+    "feedback": {"space": "study-24h-2f", "question": "space-rating", "rating": 4},
 }
 KIOSK = DeviceEntry(device="kiosk-b3-lobby", kind="kiosk", space="study-24h-2f")
 STATION = DeviceEntry(device="hs-b3-corner", kind="health-station", space="study-24h-2f")
@@ -40,8 +41,8 @@ def event(entry: DeviceEntry, event_type: str, **changes):
 
 # What each configured device may send, with the data above (the space and activity of the first three).
 ALLOWED = {
-    KIOSK.device: {"checkin", "checkout", "request", "heartbeat", "fault"},  # attendance: it has no activity
-    STATION.device: {"checkin", "checkout", "request", "screening", "heartbeat", "fault"},
+    KIOSK.device: {"checkin", "checkout", "request", "feedback", "heartbeat", "fault"},  # no attendance: no activity
+    STATION.device: {"checkin", "checkout", "request", "feedback", "screening", "heartbeat", "fault"},
     SENSOR.device: {"reading", "heartbeat", "fault"},
     ATTENDANCE.device: {"attendance", "heartbeat", "fault"},   # no space: no check-ins
     BARE_KIOSK.device: {"heartbeat", "fault"},                 # says nothing: least privilege
@@ -57,7 +58,7 @@ def test_each_kind_sends_only_its_types_and_only_for_its_own_space_or_activity(e
 
 
 def test_the_authority_table_is_the_contracts():
-    assert MAY_SEND["kiosk"] == {"checkin", "checkout", "attendance", "request", "heartbeat", "fault"}
+    assert MAY_SEND["kiosk"] == {"checkin", "checkout", "attendance", "request", "feedback", "heartbeat", "fault"}
     assert MAY_SEND["health-station"] == MAY_SEND["kiosk"] | {"screening"}
     assert MAY_SEND["sensor"] == {"reading", "heartbeat", "fault"}
 
@@ -69,6 +70,7 @@ def test_a_check_in_into_another_space_and_attendance_at_another_activity_are_re
     assert refusal(SENSOR, event(SENSOR, "reading", space="equipment-room")) is not None
     assert refusal(BARE_SENSOR, event(BARE_SENSOR, "reading", space=None)) is None
     assert refusal(KIOSK, event(KIOSK, "request", space="equipment-room")) is not None  # work orders too
+    assert refusal(KIOSK, event(KIOSK, "feedback", space="equipment-room")) is not None  # and feedback
 
 
 def test_a_kiosks_screening_is_quarantined_as_not_permitted_without_naming_values():

@@ -143,6 +143,15 @@ def test_a_request_in_three_taps_with_a_card_or_anonymous_and_only_the_own_reque
                                                        "request-categories-zh", "request-card-zh", "my-requests")]
 
 
+def test_the_feedback_question_after_a_checkout_in_both_languages_records_an_anonymous_rating(site, screenshots):
+    size = "800x480"
+    broker = {**site.broker_section(site.device_users["kiosk-test-a"]), "port": free_port()}
+    config = station_config(site, "kiosk-test-a", broker=broker, feedback_every=1, screen={"feedback_s": 1.5})
+    report = run_scenario(config, "feedback", size, screenshots)
+    shots = assert_shots(report, screenshots, size)
+    assert shots == [f"{size}-{name}.png" for name in ("feedback-question", "feedback-question-zh")]
+
+
 @pytest.mark.parametrize("size", ["800x480", "1920x1080"])
 def test_a_whole_screening_through_the_health_station_window(site, screenshots, size):
     # No broker: a health station works offline, and its records wait in the outbox where the scenario

@@ -318,6 +318,27 @@ def requests_scenario(d: Driver) -> None:
     d.see("Tap your card", gone=("Seen by staff",))
 
 
+def feedback_scenario(d: Driver) -> None:
+    """The feedback question after a checkout (feedback_every = 1): goodbye, five ratings and Skip; anonymous."""
+    reader = d.devices["reader"]
+    d.runtime._config(demo_cfg(d.runtime.settings.device, "kiosk", "study-24h-2f"))
+    d.see("Tap your card")
+    reader.tap(CARD)
+    d.see("Welcome!")
+    time.sleep(1.1)  # past the reader's repeat window
+    reader.tap(CARD)
+    d.see("Goodbye!", "How do you rate this space today?", "1 Poor", "5 Very good", "Skip")
+    d.shot("feedback-question", "How do you rate this space today?", "5 Very good", "Skip")
+    d.press("中文")
+    d.see("您对今天的这个空间评价如何？", "跳过")
+    d.shot("feedback-question-zh", "您对今天的这个空间评价如何？", "5 很好", "跳过")
+    d.press("4")
+    d.see("谢谢！")
+    d.see("Tap your card", gone=("谢谢！",))
+    ratings = [json.loads(p.payload)["data"] for p in d.runtime.outbox.pending() if p.type == "feedback"]
+    assert ratings == [{"space": "study-24h-2f", "question": "space-rating", "rating": 4}], ratings
+
+
 GLYPHS = "所直角骨"  # their Japanese and simplified-Chinese forms differ
 
 
@@ -339,7 +360,7 @@ def glyphs_scenario(d: Driver) -> None:
 
 
 SCENARIOS = {"kiosk": kiosk_scenario, "health": health_scenario, "glyphs": glyphs_scenario,
-             "requests": requests_scenario}
+             "requests": requests_scenario, "feedback": feedback_scenario}
 
 
 def simulated_devices(settings: KioskSettings, scenario: str) -> tuple[KioskSettings, dict[str, SimulatedDevice]]:
