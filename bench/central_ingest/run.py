@@ -99,7 +99,7 @@ def run_backend(name: str, database_url: str, root: Path, bodies: dict[str, list
     for site in bodies:
         token, entry = new_token(f"gateway-{site}", Role.GATEWAY, site=site)
         tokens[site] = token
-        entries.append(entry.model_dump(mode="json"))
+        entries.append(entry.model_dump(mode="json", exclude_none=True))
     port = free_port()
     config = root / f"central-{name}.toml"
     config.write_text(tomli_w.dumps({"database_url": database_url,

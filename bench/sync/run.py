@@ -94,7 +94,7 @@ def main() -> None:
         (root / "central.toml").write_text(tomli_w.dumps({
             "database_url": f"sqlite:///{root / 'central.db'}", "http": {"port": central_port},
             "pseudonym_key_file": str(root / "keys" / "pseudonym.key"),
-            "tokens": [entry.model_dump(mode="json")]}))
+            "tokens": [entry.model_dump(mode="json", exclude_none=True)]}))
         (root / "gateway.toml").write_text(tomli_w.dumps({
             "site": SITE, "data_dir": str(gw_dir), "http": {"port": gateway_port},
             "data_key": key,
