@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.2  # how often the queue is looked at: the latency of "at once"
 WORKERS = 4
-KEEP_S = 30 * 86400  # tries are kept 30 days: long enough to answer "was anyone told?", bounded on an edge disk
-PRUNE_EVERY_S = 3600.0
 
 
 class Notifier:
@@ -58,7 +56,6 @@ class Notifier:
         self._in_flight: set[tuple[str, str]] = set()
         self._lock = threading.Lock()  # guards _in_flight only
         self.loop_failures = 0  # deliveries that failed unexpectedly (the rounds': ``_ticker.failures``)
-        self._pruned = 0.0
 
     def start(self) -> None:
         self._ticker.start()
@@ -69,10 +66,8 @@ class Notifier:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def step(self, now: float) -> None:
-        """One round: plan what was raised, hand due deliveries to the pool; now and then, forget old tries."""
-        if now - self._pruned >= PRUNE_EVERY_S:
-            self._pruned = now
-            self.book.prune(now - KEEP_S)
+        """One round: plan what was raised, hand due deliveries to the pool (old tries go by the gateway's
+        retention, ``storage.notification_tries_days``)."""
         queued = self.book.queued()
         if queued:
             plans = {}

@@ -104,14 +104,6 @@ class NotificationBook:
                 Store.bump(conn, counter)
         self.store.write_fn(write)
 
-    def prune(self, before: float) -> int:
-        """Forget tries and finished deliveries older than ``before`` (the gateway's disk is bounded);
-        returns how many tries went."""
-        def write(conn: sqlite3.Connection) -> int:
-            conn.execute("DELETE FROM notifications WHERE state != ? AND updated < ?", (PENDING, before))
-            return conn.execute("DELETE FROM notify_attempts WHERE at < ?", (before,)).rowcount
-        return self.store.write_fn(write)
-
     def attempts(self, alert_id: str | None = None, limit: int = 200) -> list[Attempt]:
         """Recorded tries, newest first (one alert's, or everyone's)."""
         sql, args = "SELECT alert_id, target, at, outcome, detail FROM notify_attempts", list[object]()

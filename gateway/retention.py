@@ -3,14 +3,16 @@
 **Time limits** (``expire``, every ``storage.retention_interval_s``): the gateway is a relay, not an archive.
 Applied only to what needs the gateway no more, so nothing is lost:
 
-==================  ============================================  ==========================
-class (counter)     rows                                          kept (``storage.*``)
-==================  ============================================  ==========================
-``screenings``      screenings central has confirmed              ``screenings_days`` (3)
-``events``          every other event central has confirmed        ``events_days`` (14)
-``quarantine``      rejected messages (never sent to central)     ``quarantine_days`` (7)
-``resolved-alerts`` resolved alerts whose version central has     ``resolved_alerts_days`` (30), from the raise
-==================  ============================================  ==========================
+======================  ============================================  ==========================
+class (counter)         rows                                          kept (``storage.*``)
+======================  ============================================  ==========================
+``screenings``          screenings central has confirmed              ``screenings_days`` (3)
+``events``              every other event central has confirmed       ``events_days`` (14)
+``quarantine``          rejected messages (never sent to central)     ``quarantine_days`` (7)
+``resolved-alerts``     resolved alerts whose version central has     ``resolved_alerts_days`` (30), from the raise
+``notifications``       finished notification deliveries              ``notification_tries_days`` (30)
+``notification-tries``  every notification try                        ``notification_tries_days`` (30)
+======================  ============================================  ==========================
 
 An event waiting for central, or one central refused (a dead letter, waiting for a person), is never
 removed by age; an unresolved alert, or a resolution central has not yet confirmed, neither. Each deletion
@@ -40,6 +42,7 @@ import time
 from datetime import UTC, datetime
 from typing import get_args
 
+from gateway.notify_queue import PENDING
 from gateway.settings import StorageSettings
 from gateway.store import SYNCED, Store
 from onestop.events import EventType
@@ -131,7 +134,14 @@ def expiry_rules(settings: StorageSettings, now: float) -> list[tuple[str, str, 
         # raised_at is the ISO text of a UTC time (``gateway.alert_store``): it compares as text.
         ("resolved-alerts", "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE status = 'resolved' "
                             "AND synced = 1 AND raised_at < ? LIMIT ?)",
-         (_iso(cutoff(settings.resolved_alerts_days)), CHUNK))]
+         (_iso(cutoff(settings.resolved_alerts_days)), CHUNK)),
+        # Notifications (``gateway.notify_queue``): finished deliveries and every try; a pending one stays.
+        ("notifications", f"DELETE FROM notifications WHERE rowid IN (SELECT rowid FROM notifications "
+                          f"WHERE state != '{PENDING}' AND updated < ? LIMIT ?)",
+         (cutoff(settings.notification_tries_days), CHUNK)),
+        ("notification-tries", "DELETE FROM notify_attempts WHERE id IN (SELECT id FROM notify_attempts "
+                               "WHERE at < ? LIMIT ?)",
+         (cutoff(settings.notification_tries_days), CHUNK))]
     return rules
 
 

@@ -57,6 +57,9 @@ class StorageSettings(Section):
     quarantine_days: float = Field(7.0, gt=0, le=366, description="days a rejected message stays for inspection")
     resolved_alerts_days: float = Field(30.0, gt=0, le=3660, description="days a resolved alert central has "
                                                                          "confirmed stays, counted from its raise")
+    notification_tries_days: float = Field(30.0, gt=0, le=3660, description="days a notification try and a "
+                                                                          "finished delivery stay (\"was anyone "
+                                                                          "told?\"); pending ones always stay")
     retention_interval_s: float = Field(60.0, gt=0, description="how often the time limits are applied")
 
 

@@ -122,6 +122,8 @@ def test_a_gateway_refuses_escalation_tiers_above_its_work_orders_tier(tmp_path)
 
 def test_tries_older_than_the_bound_are_forgotten_but_pending_deliveries_stay(tmp_path):
     from gateway.notify_queue import PENDING, SENT, Delivery, NotificationBook
+    from gateway.retention import DAY_S, expire
+    from gateway.settings import StorageSettings
     from gateway.store import Store
 
     store = Store(tmp_path / "gateway.db")
@@ -131,7 +133,8 @@ def test_tries_older_than_the_bound_are_forgotten_but_pending_deliveries_stay(tm
         book.record(Delivery("a-old", "pager", 0), "sent", "", 1000.0, SENT)
         book.record(Delivery("a-retrying", "pager", 0), "failed", "refused", 1000.0, PENDING, next_at=5000.0)
         book.record(Delivery("a-new", "pager", 0), "sent", "", 3000.0, SENT)
-        assert book.prune(before=2000.0) == 2
+        expired = expire(store, StorageSettings(), now=2000.0 + StorageSettings().notification_tries_days * DAY_S)
+        assert expired["notification-tries"] == 2
         assert [a.alert_id for a in book.attempts()] == ["a-new"]
         assert [d.alert_id for d in book.due(now=6000.0)] == ["a-retrying"]
     finally:
